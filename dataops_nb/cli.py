@@ -1,0 +1,321 @@
+"""The `dataops-nb` command line: thin commands over `service`, one error boundary.
+
+Heavy modules (papermill, nbclient, nbval) are imported only by commands that execute
+notebooks, so `--help`, `status` and `runs` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import DataOpsError, NotebookTestsFailedError
+
+
+@dataclass
+class Settings:
+    project: Path | None = None
+    env: str | None = None
+    json: bool = False
+    debug: bool = False
+
+
+def _settings(ctx: click.Context) -> Settings:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = Settings()
+    return root.obj
+
+
+def _store(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value not in (None, False):
+            setattr(_settings(ctx), field, value)
+
+    return callback
+
+
+def common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The global options, accepted before or after the command's name."""
+    options = [
+        click.option("-C", "--project", type=click.Path(path_type=Path, file_okay=False), expose_value=False,
+                     callback=_store("project"), is_eager=True, help="Project directory (default: search upward)."),
+        click.option("--env", expose_value=False, callback=_store("env"), is_eager=True,
+                     help="Environment overlay from dataops.yaml."),
+        click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_store("json"),
+                     is_eager=True, help="Machine-readable output on stdout."),
+        click.option("--debug", is_flag=True, expose_value=False, callback=_store("debug"),
+                     is_eager=True, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _project(ctx: click.Context) -> Any:
+    from . import service
+
+    return service.open_project(_settings(ctx).project)
+
+
+def _emit(ctx: click.Context, data: Any, human: Callable[[Any], None]) -> None:
+    if _settings(ctx).json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    else:
+        human(data)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    from rich.table import Table
+
+    from .console import STYLES, stdout
+
+    table = Table(box=None, pad_edge=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            text = "" if value is None else str(value)
+            style = STYLES.get(text)
+            cells.append(f"[{style}]{text}[/]" if style else text)
+        table.add_row(*cells)
+    stdout().print(table)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@common
+@click.version_option(package_name="dataops-nb")
+def cli() -> None:
+    """Notebook-first DataOps: parameterized notebooks as pipeline steps over DuckDB."""
+
+
+# --- project ---------------------------------------------------------------------
+
+
+@cli.command()
+@common
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--name", help="Pipeline name (default: the directory's name).")
+@click.pass_context
+def init(ctx: click.Context, directory: Path, name: str | None) -> None:
+    """Create a new project in DIRECTORY that runs at once."""
+    from .scaffold import init_project
+
+    created = init_project(directory, name=name)
+    _emit(ctx, {"project": str(directory.resolve()), "files": created},
+          lambda d: click.echo(f"Created project in {d['project']}:\n  " + "\n  ".join(d["files"])
+                               + f"\nNext: cd {directory} && dataops-nb run"))
+
+
+@cli.command()
+@common
+@click.pass_context
+def schema(ctx: click.Context) -> None:
+    """Print the JSON Schema of dataops.yaml (for editors)."""
+    from .spec import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+@cli.command()
+@common
+@click.pass_context
+def templates(ctx: click.Context) -> None:
+    """List the step templates (built-in and the project's own)."""
+    from .templates import list_templates
+
+    root = None
+    try:
+        root = _project(ctx).root
+    except DataOpsError:
+        pass  # outside a project: the built-ins only
+    data = [{"name": t.name, "description": t.description, "source": t.source} for t in list_templates(root)]
+    _emit(ctx, data, lambda rows: _table(rows, ["name", "description", "source"]))
+
+
+@cli.command()
+@common
+@click.argument("step")
+@click.option("-t", "--template", required=True, help="Template name (see 'dataops-nb templates').")
+@click.option("--needs", multiple=True, help="A step this one needs (repeatable).")
+@click.pass_context
+def new(ctx: click.Context, step: str, template: str, needs: tuple[str, ...]) -> None:
+    """Add a step from a template: writes notebooks/STEP.ipynb and registers it."""
+    from .templates import new_step
+
+    project = _project(ctx)
+    path = new_step(project, step, template, needs=list(needs))
+    _emit(ctx, {"step": step, "notebook": project.relative(path), "template": template},
+          lambda d: click.echo(f"Added step '{d['step']}' from template '{template}': {d['notebook']}"))
+
+
+# --- running ---------------------------------------------------------------------
+
+
+def _request(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...], jobs: int) -> Any:
+    from .runner.params import parse_overrides
+    from .runner.run import RunRequest
+
+    return RunRequest(
+        overrides=parse_overrides(params), only=only, start=start, jobs=jobs, env=_settings(ctx).env
+    )
+
+
+@cli.command()
+@common
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Override a parameter (STEP.KEY=VALUE for one step).")
+@click.option("--only", multiple=True, metavar="STEP", help="Run only this step (repeatable).")
+@click.option("--from", "start", multiple=True, metavar="STEP", help="Run this step and everything downstream.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Steps at once (default: cores).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress table (for CI logs).")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the project.")
+@click.pass_context
+def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...],
+        jobs: int | None, quiet: bool, no_wait: bool) -> None:
+    """Run the pipeline (all steps, or a selection)."""
+    from . import service
+    from .console import RunDisplay
+    from .errors import StepFailedError
+
+    settings = _settings(ctx)
+    project = _project(ctx)
+    request = _request(ctx, params, only, start, jobs or os.cpu_count() or 1)
+    display = RunDisplay(quiet=quiet or settings.json)
+    summary = service.run(project, request, display, wait=not no_wait)
+    details = service.show_run(project, summary.run_id)
+    if settings.json:
+        click.echo(json.dumps(details, indent=2, default=str))
+    else:
+        click.echo(f"run {summary.run_id}: {summary.status}")
+    if summary.status != "success":
+        lines = []
+        for name, outcome in summary.failures.items():
+            notebook = project.relative(outcome.output_notebook) if outcome.output_notebook else "no notebook"
+            lines.append(f"step '{name}' {outcome.status} ({notebook}): {outcome.error}")
+        for name, reason in summary.skipped.items():
+            lines.append(f"step '{name}' skipped: {reason}")
+        raise StepFailedError("\n".join(lines), run_id=summary.run_id)
+
+
+@cli.command()
+@common
+@click.pass_context
+def status(ctx: click.Context) -> None:
+    """Each step and how its last run went."""
+    from . import service
+
+    data = service.status(_project(ctx))
+    _emit(ctx, data, lambda rows: _table(rows, ["step", "state", "last_status", "last_run", "notebook"]))
+
+
+@cli.command()
+@common
+@click.option("-n", "--limit", type=int, default=None, help="Show at most N runs.")
+@click.pass_context
+def runs(ctx: click.Context, limit: int | None) -> None:
+    """Run history, newest first."""
+    from . import service
+
+    data = service.runs(_project(ctx), limit)
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        _table(
+            [{**r, "steps": ", ".join(f"{s['name']}:{s['status']}" for s in r["steps"])} for r in rows],
+            ["run_id", "status", "started_at", "user", "environment", "steps"],
+        )
+
+    _emit(ctx, data, human)
+
+
+@cli.command()
+@common
+@click.argument("run_id", required=False)
+@click.pass_context
+def show(ctx: click.Context, run_id: str | None) -> None:
+    """One run: its steps, notebooks, datasets and errors (default: the latest)."""
+    from . import service
+
+    project = _project(ctx)
+    data = service.show_run(project, run_id or service.latest_run_id(project))
+
+    def human(d: dict[str, Any]) -> None:
+        click.echo(f"run {d['run_id']}  {d['status']}  by {d['user']}  env {d['environment'] or '-'}  "
+                   f"git {(d['git_commit'] or '-')[:10]}{' (dirty)' if d['git_dirty'] else ''}")
+        click.echo(f"started {d['started_at']}  ended {d['ended_at'] or '-'}  log {d['log']}")
+        _table(d["steps"], ["name", "status", "attempt", "duration_s", "output_notebook", "error"])
+        if d["datasets"]:
+            _table(d["datasets"], ["dataset", "version", "step", "rows", "status"])
+
+    _emit(ctx, data, human)
+
+
+@cli.command()
+@common
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def test(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
+    """Run nbval on the step notebooks with the test environment's parameters."""
+    from .nbtest import test_notebooks
+
+    project = _project(ctx)
+    code = test_notebooks(project, env=_settings(ctx).env or "test", extra=list(pytest_args))
+    if code != 0:
+        raise NotebookTestsFailedError(f"Notebook tests failed (pytest exit code {code}).")
+
+
+@cli.command()
+@common
+@click.argument("notebooks", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def strip(ctx: click.Context, notebooks: tuple[Path, ...]) -> None:
+    """Strip outputs for git, keeping golden outputs (# NBVAL_CHECK_OUTPUT cells)."""
+    from .notebooks import strip_outputs
+
+    paths = list(notebooks) or sorted((_project(ctx).root / "notebooks").glob("*.ipynb"))
+    changed = [str(path) for path in paths if strip_outputs(path)]
+    _emit(ctx, {"changed": changed}, lambda d: click.echo("\n".join(f"stripped {p}" for p in d["changed"])))
+
+
+# --- the error boundary ------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="dataops-nb", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except DataOpsError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""What the user sees of a run: a live table on a terminal, plain lines in CI logs."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+STYLES = {
+    "pending": "dim",
+    "running": "cyan",
+    "success": "green",
+    "fresh": "green",
+    "failed": "red",
+    "timed_out": "red",
+    "skipped": "yellow",
+    "retrying": "magenta",
+}
+
+
+class RunDisplay:
+    """A reporter for `Runner`: call it with each run event."""
+
+    def __init__(self, *, live: bool | None = None, quiet: bool = False) -> None:
+        self.console = Console(stderr=True)
+        self.live_mode = self.console.is_terminal if live is None else live
+        self.quiet = quiet
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._live: Live | None = None
+        self._started: dict[str, float] = {}
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        step = event.get("step")
+        if kind == "waiting":
+            self.console.print(f"Waiting for another run to finish ({event['holder']})...")
+        elif kind == "run_started":
+            self.rows = {name: {"state": "pending", "attempt": "", "duration": "", "rows": ""} for name in event["steps"]}
+            if self.live_mode and not self.quiet:
+                self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False)
+                self._live.start()
+            elif not self.quiet:
+                self.console.print(f"run {event['run_id']}: {len(self.rows)} step(s)")
+        elif step is not None and step in self.rows:
+            row = self.rows[step]
+            if kind == "step_started":
+                row.update(state="running", attempt=str(event.get("attempt", 1)))
+                self._started[step] = time.perf_counter()
+            elif kind == "step_retry":
+                row.update(state="retrying")
+            elif kind in ("step_finished", "step_error"):
+                row.update(state=event["status"], duration=f"{event['duration_s']:.1f}s", rows=str(event.get("rows") or ""))
+            elif kind == "step_skipped":
+                row.update(state=event.get("status", "skipped"))
+            if not self.live_mode and not self.quiet and kind != "step_started":
+                self.console.print(f"  {step}: {row['state']} {row['duration']}".rstrip())
+        if kind == "run_finished" and self._live is not None:
+            self._live.update(self._table())
+            self._live.stop()
+            self._live = None
+        elif self._live is not None:
+            self._live.update(self._table())
+
+    def _table(self) -> Table:
+        table = Table(box=None, pad_edge=False)
+        for column in ("step", "state", "attempt", "duration", "rows"):
+            table.add_column(column, justify="right" if column in ("duration", "rows") else "left")
+        now = time.perf_counter()
+        for name, row in self.rows.items():
+            duration = row["duration"]
+            if row["state"] == "running" and name in self._started:
+                duration = f"{now - self._started[name]:.1f}s"
+            style = STYLES.get(row["state"], "")
+            table.add_row(name, f"[{style}]{row['state']}[/]", row["attempt"], duration, row["rows"])
+        return table
+
+
+def stdout() -> Console:
+    return Console(file=sys.stdout, soft_wrap=True)

@@ -1,0 +1,107 @@
+"""One error root. Each error carries what a user needs to fix the problem.
+
+Interfaces (the CLI, the server) translate these; nothing else prints them.
+`exit_code` follows the CLI contract: 2 for bad input, 1 for a failed step or check.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str | None:
+    """The closest valid name to a typo, or None when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    match = nearest(name, candidates)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+class DataOpsError(Exception):
+    """Root of every error the kit raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SpecError(DataOpsError):
+    """The pipeline spec is malformed: names the file, line and field."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: Path | str,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = str(file) + (f":{line}" if line else "")
+        at = f" at '{field}'" if field else ""
+        super().__init__(f"{where}: {problem}{at}.".replace("..", "."))
+        self.problem = problem
+        self.file = str(file)
+        self.line = line
+        self.field = field
+
+
+class DatasetNameError(DataOpsError):
+    """A dataset name that is not `schema.table` of lower-case identifiers."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Dataset name {name!r} is not valid: use schema.table with lower-case "
+            "letters, digits and underscores (for instance staging.flights)."
+        )
+        self.name = name
+
+
+class NotFoundError(DataOpsError):
+    """A named thing (step, dataset, run, template, version) does not exist."""
+
+    def __init__(self, kind: str, name: str, candidates: Iterable[str] = ()) -> None:
+        super().__init__(f"Unknown {kind} '{name}'{did_you_mean(name, candidates)}.")
+        self.kind = kind
+        self.name = name
+
+
+class ParameterError(DataOpsError):
+    """A parameter that the notebook does not define, or of the wrong type."""
+
+
+class NotebookError(DataOpsError):
+    """A step notebook that cannot be used (missing, unreadable, no parameters cell)."""
+
+
+class ConflictError(DataOpsError):
+    """The request conflicts with what exists (a step that exists, a run in progress)."""
+
+
+class StepFailedError(DataOpsError):
+    """One or more steps failed during a run."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class PublishError(DataOpsError):
+    """A step could not publish a dataset."""
+
+
+class NotebookTestsFailedError(DataOpsError):
+    """nbval found notebooks whose outputs or execution changed."""
+
+    exit_code = 1

@@ -1,0 +1,75 @@
+"""A project on disk: its root, its spec, its store and its ledger."""
+
+from __future__ import annotations
+
+import subprocess
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .errors import NotebookError
+from .ledger import Ledger
+from .spec import SPEC_FILE, Spec, Step, find_project, load_spec
+from .store import Store
+
+
+class Project:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.spec_path = self.root / SPEC_FILE
+        self.spec, self.document = load_spec(self.spec_path)
+
+    @classmethod
+    def find(cls, start: Path | None = None) -> Project:
+        return cls(find_project(start))
+
+    @cached_property
+    def store(self) -> Store:
+        return Store((self.root / self.spec.store).resolve())
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.store.ledger_path)
+
+    def has_ledger(self) -> bool:
+        return self.store.ledger_path.is_file()
+
+    def notebook_path(self, step: Step) -> Path:
+        path = (self.root / step.notebook).resolve()
+        if not path.is_relative_to(self.root):
+            raise NotebookError(
+                f"dataops.yaml steps[{step.name}].notebook: {step.notebook} is outside the project."
+            )
+        if not path.is_file():
+            raise NotebookError(
+                f"dataops.yaml steps[{step.name}].notebook: {step.notebook} does not exist."
+            )
+        return path
+
+    def relative(self, path: Path | str) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def git_state(self) -> dict[str, Any]:
+        """The commit and dirty flag of the project's repository, when it is one."""
+        try:
+            commit = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=self.root, capture_output=True, text=True, timeout=10
+            )
+            if commit.returncode != 0:
+                return {"git_commit": None, "git_dirty": None}
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            return {"git_commit": commit.stdout.strip(), "git_dirty": int(bool(dirty.stdout.strip()))}
+        except (OSError, subprocess.TimeoutExpired):
+            return {"git_commit": None, "git_dirty": None}
+
+    def reload(self) -> None:
+        self.spec, self.document = load_spec(self.spec_path)

@@ -1,0 +1,1 @@
+"""Running a pipeline: the DAG, parameters, fingerprints, executors, and the run itself."""

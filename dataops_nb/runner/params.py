@@ -1,0 +1,203 @@
+"""Step parameters: read a notebook's `parameters` cell, resolve and type-check values.
+
+Resolution order: the step's `params` in the spec, then the `--env` overlay, then
+`-p KEY=VALUE` (`-p STEP.KEY=VALUE` targets one step). Every name must be defined in
+the notebook's parameters cell, and a value must fit the type of the default there.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotebookError, ParameterError, did_you_mean
+from ..spec import Spec, Step
+
+_UNKNOWN = object()
+
+
+@dataclass(frozen=True)
+class NotebookParams:
+    """The names a notebook's parameters cell defines, with their literal defaults."""
+
+    notebook: Path
+    defaults: dict[str, Any]
+
+    def check(self, step: str, name: str, value: Any, *, origin: str) -> None:
+        if name not in self.defaults:
+            raise ParameterError(
+                f"{origin}: parameter '{name}' of step '{step}' is not defined in the "
+                f"parameters cell of {self.notebook}{did_you_mean(name, self.defaults)}."
+            )
+        default = self.defaults[name]
+        if not _fits(default, value):
+            raise ParameterError(
+                f"{origin}: parameter '{name}' of step '{step}' must be "
+                f"{_type_name(default)} like its default {default!r}, not {value!r}."
+            )
+
+
+def load_notebook_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise NotebookError(f"Notebook {path} does not exist.") from exc
+    except (OSError, ValueError) as exc:
+        raise NotebookError(f"Notebook {path} is not a readable .ipynb file ({exc}).") from exc
+
+
+def parameters_cell(nb: Mapping[str, Any]) -> dict[str, Any] | None:
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return dict(cell)
+    return None
+
+
+def cell_source(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def inspect_notebook(path: Path, *, shown: Path | None = None) -> NotebookParams:
+    """Parse the `parameters` cell of the notebook at `path` (`shown` is how to name it)."""
+    name = shown or path
+    cell = parameters_cell(load_notebook_json(path))
+    if cell is None:
+        raise NotebookError(
+            f"Notebook {name} has no cell tagged 'parameters' "
+            "(add the tag to the cell that sets the step's parameters)."
+        )
+    try:
+        tree = ast.parse(cell_source(cell))
+    except SyntaxError as exc:
+        raise NotebookError(
+            f"The parameters cell of {name} is not valid Python (line {exc.lineno}: {exc.msg})."
+        ) from exc
+    defaults: dict[str, Any] = {}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value_node: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value_node = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value_node = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name):
+                try:
+                    defaults[target.id] = ast.literal_eval(value_node) if value_node else None
+                except ValueError:
+                    defaults[target.id] = _UNKNOWN
+    return NotebookParams(notebook=name, defaults=defaults)
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """`-p KEY=VALUE` pairs; values are YAML scalars or lists (`n=5` gives an int)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    yaml = YAML(typ="safe", pure=True)
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParameterError(f"-p {pair!r}: expected KEY=VALUE (for instance -p sample_rows=500).")
+        try:
+            value = yaml.load(raw) if raw.strip() else ""
+        except YAMLError:
+            value = raw
+        result[key] = value
+    return result
+
+
+def resolve(
+    spec: Spec,
+    steps: Iterable[Step],
+    notebooks: Mapping[str, NotebookParams],
+    *,
+    env: str | None,
+    overrides: Mapping[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """The parameters to inject into each step, after every check."""
+    steps = list(steps)
+    env_params: dict[str, Any] = {}
+    if env is not None:
+        if env not in spec.environments:
+            from ..errors import NotFoundError
+
+            raise NotFoundError("environment", env, spec.environments)
+        env_params = dict(spec.environments[env].params)
+    all_names = {name for params in notebooks.values() for name in params.defaults}
+    for key in env_params:
+        if key not in all_names:
+            raise ParameterError(
+                f"environments.{env}.params: no step notebook defines parameter "
+                f"'{key}'{did_you_mean(key, all_names)}."
+            )
+    step_names = {step.name for step in steps}
+    for key in overrides:
+        target, dot, name = key.partition(".")
+        if dot and target in step_names:
+            continue
+        if key not in all_names:
+            raise ParameterError(
+                f"-p {key}: no selected step defines this parameter{did_you_mean(key, all_names)}."
+            )
+    resolved: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        nb = notebooks[step.name]
+        secrets = step.secrets()
+        values: dict[str, Any] = {}
+        for name, value in step.plain_params().items():
+            nb.check(step.name, name, value, origin=f"dataops.yaml steps[{step.name}].params")
+            values[name] = value
+        for name in secrets:
+            if name not in nb.defaults:
+                nb.check(step.name, name, None, origin=f"dataops.yaml steps[{step.name}].params")
+        layers = [
+            (f"environments.{env}.params", env_params),
+            ("-p", {k: v for k, v in overrides.items() if "." not in k}),
+            (f"-p {step.name}.", _targeted(overrides, step.name)),
+        ]
+        for origin, layer in layers:
+            for name, value in layer.items():
+                if name not in nb.defaults and not origin.endswith("."):
+                    continue  # a global value for parameters other steps define
+                if name in secrets:
+                    raise ParameterError(
+                        f"{origin}: parameter '{name}' of step '{step.name}' is a secret; "
+                        f"set the environment variable {secrets[name]} instead."
+                    )
+                nb.check(step.name, name, value, origin=origin)
+                values[name] = value
+        resolved[step.name] = values
+    return resolved
+
+
+def _targeted(overrides: Mapping[str, Any], step: str) -> dict[str, Any]:
+    prefix = step + "."
+    return {key[len(prefix) :]: value for key, value in overrides.items() if key.startswith(prefix)}
+
+
+def _fits(default: Any, value: Any) -> bool:
+    if default is _UNKNOWN or default is None or value is None:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, (list, tuple))
+    return isinstance(value, type(default))
+
+
+def _type_name(default: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+             list: "a list", tuple: "a list", dict: "a mapping"}
+    return names.get(type(default), f"a {type(default).__name__}")

@@ -1,0 +1,363 @@
+"""A run: plan, open it in the ledger, execute ready steps, commit each outcome, end it.
+
+Workers execute steps (threads here, Dask tasks elsewhere); only this module's loop,
+in one thread, writes the ledger, so its rows stay consistent under parallelism.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets as _random
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataOpsError, PublishError
+from ..ledger import VersionRecord
+from ..project import Project
+from ..runlog import RunLog
+from ..security import current_user
+from ..spec import DATASET_NAME, Step
+from . import dag
+from .execute import StepOutcome, StepTask, execute_step
+from .params import inspect_notebook, resolve
+
+Reporter = Callable[[dict[str, Any]], None]
+FAILED = ("failed", "timed_out", "skipped")
+
+
+def new_run_id() -> str:
+    """Time-sortable and unique: 20261125-093012-123 plus four random hex digits."""
+    stamp = datetime.now(timezone.utc)
+    return f"{stamp:%Y%m%d-%H%M%S}-{stamp.microsecond // 1000:03d}{_random.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    overrides: dict[str, Any] = field(default_factory=dict)
+    only: tuple[str, ...] = ()
+    start: tuple[str, ...] = ()
+    jobs: int = 1
+    env: str | None = None
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    step: Step
+    notebook: Path
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str
+    steps: dict[str, StepOutcome | None]
+    skipped: dict[str, str]
+
+    @property
+    def failures(self) -> dict[str, StepOutcome]:
+        return {
+            name: outcome
+            for name, outcome in self.steps.items()
+            if outcome is not None and outcome.status != "success"
+        }
+
+
+def plan(project: Project, request: RunRequest) -> list[StepPlan]:
+    """Everything checkable before anything runs: selection, notebooks, parameters, secrets."""
+    spec = project.spec
+    needs = {step.name: step.needs for step in spec.steps}
+    names = dag.select(needs, only=request.only, start=request.start)
+    steps = [spec.step(name) for name in names]
+    notebooks = {}
+    for step in spec.steps:  # every notebook: env overlays may name any step's parameters
+        path = project.notebook_path(step)
+        notebooks[step.name] = inspect_notebook(path, shown=Path(project.relative(path)))
+    values = resolve(spec, steps, notebooks, env=request.env, overrides=request.overrides)
+    for step in steps:
+        for name, env in step.secrets().items():
+            if not os.environ.get(env):
+                raise DataOpsError(
+                    f"Step '{step.name}' needs secret parameter '{name}': "
+                    f"set the environment variable {env}."
+                )
+    return [StepPlan(step, project.notebook_path(step), values[step.name]) for step in steps]
+
+
+class RunLock:
+    """One run at a time per project: an advisory lock on `.dataops/run.lock`."""
+
+    def __init__(self, path: Path, *, wait: bool, report: Reporter) -> None:
+        self.path, self.wait, self.report = path, wait, report
+        self._handle: Any = None
+
+    def __enter__(self) -> RunLock:
+        from ..errors import ConflictError
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("a+")
+        try:
+            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._handle.seek(0)
+            holder = self._handle.read().strip() or "another process"
+            if not self.wait:
+                self._handle.close()
+                raise ConflictError(f"Another run is in progress ({holder}).") from None
+            self.report({"event": "waiting", "holder": holder})
+            fcntl.flock(self._handle, fcntl.LOCK_EX)
+        self._handle.seek(0)
+        self._handle.truncate()
+        self._handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        self._handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.seek(0)
+        self._handle.truncate()
+        fcntl.flock(self._handle, fcntl.LOCK_UN)
+        self._handle.close()
+
+
+class Runner:
+    def __init__(self, project: Project, request: RunRequest, report: Reporter | None = None) -> None:
+        self.project = project
+        self.request = request
+        self.report: Reporter = report or (lambda event: None)
+        self.ledger = project.ledger
+        self.store = project.store
+
+    def run(self, *, wait_for_lock: bool = True) -> RunSummary:
+        plans = plan(self.project, self.request)
+        with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
+            return self._run(plans)
+
+    # --- the loop ---------------------------------------------------------------
+
+    def _run(self, plans: list[StepPlan]) -> RunSummary:
+        run_id = new_run_id()
+        run_dir = self.store.run_dir(run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.log = RunLog(run_dir / "run.log")
+        by_name = {p.step.name: p for p in plans}
+        self.ledger.open_run(
+            run_id,
+            **self.project.git_state(),
+            user=current_user(),
+            environment=self.request.env,
+            params={p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans},
+            selection=list(by_name),
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+        for name in by_name:
+            self.ledger.set_step(run_id, name, status="pending")
+        self._emit("run_started", run_id=run_id, steps=list(by_name))
+
+        outcomes: dict[str, StepOutcome | None] = {name: None for name in by_name}
+        skipped: dict[str, str] = {}
+        state: dict[str, str] = {}
+        pending = list(by_name)
+        running: dict[Future[StepOutcome], str] = {}
+        jobs = max(1, self.request.jobs)
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="step") as pool:
+            try:
+                while pending or running:
+                    for name in list(pending):
+                        deps = [d for d in by_name[name].step.needs if d in by_name]
+                        blocked = [d for d in deps if state.get(d) in FAILED]
+                        if blocked:
+                            pending.remove(name)
+                            state[name] = "skipped"
+                            skipped[name] = f"upstream step '{blocked[0]}' did not succeed"
+                            self._skip(run_id, name, skipped[name])
+                        elif all(state.get(d) == "success" for d in deps) and len(running) < jobs:
+                            pending.remove(name)
+                            state[name] = "running"
+                            running[pool.submit(execute_step, self._task(run_id, by_name[name], 1))] = name
+                    if not running:
+                        continue
+                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        outcome = future.result()
+                        plan_ = by_name[name]
+                        if outcome.status != "success" and outcome.attempt <= plan_.step.retries:
+                            self._retry(run_id, outcome)
+                            task = self._task(run_id, plan_, outcome.attempt + 1)
+                            running[pool.submit(_after, _backoff(outcome.attempt), task)] = name
+                            continue
+                        outcome = self._commit(run_id, outcome)
+                        outcomes[name] = outcome
+                        state[name] = outcome.status
+            except BaseException:
+                self.ledger.end_run(run_id, "interrupted", "the runner was stopped")
+                self._emit("run_finished", run_id=run_id, status="interrupted")
+                raise
+        failed = [name for name, s in state.items() if s in ("failed", "timed_out")]
+        status = "failed" if failed else "success"
+        message = None
+        if failed:
+            first = outcomes[failed[0]]
+            message = f"step '{failed[0]}' {first.status if first else 'failed'}"
+        self.ledger.end_run(run_id, status, message)
+        self._emit("run_finished", run_id=run_id, status=status)
+        return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped)
+
+    def _emit(self, event: str, **fields: Any) -> None:
+        record = self.log.event(event, **fields)
+        self.report(record)
+
+    def _task(self, run_id: str, plan_: StepPlan, attempt: int) -> StepTask:
+        run_dir = self.store.run_dir(run_id)
+        name = plan_.step.name
+        context = {
+            "project": str(self.project.root),
+            "store": str(self.store.root),
+            "run_id": run_id,
+            "step": name,
+            "attempt": attempt,
+            "version_id": run_id,
+            "manifest": str(run_dir / f"{name}.json"),
+            "datasets": {
+                ds: {"version": v.version_id, "path": v.path}
+                for ds, v in self.ledger.current_versions().items()
+            },
+            "secrets": plan_.step.secrets(),
+        }
+        self.ledger.set_step(run_id, name, status="running", attempt=attempt)
+        self._emit("step_started", step=name, attempt=attempt)
+        return StepTask(
+            run_id=run_id,
+            step=name,
+            notebook=str(plan_.notebook),
+            output=str(run_dir / f"{name}.ipynb"),
+            context=context,
+            context_path=str(run_dir / ".context" / f"{name}.json"),
+            manifest_path=context["manifest"],
+            parameters=plan_.parameters,
+            secret_envs=tuple(plan_.step.secrets().values()),
+            timeout=plan_.step.timeout,
+            attempt=attempt,
+        )
+
+    def _retry(self, run_id: str, outcome: StepOutcome) -> None:
+        """Keep the failed attempt's notebook beside the next one."""
+        if outcome.output_notebook:
+            kept = Path(outcome.output_notebook).with_suffix(f".attempt-{outcome.attempt}.ipynb")
+            os.replace(outcome.output_notebook, kept)
+        self._emit(
+            "step_retry", step=outcome.step, attempt=outcome.attempt, error=outcome.error,
+            delay_s=_backoff(outcome.attempt),
+        )
+
+    def _skip(self, run_id: str, name: str, reason: str) -> None:
+        self.ledger.set_step(run_id, name, status="skipped", error=reason)
+        self._emit("step_skipped", step=name, reason=reason)
+
+    def _commit(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
+        """Record the step; on success stage and promote its versions in one transaction."""
+        published = outcome.manifest.get("published", []) if outcome.status == "success" else []
+        if outcome.status == "success":
+            try:
+                self._promote(run_id, outcome, published)
+            except DataOpsError as exc:
+                outcome = _failed(outcome, str(exc))
+                published = []
+        rel = self.project.relative(outcome.output_notebook) if outcome.output_notebook else None
+        self.ledger.set_step(
+            run_id,
+            outcome.step,
+            status=outcome.status,
+            attempt=outcome.attempt,
+            started_at=outcome.started_at,
+            ended_at=outcome.ended_at,
+            duration_s=outcome.duration_s,
+            output_notebook=rel,
+            error=outcome.error,
+        )
+        self._emit(
+            "step_finished" if outcome.status == "success" else "step_error",
+            step=outcome.step,
+            status=outcome.status,
+            attempt=outcome.attempt,
+            duration_s=outcome.duration_s,
+            output_notebook=rel,
+            error=outcome.error,
+            rows=sum(int(p.get("rows") or 0) for p in published),
+            published=[p["dataset"] for p in published],
+        )
+        return outcome
+
+    def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
+        spec = self.project.spec
+        inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
+        records = []
+        for item in published:
+            name = item["dataset"]
+            if not DATASET_NAME.match(name) or item.get("version") != run_id:
+                raise PublishError(f"The manifest of step '{outcome.step}' names an invalid version of {name}.")
+            path = Path(item["path"]).resolve()
+            if not path.is_file() or not path.is_relative_to(self.store.data_dir):
+                raise PublishError(f"Step '{outcome.step}' published {name}, but its file is missing.")
+            taken = self.ledger.query(
+                "SELECT step FROM dataset_versions WHERE version_id = ? AND dataset = ?",
+                (f"{name}@{run_id}", name),
+            )
+            if taken:
+                raise PublishError(
+                    f"Step '{outcome.step}' published {name}, which step '{taken[0][0]}' "
+                    "already published in this run."
+                )
+            records.append(
+                VersionRecord(
+                    version_id=f"{name}@{run_id}",
+                    dataset=name,
+                    run_id=run_id,
+                    step=outcome.step,
+                    path=str(path),
+                    rows=item.get("rows"),
+                    bytes=item.get("bytes"),
+                    schema=item.get("schema", []),
+                    status="staged",
+                    created_at=outcome.ended_at,
+                )
+            )
+        with self.ledger.transaction() as con:
+            for record in records:
+                meta = spec.datasets.get(record.dataset)
+                self.ledger.stage_version(
+                    con,
+                    record,
+                    inputs,
+                    description=meta.description if meta else "",
+                    owner=meta.owner if meta else None,
+                    tags=meta.tags if meta else (),
+                )
+            self.ledger.promote(con, [record.version_id for record in records])
+
+
+def _secret_refs(step: Step) -> dict[str, Any]:
+    return {name: {"secret": env} for name, env in step.secrets().items()}
+
+
+def _backoff(attempt: int) -> float:
+    return min(30.0, 0.5 * 2 ** (attempt - 1))
+
+
+def _after(delay: float, task: StepTask) -> StepOutcome:
+    time.sleep(delay)
+    return execute_step(task)
+
+
+def _failed(outcome: StepOutcome, error: str) -> StepOutcome:
+    from dataclasses import replace
+
+    return replace(outcome, status="failed", error=error)

@@ -1,0 +1,233 @@
+"""The in-notebook step API: `dn.step()` and what it returns.
+
+Under the runner, the kernel's environment names a context file (DATAOPS_CONTEXT):
+the run, the step, the current dataset versions and where to stage outputs. Run by
+hand in JupyterLab there is no context: the step reads the latest published data and
+publishes to a scratch area that no run sees.
+
+A step never writes the ledger. It writes its staged files and its manifest; the
+runner checks and promotes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import DataOpsError, NotFoundError
+from .spec import SPEC_FILE, find_project, validate_dataset_name
+from .store import Store, Written, attach_view, connect, write_parquet
+
+CONTEXT_ENV = "DATAOPS_CONTEXT"
+_QUALIFIED = re.compile(r"\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b")
+
+
+@dataclass
+class StepContext:
+    """What a step notebook works with: data in, data out, parameters and secrets."""
+
+    project: Path
+    store: Store
+    step_name: str | None
+    run_id: str | None
+    version_id: str
+    datasets: dict[str, dict[str, str]]
+    secrets_env: dict[str, str]
+    manifest_path: Path | None
+    dev: bool
+    attempt: int = 1
+    _read: dict[str, str | None] = field(default_factory=dict)
+    _published: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _con: duckdb.DuckDBPyConnection | None = None
+
+    # --- reading -----------------------------------------------------------------
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection on which every current dataset is a view."""
+        if self._con is None:
+            self._con = connect({name: info["path"] for name, info in self.datasets.items()})
+        return self._con
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """Run DuckDB SQL over the datasets; `.pl()` on the result gives polars."""
+        self._note_reads(query)
+        return self.con.sql(query)
+
+    def read(self, name: str, *, version: str | None = None) -> Any:
+        """A dataset as a polars DataFrame: the current version, or `version`."""
+        import polars as pl
+
+        validate_dataset_name(name)
+        if version is not None:
+            path = self.store.version_path(name, version)
+            if not path.is_file():
+                raise NotFoundError(f"version of {name}", version)
+            self._read[name] = version
+            return pl.read_parquet(path)
+        info = self._lookup(name)
+        self._note(name)
+        return pl.read_parquet(info["path"])
+
+    def _lookup(self, name: str) -> dict[str, str]:
+        if name in self._published:
+            return self._published[name]
+        if name not in self.datasets:
+            raise NotFoundError("dataset", name, self.datasets)
+        return self.datasets[name]
+
+    def _note(self, name: str) -> None:
+        if name in self._published:
+            return  # reading one's own output is not lineage
+        if name in self.datasets:
+            self._read.setdefault(name, self.datasets[name].get("version"))
+
+    def _note_reads(self, query: str) -> None:
+        try:
+            names = {
+                table.split(" AS ")[0].strip().strip('"')
+                for table in self.con.get_table_names(query, qualified=True)
+            }
+        except duckdb.Error:
+            names = set(_QUALIFIED.findall(query))
+        for name in names:
+            self._note(name.replace('"', ""))
+        self._save_manifest()
+
+    # --- writing -----------------------------------------------------------------
+
+    def publish(self, name: str, data: Any) -> Written:
+        """Stage a new version of `name` from polars, Arrow, pandas, a relation or SQL."""
+        validate_dataset_name(name)
+        if isinstance(data, str):
+            self._note_reads(data)
+        if self.dev:
+            target = self.store.scratch_path(name)
+        else:
+            target = self.store.version_path(name, self.version_id)
+        written = write_parquet(self.con, data, target)
+        self._published[name] = {
+            "dataset": name,
+            "version": self.version_id,
+            "path": str(written.path),
+            "rows": written.rows,
+            "bytes": written.bytes,
+            "schema": written.schema,
+        }
+        attach_view(self.con, name, written.path)  # the step sees what it just published
+        self._save_manifest()
+        return written
+
+    def _save_manifest(self) -> None:
+        if self.manifest_path is None:
+            return
+        manifest = {
+            "run_id": self.run_id,
+            "step": self.step_name,
+            "attempt": self.attempt,
+            "published": list(self._published.values()),
+            "read": [
+                {"dataset": name, "version": version} for name, version in sorted(self._read.items())
+            ],
+        }
+        tmp = self.manifest_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(manifest, indent=2))
+        os.replace(tmp, self.manifest_path)
+
+    # --- secrets -----------------------------------------------------------------
+
+    def secret(self, name: str) -> str:
+        """The value of a `{secret: ENV}` parameter, read from the environment."""
+        env = self.secrets_env.get(name)
+        if env is None:
+            raise NotFoundError("secret parameter", name, self.secrets_env)
+        value = os.environ.get(env)
+        if value is None:
+            raise DataOpsError(f"Secret parameter '{name}' needs the environment variable {env}.")
+        return value
+
+    def __repr__(self) -> str:
+        mode = "dev (publishes to scratch)" if self.dev else f"run {self.run_id}"
+        return f"<dataops step {self.step_name or '?'}: {mode}, {len(self.datasets)} datasets>"
+
+
+_current: StepContext | None = None
+
+
+def step() -> StepContext:
+    """The step context: injected by the runner, or a dev context when run by hand."""
+    global _current
+    path = os.environ.get(CONTEXT_ENV)
+    if _current is None or (path and _current.manifest_path is None):
+        _current = _from_context_file(Path(path)) if path else _dev_context()
+    return _current
+
+
+def _from_context_file(path: Path) -> StepContext:
+    context = json.loads(path.read_text())
+    return StepContext(
+        project=Path(context["project"]),
+        store=Store(Path(context["store"])),
+        step_name=context["step"],
+        run_id=context["run_id"],
+        version_id=context["version_id"],
+        datasets=context["datasets"],
+        secrets_env=context["secrets"],
+        manifest_path=Path(context["manifest"]),
+        dev=False,
+        attempt=context.get("attempt", 1),
+    )
+
+
+def _dev_context() -> StepContext:
+    from .spec import load_spec
+
+    project = find_project()
+    spec, _ = load_spec(project / SPEC_FILE)
+    store = Store(project / spec.store)
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    step_name, secrets = None, {}
+    for candidate in spec.steps:
+        if session and Path(session).resolve() == (project / candidate.notebook).resolve():
+            step_name = candidate.name
+    for candidate in spec.steps:
+        if step_name in (None, candidate.name):
+            for key, env in candidate.secrets().items():
+                secrets.setdefault(key, env)
+    return StepContext(
+        project=project,
+        store=store,
+        step_name=step_name,
+        run_id=None,
+        version_id="scratch",
+        datasets=current_datasets(store),
+        secrets_env=secrets,
+        manifest_path=None,
+        dev=True,
+    )
+
+
+def current_datasets(store: Store) -> dict[str, dict[str, str]]:
+    """Current versions straight from the ledger, read-only (no write, no migration)."""
+    if not store.ledger_path.is_file():
+        return {}
+    con = sqlite3.connect(f"file:{store.ledger_path}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = con.execute(
+            "SELECT dataset, version_id, path FROM dataset_versions WHERE status = 'current'"
+        ).fetchall()
+    finally:
+        con.close()
+    return {name: {"version": version, "path": path} for name, version, path in rows}
+
+
+def read(name: str, *, version: str | None = None) -> Any:
+    """A dataset as polars, from anywhere in the project (current version by default)."""
+    return step().read(name, version=version)

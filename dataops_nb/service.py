@@ -1,0 +1,151 @@
+"""The one facade every interface calls: the CLI, the widgets, the server handlers.
+
+Functions take a `Project` (or a directory) and return plain data (dicts and lists
+that serialize to JSON as they are). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import NotFoundError
+from .project import Project
+from .runner.run import Reporter, RunRequest, RunSummary
+
+
+def open_project(directory: Path | str | None = None) -> Project:
+    if directory is None:
+        return Project.find()
+    from .spec import find_project
+
+    return Project(find_project(Path(directory)))
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def run(project: Project, request: RunRequest, report: Reporter | None = None, *, wait: bool = True) -> RunSummary:
+    from .runner.run import Runner
+
+    return Runner(project, request, report).run(wait_for_lock=wait)
+
+
+def plan_steps(project: Project, request: RunRequest) -> list[dict[str, Any]]:
+    """Validate a run without executing anything."""
+    from .runner.run import plan
+
+    return [
+        {"step": p.step.name, "notebook": project.relative(p.notebook), "parameters": p.parameters}
+        for p in plan(project, request)
+    ]
+
+
+# --- history -------------------------------------------------------------------------
+
+
+def _step_dict(row: Any) -> dict[str, Any]:
+    return {
+        "name": row["step"],
+        "status": row["status"],
+        "attempt": row["attempt"],
+        "started_at": row["started_at"],
+        "ended_at": row["ended_at"],
+        "duration_s": row["duration_s"],
+        "output_notebook": row["output_notebook"],
+        "error": row["error"],
+    }
+
+
+def _run_dict(project: Project, row: Any) -> dict[str, Any]:
+    return {
+        "run_id": row["run_id"],
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "ended_at": row["ended_at"],
+        "user": row["user"],
+        "environment": row["environment"],
+        "git_commit": row["git_commit"],
+        "git_dirty": None if row["git_dirty"] is None else bool(row["git_dirty"]),
+        "message": row["message"],
+        "steps": [_step_dict(step) for step in project.ledger.step_runs(row["run_id"])],
+    }
+
+
+def runs(project: Project, limit: int | None = None) -> list[dict[str, Any]]:
+    """Run history, newest first."""
+    if not project.has_ledger():
+        return []
+    return [_run_dict(project, row) for row in project.ledger.runs(limit)]
+
+
+def show_run(project: Project, run_id: str) -> dict[str, Any]:
+    if not project.has_ledger():
+        raise NotFoundError("run", run_id)
+    row = project.ledger.run(run_id)
+    if row is None:
+        known = [r["run_id"] for r in project.ledger.runs(50)]
+        raise NotFoundError("run", run_id, known)
+    result = _run_dict(project, row)
+    result["params"] = json.loads(row["params"])
+    result["datasets"] = [
+        {"dataset": v.dataset, "version": v.version_id, "step": v.step, "rows": v.rows, "status": v.status}
+        for v in project.ledger.versions_of_run(run_id)
+    ]
+    result["log"] = project.relative(project.store.run_dir(run_id) / "run.log")
+    return result
+
+
+def latest_run_id(project: Project) -> str:
+    rows = project.ledger.runs(1) if project.has_ledger() else []
+    if not rows:
+        raise NotFoundError("run", "latest")
+    return str(rows[0]["run_id"])
+
+
+def status(project: Project) -> list[dict[str, Any]]:
+    """Each step with its last executed run's status."""
+    last = project.ledger.last_step_runs() if project.has_ledger() else {}
+    result = []
+    for step in project.spec.steps:
+        row = last.get(step.name)
+        result.append(
+            {
+                "step": step.name,
+                "notebook": step.notebook,
+                "needs": list(step.needs),
+                "last_status": row["status"] if row else None,
+                "last_run": row["run_id"] if row else None,
+                "last_ended_at": row["ended_at"] if row else None,
+                "state": "never ran" if row is None else ("ok" if row["status"] == "success" else "failed"),
+            }
+        )
+    return result
+
+
+def datasets(project: Project) -> list[dict[str, Any]]:
+    """Current datasets with their version, rows and producing step."""
+    current = project.ledger.current_versions() if project.has_ledger() else {}
+    names = sorted(set(project.spec.datasets) | set(current))
+    result = []
+    for name in names:
+        meta = project.spec.datasets.get(name)
+        version = current.get(name)
+        result.append(
+            {
+                "name": name,
+                "description": meta.description if meta else "",
+                "owner": meta.owner if meta else None,
+                "version": version.version_id if version else None,
+                "rows": version.rows if version else None,
+                "step": version.step if version else None,
+            }
+        )
+    return result
+
+
+def schema() -> dict[str, Any]:
+    from .spec import json_schema
+
+    return json_schema()

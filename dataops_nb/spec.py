@@ -1,0 +1,367 @@
+"""The pipeline spec (`dataops.yaml`): pydantic models, loading, and errors with lines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import DataOpsError, DatasetNameError, SpecError, did_you_mean
+
+SPEC_FILE = "dataops.yaml"
+DATASET_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def validate_dataset_name(name: str) -> str:
+    """Return `name` if it is `schema.table` of identifiers, else raise."""
+    if not isinstance(name, str) or not DATASET_NAME.match(name):
+        raise DatasetNameError(str(name))
+    return name
+
+
+def parse_duration(value: str | float | int) -> float:
+    """Seconds from `90`, `"90s"`, `"10m"`, `"2h"`, `"7d"`."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration (use e.g. 30s, 10m, 2h, 7d)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """A parameter whose value comes from an environment variable inside the kernel."""
+
+    secret: str
+
+
+class Step(_Model):
+    name: str
+    notebook: str
+    needs: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout: float | None = Field(default=None, description="Seconds, or 30s / 10m / 2h.")
+    retries: int = Field(default=0, ge=0, le=10)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not STEP_NAME.match(value):
+            raise ValueError(f"step name '{value}' must be an identifier (letters, digits, _ or -)")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if isinstance(item, dict) and "secret" in item:
+                SecretRef.model_validate(item)
+            elif not key.isidentifier():
+                raise ValueError(f"parameter '{key}' is not a Python identifier")
+        return value
+
+    def secrets(self) -> dict[str, str]:
+        """Parameter name -> environment variable, for `{secret: ENV}` parameters."""
+        return {
+            key: item["secret"]
+            for key, item in self.params.items()
+            if isinstance(item, dict) and "secret" in item
+        }
+
+    def plain_params(self) -> dict[str, Any]:
+        return {key: item for key, item in self.params.items() if key not in self.secrets()}
+
+
+class Freshness(_Model):
+    column: str | None = None
+    warn_after: float | None = None
+    error_after: float | None = None
+
+    @field_validator("warn_after", "error_after", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+
+class Column(_Model):
+    description: str = ""
+    type: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    checks: list[Any] = Field(default_factory=list)
+
+
+class Dataset(_Model):
+    description: str = ""
+    owner: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    freshness: Freshness | None = None
+    columns: dict[str, Column] = Field(default_factory=dict)
+    checks: list[Any] = Field(default_factory=list)
+    keep_versions: int | None = Field(default=None, ge=1)
+
+    @property
+    def pii_columns(self) -> list[str]:
+        return [name for name, col in self.columns.items() if "pii" in col.tags]
+
+
+class Environment(_Model):
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Role(_Model):
+    read: list[str] = Field(default_factory=list)
+    unmask: list[str] = Field(default_factory=list)
+    review: list[str] = Field(default_factory=list)
+
+
+class Access(_Model):
+    roles: dict[str, Role] = Field(default_factory=dict)
+    members: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Spec(_Model):
+    name: str
+    description: str = ""
+    store: str = ".dataops"
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    steps: list[Step] = Field(default_factory=list)
+    datasets: dict[str, Dataset] = Field(default_factory=dict)
+    access: Access = Field(default_factory=Access)
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        from .errors import NotFoundError
+
+        raise NotFoundError("step", name, self.step_names)
+
+    @property
+    def step_names(self) -> list[str]:
+        return [step.name for step in self.steps]
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Spec.model_json_schema()
+    schema["title"] = "dataops.yaml"
+    return schema
+
+
+# --- loading -----------------------------------------------------------------------
+
+
+def _yaml():  # type: ignore[no-untyped-def]
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def read_yaml(path: Path) -> Any:
+    """Round-trip YAML (keeps comments and line numbers); errors name the line."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec ({exc.strerror})", file=path) from exc
+    try:
+        return _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = (exc.problem or exc.context or "malformed YAML").strip()
+        raise SpecError(f"malformed YAML: {problem}", file=path, line=line) from exc
+    except YAMLError as exc:
+        raise SpecError(f"malformed YAML: {exc}", file=path) from exc
+
+
+def write_yaml(path: Path, data: Any) -> None:
+    import io
+
+    buffer = io.StringIO()
+    _yaml().dump(data, buffer)
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the deepest node of `loc` that the YAML document has."""
+    line = None
+    node = data
+    for key in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and key in node:
+                if lc is not None:
+                    line = lc.key(key)[0] + 1
+                node = node[key]
+            elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+                if lc is not None:
+                    line = lc.item(key)[0] + 1
+                node = node[key]
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    if line is None and getattr(data, "lc", None) is not None:
+        line = data.lc.line + 1
+    return line
+
+
+def _field_path(data: Any, loc: tuple[Any, ...]) -> str:
+    """`steps[1].needs` style path, naming steps by their name where there is one."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int):
+            name = None
+            if isinstance(node, list) and key < len(node) and isinstance(node[key], dict):
+                name = node[key].get("name")
+            parts.append(f"[{name}]" if isinstance(name, str) and parts and parts[-1] == "steps" else f"[{key}]")
+        else:
+            parts.append(("." if parts else "") + str(key))
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return "".join(parts)
+
+
+def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model whose fields an unknown key at `loc` should be compared with."""
+    import typing
+
+    annotation: Any = Spec
+    for key in loc[:-1]:
+        origin = typing.get_origin(annotation)
+        if origin in (list, dict):
+            annotation = typing.get_args(annotation)[-1]  # list index or dict key
+            continue
+        if origin is not None:  # X | None
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+            origin = typing.get_origin(annotation)
+            if origin in (list, dict):
+                annotation = typing.get_args(annotation)[-1]
+                continue
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        field = annotation.model_fields.get(key)
+        if field is None:
+            return None
+        annotation = field.annotation
+    if typing.get_origin(annotation) is not None:
+        annotation = next((a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _translate(exc: ValidationError, data: Any, path: Path) -> SpecError:
+    error = exc.errors()[0]
+    loc = tuple(error["loc"])
+    line = _line_of(data, loc)
+    field = _field_path(data, loc)
+    if error["type"] == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_for(loc)
+        hint = did_you_mean(key, model.model_fields) if model else ""
+        return SpecError(f"unknown key '{key}'{hint}", file=path, line=line, field=field or None)
+    if error["type"] == "missing":
+        return SpecError(f"'{loc[-1]}' is required", file=path, line=line, field=field or None)
+    message = error["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    value = error.get("input")
+    shown = f" (got {value!r})" if not isinstance(value, (dict, list)) and value is not None else ""
+    return SpecError(f"{message[0].lower()}{message[1:]}{shown}", file=path, line=line, field=field or None)
+
+
+def load_spec(path: Path) -> tuple[Spec, Any]:
+    """Parse and validate `dataops.yaml`. Returns the model and the raw YAML document."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise SpecError("the spec must be a mapping with at least 'name' and 'steps'", file=path, line=1)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise _translate(exc, data, path) from exc
+    _check_references(spec, data, path)
+    return spec, data
+
+
+def _check_references(spec: Spec, data: Any, path: Path) -> None:
+    """Rules a single model cannot see: names, references between steps, cycles."""
+    names = spec.step_names
+    seen: set[str] = set()
+    for index, step in enumerate(spec.steps):
+        if step.name in seen:
+            raise SpecError(
+                f"step '{step.name}' is defined twice",
+                file=path,
+                line=_line_of(data, ("steps", index, "name")),
+                field=f"steps[{step.name}].name",
+            )
+        seen.add(step.name)
+        for position, need in enumerate(step.needs):
+            if need not in names:
+                raise SpecError(
+                    f"step '{step.name}' needs unknown step '{need}'{did_you_mean(need, names)}",
+                    file=path,
+                    line=_line_of(data, ("steps", index, "needs", position)),
+                    field=f"steps[{step.name}].needs",
+                )
+    for name in spec.datasets:
+        if not DATASET_NAME.match(name):
+            raise SpecError(
+                f"dataset name {name!r} is not schema.table of lower-case identifiers",
+                file=path,
+                line=_line_of(data, ("datasets", name)),
+                field=f"datasets.{name}",
+            )
+    for env in spec.environments:
+        if not STEP_NAME.match(env):
+            raise SpecError(
+                f"environment name '{env}' must be an identifier",
+                file=path,
+                line=_line_of(data, ("environments", env)),
+                field=f"environments.{env}",
+            )
+    from .runner.dag import find_cycle
+
+    cycle = find_cycle({step.name: step.needs for step in spec.steps})
+    if cycle:
+        first = names.index(cycle[0])
+        raise SpecError(
+            "the steps form a cycle: " + " -> ".join(cycle + [cycle[0]]),
+            file=path,
+            line=_line_of(data, ("steps", first, "needs")),
+            field=f"steps[{cycle[0]}].needs",
+        )
+
+
+def find_project(start: Path | None = None) -> Path:
+    """The nearest directory at or above `start` that holds `dataops.yaml`."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / SPEC_FILE).is_file():
+            return folder
+    raise DataOpsError(
+        f"No {SPEC_FILE} found in {here} or any parent directory "
+        "(use -C DIR, or create a project with 'dataops-nb init DIR')."
+    )

@@ -1,0 +1,143 @@
+"""The versioned dataset store: parquet files per version, read through DuckDB views.
+
+A version is written under a temporary name and renamed into place only when complete,
+so a killed writer never leaves a half-written file under a version's name. Which
+version is current is the ledger's business, never the file system's.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .errors import PublishError
+from .spec import validate_dataset_name
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    rows: int
+    bytes: int
+    schema: list[dict[str, str]]
+
+
+class Store:
+    """Paths of one project's local state (`.dataops/`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def scratch_dir(self) -> Path:
+        return self.root / "scratch"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.root / "ledger.db"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    def version_path(self, dataset: str, version_id: str) -> Path:
+        validate_dataset_name(dataset)
+        return self.data_dir / dataset / f"{version_id}.parquet"
+
+    def scratch_path(self, dataset: str) -> Path:
+        validate_dataset_name(dataset)
+        return self.scratch_dir / f"{dataset}.parquet"
+
+
+def quote_path(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def connect(views: dict[str, Path | str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one read-only view per dataset."""
+    con = duckdb.connect(":memory:")
+    for name, path in views.items():
+        attach_view(con, name, path)
+    return con
+
+
+def attach_view(con: duckdb.DuckDBPyConnection, name: str, path: Path | str) -> None:
+    schema, table = validate_dataset_name(name).split(".")
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    con.execute(
+        f'CREATE OR REPLACE VIEW "{schema}"."{table}" AS SELECT * FROM read_parquet({quote_path(path)})'
+    )
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, data: Any, target: Path) -> Written:
+    """Write polars / Arrow / pandas / DuckDB relation / SQL text to `target` atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        _copy(con, data, tmp)
+        os.replace(tmp, target)
+    except duckdb.Error as exc:
+        raise PublishError(f"Could not write {target.name}: {str(exc).splitlines()[0]}") from exc
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return describe(con, target)
+
+
+def describe(con: duckdb.DuckDBPyConnection, path: Path) -> Written:
+    source = f"read_parquet({quote_path(path)})"
+    rows = con.sql(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+    schema = [
+        {"name": name, "type": dtype}
+        for name, dtype, *_ in con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    ]
+    return Written(path=path, rows=int(rows), bytes=path.stat().st_size, schema=schema)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, data: Any, tmp: Path) -> None:
+    options = "(FORMAT parquet, COMPRESSION zstd)"
+    if isinstance(data, str):
+        con.execute(f"COPY ({data}) TO {quote_path(tmp)} {options}")
+        return
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        data.to_parquet(str(tmp), compression="zstd")
+        return
+    frame = _as_arrow(data)
+    name = f"__publish_{uuid.uuid4().hex[:8]}"
+    con.register(name, frame)
+    try:
+        con.execute(f"COPY (SELECT * FROM {name}) TO {quote_path(tmp)} {options}")
+    finally:
+        con.unregister(name)
+
+
+def _as_arrow(data: Any) -> Any:
+    module = type(data).__module__.split(".")[0]
+    if module == "polars":
+        import polars as pl
+
+        if isinstance(data, pl.LazyFrame):
+            data = data.collect()
+        return data.to_arrow()
+    if module == "pyarrow":
+        return data
+    if module == "pandas":
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(data, preserve_index=False)
+    raise PublishError(
+        f"Cannot publish a {type(data).__name__}: pass a polars or pandas DataFrame, "
+        "an Arrow table, a DuckDB relation, or SQL text."
+    )
