@@ -261,14 +261,20 @@ def show(ctx: click.Context, run_id: str | None) -> None:
 
 @cli.command()
 @common
+@click.option("--record", is_flag=True, help="Execute the notebooks and store their golden outputs.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def test(ctx: click.Context, pytest_args: tuple[str, ...]) -> None:
+def test(ctx: click.Context, record: bool, pytest_args: tuple[str, ...]) -> None:
     """Run nbval on the step notebooks with the test environment's parameters."""
-    from .nbtest import test_notebooks
+    from .nbtest import record_golden, test_notebooks
 
     project = _project(ctx)
-    code = test_notebooks(project, env=_settings(ctx).env or "test", extra=list(pytest_args))
+    env = _settings(ctx).env or "test"
+    if record:
+        changed = record_golden(project, env=env)
+        _emit(ctx, {"recorded": changed}, lambda d: click.echo("\n".join(f"recorded {p}" for p in d["recorded"]) or "golden outputs unchanged"))
+        return
+    code = test_notebooks(project, env=env, extra=list(pytest_args))
     if code != 0:
         raise NotebookTestsFailedError(f"Notebook tests failed (pytest exit code {code}).")
 

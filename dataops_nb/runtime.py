@@ -158,20 +158,22 @@ class StepContext:
         return f"<dataops step {self.step_name or '?'}: {mode}, {len(self.datasets)} datasets>"
 
 
-_current: StepContext | None = None
+_current: tuple[str, StepContext] | None = None
 
 
 def step() -> StepContext:
     """The step context: injected by the runner, or a dev context when run by hand."""
     global _current
-    path = os.environ.get(CONTEXT_ENV)
-    if _current is None or (path and _current.manifest_path is None):
-        _current = _from_context_file(Path(path)) if path else _dev_context()
-    return _current
+    path = os.environ.get(CONTEXT_ENV, "")
+    if _current is None or _current[0] != path:
+        _current = (path, _from_context_file(Path(path)) if path else _dev_context())
+    return _current[1]
 
 
 def _from_context_file(path: Path) -> StepContext:
     context = json.loads(path.read_text())
+    if context.get("mode") == "test":
+        return _test_context(context)
     return StepContext(
         project=Path(context["project"]),
         store=Store(Path(context["store"])),
@@ -211,6 +213,27 @@ def _dev_context() -> StepContext:
         secrets_env=secrets,
         manifest_path=None,
         dev=True,
+    )
+
+
+def _test_context(context: dict[str, Any]) -> StepContext:
+    """`dataops-nb test`: a throwaway store; each notebook sees what earlier ones published."""
+    store = Store(Path(context["store"]))
+    datasets = {
+        folder.name: {"version": "test", "path": str(folder / "test.parquet")}
+        for folder in sorted(store.data_dir.glob("*.*"))
+        if (folder / "test.parquet").is_file()
+    }
+    return StepContext(
+        project=Path(context["project"]),
+        store=store,
+        step_name=None,
+        run_id=None,
+        version_id="test",
+        datasets=datasets,
+        secrets_env=context["secrets"],
+        manifest_path=None,
+        dev=False,
     )
 
 

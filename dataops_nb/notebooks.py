@@ -1,0 +1,91 @@
+"""Notebook files: hygiene for git (strip outputs, keep golden ones) and copying."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+GOLDEN_MARK = "NBVAL_CHECK_OUTPUT"
+_VOLATILE_CELL_METADATA = ("execution", "papermill", "collapsed", "scrolled")
+
+
+def read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write(path: Path, nb: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".ipynb.tmp")
+    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def source(cell: dict[str, Any]) -> str:
+    text = cell.get("source", "")
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def is_golden(cell: dict[str, Any]) -> bool:
+    """A cell whose outputs are checked by nbval (its first line is the marker comment)."""
+    first = source(cell).lstrip().split("\n", 1)[0]
+    return cell.get("cell_type") == "code" and first.startswith("#") and GOLDEN_MARK in first
+
+
+def stripped(nb: dict[str, Any]) -> dict[str, Any]:
+    """The notebook without outputs, counts and volatile metadata, except golden cells."""
+    nb = json.loads(json.dumps(nb))
+    for cell in nb.get("cells", []):
+        meta = cell.get("metadata", {})
+        for key in _VOLATILE_CELL_METADATA:
+            meta.pop(key, None)
+        if cell.get("cell_type") != "code" or is_golden(cell):
+            continue
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    nb.get("metadata", {}).pop("papermill", None)
+    return nb
+
+
+def strip_outputs(path: Path) -> bool:
+    """Strip `path` in place; True when it changed."""
+    nb = read(path)
+    clean = stripped(nb)
+    if clean == nb:
+        return False
+    write(path, clean)
+    return True
+
+
+def blank_copy(template: Path, target: Path, *, description: str | None = None) -> None:
+    """A new step notebook from a template: no outputs at all, golden cells included."""
+    nb = stripped(read(template))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    meta = nb.setdefault("metadata", {})
+    meta.pop("dataops", None)
+    if description:
+        meta["dataops"] = {"description": description}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write(target, nb)
+
+
+def inject_parameters(nb: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """A copy with a cell tagged `injected-parameters` after the parameters cell (as papermill)."""
+    nb = json.loads(json.dumps(nb))
+    cells = nb.get("cells", [])
+    index = next(
+        (i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), -1
+    )
+    lines = ["# Parameters"] + [f"{name} = {value!r}" for name, value in parameters.items()]
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "injected-parameters",
+        "metadata": {"tags": ["injected-parameters"]},
+        "outputs": [],
+        "source": "\n".join(lines) + "\n",
+    }
+    cells.insert(index + 1, cell)
+    return nb

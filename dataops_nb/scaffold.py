@@ -1,0 +1,95 @@
+"""`dataops-nb init`: a new project that runs at once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import ConflictError
+from .notebooks import blank_copy
+from .spec import SPEC_FILE
+from .templates import list_templates
+
+SAMPLE_TEMPLATE = "ingest_file"
+
+SPEC = """\
+# The pipeline as code. Schema: `dataops-nb schema`; docs: the dataops-nb README.
+name: {name}
+store: .dataops
+
+environments:
+  test:                # `dataops-nb test` and `dataops-nb run --env test`
+    params: {{}}
+
+steps:
+  - name: ingest
+    notebook: notebooks/ingest.ipynb
+
+datasets:
+  raw.example:
+    description: A first dataset; replace it with your own.
+    owner: {owner}
+    tags: [example]
+"""
+
+GITIGNORE = """\
+.dataops/
+.ipynb_checkpoints/
+__pycache__/
+"""
+
+PRE_COMMIT = """\
+# Strip notebook outputs before they reach git (cells marked NBVAL_CHECK_OUTPUT keep theirs).
+repos:
+  - repo: local
+    hooks:
+      - id: dataops-strip
+        name: strip notebook outputs
+        entry: dataops-nb strip
+        language: system
+        files: \\.ipynb$
+"""
+
+CI_WORKFLOW = """\
+name: dataops
+on: [push, pull_request]
+jobs:
+  notebooks:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install dataops-nb
+      - run: dataops-nb test
+      - run: dataops-nb run --env test --quiet
+"""
+
+
+def init_project(directory: Path, *, name: str | None = None) -> list[str]:
+    """Create the project files in `directory`; returns the paths written."""
+    directory = directory.resolve()
+    if (directory / SPEC_FILE).exists():
+        raise ConflictError(f"{directory / SPEC_FILE} already exists: this is a project already.")
+    name = name or re.sub(r"[^a-z0-9_]+", "_", directory.name.lower()).strip("_") or "pipeline"
+    from .security import current_user
+
+    files = {
+        SPEC_FILE: SPEC.format(name=name, owner=current_user()),
+        ".gitignore": GITIGNORE,
+        ".pre-commit-config.yaml": PRE_COMMIT,
+        ".github/workflows/dataops.yml": CI_WORKFLOW,
+        "templates/README.md": "Your team's own step templates (.ipynb); they add to and override the built-ins.\n",
+    }
+    written = []
+    for relative, text in files.items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(text, encoding="utf-8")
+            written.append(relative)
+    template = {t.name: t for t in list_templates()}[SAMPLE_TEMPLATE]
+    blank_copy(template.path, directory / "notebooks" / "ingest.ipynb", description=template.description)
+    written.append("notebooks/ingest.ipynb")
+    return written
