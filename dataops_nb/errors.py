@@ -70,7 +70,11 @@ class NotFoundError(DataOpsError):
     """A named thing (step, dataset, run, template, version) does not exist."""
 
     def __init__(self, kind: str, name: str, candidates: Iterable[str] = ()) -> None:
-        super().__init__(f"Unknown {kind} '{name}'{did_you_mean(name, candidates)}.")
+        candidates = sorted(candidates)
+        hint = did_you_mean(name, candidates)
+        if not hint and 0 < len(candidates) <= 8:
+            hint = " (known: " + ", ".join(candidates) + ")"
+        super().__init__(f"Unknown {kind} '{name}'{hint}.")
         self.kind = kind
         self.name = name
 

@@ -100,7 +100,9 @@ def show_run(project: Project, run_id: str) -> dict[str, Any]:
 def latest_run_id(project: Project) -> str:
     rows = project.ledger.runs(1) if project.has_ledger() else []
     if not rows:
-        raise NotFoundError("run", "latest")
+        from .errors import DataOpsError
+
+        raise DataOpsError("No runs yet: start one with 'dataops-nb run'.")
     return str(rows[0]["run_id"])
 
 

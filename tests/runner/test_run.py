@@ -1,0 +1,134 @@
+"""Running a pipeline with real kernels: outputs, ledger, log, selection, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+
+def runs_json(project) -> list[dict]:
+    return json.loads(project.cli("runs", "--json", check=0).stdout)
+
+
+def test_run_executes_in_order_and_records_everything(two_steps):
+    source_before = (two_steps.root / "notebooks" / "make.ipynb").read_bytes()
+    result = two_steps.cli("run", "-p", "n=7", "-p", "factor=3", "-j", "1", check=0)
+    assert "success" in result.stdout
+
+    [run] = runs_json(two_steps)
+    assert run["status"] == "success"
+    assert [s["name"] for s in run["steps"]] == ["make", "double"]
+    for step in run["steps"]:
+        assert step["status"] == "success" and step["duration_s"] > 0
+        executed = two_steps.root / step["output_notebook"]
+        assert executed.is_file() and executed.parent.name == run["run_id"]
+    # the source notebook is never modified; the executed one has the injected parameters
+    assert (two_steps.root / "notebooks" / "make.ipynb").read_bytes() == source_before
+    executed = json.loads((two_steps.root / run["steps"][0]["output_notebook"]).read_text())
+    assert any("n = 7" in "".join(c["source"]) for c in executed["cells"])
+
+    versions = two_steps.ledger_rows(
+        "select dataset, status, rows, step from dataset_versions order by dataset"
+    )
+    assert versions == [("raw.numbers", "current", 7, "make"), ("staging.doubled", "current", 7, "double")]
+    [(path,)] = two_steps.ledger_rows("select path from dataset_versions where dataset = 'staging.doubled'")
+    assert pl.read_parquet(path)["j"].to_list() == [i * 3 for i in range(7)]
+    lineage = two_steps.ledger_rows("select version_id, input_version_id from lineage")
+    assert lineage == [(f"staging.doubled@{run['run_id']}", f"raw.numbers@{run['run_id']}")]
+    [(owner, description)] = two_steps.ledger_rows("select owner, description from datasets where name = 'raw.numbers'")
+    assert owner == "tests" and description == "The numbers 0..n-1."
+
+    [row] = two_steps.ledger_rows("select user, environment, params, git_commit from runs")
+    assert json.loads(row[2]) == {"make": {"n": 7}, "double": {"factor": 3}}
+
+    log = [json.loads(line) for line in (two_steps.root / ".dataops" / "runs" / run["run_id"] / "run.log").read_text().splitlines()]
+    events = [(e["event"], e.get("step")) for e in log]
+    assert events == [
+        ("run_started", None),
+        ("step_started", "make"),
+        ("step_finished", "make"),
+        ("step_started", "double"),
+        ("step_finished", "double"),
+        ("run_finished", None),
+    ]
+    assert all("time" in e for e in log)
+
+
+def test_second_run_supersedes_and_env_overlay_applies(two_steps):
+    two_steps.cli("run", check=0)
+    two_steps.cli("run", "--env", "test", check=0)
+    rows = two_steps.ledger_rows(
+        "select status, rows from dataset_versions where dataset = 'raw.numbers' order by created_at"
+    )
+    assert rows == [("superseded", 10), ("current", 5)]
+    runs = runs_json(two_steps)
+    assert [r["environment"] for r in runs] == ["test", None]  # newest first
+
+
+def test_failing_step_fails_run_and_skips_downstream(project):
+    project.notebook("make", "n = 3", "import dataops_nb as dn\ndn.step().publish('raw.n', 'select 1 as x')")
+    project.notebook("boom", "d = 0", "x = 1\ny = x / d")
+    project.notebook("after", "z = 1", "print(z)")
+    project.spec(
+        """
+        name: fails
+        steps:
+          - {name: make, notebook: notebooks/make.ipynb}
+          - {name: boom, notebook: notebooks/boom.ipynb, needs: [make]}
+          - {name: after, notebook: notebooks/after.ipynb, needs: [boom]}
+        """
+    )
+    result = project.cli("run", "-j", "1")
+    assert result.returncode == 1
+    assert "step 'boom' failed" in result.stderr
+    assert "ZeroDivisionError" in result.stderr
+    assert ".dataops/runs/" in result.stderr and "boom.ipynb" in result.stderr
+    assert "step 'after' skipped" in result.stderr
+    assert "Traceback" not in result.stderr
+    [run] = runs_json(project)
+    assert run["status"] == "failed"
+    assert {s["name"]: s["status"] for s in run["steps"]} == {"make": "success", "boom": "failed", "after": "skipped"}
+    boom = next(s for s in run["steps"] if s["name"] == "boom")
+    assert (project.root / boom["output_notebook"]).is_file()
+    # the successful upstream output stays current
+    assert project.ledger_rows("select dataset, status from dataset_versions") == [("raw.n", "current")]
+
+
+def test_only_and_from_select_steps(project):
+    for name in ("a", "b", "c", "d"):
+        project.notebook(name, "x = 1", f"print('{name}')")
+    project.spec(
+        """
+        name: sel
+        steps:
+          - {name: a, notebook: notebooks/a.ipynb}
+          - {name: b, notebook: notebooks/b.ipynb, needs: [a]}
+          - {name: c, notebook: notebooks/c.ipynb, needs: [b]}
+          - {name: d, notebook: notebooks/d.ipynb, needs: [a]}
+        """
+    )
+    project.cli("run", "--from", "b", check=0)
+    project.cli("run", "--only", "d", "--only", "a", check=0)
+    second, first = runs_json(project)
+    assert [s["name"] for s in first["steps"]] == ["b", "c"]
+    assert [s["name"] for s in second["steps"]] == ["a", "d"]
+
+
+def test_step_that_publishes_nothing_readable_until_promoted(two_steps, tmp_path: Path):
+    """A step killed before it finishes leaves only a staged file nobody reads."""
+    two_steps.notebook(
+        "double",
+        "factor = 2",
+        """
+        import dataops_nb as dn
+        step = dn.step()
+        step.publish("staging.doubled", "select 1 as j")
+        raise SystemExit("stopped after publishing")
+        """,
+    )
+    result = two_steps.cli("run")
+    assert result.returncode == 1
+    assert two_steps.ledger_rows("select dataset from dataset_versions where status = 'current'") == [("raw.numbers",)]
+    assert two_steps.ledger_rows("select count(*) from dataset_versions where dataset = 'staging.doubled'") == [(0,)]
