@@ -161,35 +161,48 @@ def new(ctx: click.Context, step: str, template: str, needs: tuple[str, ...]) ->
 # --- running ---------------------------------------------------------------------
 
 
-def _request(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...], jobs: int) -> Any:
+def _request(ctx: click.Context, params: tuple[str, ...] = (), only: tuple[str, ...] = (),
+             start: tuple[str, ...] = (), jobs: int = 1, force: bool = False) -> Any:
     from .runner.params import parse_overrides
     from .runner.run import RunRequest
 
     return RunRequest(
-        overrides=parse_overrides(params), only=only, start=start, jobs=jobs, env=_settings(ctx).env
+        overrides=parse_overrides(params), only=only, start=start, jobs=jobs, env=_settings(ctx).env,
+        force=force,
     )
+
+
+def selection(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that choose steps and parameters: shared by run, plan and status."""
+    options = [
+        click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+                     help="Override a parameter (STEP.KEY=VALUE for one step)."),
+        click.option("--only", multiple=True, metavar="STEP", help="Only this step (repeatable)."),
+        click.option("--from", "start", multiple=True, metavar="STEP", help="This step and everything downstream."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @cli.command()
 @common
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Override a parameter (STEP.KEY=VALUE for one step).")
-@click.option("--only", multiple=True, metavar="STEP", help="Run only this step (repeatable).")
-@click.option("--from", "start", multiple=True, metavar="STEP", help="Run this step and everything downstream.")
+@selection
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Steps at once (default: cores).")
+@click.option("--force", is_flag=True, help="Run every selected step, fresh or not.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress table (for CI logs).")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the project.")
 @click.pass_context
 def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...],
-        jobs: int | None, quiet: bool, no_wait: bool) -> None:
-    """Run the pipeline (all steps, or a selection)."""
+        jobs: int | None, force: bool, quiet: bool, no_wait: bool) -> None:
+    """Run the pipeline (all steps, or a selection); fresh steps are skipped."""
     from . import service
     from .console import RunDisplay
     from .errors import StepFailedError
 
     settings = _settings(ctx)
     project = _project(ctx)
-    request = _request(ctx, params, only, start, jobs or os.cpu_count() or 1)
+    request = _request(ctx, params, only, start, jobs or os.cpu_count() or 1, force)
     display = RunDisplay(quiet=quiet or settings.json)
     summary = service.run(project, request, display, wait=not no_wait)
     details = service.show_run(project, summary.run_id)
@@ -207,15 +220,32 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
         raise StepFailedError("\n".join(lines), run_id=summary.run_id)
 
 
+def _reasons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "why": "; ".join(r["reasons"])} for r in rows]
+
+
 @cli.command()
 @common
+@selection
 @click.pass_context
-def status(ctx: click.Context) -> None:
-    """Each step and how its last run went."""
+def status(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...]) -> None:
+    """Each step: fresh or stale and why, and how its last run went."""
     from . import service
 
-    data = service.status(_project(ctx))
-    _emit(ctx, data, lambda rows: _table(rows, ["step", "state", "last_status", "last_run", "notebook"]))
+    data = service.status(_project(ctx), _request(ctx, params, only, start))
+    _emit(ctx, data, lambda rows: _table(_reasons(rows), ["step", "state", "why", "last_status", "last_run"]))
+
+
+@cli.command()
+@common
+@selection
+@click.pass_context
+def plan(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...]) -> None:
+    """What a run would execute: each step fresh or stale, and why."""
+    from . import service
+
+    data = service.plan_freshness(_project(ctx), _request(ctx, params, only, start))
+    _emit(ctx, data, lambda rows: _table(_reasons(rows), ["step", "state", "why"]))
 
 
 @cli.command()

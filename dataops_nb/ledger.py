@@ -212,7 +212,7 @@ class Ledger:
     def last_step_runs(self) -> dict[str, sqlite3.Row]:
         """The latest executed (not skipped) run of each step."""
         rows = self.query(
-            "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('skipped', 'pending') "
+            "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('skipped', 'pending', 'fresh') "
             "ORDER BY s.run_id"
         )
         return {row["step"]: row for row in rows}

@@ -46,6 +46,7 @@ class StepContext:
     _read: dict[str, str | None] = field(default_factory=dict)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
     _con: duckdb.DuckDBPyConnection | None = None
+    _parser: duckdb.DuckDBPyConnection | None = None
 
     # --- reading -----------------------------------------------------------------
 
@@ -90,10 +91,13 @@ class StepContext:
             self._read.setdefault(name, self.datasets[name].get("version"))
 
     def _note_reads(self, query: str) -> None:
+        # parse on an empty connection: where the names are views, DuckDB reports what they expand to
+        if self._parser is None:
+            self._parser = duckdb.connect(":memory:")
         try:
             names = {
                 table.split(" AS ")[0].strip().strip('"')
-                for table in self.con.get_table_names(query, qualified=True)
+                for table in self._parser.get_table_names(query, qualified=True)
             }
         except duckdb.Error:
             names = set(_QUALIFIED.findall(query))

@@ -106,21 +106,33 @@ def latest_run_id(project: Project) -> str:
     return str(rows[0]["run_id"])
 
 
-def status(project: Project) -> list[dict[str, Any]]:
-    """Each step with its last executed run's status."""
+def plan_freshness(project: Project, request: RunRequest | None = None) -> list[dict[str, Any]]:
+    """For each selected step: fresh or stale, and why."""
+    from .runner.run import plan, staleness
+
+    plans = plan(project, request or RunRequest())
+    reasons = staleness(project, plans)
+    return [
+        {"step": p.step.name, "state": "stale" if reasons[p.step.name] else "fresh", "reasons": reasons[p.step.name]}
+        for p in plans
+    ]
+
+
+def status(project: Project, request: RunRequest | None = None) -> list[dict[str, Any]]:
+    """Each step: fresh or stale and why, with how its last executed run went."""
     last = project.ledger.last_step_runs() if project.has_ledger() else {}
     result = []
-    for step in project.spec.steps:
-        row = last.get(step.name)
+    for item in plan_freshness(project, request):
+        row = last.get(item["step"])
+        step = project.spec.step(item["step"])
         result.append(
             {
-                "step": step.name,
+                **item,
                 "notebook": step.notebook,
                 "needs": list(step.needs),
                 "last_status": row["status"] if row else None,
                 "last_run": row["run_id"] if row else None,
                 "last_ended_at": row["ended_at"] if row else None,
-                "state": "never ran" if row is None else ("ok" if row["status"] == "success" else "failed"),
             }
         )
     return result

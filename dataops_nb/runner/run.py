@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,12 @@ from ..security import current_user
 from ..spec import DATASET_NAME, Step
 from . import dag
 from .execute import StepOutcome, StepTask, execute_step
+from .fingerprint import Fingerprint, fingerprint, stale_reasons
 from .params import inspect_notebook, resolve
 
 Reporter = Callable[[dict[str, Any]], None]
 FAILED = ("failed", "timed_out", "skipped")
+DONE = ("success", "fresh")
 
 
 def new_run_id() -> str:
@@ -45,6 +47,7 @@ class RunRequest:
     start: tuple[str, ...] = ()
     jobs: int = 1
     env: str | None = None
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class StepPlan:
     step: Step
     notebook: Path
     parameters: dict[str, Any]
+    fingerprint: Fingerprint
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,33 @@ def plan(project: Project, request: RunRequest) -> list[StepPlan]:
                     f"Step '{step.name}' needs secret parameter '{name}': "
                     f"set the environment variable {env}."
                 )
-    return [StepPlan(step, project.notebook_path(step), values[step.name]) for step in steps]
+    return [
+        StepPlan(
+            step,
+            path := project.notebook_path(step),
+            values[step.name],
+            fingerprint(project.root, path, values[step.name], step.secrets()),
+        )
+        for step in steps
+    ]
+
+
+def staleness(project: Project, plans: list[StepPlan]) -> dict[str, list[str]]:
+    """For each planned step, why it must run ([] when fresh), upstream staleness included."""
+    last = project.ledger.last_step_runs() if project.has_ledger() else {}
+    current = {name: v.version_id for name, v in project.ledger.current_versions().items()} if last else {}
+    result: dict[str, list[str]] = {}
+    for item in plans:
+        row = last.get(item.step.name)
+        reasons = stale_reasons(
+            item.fingerprint,
+            Fingerprint.from_json(row["fingerprint"]) if row else None,
+            last_status=row["status"] if row else None,
+            current_versions=current,
+        )
+        reasons += [f"upstream '{need}' is stale" for need in item.step.needs if result.get(need)]
+        result[item.step.name] = reasons
+    return result
 
 
 class RunLock:
@@ -147,6 +177,7 @@ class Runner:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.log = RunLog(run_dir / "run.log")
         by_name = {p.step.name: p for p in plans}
+        self._fingerprints = {p.step.name: p.fingerprint for p in plans}
         self.ledger.open_run(
             run_id,
             **self.project.git_state(),
@@ -178,7 +209,11 @@ class Runner:
                             state[name] = "skipped"
                             skipped[name] = f"upstream step '{blocked[0]}' did not succeed"
                             self._skip(run_id, name, skipped[name])
-                        elif all(state.get(d) == "success" for d in deps) and len(running) < jobs:
+                        elif all(state.get(d) in DONE for d in deps) and self._is_fresh(by_name[name]):
+                            pending.remove(name)
+                            state[name] = "fresh"
+                            self._fresh(run_id, name)
+                        elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
                             pending.remove(name)
                             state[name] = "running"
                             running[pool.submit(execute_step, self._task(run_id, by_name[name], 1))] = name
@@ -258,6 +293,15 @@ class Runner:
             delay_s=_backoff(outcome.attempt),
         )
 
+    def _is_fresh(self, plan_: StepPlan) -> bool:
+        if self.request.force:
+            return False
+        return not staleness(self.project, [plan_])[plan_.step.name]
+
+    def _fresh(self, run_id: str, name: str) -> None:
+        self.ledger.set_step(run_id, name, status="fresh", duration_s=0.0)
+        self._emit("step_skipped", step=name, status="fresh", reason="fresh: nothing it depends on changed")
+
     def _skip(self, run_id: str, name: str, reason: str) -> None:
         self.ledger.set_step(run_id, name, status="skipped", error=reason)
         self._emit("step_skipped", step=name, reason=reason)
@@ -266,6 +310,8 @@ class Runner:
         """Record the step; on success stage and promote its versions in one transaction."""
         published = outcome.manifest.get("published", []) if outcome.status == "success" else []
         if outcome.status == "success":
+            read = {r["dataset"]: r["version"] for r in outcome.manifest.get("read", []) if r.get("version")}
+            self._fingerprints[outcome.step] = replace(self._fingerprints[outcome.step], inputs=read)
             try:
                 self._promote(run_id, outcome, published)
             except DataOpsError as exc:
@@ -282,6 +328,7 @@ class Runner:
             duration_s=outcome.duration_s,
             output_notebook=rel,
             error=outcome.error,
+            fingerprint=self._fingerprints[outcome.step].to_json() if outcome.status == "success" else None,
         )
         self._emit(
             "step_finished" if outcome.status == "success" else "step_error",
@@ -358,6 +405,4 @@ def _after(delay: float, task: StepTask) -> StepOutcome:
 
 
 def _failed(outcome: StepOutcome, error: str) -> StepOutcome:
-    from dataclasses import replace
-
     return replace(outcome, status="failed", error=error)

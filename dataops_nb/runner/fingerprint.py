@@ -1,0 +1,157 @@
+"""Step fingerprints: what a step's result depends on, and why a step is stale.
+
+A fingerprint covers the step's code cells (not markdown, outputs or metadata), its
+resolved parameters, the project's own Python modules it imports (transitively), and
+the dataset versions it read. A step is fresh when all of these match its last
+successful run.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .params import cell_source, load_notebook_json
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def code_of(notebook: Path) -> str:
+    """Normalized code: every code cell, trailing spaces and blank lines dropped."""
+    cells = []
+    for cell in load_notebook_json(notebook).get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        lines = [line.rstrip() for line in cell_source(cell).splitlines()]
+        cells.append("\n".join(line for line in lines if line))
+    return "\n\f\n".join(cells)
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        # notebooks may hold IPython magics: drop lines that are not Python and retry
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        try:
+            return ast.parse("\n".join(lines))
+        except SyntaxError:
+            return None
+
+
+def _imports(source: str, here: Path | None = None) -> list[tuple[str, Path | None]]:
+    """Imported module names, each with the folder a relative import is resolved in."""
+    tree = _parse(source)
+    found: list[tuple[str, Path | None]] = []
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.Import):
+            found.extend((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = None
+            if node.level:
+                if here is None:
+                    continue
+                base = here.parents[node.level - 1] if node.level > 1 else here
+            module = node.module or ""
+            if module:
+                found.append((module, base))
+            found.extend((f"{module}.{a.name}".lstrip("."), base) for a in node.names)
+    return found
+
+
+def _local_file(name: str, roots: list[Path], project: Path) -> Path | None:
+    parts = [part for part in name.split(".") if part]
+    if not parts:
+        return None
+    for root in roots:
+        for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+            if candidate.is_file() and candidate.resolve().is_relative_to(project):
+                return candidate.resolve()
+    return None
+
+
+def local_modules(code: str, *, roots: list[Path], project: Path) -> dict[str, str]:
+    """The project's own modules that `code` imports, transitively: path -> content hash."""
+    found: dict[str, str] = {}
+    queue = _imports(code)
+    while queue:
+        name, base = queue.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # a.b.c imports a, a.b and a.b.c
+            path = _local_file(".".join(parts[:depth]), [base] if base else roots, project)
+            if path is None:
+                continue
+            key = str(path.relative_to(project))
+            if key in found:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found[key] = _digest(text)
+            queue.extend(_imports(text, path.parent))
+    return dict(sorted(found.items()))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    code: str
+    params: str
+    modules: dict[str, str]
+    inputs: dict[str, str]  # dataset -> version read (filled after the step ran)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"code": self.code, "params": self.params, "modules": self.modules, "inputs": self.inputs},
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Fingerprint | None:
+        if not text:
+            return None
+        data = json.loads(text)
+        return cls(data["code"], data["params"], data.get("modules", {}), data.get("inputs", {}))
+
+
+def fingerprint(project_root: Path, notebook: Path, parameters: dict[str, Any], secrets: dict[str, str]) -> Fingerprint:
+    code = code_of(notebook)
+    params = json.dumps({"params": parameters, "secrets": secrets}, sort_keys=True, default=str)
+    roots = [notebook.parent, project_root]
+    return Fingerprint(
+        code=_digest(code),
+        params=_digest(params),
+        modules=local_modules(code, roots=roots, project=project_root),
+        inputs={},
+    )
+
+
+def stale_reasons(
+    now: Fingerprint,
+    last: Fingerprint | None,
+    *,
+    last_status: str | None,
+    current_versions: dict[str, str],
+) -> list[str]:
+    """Why the step must run again; [] when it is fresh."""
+    if last_status is None:
+        return ["never ran"]
+    if last_status != "success":
+        return ["last run failed" if last_status in ("failed", "timed_out") else f"last run {last_status}"]
+    if last is None:
+        return ["no fingerprint of its last run"]
+    reasons = []
+    if now.code != last.code:
+        reasons.append("code changed")
+    if now.params != last.params:
+        reasons.append("parameter changed")
+    for path in sorted(set(now.modules) | set(last.modules)):
+        if now.modules.get(path) != last.modules.get(path):
+            reasons.append(f"module changed: {path}")
+    for dataset, version in sorted(last.inputs.items()):
+        if current_versions.get(dataset) != version:
+            reasons.append(f"input changed: {dataset}")
+    return reasons
