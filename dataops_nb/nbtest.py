@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .notebooks import inject_parameters, is_golden, read, source, write
 from .project import Project
-from .runner.run import RunRequest, plan
+from .runner.run import RunRequest, plan, require_secrets
 from .runtime import CONTEXT_ENV
 
 # Sanitizers nbval applies to both sides: times, run ids, addresses.
@@ -43,6 +43,7 @@ def prepare(project: Project, env: str | None) -> Prepared:
     """Parameterized copies of the step notebooks in DAG order, and a test context."""
     env = env if env in project.spec.environments else None
     plans = plan(project, RunRequest(env=env))
+    require_secrets(plans)
     workdir = Path(tempfile.mkdtemp(prefix="dataops-test-"))
     secrets = {k: v for p in plans for k, v in p.step.secrets().items()}
     context = {"mode": "test", "project": str(project.root), "store": str(workdir / "store"), "secrets": secrets}

@@ -1,26 +1,24 @@
-"""Executing one step: a kernel of its own, papermill, the executed notebook, the manifest.
+"""Executing one step: a warm kernel of its own, nbclient, the executed notebook, the manifest.
 
 This is the step function every executor calls. It touches no ledger: it returns a
-`StepOutcome` and the runner (in one thread) commits.
+`StepOutcome` and the runner (in one thread) commits. Parameters are injected as
+papermill does (a cell tagged `injected-parameters` after the `parameters` cell).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..ledger import now
+from ..notebooks import inject_parameters, write
 from ..runtime import CONTEXT_ENV
-from ..security import redact, redact_notebook, redact_text, secret_values
+from ..security import redact, redact_text, secret_values
+from .kernels import Kernel, KernelPool
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class StepTask:
     secret_envs: tuple[str, ...] = ()
     timeout: float | None = None
     attempt: int = 1
-    kernel_name: str = "python3"
+    delay: float = 0.0  # seconds to wait first (retry backoff)
 
 
 @dataclass(frozen=True)
@@ -54,59 +52,55 @@ class StepOutcome:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
-def execute_step(task: StepTask) -> StepOutcome:
-    """Run the step's notebook with papermill into its run folder; never raises for a step error."""
-    import papermill
-    from jupyter_client import KernelManager
-    from papermill.exceptions import PapermillExecutionError
+async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
+    """Execute `task` on a kernel from `pool` (on the pool's loop); never raises for a step error."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
 
-    started, clock = now(), time.perf_counter()
+    if task.delay:
+        await asyncio.sleep(task.delay)
+    workdir = str(Path(task.notebook).parent)
     Path(task.context_path).parent.mkdir(parents=True, exist_ok=True)
     Path(task.context_path).write_text(json.dumps(task.context, indent=2))
     Path(task.manifest_path).unlink(missing_ok=True)
-    secrets = secret_values(task.secret_envs)
-    scratch = Path(tempfile.mkdtemp(prefix="dataops-step-"))
-    raw_output = scratch / Path(task.output).name
-    km = KernelManager(kernel_name=task.kernel_name)
-    timed_out = threading.Event()
-    timer: threading.Timer | None = None
+    source = nbformat.read(task.notebook, as_version=4)  # multi-line sources joined
+    nb = nbformat.from_dict(inject_parameters(source, task.parameters))
     status, error = "success", None
+    kernel: Kernel | None = None
+    started, clock = now(), time.perf_counter()
     try:
-        km.start_kernel(
-            env={**os.environ, CONTEXT_ENV: task.context_path},
-            cwd=str(Path(task.notebook).parent),
-            stdout=subprocess.DEVNULL,  # kernels chatter on start; outputs reach the notebook
-            stderr=subprocess.DEVNULL,
+        kernel = await pool.acquire()
+        started, clock = now(), time.perf_counter()
+        await kernel.run_silently(
+            f"import os; os.chdir({workdir!r}); os.environ[{CONTEXT_ENV!r}] = {task.context_path!r}"
         )
-        if task.timeout:
-            timer = threading.Timer(task.timeout, _kill, args=(km, timed_out))
-            timer.daemon = True
-            timer.start()
-        papermill.execute_notebook(
-            task.notebook,
-            str(raw_output),
-            parameters=task.parameters,
-            km=km,
-            progress_bar=False,
-            request_save_on_cell_execute=False,
-            cwd=str(Path(task.notebook).parent),
+        client = NotebookClient(
+            nb, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
+            resources={"metadata": {"path": workdir}},
         )
-    except PapermillExecutionError as exc:
-        status = "failed"
-        error = f"cell {exc.exec_count or exc.cell_index}: {exc.ename}: {exc.evalue}"
-    except Exception as exc:  # kernel died, timed out, could not start
-        status = "failed"
-        error = f"{type(exc).__name__}: {exc}"
+        await asyncio.wait_for(client.async_execute(), timeout=task.timeout)
+    except CellExecutionError as exc:
+        status, error = "failed", _cell_error(nb, exc)
+    except (asyncio.TimeoutError, TimeoutError):
+        status, error = "timed_out", f"timed out after {task.timeout:g} s"
+        if kernel is not None:
+            kernel.kill()
+    except DeadKernelError:
+        status, error = "failed", "the kernel died (out of memory, or killed)"
+    except Exception as exc:  # the kernel could not start or be prepared
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
-        if timer is not None:
-            timer.cancel()
-        _shutdown(km)
-    if timed_out.is_set():
-        status = "timed_out"
-        error = f"timed out after {task.timeout:g} s"
-    if raw_output.exists():
-        redact_notebook(raw_output, Path(task.output), secrets)
-    shutil.rmtree(scratch, ignore_errors=True)
+        if kernel is not None:
+            await pool.release(kernel)
+    duration = round(time.perf_counter() - clock, 3)
+    secrets = secret_values(task.secret_envs)
+    nb.metadata["dataops"] = {
+        "run_id": task.run_id, "step": task.step, "attempt": task.attempt, "parameters": task.parameters,
+        "started_at": started, "duration_s": duration, "status": status,
+    }
+    Path(task.output).parent.mkdir(parents=True, exist_ok=True)
+    write(Path(task.output), redact(nbformat.from_dict(nb), secrets))
     manifest: dict[str, Any] = {}
     if Path(task.manifest_path).exists():
         manifest = redact(json.loads(Path(task.manifest_path).read_text()), secrets)
@@ -115,28 +109,35 @@ def execute_step(task: StepTask) -> StepOutcome:
         status=status,
         started_at=started,
         ended_at=now(),
-        duration_s=round(time.perf_counter() - clock, 3),
-        output_notebook=task.output if Path(task.output).exists() else "",
+        duration_s=duration,
+        output_notebook=task.output,
         attempt=task.attempt,
         error=redact_text(error, secrets) if error else None,
         manifest=manifest,
     )
 
 
-def _kill(km: Any, flag: threading.Event) -> None:
-    """Stop a kernel that ran past its step's timeout (papermill then sees a dead kernel)."""
-    flag.set()
-    pid = getattr(getattr(km, "provisioner", None), "pid", None)
-    if pid:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+def _cell_error(nb: Any, exc: Any) -> str:
+    """`cell N: Error: message`, and a banner above the failing cell of the executed notebook."""
+    import nbformat
+
+    for index, cell in enumerate(nb.cells):
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            banner = nbformat.v4.new_markdown_cell(
+                f'<span style="color:red">**The step failed in the cell below:** '
+                f"`{exc.ename}: {exc.evalue}`</span>"
+            )
+            banner.metadata["tags"] = ["dataops-error"]
+            nb.cells.insert(index, banner)
+            count = cell.get("execution_count")
+            return f"cell {count if count is not None else index}: {exc.ename}: {exc.evalue}"
+    return f"{exc.ename}: {exc.evalue}"
 
 
-def _shutdown(km: Any) -> None:
+def execute_step(task: StepTask) -> StepOutcome:
+    """Run one step with a kernel of its own (for workers without a shared pool: Dask)."""
+    pool = KernelPool(warm=1, budget=1).start()
     try:
-        if km.has_kernel:
-            km.shutdown_kernel(now=True)
-    except Exception:  # a dead or half-started kernel; nothing more to release
-        pass
+        return pool.call(run_step(pool, task)).result()
+    finally:
+        pool.close()

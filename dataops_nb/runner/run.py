@@ -10,9 +10,10 @@ import fcntl
 import os
 import secrets as _random
 import socket
-import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,7 +26,8 @@ from ..runlog import RunLog
 from ..security import current_user
 from ..spec import DATASET_NAME, Step
 from . import dag
-from .execute import StepOutcome, StepTask, execute_step
+from .execute import StepOutcome, StepTask, run_step
+from .kernels import KernelPool
 from .fingerprint import Fingerprint, fingerprint, stale_reasons
 from .params import inspect_notebook, resolve
 
@@ -85,13 +87,6 @@ def plan(project: Project, request: RunRequest) -> list[StepPlan]:
         path = project.notebook_path(step)
         notebooks[step.name] = inspect_notebook(path, shown=Path(project.relative(path)))
     values = resolve(spec, steps, notebooks, env=request.env, overrides=request.overrides)
-    for step in steps:
-        for name, env in step.secrets().items():
-            if not os.environ.get(env):
-                raise DataOpsError(
-                    f"Step '{step.name}' needs secret parameter '{name}': "
-                    f"set the environment variable {env}."
-                )
     return [
         StepPlan(
             step,
@@ -119,6 +114,17 @@ def staleness(project: Project, plans: list[StepPlan]) -> dict[str, list[str]]:
         reasons += [f"upstream '{need}' is stale" for need in item.step.needs if result.get(need)]
         result[item.step.name] = reasons
     return result
+
+
+def require_secrets(plans: list[StepPlan]) -> None:
+    """Every secret a planned step needs is set (checked before anything runs)."""
+    for item in plans:
+        for name, env in item.step.secrets().items():
+            if not os.environ.get(env):
+                raise DataOpsError(
+                    f"Step '{item.step.name}' needs secret parameter '{name}': "
+                    f"set the environment variable {env}."
+                )
 
 
 class RunLock:
@@ -166,6 +172,7 @@ class Runner:
 
     def run(self, *, wait_for_lock: bool = True) -> RunSummary:
         plans = plan(self.project, self.request)
+        require_secrets(plans)
         with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
             return self._run(plans)
 
@@ -198,7 +205,8 @@ class Runner:
         pending = list(by_name)
         running: dict[Future[StepOutcome], str] = {}
         jobs = max(1, self.request.jobs)
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="step") as pool:
+        pool = KernelPool(warm=min(jobs, len(by_name)), budget=len(by_name))
+        with _closing(pool):
             try:
                 while pending or running:
                     for name in list(pending):
@@ -216,7 +224,7 @@ class Runner:
                         elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
                             pending.remove(name)
                             state[name] = "running"
-                            running[pool.submit(execute_step, self._task(run_id, by_name[name], 1))] = name
+                            running[pool.call(run_step(pool, self._task(run_id, by_name[name], 1)))] = name
                     if not running:
                         continue
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -226,8 +234,8 @@ class Runner:
                         plan_ = by_name[name]
                         if outcome.status != "success" and outcome.attempt <= plan_.step.retries:
                             self._retry(run_id, outcome)
-                            task = self._task(run_id, plan_, outcome.attempt + 1)
-                            running[pool.submit(_after, _backoff(outcome.attempt), task)] = name
+                            task = self._task(run_id, plan_, outcome.attempt + 1, delay=_backoff(outcome.attempt))
+                            running[pool.call(run_step(pool, task))] = name
                             continue
                         outcome = self._commit(run_id, outcome)
                         outcomes[name] = outcome
@@ -250,7 +258,7 @@ class Runner:
         record = self.log.event(event, **fields)
         self.report(record)
 
-    def _task(self, run_id: str, plan_: StepPlan, attempt: int) -> StepTask:
+    def _task(self, run_id: str, plan_: StepPlan, attempt: int, *, delay: float = 0.0) -> StepTask:
         run_dir = self.store.run_dir(run_id)
         name = plan_.step.name
         context = {
@@ -281,6 +289,7 @@ class Runner:
             secret_envs=tuple(plan_.step.secrets().values()),
             timeout=plan_.step.timeout,
             attempt=attempt,
+            delay=delay,
         )
 
     def _retry(self, run_id: str, outcome: StepOutcome) -> None:
@@ -399,9 +408,13 @@ def _backoff(attempt: int) -> float:
     return min(30.0, 0.5 * 2 ** (attempt - 1))
 
 
-def _after(delay: float, task: StepTask) -> StepOutcome:
-    time.sleep(delay)
-    return execute_step(task)
+@contextmanager
+def _closing(pool: KernelPool) -> Iterator[KernelPool]:
+    pool.start()
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 def _failed(outcome: StepOutcome, error: str) -> StepOutcome:

@@ -1,0 +1,150 @@
+"""Warm kernels: started, connected and pre-imported before a step is assigned to them.
+
+All kernels live on one asyncio event loop in one thread (async clients only: handing
+blocking clients across threads is fragile). A step still gets a fresh kernel of its
+own; the next one is already waiting when it starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..errors import DataOpsError
+
+T = TypeVar("T")
+
+# Imports a step almost always makes; paid while the kernel waits, not while the step runs.
+WARM_CODE = "import dataops_nb, duckdb, polars"
+
+
+class KernelStartError(DataOpsError):
+    exit_code = 1
+
+
+@dataclass(eq=False)
+class Kernel:
+    km: Any  # jupyter_client.AsyncKernelManager
+    kc: Any  # jupyter_client.AsyncKernelClient
+
+    async def run_silently(self, code: str, *, timeout: float = 120) -> None:
+        """Execute code that leaves no trace in the notebook (no count, no output)."""
+        reply = await self.kc.execute_interactive(
+            code, silent=True, store_history=False, timeout=timeout, output_hook=lambda msg: None
+        )
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise KernelStartError(
+                f"The kernel could not prepare the step: {content.get('ename')}: {content.get('evalue')}"
+            )
+
+    async def stop(self) -> None:
+        try:
+            self.kc.stop_channels()
+            await self.km.shutdown_kernel(now=True)
+        except Exception:  # already dead: nothing left to release
+            pass
+
+    def kill(self) -> None:
+        """Stop the kernel process at once (a step that ran past its timeout)."""
+        pid = getattr(getattr(self.km, "provisioner", None), "pid", None)
+        if pid:
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+
+
+class KernelPool:
+    """Keeps up to `warm` kernels ready, never starting more than `budget` in all."""
+
+    def __init__(self, *, warm: int = 1, budget: int | None = None, kernel_name: str = "python3") -> None:
+        self.warm = max(1, warm)
+        self.budget = budget
+        self.kernel_name = kernel_name
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="kernels", daemon=True)
+        self._ready: asyncio.Queue[asyncio.Task[Kernel]] | None = None
+        self._started = 0
+        self._live: set[Kernel] = set()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle (called from any thread) ------------------------------------------
+
+    def start(self) -> KernelPool:
+        self._thread.start()
+        self.call(self._fill()).result()
+        return self
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Schedule a coroutine on the pool's loop; a concurrent Future for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self.call(self._close()).result(timeout=60)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+
+    # --- on the loop ----------------------------------------------------------------
+
+    async def _fill(self) -> None:
+        if self._ready is None:
+            self._ready = asyncio.Queue()
+        while self._ready.qsize() < self.warm and (self.budget is None or self._started < self.budget):
+            self._started += 1
+            self._ready.put_nowait(asyncio.ensure_future(self._spawn()))
+
+    async def _spawn(self) -> Kernel:
+        from jupyter_client import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # kernels chatter on stderr when they start; what a step prints reaches its notebook
+        await km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kc = km.client()
+        kc.start_channels()
+        kernel = Kernel(km, kc)
+        self._live.add(kernel)
+        try:
+            await kc.wait_for_ready(timeout=120)
+            await kernel.run_silently(WARM_CODE)
+        except Exception as exc:
+            await self.release(kernel)
+            raise KernelStartError(f"A kernel ({self.kernel_name}) did not start: {exc}") from exc
+        return kernel
+
+    async def acquire(self) -> Kernel:
+        """A ready kernel for one step; another starts warming at once."""
+        assert self._ready is not None
+        if self._ready.empty():
+            self._started += 1
+            self._ready.put_nowait(asyncio.ensure_future(self._spawn()))
+        task = await self._ready.get()
+        await self._fill()
+        return await task
+
+    async def release(self, kernel: Kernel) -> None:
+        """Shut a used kernel down in the background: the next step need not wait."""
+        self._live.discard(kernel)
+        job = asyncio.ensure_future(kernel.stop())
+        self._background.add(job)
+        job.add_done_callback(self._background.discard)
+
+    async def _close(self) -> None:
+        if self._ready is not None:
+            while not self._ready.empty():
+                task = self._ready.get_nowait()
+                try:
+                    await self.release(await task)
+                except Exception:  # it never started: nothing to stop
+                    pass
+        for kernel in list(self._live):
+            await self.release(kernel)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
