@@ -190,11 +190,12 @@ def selection(func: Callable[..., Any]) -> Callable[..., Any]:
 @selection
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Steps at once (default: cores).")
 @click.option("--force", is_flag=True, help="Run every selected step, fresh or not.")
+@click.option("--resume", metavar="RUN_ID", help="Redo the failed, timed-out and skipped steps of a run.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress table (for CI logs).")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the project.")
 @click.pass_context
 def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...],
-        jobs: int | None, force: bool, quiet: bool, no_wait: bool) -> None:
+        jobs: int | None, force: bool, resume: str | None, quiet: bool, no_wait: bool) -> None:
     """Run the pipeline (all steps, or a selection); fresh steps are skipped."""
     from . import service
     from .console import RunDisplay
@@ -203,6 +204,12 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
     settings = _settings(ctx)
     project = _project(ctx)
     request = _request(ctx, params, only, start, jobs or os.cpu_count() or 1, force)
+    if resume:
+        from .runner.run import resume_request
+
+        if params or only or start:
+            raise DataOpsError("--resume takes the steps and parameters of the run it resumes; drop -p/--only/--from.")
+        request = resume_request(project, resume, jobs=request.jobs)
     display = RunDisplay(quiet=quiet or settings.json)
     summary = service.run(project, request, display, wait=not no_wait)
     details = service.show_run(project, summary.run_id)

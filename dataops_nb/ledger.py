@@ -77,6 +77,9 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (version_id, input_version_id)
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN resumed_from TEXT;
+    """,
 ]
 
 
@@ -182,6 +185,26 @@ class Ledger:
                 "UPDATE runs SET status = ?, ended_at = ?, message = ? WHERE run_id = ?",
                 (status, now(), message, run_id),
             )
+
+    def reap_dead_runs(self, host: str) -> list[str]:
+        """Runs left `running` by a process that no longer exists become `interrupted`."""
+        dead = []
+        for row in self.query("SELECT run_id, pid, host FROM runs WHERE status = 'running'"):
+            if row["host"] == host and row["pid"] and not _alive(row["pid"]):
+                dead.append(row["run_id"])
+        for run_id in dead:
+            with self.transaction() as con:
+                con.execute(
+                    "UPDATE runs SET status = 'interrupted', ended_at = ?, "
+                    "message = 'the runner process died' WHERE run_id = ? AND status = 'running'",
+                    (now(), run_id),
+                )
+                con.execute(
+                    "UPDATE step_runs SET status = 'interrupted' "
+                    "WHERE run_id = ? AND status IN ('running', 'pending')",
+                    (run_id,),
+                )
+        return dead
 
     def set_step(self, run_id: str, step: str, **fields: Any) -> None:
         """Insert or update one step run's row."""
@@ -315,6 +338,18 @@ def _version(row: sqlite3.Row) -> VersionRecord:
         status=row["status"],
         created_at=row["created_at"],
     )
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _statements(script: str) -> list[str]:

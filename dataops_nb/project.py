@@ -29,7 +29,11 @@ class Project:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.store.ledger_path)
+        import socket
+
+        ledger = Ledger(self.store.ledger_path)
+        ledger.reap_dead_runs(socket.gethostname())
+        return ledger
 
     def has_ledger(self) -> bool:
         return self.store.ledger_path.is_file()

@@ -69,6 +69,7 @@ def _run_dict(project: Project, row: Any) -> dict[str, Any]:
         "git_commit": row["git_commit"],
         "git_dirty": None if row["git_dirty"] is None else bool(row["git_dirty"]),
         "message": row["message"],
+        "resumed_from": row["resumed_from"],
         "steps": [_step_dict(step) for step in project.ledger.step_runs(row["run_id"])],
     }
 

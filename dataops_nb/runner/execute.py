@@ -68,6 +68,8 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     nb = nbformat.from_dict(inject_parameters(source, task.parameters))
     status, error = "success", None
     kernel: Kernel | None = None
+    timer: asyncio.TimerHandle | None = None
+    expired = asyncio.Event()
     started, clock = now(), time.perf_counter()
     try:
         kernel = await pool.acquire()
@@ -79,20 +81,22 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
             nb, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
             resources={"metadata": {"path": workdir}},
         )
-        await asyncio.wait_for(client.async_execute(), timeout=task.timeout)
+        if task.timeout:
+            timer = asyncio.get_running_loop().call_later(task.timeout, _expire, kernel, expired)
+        await client.async_execute()
     except CellExecutionError as exc:
         status, error = "failed", _cell_error(nb, exc)
-    except (asyncio.TimeoutError, TimeoutError):
-        status, error = "timed_out", f"timed out after {task.timeout:g} s"
-        if kernel is not None:
-            kernel.kill()
     except DeadKernelError:
         status, error = "failed", "the kernel died (out of memory, or killed)"
     except Exception as exc:  # the kernel could not start or be prepared
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     finally:
+        if timer is not None:
+            timer.cancel()
         if kernel is not None:
             await pool.release(kernel)
+    if expired.is_set():
+        status, error = "timed_out", f"timed out after {task.timeout:g} s"
     duration = round(time.perf_counter() - clock, 3)
     secrets = secret_values(task.secret_envs)
     nb.metadata["dataops"] = {
@@ -115,6 +119,12 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
         error=redact_text(error, secrets) if error else None,
         manifest=manifest,
     )
+
+
+def _expire(kernel: Kernel, expired: asyncio.Event) -> None:
+    """The step ran past its timeout: stop its kernel (nbclient then sees it die)."""
+    expired.set()
+    kernel.kill()
 
 
 def _cell_error(nb: Any, exc: Any) -> str:

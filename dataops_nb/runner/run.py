@@ -50,6 +50,7 @@ class RunRequest:
     jobs: int = 1
     env: str | None = None
     force: bool = False
+    resumed_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,37 @@ def staleness(project: Project, plans: list[StepPlan]) -> dict[str, list[str]]:
         reasons += [f"upstream '{need}' is stale" for need in item.step.needs if result.get(need)]
         result[item.step.name] = reasons
     return result
+
+
+RESUMABLE = ("failed", "timed_out", "skipped", "interrupted", "running", "pending")
+
+
+def resume_request(project: Project, run_id: str, *, jobs: int) -> RunRequest:
+    """Redo a run's unfinished steps with the parameters and environment it had."""
+    import json
+
+    from ..errors import NotFoundError
+
+    row = project.ledger.run(run_id) if project.has_ledger() else None
+    if row is None:
+        known = [r["run_id"] for r in project.ledger.runs(20)] if project.has_ledger() else []
+        raise NotFoundError("run", run_id, known)
+    if row["status"] == "running":
+        raise DataOpsError(f"Run {run_id} is still running (pid {row['pid']} on {row['host']}).")
+    todo = tuple(s["step"] for s in project.ledger.step_runs(run_id) if s["status"] in RESUMABLE)
+    if not todo:
+        raise DataOpsError(f"Run {run_id} has nothing to resume: every step succeeded or was fresh.")
+    params = json.loads(row["params"])
+    overrides = {
+        f"{step}.{key}": value
+        for step, values in params.items()
+        if step in todo
+        for key, value in values.items()
+        if not (isinstance(value, dict) and "secret" in value)
+    }
+    return RunRequest(
+        overrides=overrides, only=todo, jobs=jobs, env=row["environment"], force=True, resumed_from=run_id
+    )
 
 
 def require_secrets(plans: list[StepPlan]) -> None:
@@ -194,6 +226,7 @@ class Runner:
             selection=list(by_name),
             pid=os.getpid(),
             host=socket.gethostname(),
+            resumed_from=self.request.resumed_from,
         )
         for name in by_name:
             self.ledger.set_step(run_id, name, status="pending")
