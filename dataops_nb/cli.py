@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +191,15 @@ def selection(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Steps at once (default: cores).")
 @click.option("--force", is_flag=True, help="Run every selected step, fresh or not.")
 @click.option("--resume", metavar="RUN_ID", help="Redo the failed, timed-out and skipped steps of a run.")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where steps execute.")
+@click.option("--dask-address", metavar="ADDR", help="A dask.distributed scheduler (default: a LocalCluster).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress table (for CI logs).")
 @click.option("--no-wait", is_flag=True, help="Fail at once if another run holds the project.")
 @click.pass_context
 def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], start: tuple[str, ...],
-        jobs: int | None, force: bool, resume: str | None, quiet: bool, no_wait: bool) -> None:
+        jobs: int | None, force: bool, resume: str | None, executor: str, dask_address: str | None,
+        quiet: bool, no_wait: bool) -> None:
     """Run the pipeline (all steps, or a selection); fresh steps are skipped."""
     from . import service
     from .console import RunDisplay
@@ -210,6 +214,7 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
         if params or only or start:
             raise DataOpsError("--resume takes the steps and parameters of the run it resumes; drop -p/--only/--from.")
         request = resume_request(project, resume, jobs=request.jobs)
+    request = replace(request, executor=executor, dask_address=dask_address)
     display = RunDisplay(quiet=quiet or settings.json)
     summary = service.run(project, request, display, wait=not no_wait)
     details = service.show_run(project, summary.run_id)

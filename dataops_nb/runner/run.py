@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataOpsError, PublishError
-from ..ledger import VersionRecord
+from ..ledger import VersionRecord, now
 from ..project import Project
 from ..runlog import RunLog
 from ..security import current_user
 from ..spec import DATASET_NAME, Step
 from . import dag
-from .execute import StepOutcome, StepTask, run_step
-from .kernels import KernelPool
+from .execute import StepOutcome, StepTask
+from .executors import Executor, make_executor
 from .fingerprint import Fingerprint, fingerprint, stale_reasons
 from .params import inspect_notebook, resolve
 
@@ -51,6 +51,8 @@ class RunRequest:
     env: str | None = None
     force: bool = False
     resumed_from: str | None = None
+    executor: str = "local"
+    dask_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,10 @@ class Runner:
         pending = list(by_name)
         running: dict[Future[StepOutcome], str] = {}
         jobs = max(1, self.request.jobs)
-        pool = KernelPool(warm=min(jobs, len(by_name)), budget=len(by_name))
-        with _closing(pool):
+        executor = make_executor(
+            self.request.executor, jobs=jobs, steps=len(by_name), address=self.request.dask_address
+        )
+        with _closing(executor):
             try:
                 while pending or running:
                     for name in list(pending):
@@ -257,18 +261,18 @@ class Runner:
                         elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
                             pending.remove(name)
                             state[name] = "running"
-                            running[pool.call(run_step(pool, self._task(run_id, by_name[name], 1)))] = name
+                            running[executor.submit(self._task(run_id, by_name[name], 1))] = name
                     if not running:
                         continue
                     done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                     for future in done:
                         name = running.pop(future)
-                        outcome = future.result()
+                        outcome = _outcome(future, by_name[name].step.name)
                         plan_ = by_name[name]
                         if outcome.status != "success" and outcome.attempt <= plan_.step.retries:
                             self._retry(run_id, outcome)
                             task = self._task(run_id, plan_, outcome.attempt + 1, delay=_backoff(outcome.attempt))
-                            running[pool.call(run_step(pool, task))] = name
+                            running[executor.submit(task)] = name
                             continue
                         outcome = self._commit(run_id, outcome)
                         outcomes[name] = outcome
@@ -442,12 +446,21 @@ def _backoff(attempt: int) -> float:
 
 
 @contextmanager
-def _closing(pool: KernelPool) -> Iterator[KernelPool]:
-    pool.start()
+def _closing(executor: Executor) -> Iterator[Executor]:
+    executor.start()
     try:
-        yield pool
+        yield executor
     finally:
-        pool.close()
+        executor.close()
+
+
+def _outcome(future: Future[StepOutcome], step: str) -> StepOutcome:
+    """The step's outcome; a worker that died counts as the step failing."""
+    try:
+        return future.result()
+    except Exception as exc:
+        stamp = now()
+        return StepOutcome(step, "failed", stamp, stamp, 0.0, "", 1, f"the worker failed: {exc}")
 
 
 def _failed(outcome: StepOutcome, error: str) -> StepOutcome:

@@ -1,0 +1,96 @@
+"""Where steps execute: `local` (warm kernels in this process) or `dask` (a cluster).
+
+Both run the same step function on the same task and return the same outcome, so the
+runner, the ledger and the manifests do not care which one ran a step.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from ..errors import DataOpsError
+from .execute import StepOutcome, StepTask, execute_step, run_step
+from .kernels import KernelPool
+
+
+class Executor(Protocol):
+    def start(self) -> None: ...
+
+    def submit(self, task: StepTask) -> Future[StepOutcome]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalExecutor:
+    """Steps on a pool of warm kernels, `jobs` at a time."""
+
+    def __init__(self, *, jobs: int, steps: int) -> None:
+        self.pool = KernelPool(warm=min(jobs, max(steps, 1)), budget=steps)
+
+    def start(self) -> None:
+        self.pool.start()
+
+    def submit(self, task: StepTask) -> Future[StepOutcome]:
+        return self.pool.call(run_step(self.pool, task))
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class DaskExecutor:
+    """Each step is a task on a dask.distributed cluster (a LocalCluster without an address).
+
+    Workers need the project's store on a path they can reach (shared storage) and the
+    same Python environment; the task carries absolute paths.
+    """
+
+    def __init__(self, *, jobs: int, address: str | None = None) -> None:
+        self.jobs, self.address = jobs, address
+        self.client: Any = None
+        self.cluster: Any = None
+
+    def start(self) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise DataOpsError("The dask executor needs dask.distributed: pip install 'dataops-nb[dask]'.") from exc
+        if self.address:
+            self.client = Client(self.address, timeout="30s")
+        else:
+            self.cluster = LocalCluster(
+                n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self.client = Client(self.cluster)
+
+    def submit(self, task: StepTask) -> Future[StepOutcome]:
+        result: Future[StepOutcome] = Future()
+        remote = self.client.submit(execute_step, task, pure=False, key=f"{task.step}-{task.run_id}-{task.attempt}")
+
+        def settle(done: Any) -> None:
+            try:
+                result.set_result(done.result())
+            except BaseException as exc:  # a worker died: the step failed, the run goes on
+                result.set_exception(exc)
+
+        remote.add_done_callback(settle)
+        return result
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+EXECUTORS = ("local", "dask")
+
+
+def make_executor(name: str, *, jobs: int, steps: int, address: str | None = None) -> Executor:
+    if name == "local":
+        return LocalExecutor(jobs=jobs, steps=steps)
+    if name == "dask":
+        return DaskExecutor(jobs=jobs, address=address)
+    from ..errors import NotFoundError
+
+    raise NotFoundError("executor", name, EXECUTORS)
