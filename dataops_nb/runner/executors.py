@@ -27,15 +27,20 @@ class LocalExecutor:
 
     def __init__(self, *, jobs: int, steps: int) -> None:
         self.pool = KernelPool(warm=min(jobs, max(steps, 1)), budget=steps)
+        self._started = False
 
     def start(self) -> None:
-        self.pool.start()
+        """Nothing yet: kernels start with the first step to execute (a no-op run starts none)."""
 
     def submit(self, task: StepTask) -> Future[StepOutcome]:
+        if not self._started:
+            self.pool.start()
+            self._started = True
         return self.pool.call(run_step(self.pool, task))
 
     def close(self) -> None:
-        self.pool.close()
+        if self._started:
+            self.pool.close()
 
 
 class DaskExecutor:
