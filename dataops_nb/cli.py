@@ -222,6 +222,9 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
         click.echo(json.dumps(details, indent=2, default=str))
     else:
         click.echo(f"run {summary.run_id}: {summary.status}")
+        for step, found in summary.warnings.items():
+            for warning in found:
+                click.echo(f"  warning in step '{step}': {warning}")
     if summary.status != "success":
         lines = []
         for name, outcome in summary.failures.items():

@@ -109,3 +109,9 @@ class NotebookTestsFailedError(DataOpsError):
     """nbval found notebooks whose outputs or execution changed."""
 
     exit_code = 1
+
+
+class QualityGateError(DataOpsError):
+    """Error-severity checks failed on staged versions; they stay quarantined."""
+
+    exit_code = 1

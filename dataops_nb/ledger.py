@@ -80,6 +80,43 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN resumed_from TEXT;
     """,
+    """
+    CREATE TABLE check_results (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id      TEXT,
+        step        TEXT,
+        dataset     TEXT NOT NULL,
+        version_id  TEXT NOT NULL,
+        check_name  TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        column_name TEXT,
+        origin      TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pass','warn','error')),
+        rows        INTEGER,
+        failing     INTEGER,
+        fraction    REAL,
+        observed    REAL,
+        message     TEXT,
+        sample      TEXT NOT NULL DEFAULT '[]',
+        sql         TEXT,
+        duration_s  REAL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX check_results_by_dataset ON check_results(dataset, check_name, id);
+    CREATE TABLE reviews (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        target     TEXT NOT NULL,
+        dataset    TEXT,
+        version_id TEXT,
+        check_id   INTEGER REFERENCES check_results(id),
+        decision   TEXT NOT NULL CHECK (decision IN ('accept','waive','quarantine','comment')),
+        reason     TEXT NOT NULL,
+        user       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX reviews_by_version ON reviews(version_id);
+    """,
 ]
 
 
@@ -319,6 +356,30 @@ class Ledger:
     def versions_of_run(self, run_id: str) -> list[VersionRecord]:
         rows = self.query("SELECT * FROM dataset_versions WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [_version(row) for row in rows]
+
+    def record_checks(self, con: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> None:
+        """Append check results (inside the caller's transaction); never overwrites."""
+        stamp = now()
+        for row in rows:
+            row = {**row, "sample": json.dumps(row.get("sample", []), default=str), "created_at": stamp}
+            columns = ", ".join(row)
+            con.execute(
+                f"INSERT INTO check_results ({columns}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
+
+    def check_history(self, dataset: str, limit: int = 30) -> dict[str, list[float]]:
+        """Observed values of each check on earlier versions of `dataset`, oldest first."""
+        rows = self.query(
+            "SELECT check_name, observed FROM check_results WHERE dataset = ? AND observed IS NOT NULL "
+            "AND version_id IN (SELECT version_id FROM dataset_versions WHERE status IN ('current', 'superseded')) "
+            "ORDER BY id",
+            (dataset,),
+        )
+        history: dict[str, list[float]] = {}
+        for row in rows:
+            history.setdefault(row["check_name"], []).append(float(row["observed"]))
+        return {name: values[-limit:] for name, values in history.items()}
 
     def inputs_of(self, version_id: str) -> list[str]:
         rows = self.query("SELECT input_version_id FROM lineage WHERE version_id = ?", (version_id,))

@@ -17,7 +17,7 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.spec_path = self.root / SPEC_FILE
-        self.spec, self.document = load_spec(self.spec_path)
+        self.reload()
 
     @classmethod
     def find(cls, start: Path | None = None) -> Project:
@@ -76,4 +76,7 @@ class Project:
             return {"git_commit": None, "git_dirty": None}
 
     def reload(self) -> None:
+        from .quality.declared import validate_checks
+
         self.spec, self.document = load_spec(self.spec_path)
+        validate_checks(self.spec, self.document, self.spec_path)

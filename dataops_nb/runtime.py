@@ -44,6 +44,7 @@ class StepContext:
     dev: bool
     attempt: int = 1
     _read: dict[str, str | None] = field(default_factory=dict)
+    _checks: list[dict[str, Any]] = field(default_factory=list)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
     _con: duckdb.DuckDBPyConnection | None = None
     _parser: duckdb.DuckDBPyConnection | None = None
@@ -140,10 +141,23 @@ class StepContext:
             "read": [
                 {"dataset": name, "version": version} for name, version in sorted(self._read.items())
             ],
+            "checks": self._checks,
         }
         tmp = self.manifest_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(manifest, indent=2))
         os.replace(tmp, self.manifest_path)
+
+    def check(self, name: str) -> CheckBuilder:
+        """Declare checks on a dataset this step publishes; the runner runs them before promotion."""
+        validate_dataset_name(name)
+        return CheckBuilder(self, name)
+
+    def _add_check(self, record: dict[str, Any]) -> None:
+        from .quality.checks import from_record
+
+        from_record(record)  # a malformed check fails here, in the cell that declares it
+        self._checks.append(record)
+        self._save_manifest()
 
     # --- secrets -----------------------------------------------------------------
 
@@ -160,6 +174,67 @@ class StepContext:
     def __repr__(self) -> str:
         mode = "dev (publishes to scratch)" if self.dev else f"run {self.run_id}"
         return f"<dataops step {self.step_name or '?'}: {mode}, {len(self.datasets)} datasets>"
+
+
+class CheckBuilder:
+    """`step.check("ds").not_null("a").unique("id")`: each call declares one check.
+
+    Every method takes `severity="warn"|"error"` and thresholds `warn_if` / `error_if`
+    (a count or a fraction: ">0", ">1%", "between 5 and 10").
+    """
+
+    def __init__(self, step: StepContext, dataset: str) -> None:
+        self._step, self.dataset = step, dataset
+
+    def _add(self, kind: str, column: str | None = None, **args: Any) -> CheckBuilder:
+        options = {k: args.pop(k) for k in ("severity", "warn_if", "error_if") if k in args}
+        record = {"kind": kind, "dataset": self.dataset, "column": column,
+                  "args": {k: v for k, v in args.items() if v is not None}, **options}
+        self._step._add_check(record)
+        return self
+
+    def not_null(self, column: str, **options: Any) -> CheckBuilder:
+        return self._add("not_null", column, **options)
+
+    def unique(self, *columns: str, **options: Any) -> CheckBuilder:
+        if len(columns) == 1:
+            return self._add("unique", columns[0], **options)
+        return self._add("unique", None, columns=list(columns), **options)
+
+    def accepted_values(self, column: str, values: list[Any], **options: Any) -> CheckBuilder:
+        return self._add("accepted_values", column, values=list(values), **options)
+
+    def range(self, column: str, min: Any = None, max: Any = None, **options: Any) -> CheckBuilder:  # noqa: A002
+        return self._add("range", column, min=min, max=max, **options)
+
+    def regex(self, column: str, pattern: str, **options: Any) -> CheckBuilder:
+        return self._add("regex", column, pattern=pattern, **options)
+
+    def relationships(self, column: str, to: str, field: str, **options: Any) -> CheckBuilder:
+        return self._add("relationships", column, to=to, field=field, **options)
+
+    def row_count(self, min: int | None = None, max: int | None = None, **options: Any) -> CheckBuilder:  # noqa: A002
+        return self._add("row_count", None, min=min, max=max, **options)
+
+    def freshness(self, column: str, warn_after: float | None = None, error_after: float | None = None,
+                  **options: Any) -> CheckBuilder:
+        return self._add("freshness", column, warn_after=warn_after, error_after=error_after, **options)
+
+    def schema(self, allow_added: bool = True, **options: Any) -> CheckBuilder:
+        return self._add("schema", None, allow_added=allow_added, **options)
+
+    def sql(self, query: str, **options: Any) -> CheckBuilder:
+        return self._add("sql", None, query=query, **options)
+
+    def volume_anomaly(self, **options: Any) -> CheckBuilder:
+        return self._add("volume_anomaly", None, **options)
+
+    def null_rate_anomaly(self, column: str, **options: Any) -> CheckBuilder:
+        return self._add("null_rate_anomaly", column, **options)
+
+    def __repr__(self) -> str:
+        count = sum(1 for c in self._step._checks if c["dataset"] == self.dataset)
+        return f"<{count} check(s) on {self.dataset}, run before it is published>"
 
 
 _current: tuple[str, StepContext] | None = None

@@ -202,7 +202,7 @@ def write_yaml(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def _line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
+def line_of(data: Any, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the deepest node of `loc` that the YAML document has."""
     line = None
     node = data
@@ -275,7 +275,7 @@ def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 def _translate(exc: ValidationError, data: Any, path: Path) -> SpecError:
     error = exc.errors()[0]
     loc = tuple(error["loc"])
-    line = _line_of(data, loc)
+    line = line_of(data, loc)
     field = _field_path(data, loc)
     if error["type"] == "extra_forbidden":
         key = str(loc[-1])
@@ -314,7 +314,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
             raise SpecError(
                 f"step '{step.name}' is defined twice",
                 file=path,
-                line=_line_of(data, ("steps", index, "name")),
+                line=line_of(data, ("steps", index, "name")),
                 field=f"steps[{step.name}].name",
             )
         seen.add(step.name)
@@ -323,7 +323,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
                 raise SpecError(
                     f"step '{step.name}' needs unknown step '{need}'{did_you_mean(need, names)}",
                     file=path,
-                    line=_line_of(data, ("steps", index, "needs", position)),
+                    line=line_of(data, ("steps", index, "needs", position)),
                     field=f"steps[{step.name}].needs",
                 )
     for name in spec.datasets:
@@ -331,7 +331,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
             raise SpecError(
                 f"dataset name {name!r} is not schema.table of lower-case identifiers",
                 file=path,
-                line=_line_of(data, ("datasets", name)),
+                line=line_of(data, ("datasets", name)),
                 field=f"datasets.{name}",
             )
     for env in spec.environments:
@@ -339,7 +339,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
             raise SpecError(
                 f"environment name '{env}' must be an identifier",
                 file=path,
-                line=_line_of(data, ("environments", env)),
+                line=line_of(data, ("environments", env)),
                 field=f"environments.{env}",
             )
     from .runner.dag import find_cycle
@@ -350,7 +350,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
         raise SpecError(
             "the steps form a cycle: " + " -> ".join(cycle + [cycle[0]]),
             file=path,
-            line=_line_of(data, ("steps", first, "needs")),
+            line=line_of(data, ("steps", first, "needs")),
             field=f"steps[{cycle[0]}].needs",
         )
 

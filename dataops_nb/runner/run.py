@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataOpsError, PublishError
+from ..errors import DataOpsError, PublishError, QualityGateError
 from ..ledger import VersionRecord, now
+from ..quality.gate import audit, result_rows
 from ..project import Project
 from ..runlog import RunLog
 from ..security import current_user
@@ -69,6 +70,7 @@ class RunSummary:
     status: str
     steps: dict[str, StepOutcome | None]
     skipped: dict[str, str]
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def failures(self) -> dict[str, StepOutcome]:
@@ -219,6 +221,7 @@ class Runner:
         self.log = RunLog(run_dir / "run.log")
         by_name = {p.step.name: p for p in plans}
         self._fingerprints = {p.step.name: p.fingerprint for p in plans}
+        self.warnings: dict[str, list[str]] = {}
         self.ledger.open_run(
             run_id,
             **self.project.git_state(),
@@ -289,7 +292,8 @@ class Runner:
             message = f"step '{failed[0]}' {first.status if first else 'failed'}"
         self.ledger.end_run(run_id, status, message)
         self._emit("run_finished", run_id=run_id, status=status)
-        return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped)
+        warnings = {step: found for step, found in self.warnings.items() if found}
+        return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings)
 
     def _emit(self, event: str, **fields: Any) -> None:
         record = self.log.event(event, **fields)
@@ -386,10 +390,12 @@ class Runner:
             error=outcome.error,
             rows=sum(int(p.get("rows") or 0) for p in published),
             published=[p["dataset"] for p in published],
+            warnings=self.warnings.get(outcome.step, []),
         )
         return outcome
 
     def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
+        """Stage the step's versions, audit them, then promote them or quarantine them."""
         spec = self.project.spec
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
         records = []
@@ -423,6 +429,13 @@ class Runner:
                     created_at=outcome.ended_at,
                 )
             )
+        try:
+            results = audit(spec, self.ledger, records, outcome.manifest.get("checks", []))
+        except DataOpsError:
+            raise
+        except Exception as exc:  # a check the data cannot answer (types, SQL): the step fails
+            raise QualityGateError(f"quality checks could not run: {str(exc).splitlines()[0]}") from exc
+        errors = [r for rs in results.values() for r in rs if r.status == "error"]
         with self.ledger.transaction() as con:
             for record in records:
                 meta = spec.datasets.get(record.dataset)
@@ -434,7 +447,18 @@ class Runner:
                     owner=meta.owner if meta else None,
                     tags=meta.tags if meta else (),
                 )
-            self.ledger.promote(con, [record.version_id for record in records])
+                self.ledger.record_checks(
+                    con, result_rows(record, results[record.version_id], run_id=run_id, step=outcome.step)
+                )
+            if errors:
+                self.ledger.set_version_status(con, [r.version_id for r in records], "quarantined")
+            else:
+                self.ledger.promote(con, [record.version_id for record in records])
+        self.warnings[outcome.step] = [r.summary() for rs in results.values() for r in rs if r.status == "warn"]
+        if errors:
+            raise QualityGateError(
+                "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors)
+            )
 
 
 def _secret_refs(step: Step) -> dict[str, Any]:

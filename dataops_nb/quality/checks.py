@@ -1,0 +1,167 @@
+"""Check definitions: parsed from `dataops.yaml` or recorded by `step.check(...)`.
+
+A check in the spec is a bare name (`not_null`) or `{name: {arguments}}`. Every check
+has a severity (warn or error; default error) and optional thresholds `warn_if` /
+`error_if`: a count or a fraction of rows (`">0"`, `">=5"`, `">1%"`,
+`"between 5 and 10"`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import DataOpsError, did_you_mean
+
+# kind -> (applies to a column?, required arguments, allowed arguments)
+KINDS: dict[str, tuple[bool, set[str], set[str]]] = {
+    "not_null": (True, set(), set()),
+    "unique": (True, set(), {"columns"}),
+    "accepted_values": (True, {"values"}, {"values"}),
+    "range": (True, set(), {"min", "max", "min_inclusive", "max_inclusive"}),
+    "regex": (True, {"pattern"}, {"pattern"}),
+    "relationships": (True, {"to", "field"}, {"to", "field"}),
+    "row_count": (False, set(), {"min", "max"}),
+    "freshness": (True, set(), {"warn_after", "error_after"}),
+    "schema": (False, set(), {"allow_added"}),
+    "sql": (False, {"query"}, {"query"}),
+    "volume_anomaly": (False, set(), {"sensitivity", "min_history"}),
+    "null_rate_anomaly": (True, set(), {"sensitivity", "min_history"}),
+}
+COMMON = {"severity", "warn_if", "error_if", "column", "name", "description"}
+SEVERITIES = ("warn", "error")
+_THRESHOLD = re.compile(
+    r"^\s*(?:(?P<op>>=|<=|==|!=|>|<)\s*(?P<value>\d+(?:\.\d+)?)(?P<pct>%)?"
+    r"|between\s+(?P<lo>\d+(?:\.\d+)?)(?P<lopct>%)?\s+and\s+(?P<hi>\d+(?:\.\d+)?)(?P<hipct>%)?)\s*$"
+)
+
+
+class CheckDefinitionError(DataOpsError):
+    """A check that cannot be used; `field` says where it is in the spec."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A condition on the failing count (or fraction, for %)."""
+
+    text: str
+    op: str
+    low: float
+    high: float | None
+    fraction: bool
+
+    @classmethod
+    def parse(cls, text: Any) -> Threshold:
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            text = f">{text}"
+        match = _THRESHOLD.match(str(text))
+        if not match:
+            raise CheckDefinitionError(
+                f"threshold {text!r} is malformed (use e.g. '>0', '>=5', '>1%' or 'between 5 and 10')"
+            )
+        if match.group("op"):
+            return cls(str(text), match.group("op"), float(match.group("value")), None, bool(match.group("pct")))
+        if bool(match.group("lopct")) != bool(match.group("hipct")):
+            raise CheckDefinitionError(f"threshold {text!r} mixes a count and a percentage")
+        return cls(str(text), "between", float(match.group("lo")), float(match.group("hi")), bool(match.group("lopct")))
+
+    def matches(self, failing: int, rows: int) -> bool:
+        value = (100.0 * failing / rows if rows else 0.0) if self.fraction else float(failing)
+        if self.op == "between":
+            return self.low <= value <= (self.high or 0)
+        return {
+            ">": value > self.low, ">=": value >= self.low, "<": value < self.low,
+            "<=": value <= self.low, "==": value == self.low, "!=": value != self.low,
+        }[self.op]
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str
+    dataset: str
+    column: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    severity: str = "error"
+    warn_if: Threshold | None = None
+    error_if: Threshold | None = None
+    origin: str = "spec"  # spec or notebook
+
+    @property
+    def name(self) -> str:
+        columns = self.args.get("columns")
+        target = ",".join(columns) if columns else self.column
+        return f"{self.kind}({target})" if target else self.kind
+
+    def outcome(self, failing: int, rows: int) -> str:
+        """pass, warn or error for a failing count (dbt's severity semantics)."""
+        error_if = self.error_if or (Threshold.parse(">0") if self.severity == "error" else None)
+        warn_if = self.warn_if or Threshold.parse(">0")
+        if error_if is not None and error_if.matches(failing, rows):
+            return "error"
+        if warn_if.matches(failing, rows):
+            return "warn"
+        return "pass"
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "dataset": self.dataset, "column": self.column, "args": self.args,
+            "severity": self.severity,
+            "warn_if": self.warn_if.text if self.warn_if else None,
+            "error_if": self.error_if.text if self.error_if else None,
+        }
+
+
+def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: str = "spec") -> Check:
+    """One spec entry (`name` or `{name: {args}}`) as a Check; raises CheckDefinitionError."""
+    if isinstance(entry, str):
+        kind, args = entry, {}
+    elif isinstance(entry, dict) and len(entry) == 1:
+        kind, args = next(iter(entry.items()))
+        args = dict(args or {}) if isinstance(args, dict) else None
+        if args is None:
+            raise CheckDefinitionError(f"the arguments of check '{kind}' must be a mapping")
+    else:
+        raise CheckDefinitionError("a check is a name or a mapping {name: {arguments}}")
+    if kind not in KINDS:
+        raise CheckDefinitionError(f"unknown check type '{kind}'{did_you_mean(kind, KINDS)}")
+    on_column, required, allowed = KINDS[kind]
+    column = args.pop("column", column)
+    for key in args:
+        if key not in allowed | COMMON:
+            raise CheckDefinitionError(
+                f"check '{kind}' has no argument '{key}'{did_you_mean(key, allowed | COMMON)}"
+            )
+    missing = sorted(required - set(args))
+    if missing:
+        raise CheckDefinitionError(f"check '{kind}' needs '{missing[0]}'")
+    if on_column and column is None and not (kind == "unique" and args.get("columns")):
+        raise CheckDefinitionError(f"check '{kind}' needs a column (declare it under columns, or give column:)")
+    severity = str(args.pop("severity", "error"))
+    if severity not in SEVERITIES:
+        raise CheckDefinitionError(f"severity '{severity}' must be warn or error")
+    warn_if = Threshold.parse(args.pop("warn_if")) if "warn_if" in args else None
+    error_if = Threshold.parse(args.pop("error_if")) if "error_if" in args else None
+    args.pop("name", None)
+    args.pop("description", None)
+    if kind == "accepted_values" and not isinstance(args["values"], list):
+        raise CheckDefinitionError("accepted_values needs a list of values")
+    if kind == "regex":
+        try:
+            re.compile(str(args["pattern"]))
+        except re.error as exc:
+            raise CheckDefinitionError(f"regex pattern {args['pattern']!r} is invalid ({exc})") from exc
+    return Check(kind, dataset, column, args, severity, warn_if, error_if, origin)
+
+
+def from_record(record: dict[str, Any]) -> Check:
+    """A check recorded in a step's manifest by `step.check(...)`."""
+    entry = {record["kind"]: {**record.get("args", {}), "severity": record.get("severity", "error")}}
+    for key in ("warn_if", "error_if"):
+        if record.get(key):
+            entry[record["kind"]][key] = record[key]
+    return parse_check(entry, dataset=record["dataset"], column=record.get("column"), origin="notebook")
