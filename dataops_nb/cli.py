@@ -304,6 +304,83 @@ def show(ctx: click.Context, run_id: str | None) -> None:
     _emit(ctx, data, human)
 
 
+@cli.command("check")
+@common
+@click.argument("dataset", required=False)
+@click.option("--explain", is_flag=True, help="Print the SQL of the fused scan instead of running it.")
+@click.pass_context
+def check_command(ctx: click.Context, dataset: str | None, explain: bool) -> None:
+    """Re-check current dataset versions without running steps."""
+    from . import service
+    from .errors import QualityGateError
+
+    data = service.check(_project(ctx), dataset, explain=explain)
+
+    def human(reports: list[dict[str, Any]]) -> None:
+        for report in reports:
+            if explain:
+                click.echo(f"-- {report['dataset']} ({report['version']}): {', '.join(report['checks'])}")
+                click.echo("\n;\n".join(report["sql"]) + ";")
+                continue
+            click.echo(f"{report['dataset']} ({report['version']}): {report['status']}")
+            _table(report["results"], ["check", "status", "failing", "rows", "message"])
+
+    _emit(ctx, data, human)
+    failed = [r["dataset"] for r in data if r.get("status") == "error"]
+    if failed:
+        raise QualityGateError(f"Error-severity checks failed on: {', '.join(failed)}.")
+
+
+@cli.group(invoke_without_command=True)
+@common
+@click.option("--dataset", help="Only this dataset.")
+@click.pass_context
+def review(ctx: click.Context, dataset: str | None) -> None:
+    """Open failures and quarantined versions; record decisions with a subcommand."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import service
+
+    data = service.review_items(_project(ctx), dataset)
+
+    def human(d: dict[str, Any]) -> None:
+        if not d["failures"] and not d["quarantined"]:
+            click.echo("Nothing to review.")
+        if d["quarantined"]:
+            click.echo("Quarantined versions:")
+            _table(d["quarantined"], ["version", "step", "rows", "created_at"])
+        if d["failures"]:
+            click.echo("Open failures:")
+            _table([{**f, "id": f"#{f['id']}"} for f in d["failures"]],
+                   ["id", "check", "status", "failing", "version", "version_status", "message"])
+
+    _emit(ctx, data, human)
+
+
+def _decision(name: str, help_text: str) -> None:
+    @review.command(name, help=help_text)
+    @common
+    @click.argument("target")
+    @click.option("--reason", "-m", required=True, help="Why (kept in the ledger with who and when).")
+    @click.pass_context
+    def command(ctx: click.Context, target: str, reason: str) -> None:
+        from . import service
+
+        data = service.review_decide(_project(ctx), target, name, reason)
+        _emit(ctx, data, lambda d: click.echo(f"{d['decision']} {d['version']}"
+                                              f"{' check #' + str(d['check_id']) if d['check_id'] else ''}"
+                                              f" by {d['user']}: {d['effect']}"))
+
+
+for _name, _help in (
+    ("accept", "Accept a version or a check failure (a quarantined version becomes current)."),
+    ("waive", "Waive a check failure (it no longer shows as open)."),
+    ("quarantine", "Keep a version in quarantine, or quarantine a current one (the previous returns)."),
+    ("comment", "Comment on a version or a check failure."),
+):
+    _decision(_name, _help)
+
+
 @cli.command()
 @common
 @click.option("--record", is_flag=True, help="Execute the notebooks and store their golden outputs.")

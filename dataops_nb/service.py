@@ -164,3 +164,73 @@ def schema() -> dict[str, Any]:
     from .spec import json_schema
 
     return json_schema()
+
+
+# --- quality and review ------------------------------------------------------------------
+
+
+def _recorded_checks(project: Project, version: Any) -> list[dict[str, Any]]:
+    """The checks a notebook declared when it published `version` (from its manifest)."""
+    if not version.run_id or not version.step:
+        return []
+    manifest = project.store.run_dir(version.run_id) / f"{version.step}.json"
+    if not manifest.is_file():
+        return []
+    return list(json.loads(manifest.read_text()).get("checks", []))
+
+
+def check(project: Project, dataset: str | None = None, *, explain: bool = False) -> list[dict[str, Any]]:
+    """Re-check current versions without running steps (results are kept in the ledger)."""
+    from .quality.engine import explain as explain_sql
+    from .quality.engine import run_checks
+    from .quality.gate import checks_for, result_rows, target_for
+    from .spec import validate_dataset_name
+
+    current = project.ledger.current_versions() if project.has_ledger() else {}
+    if dataset is not None:
+        validate_dataset_name(dataset)
+        if dataset not in current:
+            raise NotFoundError("dataset with a current version", dataset, current)
+    chosen = [current[dataset]] if dataset else list(current.values())
+    report = []
+    for version in chosen:
+        checks = checks_for(project.spec, version.dataset, _recorded_checks(project, version))
+        target = target_for(project.spec, project.ledger, version, {})
+        if explain:
+            report.append({"dataset": version.dataset, "version": version.version_id,
+                           "checks": [c.name for c in checks], "sql": explain_sql(checks, target)})
+            continue
+        results = run_checks(checks, target)
+        rows = result_rows(version, results, run_id=None, step=None)
+        with project.ledger.transaction() as con:
+            project.ledger.record_checks(con, rows)
+        report.append({
+            "dataset": version.dataset,
+            "version": version.version_id,
+            "status": "error" if any(r.status == "error" for r in results)
+            else "warn" if any(r.status == "warn" for r in results) else "pass",
+            "results": [
+                {"check": r.check.name, "status": r.status, "failing": r.failing, "fraction": r.fraction,
+                 "rows": r.rows, "message": r.message, "sample": r.sample}
+                for r in results
+            ],
+        })
+    return report
+
+
+def review_items(project: Project, dataset: str | None = None) -> dict[str, Any]:
+    from .quality.review import open_items
+
+    if not project.has_ledger():
+        return {"failures": [], "quarantined": [], "decisions": []}
+    return open_items(project.ledger, dataset)
+
+
+def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None) -> dict[str, Any]:
+    from .quality.review import decide
+    from .security import current_user
+
+    if not project.has_ledger():
+        raise NotFoundError("review target", target)
+    return decide(project.ledger, project.spec, target=target, decision=decision, reason=reason,
+                  user=user or current_user())
