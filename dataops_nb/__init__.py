@@ -13,5 +13,12 @@ from __future__ import annotations
 from .errors import DataOpsError
 from .runtime import StepContext, read, step
 
-__all__ = ["DataOpsError", "StepContext", "read", "step", "__version__"]
+__all__ = ["DataOpsError", "StepContext", "read", "review", "step", "__version__"]
+
+
+def review(project_dir: str | None = None, dataset: str | None = None):  # type: ignore[no-untyped-def]
+    """The quality review widget: failures, failing rows, and accept / waive / quarantine."""
+    from .widgets.review import review as build
+
+    return build(project_dir, dataset)
 __version__ = "0.1.0"

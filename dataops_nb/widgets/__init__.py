@@ -1,0 +1,1 @@
+"""Notebook widgets (ipywidgets): thin views over `dataops_nb.service`."""
