@@ -1,0 +1,133 @@
+"""Every check type on real parquet through DuckDB: counts, outcomes, samples, masking."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from dataops_nb.quality.checks import CheckDefinitionError, Threshold, parse_check
+from dataops_nb.quality.engine import Target, explain, run_checks
+
+
+@pytest.fixture
+def flights(tmp_path):
+    path = tmp_path / "flights.parquet"
+    planes = tmp_path / "planes.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT range AS id,
+                    CASE WHEN range % 20 = 0 THEN NULL ELSE range * 10 END AS dep_time,
+                    ['AA', 'UA', 'DL', 'ZZ'][range % 4 + 1] AS carrier,
+                    'N' || (range % 7) AS tailnum,
+                    'user' || range || '@example.com' AS email,
+                    TIMESTAMP '2013-01-01' + INTERVAL (range) HOUR AS time_hour
+             FROM range(200)
+             UNION ALL SELECT 5, 50, 'UA', 'N5', 'dupe@example.com', TIMESTAMP '2013-01-01')
+           TO '{path}' (FORMAT parquet)"""
+    )
+    con.execute(f"COPY (SELECT 'N' || range AS tailnum FROM range(5)) TO '{planes}' (FORMAT parquet)")
+    schema = [{"name": n, "type": t} for n, t, *_ in con.sql(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+    return Target("staging.flights", str(path), schema, {"raw.planes": str(planes)}, pii=("email",))
+
+
+def check(entry, column=None):
+    return parse_check(entry, dataset="staging.flights", column=column)
+
+
+def test_each_check_counts_failing_rows(flights):
+    checks = [
+        check("not_null", "dep_time"),
+        check("unique", "id"),
+        check({"unique": {"columns": ["id", "carrier"]}}),
+        check({"accepted_values": {"values": ["AA", "UA", "DL"]}}, "carrier"),
+        check({"range": {"min": 0, "max": 1000}}, "dep_time"),
+        check({"regex": {"pattern": "N[0-9]+"}}, "tailnum"),
+        check({"relationships": {"to": "raw.planes", "field": "tailnum"}}, "tailnum"),
+        check({"row_count": {"min": 1000}}),
+        check({"sql": {"query": "select * from {this} where dep_time < 0"}}),
+    ]
+    results = {r.check.name: r for r in run_checks(checks, flights)}
+    assert results["not_null(dep_time)"].failing == 10
+    assert results["unique(id)"].failing == 1
+    assert results["unique(id,carrier)"].failing == 1
+    assert results["accepted_values(carrier)"].failing == 50
+    assert results["range(dep_time)"].failing == 189 - 90 + 1 - 5  # dep_time = 10*range > 1000, nulls excluded
+    assert results["regex(tailnum)"].failing == 0
+    assert results["relationships(tailnum)"].failing == sum(1 for i in range(200) if i % 7 >= 5) + 1  # the duplicate row has N5 too
+    assert results["row_count"].status == "error" and "201 rows" in results["row_count"].message
+    assert results["sql"].failing == 0 and results["sql"].status == "pass"
+    assert all(r.rows == 201 for r in results.values())
+
+
+def test_samples_only_for_failures_limited_and_masked(flights):
+    results = run_checks([check("unique", "id"), check("not_null", "id")], flights)
+    dupes, passing = results
+    assert passing.sample == []
+    assert len(dupes.sample) == 2 and {row["id"] for row in dupes.sample} == {5}
+    assert all(row["email"] == "********" for row in dupes.sample)
+    limited = run_checks([check({"accepted_values": {"values": ["AA"]}}, "carrier")],
+                         Target(**{**flights.__dict__, "sample_limit": 3}))
+    assert len(limited[0].sample) == 3
+
+
+def test_severity_and_thresholds(flights):
+    warn = check({"not_null": {"severity": "warn"}}, "dep_time")
+    under = check({"not_null": {"severity": "warn", "warn_if": ">10%"}}, "dep_time")
+    between = check({"not_null": {"error_if": "between 5 and 20"}}, "dep_time")
+    above = check({"not_null": {"error_if": ">50", "warn_if": ">0"}}, "dep_time")
+    statuses = [r.status for r in run_checks([warn, under, between, above], flights)]
+    assert statuses == ["warn", "pass", "error", "warn"]
+    assert Threshold.parse(">1%").matches(3, 200) and not Threshold.parse(">1%").matches(2, 200)
+    for bad in ("more than 5", "between 1% and 5", ">>3"):
+        with pytest.raises(CheckDefinitionError):
+            Threshold.parse(bad)
+
+
+def test_freshness_schema_and_missing_column(flights):
+    stale = check({"freshness": {"warn_after": 86400, "error_after": 86400 * 365 * 100}}, "time_hour")
+    schema = check({"schema": {"allow_added": False}})
+    missing = check("not_null", "nope")
+    target = Target(**{**flights.__dict__, "previous_schema": [{"name": "id", "type": "VARCHAR"},
+                                                               {"name": "gone", "type": "INTEGER"}]})
+    fresh, changed, absent = run_checks([stale, schema, missing], target)
+    assert fresh.status == "warn" and "2013-01-09" in fresh.message
+    assert changed.status == "error" and "removed gone" in changed.message and "id VARCHAR -> BIGINT" in changed.message
+    assert absent.status == "error" and "column 'nope' is missing" in absent.message
+
+
+def test_anomalies_wait_for_history_then_alarm(flights):
+    volume = check({"volume_anomaly": {"min_history": 3}})
+    nulls = check({"null_rate_anomaly": {"min_history": 3, "severity": "warn"}}, "dep_time")
+    young = Target(**{**flights.__dict__, "history": {"volume_anomaly": [200, 201]}})
+    assert [r.status for r in run_checks([volume], young)] == ["pass"]
+    steady = Target(**{**flights.__dict__, "history": {"volume_anomaly": [199, 201, 200, 202],
+                                                         "null_rate_anomaly(dep_time)": [0.05, 0.049, 0.051]}})
+    assert [r.status for r in run_checks([volume, nulls], steady)] == ["pass", "pass"]
+    jump = Target(**{**flights.__dict__, "history": {"volume_anomaly": [10000, 10100, 9900, 10050],
+                                                       "null_rate_anomaly(dep_time)": [0.0, 0.001, 0.0]}})
+    volume_result, null_result = run_checks([volume, nulls], jump)
+    assert volume_result.status == "error" and "robust z" in volume_result.message
+    assert null_result.status == "warn"
+
+
+def test_one_fused_statement(flights):
+    checks = [check("not_null", "dep_time"), check("unique", "id"), check({"row_count": {"min": 1}}),
+              check({"accepted_values": {"values": ["AA"]}}, "carrier")]
+    [sql] = explain(checks, flights)
+    assert sql.count("read_parquet") == 1 and sql.count("SELECT") == 2  # CTE + the one scan
+    assert '"c0"' in sql and '"c3"' in sql
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("not_nul", "did you mean 'not_null'"),
+        ({"accepted_values": {}}, "needs 'values'"),
+        ({"range": {"minimum": 3}}, "has no argument 'minimum'"),
+        ({"not_null": {"severity": "fatal"}}, "must be warn or error"),
+        ({"regex": {"pattern": "("}}, "is invalid"),
+    ],
+)
+def test_malformed_checks(entry, message):
+    with pytest.raises(CheckDefinitionError, match=message):
+        check(entry, "dep_time")

@@ -1,0 +1,54 @@
+"""`dn.review()` in a real kernel: press its buttons, then read the ledger."""
+
+from __future__ import annotations
+
+from ..quality.test_gate import SPEC, MAKE
+
+
+def test_review_widget_records_decisions_in_the_ledger(project, kernel_in):
+    project.notebook("make", "dup = False", MAKE)
+    project.notebook("after", "x = 1", "print(x)")
+    project.spec(SPEC)
+    project.cli("run", check=0)
+    project.cli("run", "-p", "dup=true")
+    [(quarantined,)] = project.ledger_rows("select version_id from dataset_versions where status = 'quarantined'")
+
+    kernel = kernel_in(project.root / "notebooks")
+    shown = kernel.run(
+        """
+        import os
+        os.environ["DATAOPS_USER"] = "carol"
+        import dataops_nb as dn
+        panel = dn.review()
+        print(panel.status.value)
+        group = next(g for g in panel.groups if g.version.endswith(panel.groups[0].version.split("@")[1]))
+        print(group.version)
+        print("unique(id)" in group.checks.value, "********" in group.sample.value)
+        group.accept.click()
+        print(group.message.value)
+        """
+    )
+    lines = shown.splitlines()
+    assert "open failure(s), 1 quarantined version(s)" in lines[0]
+    assert lines[1] == quarantined
+    assert lines[2] == "True True"  # the failing rows are shown, PII masked
+    assert "Give a reason first" in lines[3]
+    assert project.ledger_rows("select count(*) from reviews") == [(0,)]
+
+    kernel.run(
+        """
+        group.comment_box.value = "looking into the duplicate"
+        group.comment_button.click()
+        group.reason.value = "duplicate comes from the source system"
+        group.accept.click()
+        print(panel.status.value)
+        """
+    )
+    assert project.ledger_rows("select decision, reason, user, version_id from reviews order by id") == [
+        ("comment", "looking into the duplicate", "carol", quarantined),
+        ("accept", "duplicate comes from the source system", "carol", quarantined),
+    ]
+    assert project.ledger_rows("select status from dataset_versions where version_id = ?".replace("?", f"'{quarantined}'")) == [("current",)]
+
+    rechecked = kernel.run("panel.recheck.click()\nprint(panel.status.value)")
+    assert "Re-checked staging.t: error" in rechecked
