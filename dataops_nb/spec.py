@@ -134,10 +134,20 @@ class Access(_Model):
     members: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class Lineage(_Model):
+    """Where OpenLineage events go: always files under the store; also HTTP when `url` is set."""
+
+    url: str | None = None
+    namespace: str | None = Field(default=None, description="Default: dataops://<pipeline name>.")
+    api_key_env: str | None = Field(default=None, description="Environment variable holding a bearer token.")
+    timeout: float = 5.0
+
+
 class Spec(_Model):
     name: str
     description: str = ""
     store: str = ".dataops"
+    lineage: Lineage = Field(default_factory=Lineage)
     environments: dict[str, Environment] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
     datasets: dict[str, Dataset] = Field(default_factory=dict)
