@@ -90,9 +90,12 @@ class Check:
     warn_if: Threshold | None = None
     error_if: Threshold | None = None
     origin: str = "spec"  # spec or notebook
+    label: str | None = None  # the check's own `name:`, when it has one
 
     @property
     def name(self) -> str:
+        if self.label:
+            return self.label
         columns = self.args.get("columns")
         target = ",".join(columns) if columns else self.column
         return f"{self.kind}({target})" if target else self.kind
@@ -110,7 +113,7 @@ class Check:
     def to_record(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "dataset": self.dataset, "column": self.column, "args": self.args,
-            "severity": self.severity,
+            "severity": self.severity, "name": self.label,
             "warn_if": self.warn_if.text if self.warn_if else None,
             "error_if": self.error_if.text if self.error_if else None,
         }
@@ -146,7 +149,7 @@ def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: 
         raise CheckDefinitionError(f"severity '{severity}' must be warn or error")
     warn_if = Threshold.parse(args.pop("warn_if")) if "warn_if" in args else None
     error_if = Threshold.parse(args.pop("error_if")) if "error_if" in args else None
-    args.pop("name", None)
+    label = args.pop("name", None)
     args.pop("description", None)
     if kind == "accepted_values" and not isinstance(args["values"], list):
         raise CheckDefinitionError("accepted_values needs a list of values")
@@ -155,12 +158,14 @@ def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: 
             re.compile(str(args["pattern"]))
         except re.error as exc:
             raise CheckDefinitionError(f"regex pattern {args['pattern']!r} is invalid ({exc})") from exc
-    return Check(kind, dataset, column, args, severity, warn_if, error_if, origin)
+    return Check(kind, dataset, column, args, severity, warn_if, error_if, origin, str(label) if label else None)
 
 
 def from_record(record: dict[str, Any]) -> Check:
     """A check recorded in a step's manifest by `step.check(...)`."""
     entry = {record["kind"]: {**record.get("args", {}), "severity": record.get("severity", "error")}}
+    if record.get("name"):
+        entry[record["kind"]]["name"] = record["name"]
     for key in ("warn_if", "error_if"):
         if record.get(key):
             entry[record["kind"]][key] = record[key]
