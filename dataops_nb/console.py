@@ -80,4 +80,5 @@ class RunDisplay:
 
 
 def stdout() -> Console:
-    return Console(file=sys.stdout, soft_wrap=True)
+    # piped output (CI logs, `| less`) is not cut to 80 columns
+    return Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
