@@ -13,7 +13,7 @@ from __future__ import annotations
 from .errors import DataOpsError
 from .runtime import StepContext, read, step
 
-__all__ = ["DataOpsError", "StepContext", "read", "review", "step", "__version__"]
+__all__ = ["DataOpsError", "StepContext", "catalog", "read", "review", "step", "__version__"]
 
 
 def review(project_dir: str | None = None, dataset: str | None = None):  # type: ignore[no-untyped-def]
@@ -21,4 +21,12 @@ def review(project_dir: str | None = None, dataset: str | None = None):  # type:
     from .widgets.review import review as build
 
     return build(project_dir, dataset)
+
+
+def catalog(project_dir: str | None = None, query: str = ""):  # type: ignore[no-untyped-def]
+    """The catalog widget: search as you type, dataset pages, lineage links, code to read a dataset."""
+    from .widgets.catalog import catalog as build
+
+    return build(project_dir, query)
+
 __version__ = "0.1.0"

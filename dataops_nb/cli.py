@@ -381,6 +381,91 @@ for _name, _help in (
     _decision(_name, _help)
 
 
+@cli.group()
+@common
+def catalog() -> None:
+    """Find datasets and read their pages: description, columns, versions, lineage, quality."""
+
+
+@catalog.command("search")
+@common
+@click.argument("query", nargs=-1)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most N results.")
+@click.pass_context
+def catalog_search(ctx: click.Context, query: tuple[str, ...], limit: int) -> None:
+    """Search datasets: free text plus filters tag:NAME, owner:NAME, pii:yes|no."""
+    from . import service
+
+    data = service.catalog_search(_project(ctx), " ".join(query), limit=limit)
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("No datasets match.")
+            return
+        _table([{**r, "tags": ", ".join(r["tags"])} for r in rows], ["name", "owner", "tags", "description"])
+
+    _emit(ctx, data, human)
+
+
+@catalog.command("show")
+@common
+@click.argument("dataset")
+@click.option("--rows", type=click.IntRange(min=0), default=10, show_default=True, help="Preview rows.")
+@click.pass_context
+def catalog_show(ctx: click.Context, dataset: str, rows: int) -> None:
+    """One dataset's page: columns, profile, versions, freshness, quality, lineage, preview."""
+    from . import service
+
+    data = service.catalog_show(_project(ctx), dataset, rows=rows)
+    _emit(ctx, data, _show_page)
+
+
+def _show_page(d: dict[str, Any]) -> None:
+    def fmt(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    click.echo(f"{d['name']}  owner {d['owner'] or '-'}  tags {', '.join(d['tags']) or '-'}")
+    if d["description"]:
+        click.echo(d["description"])
+    current = d["current_version"]
+    if current:
+        click.echo(f"current {current['version']}  {current['rows']} rows  {current['bytes']} bytes  "
+                   f"step {current['step']}  run {current['run_id']}")
+    else:
+        click.echo("no current version")
+    fresh = d["freshness"]
+    if fresh["newest"]:
+        click.echo(f"freshness {fresh['status']}: newest {fresh['newest']} ({fresh['age_s'] / 86400:.1f} days, "
+                   f"by {fresh.get('measured_by')})")
+    click.echo(f"quality {d['quality']['status'] or '-'}"
+               + "".join(f"\n  {c['check']}: {c['status']}{' (waived)' if c['waived'] else ''}"
+                         for c in d["quality"]["checks"] if c["status"] != "pass"))
+    if d["notebook"]:
+        click.echo(f"notebook {d['notebook']['path']}")
+    click.echo("upstream " + (", ".join(u["dataset"] for u in d["upstream"]) or "-")
+               + "   downstream " + (", ".join(u["dataset"] for u in d["downstream"]) or "-"))
+    _table([
+        {
+            "column": c["name"], "type": c["type"],
+            "tags": ", ".join(t["tag"] + (f" (auto {t['kind']} {t['confidence']})" if t["source"] == "auto" else "")
+                              for t in c["tags"]),
+            "nulls": fmt((c["profile"] or {}).get("null_count")),
+            "distinct~": fmt((c["profile"] or {}).get("approx_distinct")),
+            "min": fmt((c["profile"] or {}).get("min")), "max": fmt((c["profile"] or {}).get("max")),
+            "description": c["description"],
+        }
+        for c in d["columns"]
+    ], ["column", "type", "tags", "nulls", "distinct~", "min", "max", "description"])
+    if len(d["versions"]) > 1:
+        click.echo("versions:")
+        _table(d["versions"], ["version", "status", "rows", "step", "created_at"])
+    preview = d["preview"]["rows"]
+    if preview:
+        click.echo("preview" + (f" (masked for {d['preview']['user']}: {', '.join(d['preview']['masked_columns'])})"
+                                if d["preview"]["masked_columns"] else "") + ":")
+        _table(preview, list(preview[0]))
+
+
 @cli.command()
 @common
 @click.option("--record", is_flag=True, help="Execute the notebooks and store their golden outputs.")

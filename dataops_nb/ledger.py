@@ -117,6 +117,62 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX reviews_by_version ON reviews(version_id);
     """,
+    # the catalog: spec metadata, columns, per-version profiles, column tags, full-text index
+    """
+    ALTER TABLE datasets ADD COLUMN freshness TEXT;
+    ALTER TABLE datasets ADD COLUMN in_spec INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE datasets ADD COLUMN fts_id INTEGER;
+    CREATE TABLE dataset_columns (
+        dataset     TEXT NOT NULL REFERENCES datasets(name),
+        name        TEXT NOT NULL,
+        position    INTEGER,
+        type        TEXT,
+        spec_type   TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        in_spec     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (dataset, name)
+    );
+    CREATE TABLE column_tags (
+        dataset     TEXT NOT NULL,
+        column_name TEXT NOT NULL,
+        tag         TEXT NOT NULL,
+        source      TEXT NOT NULL CHECK (source IN ('spec', 'auto')),
+        kind        TEXT,
+        confidence  REAL,
+        version_id  TEXT,
+        PRIMARY KEY (dataset, column_name, tag, source)
+    );
+    CREATE INDEX column_tags_by_tag ON column_tags(tag, dataset);
+    CREATE TABLE column_profiles (
+        version_id      TEXT NOT NULL REFERENCES dataset_versions(version_id),
+        column_name     TEXT NOT NULL,
+        position        INTEGER NOT NULL,
+        type            TEXT,
+        null_count      INTEGER,
+        approx_distinct INTEGER,
+        min_value       TEXT,
+        max_value       TEXT,
+        pii_kind        TEXT,
+        pii_confidence  REAL,
+        PRIMARY KEY (version_id, column_name)
+    );
+    CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE VIRTUAL TABLE catalog_fts USING fts5(
+        name, description, tags, owner, columns, column_descriptions, prefix = '2 3'
+    );
+    INSERT INTO dataset_columns (dataset, name, position, type)
+        SELECT v.dataset, json_extract(j.value, '$.name'), CAST(j.key AS INTEGER), json_extract(j.value, '$.type')
+        FROM dataset_versions v, json_each(v.schema) j WHERE v.status = 'current';
+    INSERT INTO catalog_fts (name, description, tags, owner, columns, column_descriptions)
+        SELECT d.name, d.description,
+               coalesce((SELECT group_concat(value, ' ') FROM json_each(d.tags)), ''), coalesce(d.owner, ''),
+               coalesce((SELECT group_concat(c.name, ' ') FROM dataset_columns c WHERE c.dataset = d.name), ''), ''
+        FROM datasets d;
+    UPDATE datasets SET fts_id = (SELECT f.rowid FROM catalog_fts f WHERE f.name = datasets.name);
+    CREATE UNIQUE INDEX datasets_by_fts_id ON datasets(fts_id);
+    ALTER TABLE datasets ADD COLUMN table_name TEXT GENERATED ALWAYS AS (substr(name, instr(name, '.') + 1)) VIRTUAL;
+    CREATE INDEX datasets_by_table_name ON datasets(table_name);
+    """,
 ]
 
 
@@ -136,6 +192,9 @@ class VersionRecord:
     schema: list[dict[str, str]]
     status: str
     created_at: str
+    # from the step's manifest at publish; not read back by `versions()` (see column_profiles)
+    profile: list[dict[str, Any]] | None = None
+    pii: dict[str, dict[str, Any]] | None = None
 
 
 class Ledger:
@@ -288,15 +347,18 @@ class Ledger:
         description: str = "",
         owner: str | None = None,
         tags: Iterable[str] = (),
+        freshness: dict[str, Any] | None = None,
+        columns: dict[str, dict[str, Any]] | None = None,
+        in_spec: bool = False,
     ) -> None:
-        """Record a staged version (inside a caller's transaction)."""
-        stamp = now()
-        con.execute(
-            "INSERT INTO datasets (name, description, owner, tags, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
-            "description = excluded.description, owner = excluded.owner, "
-            "tags = excluded.tags, updated_at = excluded.updated_at",
-            (version.dataset, description, owner, json.dumps(list(tags)), stamp, stamp),
+        """Record a staged version (inside a caller's transaction).
+
+        The dataset's spec metadata (description, owner, tags, freshness SLA, columns) is
+        refreshed, and the version's column profile and auto-flagged PII are kept.
+        """
+        write_dataset_meta(
+            con, version.dataset, description=description, owner=owner, tags=tags,
+            freshness=freshness, columns=columns or {}, in_spec=in_spec,
         )
         con.execute(
             "INSERT OR REPLACE INTO dataset_versions (version_id, dataset, run_id, step, path, "
@@ -318,6 +380,22 @@ class Ledger:
             "INSERT OR IGNORE INTO lineage (version_id, input_version_id) VALUES (?, ?)",
             [(version.version_id, source) for source in inputs],
         )
+        if version.profile is not None:
+            pii = version.pii or {}
+            con.execute("DELETE FROM column_profiles WHERE version_id = ?", (version.version_id,))
+            con.executemany(
+                "INSERT INTO column_profiles (version_id, column_name, position, type, null_count, "
+                "approx_distinct, min_value, max_value, pii_kind, pii_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        version.version_id, col["name"], position, col.get("type"), col.get("null_count"),
+                        col.get("approx_distinct"), json.dumps(col.get("min")), json.dumps(col.get("max")),
+                        pii.get(col["name"], {}).get("kind"), pii.get(col["name"], {}).get("confidence"),
+                    )
+                    for position, col in enumerate(version.profile)
+                ],
+            )
+        reindex_dataset(con, version.dataset)
 
     def promote(self, con: sqlite3.Connection, version_ids: Iterable[str]) -> None:
         """Make staged versions current, superseding the old ones (caller's transaction)."""
@@ -335,6 +413,7 @@ class Ledger:
                 "UPDATE dataset_versions SET status = 'current', promoted_at = ? WHERE version_id = ?",
                 (stamp, version_id),
             )
+            write_current_columns(con, dataset, version_id)
 
     def set_version_status(self, con: sqlite3.Connection, version_ids: Iterable[str], status: str) -> None:
         con.executemany(
@@ -384,6 +463,167 @@ class Ledger:
     def inputs_of(self, version_id: str) -> list[str]:
         rows = self.query("SELECT input_version_id FROM lineage WHERE version_id = ?", (version_id,))
         return [row[0] for row in rows]
+
+    def outputs_of(self, version_ids: Iterable[str]) -> list[str]:
+        """Versions that read any of `version_ids`."""
+        ids = list(version_ids)
+        if not ids:
+            return []
+        rows = self.query(
+            f"SELECT DISTINCT version_id FROM lineage WHERE input_version_id IN ({', '.join('?' * len(ids))})", ids
+        )
+        return [row[0] for row in rows]
+
+    # --- catalog ----------------------------------------------------------------------
+
+    def dataset(self, name: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM datasets WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def dataset_names(self) -> list[str]:
+        return [row[0] for row in self.query("SELECT name FROM datasets ORDER BY name")]
+
+    def dataset_columns(self, dataset: str) -> list[sqlite3.Row]:
+        return self.query(
+            "SELECT * FROM dataset_columns WHERE dataset = ? "
+            "ORDER BY position IS NULL, position, name",
+            (dataset,),
+        )
+
+    def column_tags(self, dataset: str) -> list[sqlite3.Row]:
+        return self.query(
+            "SELECT * FROM column_tags WHERE dataset = ? ORDER BY column_name, source, tag", (dataset,)
+        )
+
+    def column_profiles(self, version_id: str) -> list[dict[str, Any]]:
+        rows = self.query(
+            "SELECT * FROM column_profiles WHERE version_id = ? ORDER BY position", (version_id,)
+        )
+        return [
+            {
+                "name": r["column_name"], "type": r["type"], "null_count": r["null_count"],
+                "approx_distinct": r["approx_distinct"], "min": json.loads(r["min_value"] or "null"),
+                "max": json.loads(r["max_value"] or "null"), "pii_kind": r["pii_kind"],
+                "pii_confidence": r["pii_confidence"],
+            }
+            for r in rows
+        ]
+
+    def auto_pii(self, dataset: str, version_id: str | None = None) -> set[str]:
+        """Columns flagged as PII on publish: on the current version, and on `version_id`."""
+        rows = self.query(
+            "SELECT column_name FROM column_tags WHERE dataset = ? AND tag = 'pii' AND source = 'auto' "
+            "UNION SELECT column_name FROM column_profiles WHERE version_id = ? AND pii_kind IS NOT NULL",
+            (dataset, version_id or ""),
+        )
+        return {row[0] for row in rows}
+
+    def meta_value(self, key: str) -> str | None:
+        rows = self.query("SELECT value FROM catalog_meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+
+def write_dataset_meta(
+    con: sqlite3.Connection,
+    name: str,
+    *,
+    description: str = "",
+    owner: str | None = None,
+    tags: Iterable[str] = (),
+    freshness: dict[str, Any] | None = None,
+    columns: dict[str, dict[str, Any]] | None = None,
+    in_spec: bool = False,
+) -> None:
+    """A dataset's spec metadata and its spec columns and column tags (caller's transaction)."""
+    stamp = now()
+    con.execute(
+        "INSERT INTO datasets (name, description, owner, tags, freshness, in_spec, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+        "description = excluded.description, owner = excluded.owner, tags = excluded.tags, "
+        "freshness = excluded.freshness, in_spec = excluded.in_spec, updated_at = excluded.updated_at",
+        (name, description, owner, json.dumps(list(tags)), json.dumps(freshness) if freshness else None,
+         int(in_spec), stamp, stamp),
+    )
+    columns = columns or {}
+    con.execute(
+        "UPDATE dataset_columns SET in_spec = 0, description = '', spec_type = NULL WHERE dataset = ?", (name,)
+    )
+    con.executemany(
+        "INSERT INTO dataset_columns (dataset, name, spec_type, description, in_spec) VALUES (?, ?, ?, ?, 1) "
+        "ON CONFLICT (dataset, name) DO UPDATE SET spec_type = excluded.spec_type, "
+        "description = excluded.description, in_spec = 1",
+        [(name, column, info.get("type"), info.get("description") or "") for column, info in columns.items()],
+    )
+    con.execute("DELETE FROM dataset_columns WHERE dataset = ? AND in_spec = 0 AND position IS NULL", (name,))
+    con.execute("DELETE FROM column_tags WHERE dataset = ? AND source = 'spec'", (name,))
+    con.executemany(
+        "INSERT OR IGNORE INTO column_tags (dataset, column_name, tag, source) VALUES (?, ?, ?, 'spec')",
+        [(name, column, tag) for column, info in columns.items() for tag in info.get("tags") or ()],
+    )
+
+
+def write_current_columns(con: sqlite3.Connection, dataset: str, version_id: str) -> None:
+    """Columns (order, type) and auto PII tags of the dataset follow its current version."""
+    (schema,) = con.execute("SELECT schema FROM dataset_versions WHERE version_id = ?", (version_id,)).fetchone()
+    con.execute("UPDATE dataset_columns SET position = NULL WHERE dataset = ?", (dataset,))
+    con.executemany(
+        "INSERT INTO dataset_columns (dataset, name, position, type) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (dataset, name) DO UPDATE SET position = excluded.position, type = excluded.type",
+        [(dataset, col["name"], position, col["type"]) for position, col in enumerate(json.loads(schema))],
+    )
+    con.execute("DELETE FROM dataset_columns WHERE dataset = ? AND in_spec = 0 AND position IS NULL", (dataset,))
+    flagged = con.execute(
+        "SELECT column_name, pii_kind, pii_confidence FROM column_profiles "
+        "WHERE version_id = ? AND pii_kind IS NOT NULL",
+        (version_id,),
+    ).fetchall()
+    has_profile = con.execute("SELECT 1 FROM column_profiles WHERE version_id = ? LIMIT 1", (version_id,)).fetchone()
+    if has_profile:  # a version without a profile (an older kit) keeps the earlier flags
+        con.execute("DELETE FROM column_tags WHERE dataset = ? AND source = 'auto'", (dataset,))
+        con.executemany(
+            "INSERT INTO column_tags (dataset, column_name, tag, source, kind, confidence, version_id) "
+            "VALUES (?, ?, 'pii', 'auto', ?, ?, ?)",
+            [(dataset, column, kind, confidence, version_id) for column, kind, confidence in flagged],
+        )
+    reindex_dataset(con, dataset)
+
+
+def reindex_dataset(con: sqlite3.Connection, dataset: str) -> None:
+    """Rewrite the dataset's full-text row: tags holds the dataset's and its columns' tags."""
+    row = con.execute("SELECT fts_id, name, description, tags, owner FROM datasets WHERE name = ?", (dataset,)).fetchone()
+    if row is None:
+        return
+    fts_id, name, description, tags, owner = tuple(row)
+    columns = con.execute(
+        "SELECT name, description FROM dataset_columns WHERE dataset = ? ORDER BY position IS NULL, position, name",
+        (dataset,),
+    ).fetchall()
+    column_tags = [r[0] for r in con.execute(
+        "SELECT DISTINCT tag FROM column_tags WHERE dataset = ? ORDER BY tag", (dataset,)
+    ).fetchall()]
+    if fts_id is not None:
+        con.execute("DELETE FROM catalog_fts WHERE rowid = ?", (fts_id,))
+    cursor = con.execute(
+        "INSERT INTO catalog_fts (name, description, tags, owner, columns, column_descriptions) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            name, description or "", " ".join([*json.loads(tags or "[]"), *column_tags]), owner or "",
+            " ".join(c[0] for c in columns), " ".join(c[1] for c in columns if c[1]),
+        ),
+    )
+    con.execute("UPDATE datasets SET fts_id = ? WHERE name = ?", (cursor.lastrowid, dataset))
+
+
+def drop_dataset_entry(con: sqlite3.Connection, dataset: str) -> None:
+    """Forget a dataset that has no versions (it left the spec before it was ever published)."""
+    row = con.execute("SELECT fts_id FROM datasets WHERE name = ?", (dataset,)).fetchone()
+    if row is None or con.execute("SELECT 1 FROM dataset_versions WHERE dataset = ? LIMIT 1", (dataset,)).fetchone():
+        return
+    if row[0] is not None:
+        con.execute("DELETE FROM catalog_fts WHERE rowid = ?", (row[0],))
+    con.execute("DELETE FROM column_tags WHERE dataset = ?", (dataset,))
+    con.execute("DELETE FROM dataset_columns WHERE dataset = ?", (dataset,))
+    con.execute("DELETE FROM datasets WHERE name = ?", (dataset,))
 
 
 def _version(row: sqlite3.Row) -> VersionRecord:

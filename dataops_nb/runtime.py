@@ -125,10 +125,26 @@ class StepContext:
             "rows": written.rows,
             "bytes": written.bytes,
             "schema": written.schema,
+            **self._catalog_entry(written),
         }
         attach_view(self.con, name, written.path)  # the step sees what it just published
         self._save_manifest()
         return written
+
+    def _catalog_entry(self, written: Written) -> dict[str, Any]:
+        """The column profile and auto-flagged PII, computed here while the file is warm.
+
+        Only under the runner (a manifest to write); a failure here never fails the
+        publish: the runner computes what the manifest lacks when it promotes.
+        """
+        if self.manifest_path is None:
+            return {}
+        from .catalog.pii import describe_file
+
+        try:
+            return describe_file(written.path, written.schema, self.con, rows=written.rows)
+        except Exception as exc:  # noqa: BLE001 - the catalog must not break a publish
+            return {"catalog_error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
 
     def _save_manifest(self) -> None:
         if self.manifest_path is None:

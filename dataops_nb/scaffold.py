@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -61,27 +62,43 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install dataops-nb
+      - run: pip install dataops-nb matplotlib   # and whatever else your notebooks import
       - run: dataops-nb test
       - run: dataops-nb run --env test --quiet
 """
 
 
+def _scalar(value: str) -> str:
+    """A YAML scalar for `value`: plain when that reads back as the same string, else quoted."""
+    return value if _PLAIN.match(value) else json.dumps(value)
+
+
+_PLAIN = re.compile(r"^(?!(?:true|false|null|yes|no|on|off|~)$)[A-Za-z_][A-Za-z0-9_.@-]*$", re.IGNORECASE)
+
+
 def init_project(directory: Path, *, name: str | None = None) -> list[str]:
-    """Create the project files in `directory`; returns the paths written."""
+    """Create the project files in `directory`; returns the paths written.
+
+    Files that exist already are kept (an existing .gitignore gets the missing lines);
+    a directory that is a project already, or whose sample notebook exists, is refused.
+    """
     directory = directory.resolve()
     if (directory / SPEC_FILE).exists():
         raise ConflictError(f"{directory / SPEC_FILE} already exists: this is a project already.")
+    sample = directory / "notebooks" / "ingest.ipynb"
+    if sample.exists():
+        raise ConflictError(f"{sample} already exists; init would overwrite it (move it away or init elsewhere).")
     name = name or re.sub(r"[^a-z0-9_]+", "_", directory.name.lower()).strip("_") or "pipeline"
     from .security import current_user
 
     files = {
-        SPEC_FILE: SPEC.format(name=name, owner=current_user()),
+        SPEC_FILE: SPEC.format(name=_scalar(name), owner=_scalar(current_user())),
         ".gitignore": GITIGNORE,
         ".pre-commit-config.yaml": PRE_COMMIT,
         ".github/workflows/dataops.yml": CI_WORKFLOW,
         "templates/README.md": "Your team's own step templates (.ipynb); they add to and override the built-ins.\n",
     }
+    template = {t.name: t for t in list_templates()}[SAMPLE_TEMPLATE]
     written = []
     for relative, text in files.items():
         path = directory / relative
@@ -89,7 +106,13 @@ def init_project(directory: Path, *, name: str | None = None) -> list[str]:
         if not path.exists():
             path.write_text(text, encoding="utf-8")
             written.append(relative)
-    template = {t.name: t for t in list_templates()}[SAMPLE_TEMPLATE]
-    blank_copy(template.path, directory / "notebooks" / "ingest.ipynb", description=template.description)
+        elif relative == ".gitignore":
+            present = path.read_text(encoding="utf-8")
+            missing = [line for line in text.splitlines() if line not in present.splitlines()]
+            if missing:
+                glue = "" if not present or present.endswith("\n") else "\n"
+                path.write_text(present + glue + "\n".join(missing) + "\n", encoding="utf-8")
+                written.append(relative)
+    blank_copy(template.path, sample, description=template.description)
     written.append("notebooks/ingest.ipynb")
     return written

@@ -218,12 +218,18 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
     return report
 
 
-def review_items(project: Project, dataset: str | None = None) -> dict[str, Any]:
+def review_items(project: Project, dataset: str | None = None, user: str | None = None) -> dict[str, Any]:
+    """Open failures, quarantined versions and decisions; samples masked for `user` (default: current)."""
+    from .catalog.pii import hidden, mask_rows
     from .quality.review import open_items
 
     if not project.has_ledger():
         return {"failures": [], "quarantined": [], "decisions": []}
-    return open_items(project.ledger, dataset)
+    items = open_items(project.ledger, dataset)
+    for failure in items["failures"]:
+        masked = hidden(project.spec, project.ledger, failure["dataset"], failure["version"], user=user)
+        failure["sample"] = mask_rows(failure["sample"], masked)
+    return items
 
 
 def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None) -> dict[str, Any]:
@@ -234,3 +240,89 @@ def review_decide(project: Project, target: str, decision: str, reason: str, use
         raise NotFoundError("review target", target)
     return decide(project.ledger, project.spec, target=target, decision=decision, reason=reason,
                   user=user or current_user())
+
+
+# --- catalog ------------------------------------------------------------------------------
+
+
+def catalog_search(project: Project, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """Datasets matching `query` (free text, tag:, owner:, pii:yes|no), best first."""
+    from .catalog.model import sync_spec
+    from .catalog.search import search
+
+    sync_spec(project.ledger, project.spec)
+    return search(project.ledger, query, limit=limit)
+
+
+def catalog_show(project: Project, dataset: str, *, user: str | None = None, rows: int = 10) -> dict[str, Any]:
+    """The dataset page; PII in the preview and profile masked unless `user` may unmask."""
+    from .catalog.pages import dataset_page
+
+    return dataset_page(project, dataset, user=user, rows=rows)
+
+
+# --- the JupyterLab extension's needs ------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    """The kit's version and the installed extension's (for the frontend's handshake)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    package = Path(__file__).parent / "labextension" / "package.json"
+    extension = json.loads(package.read_text())["version"] if package.is_file() else "not built"
+    try:
+        kit = version("dataops-nb")
+    except PackageNotFoundError:
+        kit = __version__
+    return {"kit_version": kit, "extension_version": extension}
+
+
+def pipeline(project: Project) -> dict[str, Any]:
+    """Steps with their needs, fresh/stale state and last status; the edges; the run going on."""
+    steps = []
+    for item in status(project):
+        step = project.spec.step(item["step"])
+        steps.append({
+            "name": step.name, "notebook": step.notebook, "needs": list(step.needs),
+            "description": step.description or "", "state": item["state"], "reasons": item["reasons"],
+            "last_status": item["last_status"], "last_run": item["last_run"],
+        })
+    running = None
+    if project.has_ledger():
+        project.ledger.reap_dead_runs(_host())
+        rows = project.ledger.query("SELECT run_id FROM runs WHERE status = 'running' ORDER BY run_id DESC LIMIT 1")
+        running = rows[0]["run_id"] if rows else None
+    edges = [(need, step["name"]) for step in steps for need in step["needs"]]
+    return {"name": project.spec.name, "steps": steps, "edges": edges, "running": running}
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def start_run(project: Project, *, only: list[str] = (), from_step: str | None = None,  # type: ignore[assignment]
+              force: bool = False, env: str | None = None) -> str:
+    """Start a run in a process of its own (it outlives the caller); returns its run id."""
+    from .runner.background import start_run as start
+
+    return start(project, only=list(only), from_step=from_step, force=force, env=env)
+
+
+def templates(project: Project | None = None) -> list[dict[str, Any]]:
+    from .templates import list_templates
+
+    return [
+        {"name": t.name, "description": t.description, "source": t.source}
+        for t in list_templates(project.root if project else None)
+    ]
+
+
+def new_step(project: Project, step: str, template: str, *, needs: list[str]) -> Path:
+    """notebooks/STEP.ipynb from a template, and the step appended to dataops.yaml."""
+    from .templates import new_step as create
+
+    return create(project, step, template, needs=needs)

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from ..security import MASK
+from ..catalog.pii import mask_rows
 from .checks import Check
 from .sql import compile_scans, sample_query, source
 
@@ -54,7 +54,7 @@ class Target:
     refs: dict[str, str]  # other datasets' parquet paths, for relationships
     previous_schema: list[dict[str, str]] | None = None
     history: dict[str, list[float]] = field(default_factory=dict)  # check name -> observed values
-    pii: tuple[str, ...] = ()
+    pii: tuple[str, ...] = ()  # columns masked in failing-row samples (catalog.pii policy)
     sample_limit: int = 10
 
 
@@ -191,11 +191,8 @@ def _with_sample(con: duckdb.DuckDBPyConnection, result: CheckResult, target: Ta
         return result
     relation = con.sql(query)
     names = relation.columns
-    sample = [
-        {name: (MASK if name in target.pii and value is not None else _plain(value)) for name, value in zip(names, row)}
-        for row in relation.fetchall()
-    ]
-    return _replace(result, sample=sample)
+    rows = [{name: _plain(value) for name, value in zip(names, row)} for row in relation.fetchall()]
+    return _replace(result, sample=mask_rows(rows, target.pii))
 
 
 def _plain(value: Any) -> Any:

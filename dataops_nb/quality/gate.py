@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..catalog.pii import hidden
 from ..ledger import Ledger, VersionRecord
 from ..spec import Spec
 from .checks import Check, from_record
@@ -26,7 +27,6 @@ def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[
     refs = {name: v.path for name, v in current.items()}
     refs.update(staged)  # a step's own new versions win (e.g. ingest publishing both sides)
     previous = current.get(version.dataset)
-    meta = spec.datasets.get(version.dataset)
     return Target(
         dataset=version.dataset,
         path=version.path,
@@ -34,7 +34,8 @@ def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[
         refs=refs,
         previous_schema=previous.schema if previous and previous.version_id != version.version_id else None,
         history=ledger.check_history(version.dataset),
-        pii=tuple(meta.pii_columns) if meta else (),
+        pii=tuple(sorted(hidden(spec, ledger, version.dataset, version.version_id,
+                                auto=None if version.pii is None else version.pii.keys()))),
     )
 
 

@@ -31,15 +31,20 @@ class Resolved:
     version_status: str
 
 
+def role_grants(spec: Spec, user: str, dataset: str, right: str) -> bool:
+    """A role of `user` has a `right` (read, unmask, review) pattern matching `dataset`."""
+    for role in spec.access.members.get(user, []):
+        patterns = spec.access.roles.get(role)
+        if patterns and any(fnmatch.fnmatchcase(dataset, p) for p in getattr(patterns, right)):
+            return True
+    return False
+
+
 def may_review(spec: Spec, user: str, dataset: str) -> bool:
     """Anyone may review without an `access` section; otherwise a role must grant it."""
     if not spec.access.members:
         return True
-    for role in spec.access.members.get(user, []):
-        patterns = spec.access.roles.get(role)
-        if patterns and any(fnmatch.fnmatchcase(dataset, p) for p in patterns.review):
-            return True
-    return False
+    return role_grants(spec, user, dataset, "review")
 
 
 def resolve(ledger: Ledger, target: str) -> Resolved:

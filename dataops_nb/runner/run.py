@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import DataOpsError, PublishError, QualityGateError
 from ..ledger import VersionRecord, now
+from ..openlineage import LineageEmitter
 from ..quality.gate import audit, result_rows
 from ..project import Project
 from ..runlog import RunLog
@@ -205,6 +206,7 @@ class Runner:
         self.report: Reporter = report or (lambda event: None)
         self.ledger = project.ledger
         self.store = project.store
+        self.listeners: list[Reporter] = [LineageEmitter(project)]
 
     def run(self, *, wait_for_lock: bool = True) -> RunSummary:
         plans = plan(self.project, self.request)
@@ -297,6 +299,8 @@ class Runner:
 
     def _emit(self, event: str, **fields: Any) -> None:
         record = self.log.event(event, **fields)
+        for listener in self.listeners:
+            listener(record)
         self.report(record)
 
     def _task(self, run_id: str, plan_: StepPlan, attempt: int, *, delay: float = 0.0) -> StepTask:
@@ -396,6 +400,9 @@ class Runner:
 
     def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
         """Stage the step's versions, audit them, then promote them or quarantine them."""
+        from ..catalog.model import dataset_meta
+        from ..catalog.pii import described
+
         spec = self.project.spec
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
         records = []
@@ -415,6 +422,7 @@ class Runner:
                     f"Step '{outcome.step}' published {name}, which step '{taken[0][0]}' "
                     "already published in this run."
                 )
+            profile, pii = described(item, path)
             records.append(
                 VersionRecord(
                     version_id=f"{name}@{run_id}",
@@ -427,6 +435,8 @@ class Runner:
                     schema=item.get("schema", []),
                     status="staged",
                     created_at=outcome.ended_at,
+                    profile=profile,
+                    pii=pii,
                 )
             )
         try:
@@ -438,15 +448,7 @@ class Runner:
         errors = [r for rs in results.values() for r in rs if r.status == "error"]
         with self.ledger.transaction() as con:
             for record in records:
-                meta = spec.datasets.get(record.dataset)
-                self.ledger.stage_version(
-                    con,
-                    record,
-                    inputs,
-                    description=meta.description if meta else "",
-                    owner=meta.owner if meta else None,
-                    tags=meta.tags if meta else (),
-                )
+                self.ledger.stage_version(con, record, inputs, **dataset_meta(spec, record.dataset))
                 self.ledger.record_checks(
                     con, result_rows(record, results[record.version_id], run_id=run_id, step=outcome.step)
                 )

@@ -1,0 +1,209 @@
+"""The dataset page: everything the catalog knows about one dataset, as plain data.
+
+Assembled from the ledger (kept current by the runner and `model.sync_spec`) and the
+spec: description, owner, tags, columns with types, profile and tags, the current
+version and the history, freshness against the SLA, quality status, upstream and
+downstream datasets, the executed notebook behind the current version, and a preview
+of its first rows with PII masked for the current user.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError
+from .pii import hidden, mask_rows, may_unmask
+from .profile import plain
+
+PREVIEW_ROWS = 10
+
+
+def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
+    from ..security import current_user
+    from .model import sync_spec
+
+    ledger, spec = project.ledger, project.spec
+    sync_spec(ledger, spec)
+    entry = ledger.dataset(name)
+    if entry is None:
+        raise NotFoundError("dataset", name, ledger.dataset_names())
+    user = user or current_user()
+    versions = ledger.versions(name)
+    current = next((v for v in versions if v.status == "current"), None)
+    masked = hidden(spec, ledger, name, current.version_id if current else None, user=user)
+    profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
+    schema_types = {c["name"]: c["type"] for c in current.schema} if current else {}
+    tags: dict[str, list[dict[str, Any]]] = {}
+    for tag in ledger.column_tags(name):
+        tags.setdefault(tag["column_name"], []).append(
+            {"tag": tag["tag"], "source": tag["source"], "kind": tag["kind"], "confidence": tag["confidence"]}
+        )
+    columns = []
+    for column in ledger.dataset_columns(name):
+        column_name = column["name"]
+        profile = profiles.get(column_name)
+        stats = None
+        if profile is not None:
+            stats = {key: profile[key] for key in ("null_count", "approx_distinct", "min", "max")}
+            if column_name in masked:
+                stats = {**stats, **mask_rows([{"min": stats["min"], "max": stats["max"]}], ["min", "max"])[0]}
+        column_tags = tags.get(column_name, [])
+        columns.append({
+            "name": column_name,
+            "type": schema_types.get(column_name) or column["type"] or column["spec_type"],
+            "description": column["description"],
+            "tags": column_tags,
+            "pii": any(t["tag"] == "pii" for t in column_tags) or column_name in masked,
+            "masked": column_name in masked,
+            "in_spec": bool(column["in_spec"]),
+            "in_current_version": column_name in schema_types,
+            "profile": stats,
+        })
+    freshness_sla = json.loads(entry["freshness"]) if entry["freshness"] else None
+    return {
+        "name": name,
+        "description": entry["description"],
+        "owner": entry["owner"],
+        "tags": json.loads(entry["tags"] or "[]"),
+        "in_spec": bool(entry["in_spec"]),
+        "columns": columns,
+        "current_version": _version(project, current, ledger) if current else None,
+        "versions": [_version(project, v, ledger, brief=True) for v in versions],
+        "freshness": freshness(freshness_sla, current, profiles, ledger),
+        "quality": quality(ledger, current.version_id) if current else {"status": None, "checks": []},
+        "upstream": _upstream(ledger, current.version_id) if current else [],
+        "downstream": _downstream(ledger, name, versions),
+        "notebook": _notebook(project, ledger, current) if current else None,
+        "preview": {
+            "rows": _preview(current.path, rows, masked) if current else [],
+            "masked_columns": sorted(masked),
+            "user": user,
+            "may_unmask": may_unmask(spec, user, name),
+        },
+    }
+
+
+def _version(project: Any, version: Any, ledger: Any, *, brief: bool = False) -> dict[str, Any]:
+    promoted = ledger.query("SELECT promoted_at FROM dataset_versions WHERE version_id = ?", (version.version_id,))
+    result = {
+        "version": version.version_id,
+        "status": version.status,
+        "run_id": version.run_id,
+        "step": version.step,
+        "rows": version.rows,
+        "bytes": version.bytes,
+        "created_at": version.created_at,
+        "promoted_at": promoted[0][0] if promoted else None,
+    }
+    if not brief:
+        result["schema"] = version.schema
+        result["path"] = project.relative(version.path)
+    return result
+
+
+def freshness(sla: dict[str, Any] | None, current: Any, profiles: dict[str, Any], ledger: Any) -> dict[str, Any]:
+    """How old the newest data is, judged against the SLA (warn_after / error_after seconds)."""
+    result: dict[str, Any] = {"sla": sla, "newest": None, "age_s": None, "status": "no data"}
+    if current is None:
+        return result
+    column = (sla or {}).get("column")
+    newest = None
+    if column and column in profiles and profiles[column]["max"] is not None:
+        newest = _moment(profiles[column]["max"])
+        result["measured_by"] = f"max({column})"
+    if newest is None:
+        promoted = ledger.query("SELECT promoted_at, created_at FROM dataset_versions WHERE version_id = ?",
+                                (current.version_id,))
+        newest = _moment(promoted[0][0] or promoted[0][1]) if promoted else None
+        result["measured_by"] = "publish time"
+    if newest is None:
+        return result
+    age = (datetime.now(timezone.utc) - newest).total_seconds()
+    status = "ok" if sla else "no SLA"
+    if sla and sla.get("error_after") is not None and age > float(sla["error_after"]):
+        status = "error"
+    elif sla and sla.get("warn_after") is not None and age > float(sla["warn_after"]):
+        status = "warn"
+    result.update(newest=newest.isoformat(), age_s=round(age, 1), status=status)
+    return result
+
+
+def _moment(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def quality(ledger: Any, version_id: str) -> dict[str, Any]:
+    """The latest result of each check on the version, and the worst of them."""
+    rows = ledger.query(
+        "SELECT c.*, EXISTS (SELECT 1 FROM reviews r WHERE r.decision IN ('waive', 'accept') AND "
+        "(r.check_id = c.id OR (r.check_id IS NULL AND r.version_id = c.version_id))) AS waived "
+        "FROM check_results c WHERE c.version_id = ? AND c.id IN "
+        "(SELECT max(id) FROM check_results WHERE version_id = ? GROUP BY check_name) ORDER BY c.check_name",
+        (version_id, version_id),
+    )
+    checks = [
+        {"id": r["id"], "check": r["check_name"], "severity": r["severity"], "status": r["status"],
+         "failing": r["failing"], "message": r["message"], "checked_at": r["created_at"], "waived": bool(r["waived"])}
+        for r in rows
+    ]
+    open_ = [c["status"] for c in checks if not c["waived"]]
+    status = None if not checks else "error" if "error" in open_ else "warn" if "warn" in open_ else "pass"
+    return {"status": status, "checks": checks}
+
+
+def _upstream(ledger: Any, version_id: str) -> list[dict[str, Any]]:
+    result = []
+    for source in ledger.inputs_of(version_id):
+        rows = ledger.query("SELECT dataset, status FROM dataset_versions WHERE version_id = ?", (source,))
+        if rows:
+            result.append({"dataset": rows[0]["dataset"], "version": source, "status": rows[0]["status"]})
+    return sorted(result, key=lambda r: r["dataset"])
+
+
+def _downstream(ledger: Any, name: str, versions: list[Any]) -> list[dict[str, Any]]:
+    """Datasets whose versions read a version of this one (the latest such version of each)."""
+    latest: dict[str, dict[str, Any]] = {}
+    readers = ledger.outputs_of([v.version_id for v in versions])
+    if readers:
+        rows = ledger.query(
+            f"SELECT dataset, version_id, status, created_at FROM dataset_versions WHERE version_id IN "
+            f"({', '.join('?' * len(readers))}) ORDER BY created_at, version_id",
+            readers,
+        )
+        for row in rows:
+            if row["dataset"] != name:
+                latest[row["dataset"]] = {"dataset": row["dataset"], "version": row["version_id"], "status": row["status"]}
+    return [latest[key] for key in sorted(latest)]
+
+
+def _notebook(project: Any, ledger: Any, version: Any) -> dict[str, Any] | None:
+    """The executed notebook (run artifact) that produced the version."""
+    if not version.run_id or not version.step:
+        return None
+    rows = ledger.query("SELECT output_notebook FROM step_runs WHERE run_id = ? AND step = ?",
+                        (version.run_id, version.step))
+    relative = rows[0][0] if rows and rows[0][0] else None
+    path = project.root / relative if relative else project.store.run_dir(version.run_id) / f"{version.step}.ipynb"
+    return {"run_id": version.run_id, "step": version.step, "path": project.relative(path), "exists": Path(path).is_file()}
+
+
+def _preview(path: str, limit: int, masked: set[str]) -> list[dict[str, Any]]:
+    import duckdb
+
+    if limit <= 0 or not Path(path).is_file():
+        return []
+    con = duckdb.connect(":memory:")
+    try:
+        relation = con.sql(f"SELECT * FROM read_parquet('{path.replace(chr(39), chr(39) * 2)}') LIMIT {int(limit)}")
+        names = relation.columns
+        rows = [{n: plain(v) for n, v in zip(names, record)} for record in relation.fetchall()]
+    finally:
+        con.close()
+    return mask_rows(rows, masked)

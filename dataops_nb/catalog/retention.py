@@ -1,0 +1,382 @@
+"""Old versions: listing them, reading the past (`as_of`), and deleting what retention allows.
+
+Retention is per dataset: `keep_versions: N` in dataops.yaml keeps the N newest versions
+that passed the quality gate (the current one among them). Without it, every version is
+kept. `gc` deletes only superseded versions beyond N; it never touches a current,
+quarantined or staged version, and never runs while a run is in flight (see `gc`).
+
+A deleted version keeps its ledger row, with status `deleted` and its path, so lineage
+history and check history stay intact; only the parquet file goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConflictError, DataOpsError, NotFoundError
+from ..ledger import VersionRecord, now
+from ..spec import validate_dataset_name
+
+# The ledger columns this feature adds (append to `ledger.MIGRATIONS` as one entry):
+# `sql`, the SQL a version was published from (column lineage), and `deleted_at`.
+LEDGER_MIGRATION = """
+    ALTER TABLE dataset_versions ADD COLUMN sql TEXT;
+    ALTER TABLE dataset_versions ADD COLUMN deleted_at TEXT;
+"""
+
+_OLD_CHECK = "CHECK (status IN ('staged','current','superseded','quarantined'))"
+_NEW_CHECK = "CHECK (status IN ('staged','current','superseded','quarantined','deleted'))"
+
+
+# --- listing ------------------------------------------------------------------------------
+
+
+def keep_versions(project: Any, dataset: str) -> int | None:
+    """The dataset's retention from the spec; None keeps every version."""
+    meta = project.spec.datasets.get(dataset)
+    return meta.keep_versions if meta else None
+
+
+def versions(project: Any, dataset: str) -> list[dict[str, Any]]:
+    """Every version of `dataset`, newest first, with whether the next gc would delete it."""
+    validate_dataset_name(dataset)
+    ledger = project.ledger
+    rows = ledger.query(
+        "SELECT v.*, s.output_notebook FROM dataset_versions v "
+        "LEFT JOIN step_runs s ON s.run_id = v.run_id AND s.step = v.step "
+        "WHERE v.dataset = ? ORDER BY v.version_id DESC",
+        (dataset,),
+    )
+    if not rows:
+        known = [r[0] for r in ledger.query("SELECT name FROM datasets ORDER BY name")]
+        raise NotFoundError("dataset", dataset, known)
+    doomed = {e.version.version_id for e in _expired(project, dataset)}
+    return [
+        {
+            "version": row["version_id"],
+            "status": row["status"],
+            "run_id": row["run_id"],
+            "step": row["step"],
+            "rows": row["rows"],
+            "bytes": row["bytes"],
+            "created_at": row["created_at"],
+            "promoted_at": row["promoted_at"],
+            "notebook": row["output_notebook"],
+            "path": project.relative(row["path"]),
+            "readable": row["status"] != "deleted" and Path(row["path"]).is_file(),
+            "expires": row["version_id"] in doomed,
+        }
+        for row in rows
+    ]
+
+
+# --- time travel -----------------------------------------------------------------------------
+
+
+def resolve_as_of(ledger: Any, dataset: str, run_id: str) -> VersionRecord:
+    """The version of `dataset` that was current when run `run_id` ended.
+
+    `ledger` is a `Ledger`, a sqlite3 connection, or the path of `ledger.db` (opened
+    read-only: what the runtime in a kernel should pass). Promotion times decide: the
+    version promoted last before the run's end (its start + now while it is running),
+    minus versions a reviewer quarantined before then. The result may be `deleted` (its
+    file removed by gc): `as_of_path` turns that into a clear error.
+    """
+    validate_dataset_name(dataset)
+    query, close = _querier(ledger)
+    try:
+        run = query("SELECT run_id, status, ended_at FROM runs WHERE run_id = ?", (run_id,))
+        if not run:
+            known = [r[0] for r in query("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT 20", ())]
+            raise NotFoundError("run", run_id, known)
+        moment = run[0][2] or now()
+        rows = query(
+            "SELECT * FROM dataset_versions WHERE dataset = ? AND promoted_at IS NOT NULL AND promoted_at <= ? "
+            "ORDER BY promoted_at DESC, version_id DESC",
+            (dataset, moment),
+        )
+        quarantined = {
+            r[0]: r[1]
+            for r in query(
+                "SELECT version_id, max(created_at) FROM reviews WHERE decision = 'quarantine' "
+                "AND dataset = ? AND created_at <= ? GROUP BY version_id",
+                (dataset, moment),
+            )
+        }
+    finally:
+        close()
+    for row in rows:
+        demoted = quarantined.get(row["version_id"])
+        if demoted is not None and demoted >= row["promoted_at"]:
+            continue
+        return _record(row)
+    raise DataOpsError(f"{dataset} had no current version when run {run_id} ended.")
+
+
+def as_of_path(ledger: Any, dataset: str, run_id: str) -> tuple[VersionRecord, Path]:
+    """`resolve_as_of` plus the file to read, or a clear error when gc has deleted it."""
+    version = resolve_as_of(ledger, dataset, run_id)
+    path = Path(version.path)
+    if version.status == "deleted" or not path.is_file():
+        raise DataOpsError(
+            f"{version.version_id} (current when run {run_id} ended) was deleted by gc "
+            f"(keep_versions of {dataset}); it can no longer be read."
+        )
+    return version, path
+
+
+def parse_version(dataset: str, version: str) -> tuple[str, str]:
+    """`staging.t@RUN` or a bare `RUN` -> (version id, run id), for `step.read(name, version=...)`."""
+    if "@" in version:
+        name, _, run_id = version.partition("@")
+        if name != dataset:
+            raise DataOpsError(f"Version {version} is not a version of {dataset}.")
+    else:
+        run_id = version
+    return f"{dataset}@{run_id}", run_id
+
+
+# --- garbage collection --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A version gc would delete, and why."""
+
+    version: VersionRecord
+    keep_versions: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class GcResult:
+    dry_run: bool
+    deleted: tuple[Expired, ...]
+    bytes_freed: int
+    missing_files: tuple[str, ...] = ()  # rows marked deleted whose file was already gone
+    swept: tuple[str, ...] = ()  # files of earlier deleted rows removed now (an interrupted gc)
+    blocked_by: tuple[str, ...] = field(default_factory=tuple)  # running runs (dry runs only)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "deleted": [
+                {"version": e.version.version_id, "dataset": e.version.dataset, "bytes": e.version.bytes,
+                 "keep_versions": e.keep_versions, "reason": e.reason}
+                for e in self.deleted
+            ],
+            "bytes_freed": self.bytes_freed,
+            "missing_files": list(self.missing_files),
+            "swept": list(self.swept),
+            "blocked_by": list(self.blocked_by),
+        }
+
+
+def plan_gc(project: Any, datasets: Iterable[str] | None = None) -> list[Expired]:
+    """The superseded versions beyond each dataset's `keep_versions`, oldest last."""
+    if not project.has_ledger():
+        return []
+    names = list(datasets) if datasets is not None else [
+        r[0] for r in project.ledger.query("SELECT name FROM datasets ORDER BY name")
+    ]
+    return [item for name in names for item in _expired(project, name)]
+
+
+def _expired(project: Any, dataset: str) -> list[Expired]:
+    keep = keep_versions(project, dataset)
+    if keep is None:
+        return []
+    rows = project.ledger.query(
+        "SELECT * FROM dataset_versions WHERE dataset = ? AND status IN ('current', 'superseded') "
+        "ORDER BY version_id DESC",
+        (dataset,),
+    )
+    expired = []
+    for position, row in enumerate(rows):
+        if position < keep or row["status"] != "superseded":
+            continue
+        expired.append(
+            Expired(_record(row), keep, f"superseded; {dataset} keeps its {keep} newest good version(s)")
+        )
+    return expired
+
+
+def running_runs(project: Any) -> list[str]:
+    """Runs the ledger says are in flight (dead runners on this host are reaped first)."""
+    if not project.has_ledger():
+        return []
+    rows = project.ledger.query("SELECT run_id, pid, host FROM runs WHERE status = 'running' ORDER BY run_id")
+    return [f"{r['run_id']} (pid {r['pid']} on {r['host']})" for r in rows]
+
+
+def gc(project: Any, *, dry_run: bool = False, datasets: Iterable[str] | None = None) -> GcResult:
+    """Delete the superseded versions beyond `keep_versions`; keep their ledger rows as `deleted`.
+
+    Reads are recorded in a step's manifest and reach the ledger only when the step is
+    committed, so while a run is in flight gc cannot know every version it has read:
+    gc holds the project's run lock (no run starts meanwhile) and refuses when a run
+    holds it or the ledger has a run still `running`. A dry run never takes the lock; it
+    reports what it would delete and which runs would block it.
+    """
+    if dry_run:
+        plan = plan_gc(project, datasets)
+        return GcResult(True, tuple(plan), sum(int(e.version.bytes or 0) for e in plan),
+                        blocked_by=tuple(running_runs(project)))
+    from ..runner.run import RunLock
+
+    if not project.has_ledger():
+        return GcResult(False, (), 0)
+    try:
+        lock = RunLock(project.store.root / "run.lock", wait=False, report=lambda event: None)
+        lock.__enter__()
+    except ConflictError as exc:
+        raise ConflictError(f"{exc} gc deletes nothing while a run is in flight; try again when it ends.") from None
+    try:
+        running = running_runs(project)
+        if running:
+            raise ConflictError(
+                f"Run {running[0]} is in flight; gc deletes nothing while a run may be reading old versions."
+            )
+        return _collect(project, plan_gc(project, datasets))
+    finally:
+        lock.__exit__(None, None, None)
+
+
+def _collect(project: Any, plan: list[Expired]) -> GcResult:
+    ledger = project.ledger
+    ensure_deleted_status(ledger)
+    data_dir = project.store.data_dir.resolve()
+    stamp = now()
+    has_deleted_at = "deleted_at" in _columns(ledger)
+    # the ledger first, then the files: a crash in between leaves files to sweep, never a
+    # ledger row that promises a file that is gone
+    with ledger.transaction() as con:
+        for item in plan:
+            if has_deleted_at:
+                con.execute(
+                    "UPDATE dataset_versions SET status = 'deleted', deleted_at = ? "
+                    "WHERE version_id = ? AND status = 'superseded'",
+                    (stamp, item.version.version_id),
+                )
+            else:
+                con.execute(
+                    "UPDATE dataset_versions SET status = 'deleted' WHERE version_id = ? AND status = 'superseded'",
+                    (item.version.version_id,),
+                )
+    freed, missing = 0, []
+    for item in plan:
+        path = Path(item.version.path)
+        if not _inside(path, data_dir):
+            raise DataOpsError(f"{item.version.version_id}: {path} is outside the store; not deleting it.")
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            freed += size
+        except FileNotFoundError:
+            missing.append(item.version.version_id)
+    planned = {item.version.version_id for item in plan}
+    swept = []
+    for row in ledger.query("SELECT version_id, path FROM dataset_versions WHERE status = 'deleted'"):
+        path = Path(row["path"])
+        if row["version_id"] not in planned and _inside(path, data_dir) and path.is_file():
+            path.unlink()
+            swept.append(row["version_id"])
+    return GcResult(False, tuple(plan), freed, tuple(missing), tuple(swept))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except OSError:
+        return False
+
+
+def ensure_deleted_status(ledger: Any) -> bool:
+    """Let `dataset_versions.status` be `deleted` (a no-op once the ledger allows it).
+
+    Returns whether anything changed. `allow_deleted_status` does the work inside the
+    ledger's write transaction.
+    """
+    with ledger.transaction() as con:
+        changed = allow_deleted_status(con)
+    if changed and ledger.integrity() != "ok":
+        raise DataOpsError("The ledger failed its integrity check after allowing status 'deleted'.")
+    return changed
+
+
+def allow_deleted_status(con: sqlite3.Connection) -> bool:
+    """Widen the CHECK on `dataset_versions.status` to allow `deleted` (caller's transaction).
+
+    SQLite cannot ALTER a CHECK constraint. Rebuilding the table would mean dropping and
+    restoring every table whose foreign keys reference it (lineage, column profiles, ...),
+    so this uses SQLite's documented procedure for schema changes that leave the stored
+    rows as they are (https://sqlite.org/lang_altertable.html#otheralter): rewrite the
+    table's definition in `sqlite_schema` and bump `schema_version`. Allowing one more
+    value changes no stored row. Idempotent; usable as a migration step.
+    """
+    row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'dataset_versions'").fetchone()
+    if row is None:
+        raise DataOpsError("The ledger has no dataset_versions table.")
+    table_sql = row[0]
+    if "'deleted'" in table_sql:
+        return False
+    if table_sql.count(_OLD_CHECK) != 1:
+        raise DataOpsError("The ledger's dataset_versions table is not one this kit knows; not changing it.")
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    try:
+        con.execute(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'dataset_versions'",
+            (table_sql.replace(_OLD_CHECK, _NEW_CHECK),),
+        )
+        con.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        con.execute("PRAGMA writable_schema = OFF")
+    return True
+
+
+# --- plumbing ------------------------------------------------------------------------------
+
+
+def _columns(ledger: Any) -> list[str]:
+    return [r[1] for r in ledger.query("PRAGMA table_info(dataset_versions)")]
+
+
+def _querier(source: Any) -> tuple[Any, Any]:
+    """(query(sql, args) -> rows with names, close()) over a Ledger, a connection or a path."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise DataOpsError(f"No ledger at {path}: nothing has run in this project yet.")
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        con.row_factory = sqlite3.Row
+        return (lambda sql, args: con.execute(sql, tuple(args)).fetchall()), con.close
+    if isinstance(source, sqlite3.Connection):
+        def query(sql: str, args: Iterable[Any]) -> list[Any]:
+            previous = source.row_factory
+            source.row_factory = sqlite3.Row
+            try:
+                return source.execute(sql, tuple(args)).fetchall()
+            finally:
+                source.row_factory = previous
+
+        return query, lambda: None
+    return source.query, lambda: None
+
+
+def _record(row: Any) -> VersionRecord:
+    return VersionRecord(
+        version_id=row["version_id"], dataset=row["dataset"], run_id=row["run_id"], step=row["step"],
+        path=row["path"], rows=row["rows"], bytes=row["bytes"], schema=json.loads(row["schema"] or "[]"),
+        status=row["status"], created_at=row["created_at"],
+    )
+
+
+def expired_dicts(plan: Iterable[Expired]) -> list[dict[str, Any]]:
+    return [{**asdict(e.version), "keep_versions": e.keep_versions, "reason": e.reason} for e in plan]

@@ -1,0 +1,115 @@
+"""Runs started from an interface (the JupyterLab sidebar) in a process of their own.
+
+The run outlives the request that started it, the browser tab and even the server: it
+is a detached `dataops-nb run` process. Its run id is read back from the ledger, where
+the runner records its pid when it opens the run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import ConflictError, DataOpsError, NotFoundError
+from ..project import Project
+
+STARTUP_TIMEOUT_S = 60.0
+
+
+def lock_is_held(project: Project) -> bool:
+    """Is a run in progress? (Probes the run lock without waiting for it.)"""
+    path = project.store.root / "run.lock"
+    if not path.is_file():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def start_run(
+    project: Project,
+    *,
+    only: list[str] = (),  # type: ignore[assignment]
+    from_step: str | None = None,
+    force: bool = False,
+    env: str | None = None,
+) -> str:
+    """Start `dataops-nb run` detached; returns its run id once the ledger has it."""
+    for name in [*only, *([from_step] if from_step else [])]:
+        try:
+            project.spec.step(name)
+        except NotFoundError as exc:  # a step named in a request is bad input, not a missing resource
+            raise DataOpsError(str(exc)) from exc
+    if lock_is_held(project):
+        raise ConflictError("Another run is in progress; wait for it to finish.")
+    args = [sys.executable, "-m", "dataops_nb.cli", "-C", str(project.root), "run", "--no-wait", "--quiet"]
+    for name in only:
+        args += ["--only", name]
+    if from_step:
+        args += ["--from", from_step]
+    if force:
+        args.append("--force")
+    if env:
+        args += ["--env", env]
+    before = _latest_run_id(project.store.ledger_path)
+    logs = project.store.root / "launched"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            args, cwd=project.root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # not killed with the server or the request
+        )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        run_id = _run_of_pid(project.store.ledger_path, process.pid, after=before)
+        if run_id:
+            return run_id
+        code = process.poll()
+        if code is not None:
+            run_id = _run_of_pid(project.store.ledger_path, process.pid, after=before)
+            if run_id:
+                return run_id
+            message = _last_line(log_path) or f"the run exited with code {code}"
+            if "Another run is in progress" in message:
+                raise ConflictError(message.removeprefix("Error: "))
+            raise DataOpsError(message.removeprefix("Error: "))
+        time.sleep(0.05)
+    raise DataOpsError(f"The run did not start within {STARTUP_TIMEOUT_S:.0f} s; see {project.relative(log_path)}.")
+
+
+def _run_of_pid(ledger_path: Path, pid: int, *, after: str) -> str | None:
+    row = _query_one(ledger_path, "SELECT run_id FROM runs WHERE pid = ? AND run_id > ?", (pid, after))
+    return str(row[0]) if row else None
+
+
+def _latest_run_id(ledger_path: Path) -> str:
+    row = _query_one(ledger_path, "SELECT max(run_id) FROM runs", ())
+    return str(row[0]) if row and row[0] else ""
+
+
+def _query_one(ledger_path: Path, sql: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
+    if not ledger_path.is_file():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True, timeout=5)
+        try:
+            return con.execute(sql, args).fetchone()
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return None  # the ledger is being created or migrated
+
+
+def _last_line(path: Path) -> str:
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1] if lines else ""

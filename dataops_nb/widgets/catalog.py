@@ -1,0 +1,135 @@
+"""`dn.catalog()`: search the catalog as you type and read a dataset's page, in a notebook.
+
+What it shows comes from the service (masked for the current user, like every output).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from .. import service
+from ..errors import DataOpsError
+from .common import badge, table
+
+
+def read_snippet(dataset: str) -> str:
+    """The code that reads `dataset` in a notebook (the "copy code" of a page)."""
+    variable = dataset.split(".")[-1]
+    return f'import dataops_nb as dn\n\n{variable} = dn.read("{dataset}")\n{variable}.head()'
+
+
+def tag_text(tag: str | dict[str, Any]) -> str:
+    """A column tag as shown: `pii`, or `pii (auto, email, 0.98)` for a classifier's tag."""
+    if isinstance(tag, str):
+        return tag
+    if tag.get("source") == "auto":
+        return f"{tag['tag']} (auto, {tag.get('kind') or '?'}, {float(tag.get('confidence') or 0):.2f})"
+    return str(tag["tag"])
+
+
+class DatasetPage(w.VBox):
+    """One dataset: schema with profile, tags, owner, quality, versions, lineage links, preview."""
+
+    def __init__(self, panel: CatalogPanel, page: dict[str, Any]) -> None:
+        self.panel, self.page = panel, page
+        name = page["name"]
+        quality = (page.get("quality") or {}).get("status") or "unchecked"
+        freshness = page.get("freshness") or {}
+        self.header = w.HTML(
+            f"<h3 style='margin:4px 0'>{html.escape(name)} {badge(quality)}</h3>"
+            f"<div>{html.escape(page.get('description') or '')}</div>"
+            f"<div style='color:#57606a'>owner: {html.escape(str(page.get('owner') or '—'))} · "
+            f"tags: {html.escape(', '.join(page.get('tags') or []) or '—')}"
+            + (f" · freshness: {badge(str(freshness.get('status')))}" if freshness.get("status") else "")
+            + "</div>"
+        )
+        self.schema = w.HTML(table(
+            [{"column": c["name"], "type": c.get("type"), "tags": ", ".join(tag_text(t) for t in c.get("tags") or []),
+              "nulls": (c.get("profile") or {}).get("null_count"),
+              "distinct": (c.get("profile") or {}).get("approx_distinct"),
+              "min": (c.get("profile") or {}).get("min"), "max": (c.get("profile") or {}).get("max"),
+              "description": c.get("description")} for c in page.get("columns") or []],
+            ["column", "type", "tags", "nulls", "distinct", "min", "max", "description"],
+        ))
+        self.quality = w.HTML(" ".join(
+            f"{badge(c['status'])} {html.escape(c['check'])}" for c in (page.get("quality") or {}).get("checks", [])
+        ) or "<i>no checks recorded</i>")
+        self.versions = w.HTML(table(page.get("versions") or [], ["version", "status", "rows", "created_at"], limit=10))
+        self.upstream = [self._link(item["dataset"]) for item in page.get("upstream") or []]
+        self.downstream = [self._link(item["dataset"]) for item in page.get("downstream") or []]
+        preview = (page.get("preview") or {}).get("rows") or []
+        self.preview = w.HTML(table(preview, limit=10))
+        self.code = w.Textarea(value=read_snippet(name), layout=w.Layout(width="95%", height="70px"))
+        self.copy_code = w.Button(description="Copy code", icon="copy", tooltip="Copy the code that reads this dataset")
+        self.copy_code.on_click(lambda _: self._copy())
+        section = lambda title: w.HTML(f"<b>{title}</b>")  # noqa: E731
+        super().__init__([
+            self.header,
+            section("Schema"), self.schema,
+            section("Quality"), self.quality,
+            section("Upstream"), w.HBox(self.upstream or [w.HTML("<i>none</i>")]),
+            section("Downstream"), w.HBox(self.downstream or [w.HTML("<i>none</i>")]),
+            section("Versions"), self.versions,
+            section("Preview"), self.preview,
+            section("Read it"), self.code, self.copy_code,
+        ], layout=w.Layout(border="1px solid #d0d7de", padding="6px", margin="6px 0"))
+
+    def _link(self, dataset: str) -> w.Button:
+        button = w.Button(description=dataset, tooltip=f"Open {dataset}", layout=w.Layout(width="auto"))
+        button.on_click(lambda _: self.panel.show_dataset(dataset))
+        return button
+
+    def _copy(self) -> None:
+        from IPython.display import Javascript, display
+
+        display(Javascript(f"navigator.clipboard && navigator.clipboard.writeText({self.code.value!r})"))
+        self.panel.message.value = "Code copied; paste it into a cell."
+
+
+class CatalogPanel(w.VBox):
+    def __init__(self, project_dir: str | Path | None = None, query: str = "") -> None:
+        self.project = service.open_project(project_dir)
+        self.search = w.Text(value=query, placeholder="Search datasets (tag:x owner:y pii:yes)",
+                             continuous_update=True, layout=w.Layout(width="95%"))
+        self.results = w.VBox()
+        self.message = w.HTML()
+        self.page: DatasetPage | None = None
+        self.hits: list[dict[str, Any]] = []
+        self.search.observe(lambda change: self.find(change["new"]), names="value")
+        super().__init__()
+        self.find(query)
+
+    def find(self, query: str) -> None:
+        try:
+            self.hits = service.catalog_search(self.project, query)
+            self.message.value = "" if self.hits else "<i>No dataset matches.</i>"
+        except DataOpsError as exc:
+            self.hits = []
+            self.message.value = f"<span style='color:#cf222e'>{html.escape(str(exc))}</span>"
+        buttons = []
+        for hit in self.hits:
+            button = w.Button(description=hit["name"], tooltip=hit.get("description") or "",
+                              layout=w.Layout(width="auto"))
+            button.on_click(lambda _, name=hit["name"]: self.show_dataset(name))
+            buttons.append(w.HBox([button, w.HTML(f"<span style='color:#57606a'>{html.escape(hit.get('description') or '')}</span>")]))
+        self.results.children = buttons
+        self._layout()
+
+    def show_dataset(self, dataset: str) -> None:
+        try:
+            self.page = DatasetPage(self, service.catalog_show(self.project, dataset))
+        except DataOpsError as exc:
+            self.message.value = f"<span style='color:#cf222e'>{html.escape(str(exc))}</span>"
+        self._layout()
+
+    def _layout(self) -> None:
+        self.children = [w.HTML("<h4 style='margin:4px 0'>Catalog</h4>"), self.search, self.message,
+                         self.results, *([self.page] if self.page else [])]
+
+
+def catalog(project_dir: str | Path | None = None, query: str = "") -> CatalogPanel:
+    return CatalogPanel(project_dir, query)

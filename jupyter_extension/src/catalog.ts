@@ -1,0 +1,129 @@
+import { NotebookActions } from '@jupyterlab/notebook';
+
+import { IListing, requestAPI } from './api';
+import { IPanelContext, ISection } from './context';
+import { badge, clear, h, table } from './dom';
+
+interface IHit {
+  name: string;
+  description: string;
+  owner: string | null;
+  tags: string[];
+}
+
+type Page = Record<string, any>;
+
+/** The snippet "insert code" puts into the active notebook. */
+export function readSnippet(name: string): string {
+  return `import dataops_nb as dn\n\n${name.split('.').pop()} = dn.read("${name}")\n${name.split('.').pop()}.head()`;
+}
+
+/** A column tag as shown: `pii`, or `pii (auto, email, 0.98)` for a classifier's tag. */
+function tagText(tag: string | Page): string {
+  if (typeof tag === 'string') {
+    return tag;
+  }
+  return tag.source === 'auto' ? `${tag.tag} (auto, ${tag.kind ?? '?'}, ${Number(tag.confidence ?? 0).toFixed(2)})` : String(tag.tag);
+}
+
+/** Search as you type; a dataset page with schema, quality, versions and lineage links. */
+export class CatalogSection implements ISection {
+  readonly id = 'catalog';
+  readonly label = 'Catalog';
+  readonly node = h('div', { class: 'jp-DataOps-section', 'data-testid': 'dataops-catalog' });
+  private input = h('input', { class: 'jp-DataOps-search', type: 'search', placeholder: 'Search datasets (tag:x owner:y pii:yes)', 'data-testid': 'dataops-catalog-search' });
+  private results = h('div', {});
+  private page = h('div', {});
+  private timer = 0;
+  private sequence = 0;
+
+  constructor(private context: IPanelContext) {
+    this.input.addEventListener('input', () => {
+      window.clearTimeout(this.timer);
+      this.timer = window.setTimeout(() => void this.search(), 120);
+    });
+    this.node.append(this.input, this.results, this.page);
+  }
+
+  async refresh(): Promise<void> {
+    if (!this.results.childElementCount) {
+      await this.search();
+    }
+  }
+
+  async search(): Promise<void> {
+    const ticket = ++this.sequence;
+    const hits = (await requestAPI<IListing<IHit>>('catalog', {}, { q: this.input.value })).items;
+    if (ticket !== this.sequence) {
+      return; // a newer query answered first
+    }
+    clear(
+      this.results,
+      hits.length
+        ? h('ul', { class: 'jp-DataOps-list' }, ...hits.map(hit =>
+            h('li', {}, h('div', { class: 'jp-DataOps-hit jp-DataOps-clickable', 'data-testid': 'dataops-hit', 'data-dataset': hit.name, onclick: () => void this.show(hit.name) },
+              h('strong', {}, hit.name), h('span', { class: 'jp-DataOps-muted' }, ` ${hit.owner ?? ''}`),
+              h('div', { class: 'jp-DataOps-muted' }, hit.description))))
+          )
+        : h('p', { class: 'jp-DataOps-muted' }, 'No dataset matches.')
+    );
+  }
+
+  async show(name: string): Promise<void> {
+    try {
+      const page = await requestAPI<Page>(`catalog/${encodeURIComponent(name)}`);
+      clear(this.page, this.render(page));
+    } catch (error) {
+      this.context.report(error);
+    }
+  }
+
+  private insert(name: string): void {
+    const panel = this.context.notebooks.currentWidget;
+    if (!panel) {
+      this.context.report(new Error('Open a notebook first: the code goes into the active notebook.'));
+      return;
+    }
+    NotebookActions.insertBelow(panel.content);
+    panel.content.activeCell?.model.sharedModel.setSource(readSnippet(name));
+  }
+
+  private render(page: Page): HTMLElement {
+    const name: string = page.name;
+    const columns: Record<string, unknown>[] = (page.columns ?? []).map((c: Page) => ({
+      column: c.name, type: c.type ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
+      nulls: c.profile?.null_count ?? '', distinct: c.profile?.approx_distinct ?? '',
+      min: c.profile?.min ?? '', max: c.profile?.max ?? ''
+    }));
+    const checks: Page[] = page.quality?.checks ?? [];
+    const names = (list: (string | Page)[] | undefined) => (list ?? []).map(item => (typeof item === 'string' ? item : String(item.dataset)));
+    const link = (other: string) => h('a', { class: 'jp-DataOps-link', 'data-testid': 'dataops-lineage-link', href: '#', onclick: (e: Event) => { e.preventDefault(); void this.show(other); } }, other);
+    const versions: Page[] = page.versions ?? [];
+    const preview: Page[] = page.preview?.rows ?? [];
+    const notebook: string | null = page.notebook?.exists ? page.notebook.path : null;
+    return h(
+      'div',
+      { class: 'jp-DataOps-card', 'data-testid': 'dataops-dataset-page', 'data-dataset': name },
+      h('h3', {}, name, ' ', badge(page.quality?.status ?? null)),
+      h('p', {}, page.description || ''),
+      h('p', { class: 'jp-DataOps-muted' }, `owner: ${page.owner ?? '—'} · tags: ${(page.tags ?? []).join(', ') || '—'}`),
+      page.freshness ? h('p', { class: 'jp-DataOps-muted' }, 'freshness: ', badge(page.freshness.status), page.freshness.age_s !== undefined && page.freshness.age_s !== null ? ` ${Math.round(page.freshness.age_s / 3600)} h old` : '') : null,
+      h('div', { class: 'jp-DataOps-toolbar' },
+        h('button', { class: 'jp-mod-styled jp-mod-accept', 'data-testid': 'dataops-insert-code', onclick: () => this.insert(name) }, 'Insert code'),
+        notebook ? h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-notebook', onclick: () => this.context.openFile(notebook, true) }, 'Executed notebook') : null),
+      h('h4', {}, 'Schema'),
+      table(['column', 'type', 'tags', 'nulls', 'distinct', 'min', 'max'], columns),
+      h('h4', {}, 'Quality'),
+      checks.length
+        ? h('div', { class: 'jp-DataOps-badges', 'data-testid': 'dataops-quality' }, ...checks.map(c => h('span', { title: c.message ?? '' }, badge(c.status), ` ${c.check ?? c.name} `)))
+        : h('p', { class: 'jp-DataOps-muted' }, 'No checks recorded.'),
+      h('h4', {}, 'Lineage'),
+      h('div', { 'data-testid': 'dataops-upstream' }, 'Upstream: ', ...names(page.upstream).flatMap(u => [link(u), ' '])),
+      h('div', { 'data-testid': 'dataops-downstream' }, 'Downstream: ', ...names(page.downstream).flatMap(d => [link(d), ' '])),
+      h('h4', {}, 'Versions'),
+      table(['version', 'status', 'rows', 'created_at'], versions),
+      preview.length ? h('h4', {}, 'Preview') : null,
+      preview.length ? table(Object.keys(preview[0]), preview) : null
+    );
+  }
+}

@@ -1,0 +1,30 @@
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker } from '@jupyterlab/notebook';
+
+/** What the panels share: opening documents, the active notebook, cross-panel links. */
+export interface IPanelContext {
+  docManager: IDocumentManager;
+  notebooks: INotebookTracker;
+  /** Directory of the project relative to the server root ('' when it is the root). */
+  projectDir(): string;
+  /** Open a project file (an executed notebook) in the main area; read-only when asked. */
+  openFile(projectPath: string, readOnly: boolean): void;
+  /** Switch to the Catalog panel on this dataset. */
+  showDataset(name: string): void;
+  /** A run was started: panels poll until it ends. */
+  runStarted(runId: string): void;
+  /** Show an error in the panel's message line. */
+  report(error: unknown): void;
+}
+
+/** A panel of the sidebar. */
+export interface ISection {
+  readonly id: string;
+  readonly label: string;
+  readonly node: HTMLElement;
+  refresh(): Promise<void>;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,254 @@
+"""Versions, time travel and gc over real runs: make -> square -> total, with an `evens` branch."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dataops_nb.catalog.retention import (
+    LEDGER_MIGRATION,
+    allow_deleted_status,
+    as_of_path,
+    ensure_deleted_status,
+    gc,
+    plan_gc,
+    resolve_as_of,
+    versions,
+)
+from dataops_nb.errors import ConflictError, DataOpsError, NotFoundError
+from dataops_nb.ledger import _statements
+from dataops_nb.project import Project
+from tests.conftest import TWO_STEPS, ProjectFactory
+
+SPEC = """
+name: retention
+steps:
+  - {name: make, notebook: notebooks/make.ipynb}
+  - {name: square, notebook: notebooks/square.ipynb, needs: [make]}
+  - {name: total, notebook: notebooks/total.ipynb, needs: [square]}
+  - {name: evens, notebook: notebooks/evens.ipynb, needs: [square]}
+datasets:
+  raw.numbers: {keep_versions: 2}
+  staging.squares:
+    keep_versions: 2
+    columns:
+      id: {checks: [unique]}
+  marts.evens: {keep_versions: 2}
+  # marts.total sets no keep_versions: every version is kept
+"""
+
+
+def build(project: ProjectFactory) -> ProjectFactory:
+    project.notebook("make", "n = 10",
+                     "import dataops_nb as dn\ndn.step().publish('raw.numbers', f'select range as n from range({n})')")
+    project.notebook(
+        "square", "dup = False",
+        """
+        import dataops_nb as dn
+        q = "select n as id, n * n as sq from raw.numbers"
+        dn.step().publish("staging.squares", q + (" union all select 1, 1" if dup else ""))
+        """,
+    )
+    project.notebook(
+        "total", 'hold = ""',
+        """
+        import pathlib, time
+        import dataops_nb as dn
+        step = dn.step()
+        seen = step.read("staging.squares").height
+        if hold:  # a long step: it has read its input and is still running
+            pathlib.Path(hold + ".started").write_text(str(seen))
+            deadline = time.time() + 300
+            while not pathlib.Path(hold).exists() and time.time() < deadline:
+                time.sleep(0.1)
+        step.publish("marts.total", "select sum(sq) as total, count(*) as n from staging.squares")
+        """,
+    )
+    project.notebook("evens", "x = 1",
+                     "import dataops_nb as dn\n"
+                     "dn.step().publish('marts.evens', 'select id, sq from staging.squares where id % 2 = 0')")
+    project.spec(SPEC)
+    return project
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> ProjectFactory:
+    """Four good runs (n = 10, 20, 30, 40), then a fifth whose squares fail the unique check."""
+    project = build(ProjectFactory(tmp_path_factory.mktemp("retention") / "proj"))
+    for n in (10, 20, 30, 40):
+        project.cli("run", "-p", f"n={n}", check=0)
+    bad = project.cli("run", "-p", "n=40", "-p", "dup=true")
+    assert bad.returncode == 1 and "versions quarantined" in bad.stderr
+    return project
+
+
+def run_ids(project: ProjectFactory) -> list[str]:
+    return [r[0] for r in project.ledger_rows("select run_id from runs order by run_id")]
+
+
+def statuses(project: ProjectFactory) -> dict[str, str]:
+    return dict(project.ledger_rows("select version_id, status from dataset_versions"))
+
+
+def test_versions_listing_and_time_travel(history: ProjectFactory) -> None:
+    project = Project(history.root)
+    r1, r2, r3, r4, r5 = run_ids(history)
+
+    listing = versions(project, "staging.squares")
+    assert [(v["version"], v["status"], v["expires"]) for v in listing] == [
+        (f"staging.squares@{r5}", "quarantined", False),
+        (f"staging.squares@{r4}", "current", False),
+        (f"staging.squares@{r3}", "superseded", False),
+        (f"staging.squares@{r2}", "superseded", True),
+        (f"staging.squares@{r1}", "superseded", True),
+    ]
+    assert [v["rows"] for v in listing] == [41, 40, 30, 20, 10]
+    assert all(v["readable"] and (history.root / v["notebook"]).is_file() for v in listing)
+    assert listing[1]["path"] == f".dataops/data/staging.squares/{r4}.parquet"
+    assert not any(v["expires"] for v in versions(project, "marts.total"))  # no keep_versions: keep all
+    with pytest.raises(NotFoundError, match="did you mean 'raw.numbers'"):
+        versions(project, "raw.number")
+
+    # as of run 2, raw.numbers was the 20-row version; reading it gives the old data
+    old = resolve_as_of(project.ledger, "raw.numbers", r2)
+    assert (old.version_id, old.status) == (f"raw.numbers@{r2}", "superseded")
+    assert pl.read_parquet(old.path)["n"].to_list() == list(range(20))
+    assert pl.read_parquet(project.ledger.current_versions()["raw.numbers"].path).height == 40
+    # the kernel's way: the ledger file, opened read-only
+    assert resolve_as_of(project.store.ledger_path, "raw.numbers", r3).version_id == f"raw.numbers@{r3}"
+    # run 5 only quarantined squares and skipped total: the r4 versions were current when it ended
+    assert resolve_as_of(project.store.ledger_path, "staging.squares", r5).version_id == f"staging.squares@{r4}"
+    assert resolve_as_of(project.ledger, "marts.total", r5).version_id == f"marts.total@{r4}"
+    con = sqlite3.connect(project.store.ledger_path)
+    try:
+        assert resolve_as_of(con, "marts.evens", r1).version_id == f"marts.evens@{r1}"
+    finally:
+        con.close()
+    with pytest.raises(NotFoundError, match="Unknown run '2001"):
+        resolve_as_of(project.ledger, "raw.numbers", "20010101-000000-000abcd")
+    with pytest.raises(DataOpsError, match="raw.other had no current version when run"):
+        resolve_as_of(project.ledger, "raw.other", r1)
+
+
+def test_gc_deletes_only_superseded_versions_beyond_keep(history: ProjectFactory, tmp_path: Path) -> None:
+    project = Project(history.root)
+    r1, r2, r3, r4, r5 = run_ids(history)
+    before = statuses(history)
+    lineage_before = history.ledger_rows("select * from lineage order by 1, 2")
+    expected = {f"{ds}@{r}" for ds in ("raw.numbers", "staging.squares", "marts.evens") for r in (r1, r2)}
+
+    assert {e.version.version_id for e in plan_gc(project)} == expected
+    dry = gc(project, dry_run=True)
+    assert {e.version.version_id for e in dry.deleted} == expected and dry.blocked_by == ()
+    assert dry.bytes_freed == sum(Path(e.version.path).stat().st_size for e in dry.deleted)
+    assert statuses(history) == before  # a dry run changes nothing
+
+    # while a run is in flight (its step has read staging.squares and is still going), gc refuses
+    hold = tmp_path / "release"
+    running = subprocess.Popen(
+        [sys.executable, "-m", "dataops_nb.cli", "run", "--only", "total", "-p", f"hold={hold}"],
+        cwd=history.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.time() + 300
+        while not Path(f"{hold}.started").exists():
+            assert running.poll() is None, running.communicate()
+            assert time.time() < deadline
+            time.sleep(0.1)
+        with pytest.raises(ConflictError, match="Another run is in progress .*gc deletes nothing"):
+            gc(project)
+        blocked = gc(project, dry_run=True)
+        assert len(blocked.blocked_by) == 1 and str(running.pid) in blocked.blocked_by[0]
+        assert statuses(history) == before
+        assert all(Path(e.version.path).is_file() for e in dry.deleted)
+    finally:
+        hold.write_text("go")
+        out, err = running.communicate(timeout=300)
+    assert running.returncode == 0, out + err
+    before = statuses(history)
+
+    result = gc(project)
+    assert {e.version.version_id for e in result.deleted} == expected
+    assert result.bytes_freed == dry.bytes_freed and result.missing_files == ()
+    after = statuses(history)
+    for version_id, status in after.items():
+        dataset, _, run_id = version_id.partition("@")
+        path = history.root / ".dataops" / "data" / dataset / f"{run_id}.parquet"
+        if version_id in expected:
+            assert status == "deleted" and not path.exists()
+        else:  # current, quarantined, kept superseded, and every marts.total version
+            assert status == before[version_id] and path.is_file(), version_id
+    assert after[f"staging.squares@{r5}"] == "quarantined"
+    assert sum(1 for v in after if v.startswith("marts.total@")) == 5  # keep all when unset
+    # the rows keep their paths; lineage history is intact; the ledger is sound
+    kept_paths = dict(history.ledger_rows("select version_id, path from dataset_versions where status = 'deleted'"))
+    assert kept_paths == {v: str(history.root.resolve() / ".dataops" / "data" / v.split("@")[0]
+                                 / f"{v.split('@')[1]}.parquet") for v in expected}
+    assert set(lineage_before) <= set(history.ledger_rows("select * from lineage"))
+    assert history.ledger_rows("PRAGMA integrity_check") == [("ok",)]
+    assert history.ledger_rows("PRAGMA foreign_key_check") == []
+
+    # reading a deleted past says so; a kept one still reads
+    with pytest.raises(DataOpsError, match=f"raw.numbers@{r1} .*was deleted by gc"):
+        as_of_path(project.ledger, "raw.numbers", r1)
+    version, path = as_of_path(project.ledger, "raw.numbers", r3)
+    assert pl.read_parquet(path).height == 30
+    listing = versions(project, "raw.numbers")
+    assert [(v["status"], v["readable"]) for v in listing[-2:]] == [("deleted", False), ("deleted", False)]
+
+    # gc again deletes nothing; the runner carries on over the ledger, and the next gc
+    # removes the next version that falls out of the window
+    assert gc(project).deleted == ()
+    history.cli("run", "-p", "n=50", check=0)
+    r7 = run_ids(history)[-1]
+    again = gc(project)
+    assert {e.version.version_id for e in again.deleted} == {
+        f"{ds}@{r3}" for ds in ("raw.numbers", "staging.squares", "marts.evens")
+    }
+    assert resolve_as_of(project.ledger, "raw.numbers", r7).version_id == f"raw.numbers@{r7}"
+    assert history.ledger_rows("PRAGMA integrity_check") == [("ok",)]
+
+
+def test_the_ledger_migration_keeps_history(two_steps: ProjectFactory) -> None:
+    """LEDGER_MIGRATION plus allow_deleted_status, as ledger migrations will run them, on real runs."""
+    two_steps.cli("run", check=0)
+    two_steps.cli("run", "-p", "n=4", check=0)
+    versions_before = two_steps.ledger_rows("select * from dataset_versions order by version_id")
+    lineage_before = two_steps.ledger_rows("select * from lineage order by 1, 2")
+    assert len(lineage_before) == 2
+
+    project = Project(two_steps.root)
+    with project.ledger.transaction() as con:
+        for statement in _statements(LEDGER_MIGRATION):
+            con.execute(statement)
+        assert allow_deleted_status(con)
+    assert two_steps.ledger_rows(
+        "select version_id, dataset, run_id, step, path, rows, bytes, schema, status, created_at, promoted_at "
+        "from dataset_versions order by version_id") == versions_before
+    assert two_steps.ledger_rows("select * from lineage order by 1, 2") == lineage_before
+    assert two_steps.ledger_rows("PRAGMA integrity_check") == [("ok",)]
+    assert not ensure_deleted_status(project.ledger)  # already allows `deleted`
+    with pytest.raises(sqlite3.IntegrityError):  # other statuses are still refused
+        with project.ledger.transaction() as con:
+            con.execute("UPDATE dataset_versions SET status = 'gone'")
+    with pytest.raises(sqlite3.IntegrityError):  # one current version per dataset still holds
+        with project.ledger.transaction() as con:
+            con.execute("UPDATE dataset_versions SET status = 'current'")
+
+    # the runner keeps working on the migrated ledger; gc stamps deleted_at now that it exists
+    two_steps.cli("run", "-p", "n=6", check=0)
+    assert len(two_steps.ledger_rows("select * from lineage")) == 3
+    assert two_steps.ledger_rows("select count(*) from dataset_versions where status = 'current'") == [(2,)]
+
+    two_steps.spec(TWO_STEPS.replace("    owner: tests\n", "    owner: tests\n    keep_versions: 1\n"))
+    result = gc(Project(two_steps.root))
+    assert len(result.deleted) == 2
+    stamped = two_steps.ledger_rows(
+        "select status, deleted_at is not null from dataset_versions where dataset = 'raw.numbers' order by version_id")
+    assert stamped == [("deleted", 1), ("deleted", 1), ("current", 0)]

@@ -1,0 +1,149 @@
+"""The /dataops/ REST API on a real Jupyter server: auth, XSRF, confinement, error codes."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+pytestmark = pytest.mark.usefixtures("api_project")
+
+
+async def get(jp_fetch, *parts, **params):
+    response = await jp_fetch("dataops", *parts, params=params)
+    return json.loads(response.body)
+
+
+async def post(jp_fetch, path, body, **kwargs):
+    response = await jp_fetch("dataops", path, method="POST", body=json.dumps(body), **kwargs)
+    return response.code, json.loads(response.body)
+
+
+async def failure(call) -> tuple[int, dict]:
+    with pytest.raises(HTTPClientError) as caught:
+        await call
+    body = caught.value.response.body if caught.value.response is not None else b"{}"
+    return caught.value.code, json.loads(body or b"{}")
+
+
+async def wait_for_run(jp_fetch, run_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = await get(jp_fetch, "runs", run_id)
+        if run["status"] != "running":
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not finish")
+
+
+async def test_settings_give_versions_and_project(jp_fetch):
+    settings = await get(jp_fetch, "settings")
+    import dataops_nb
+
+    assert settings["kit_version"] == dataops_nb.__version__
+    assert settings["extension_version"]
+    assert settings["project"] == "" and settings["project_name"] == "twosteps"
+
+
+async def test_pipeline_lists_steps_edges_and_states(jp_fetch):
+    pipeline = await get(jp_fetch, "pipeline")
+    assert [s["name"] for s in pipeline["steps"]] == ["make", "double"]
+    assert pipeline["edges"] == [["make", "double"]]
+    assert {s["state"] for s in pipeline["steps"]} == {"stale"}
+    assert pipeline["running"] is None
+
+
+async def test_start_a_run_and_watch_it_finish(jp_fetch, api_project):
+    code, started = await post(jp_fetch, "runs", {"mode": "all"})
+    assert code == 201
+    run = await wait_for_run(jp_fetch, started["run_id"])
+    assert run["status"] == "success"
+    assert [s["status"] for s in run["steps"]] == ["success", "success"]
+    assert (api_project.root / run["steps"][0]["output_notebook"]).is_file()
+    pipeline = await get(jp_fetch, "pipeline")
+    assert {s["name"]: (s["state"], s["last_status"]) for s in pipeline["steps"]} == {
+        "make": ("fresh", "success"), "double": ("fresh", "success")
+    }
+    runs = await get(jp_fetch, "runs")
+    assert runs["items"][0]["run_id"] == started["run_id"]
+    # one step only
+    code, again = await post(jp_fetch, "runs", {"mode": "only", "step": "double"})
+    run = await wait_for_run(jp_fetch, again["run_id"])
+    assert [s["name"] for s in run["steps"]] == ["double"]
+
+
+async def test_unknown_step_is_400_with_a_suggestion(jp_fetch):
+    code, body = await failure(post(jp_fetch, "runs", {"mode": "only", "step": "dubble"}))
+    assert code == 400 and "double" in body["message"]
+
+
+async def test_malformed_body_is_400(jp_fetch):
+    code, body = await failure(post(jp_fetch, "runs", {"mode": "sideways"}))
+    assert code == 400 and "mode" in body["message"]
+
+
+async def test_unknown_dataset_is_404(jp_fetch):
+    code, body = await failure(jp_fetch("dataops", "catalog", "raw.nothing"))
+    assert code == 404 and "raw.nothing" in body["message"]
+
+
+async def test_unknown_run_is_404(jp_fetch):
+    code, _ = await failure(jp_fetch("dataops", "runs", "20990101-000000-0000000"))
+    assert code == 404
+
+
+async def test_path_climbing_out_of_the_root_is_400(jp_fetch):
+    code, body = await failure(jp_fetch("dataops", "pipeline", params={"project": "../../etc"}))
+    assert code == 400 and "outside" in body["message"]
+
+
+async def test_no_token_is_403(jp_fetch, jp_base_url, http_server_client):
+    for path in ("settings", "pipeline", "runs", "catalog", "reviews"):
+        with pytest.raises(HTTPClientError) as caught:
+            await http_server_client.fetch(f"{jp_base_url}dataops/{path}")
+        assert caught.value.code == 403, path
+
+
+async def test_post_without_xsrf_is_refused(jp_base_url, http_server_client, jp_serverapp):
+    """A browser session (cookie) must send the XSRF token with a POST."""
+    token = jp_serverapp.identity_provider.token
+    login = await http_server_client.fetch(f"{jp_base_url}lab?token={token}", follow_redirects=False, raise_error=False)
+    cookies = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
+    assert "_xsrf" in cookies
+    xsrf = next(c.split("=", 1)[1] for c in cookies.split("; ") if c.startswith("_xsrf="))
+    refused = await http_server_client.fetch(
+        f"{jp_base_url}dataops/reviews", method="POST", body=json.dumps({}),
+        headers={"Cookie": cookies}, raise_error=False,
+    )
+    assert refused.code == 403
+    allowed = await http_server_client.fetch(
+        f"{jp_base_url}dataops/reviews", method="POST", body=json.dumps({}),
+        headers={"Cookie": cookies, "X-XSRFToken": xsrf}, raise_error=False,
+    )
+    assert allowed.code == 400  # past the XSRF check: the empty body is bad input
+
+
+async def test_catalog_lineage_and_reviews_after_a_run(jp_fetch, api_project):
+    api_project.cli("run", check=0)
+    hits = await get(jp_fetch, "catalog", q="numbers")
+    assert hits["items"][0]["name"] == "raw.numbers"
+    page = await get(jp_fetch, "catalog", "staging.doubled")
+    assert page["name"] == "staging.doubled"
+    assert "raw.numbers" in [u["dataset"] for u in page["upstream"]]
+    lineage = await get(jp_fetch, "lineage", "staging.doubled")
+    assert "raw.numbers" in json.dumps(lineage)
+    reviews = await get(jp_fetch, "reviews")
+    assert reviews["failures"] == [] and reviews["quarantined"] == []
+
+
+async def test_new_step_from_a_template(jp_fetch, api_project):
+    templates = await get(jp_fetch, "templates")
+    assert {"ingest_file", "sql_transform", "polars_transform", "report"} <= {t["name"] for t in templates["items"]}
+    code, created = await post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform", "needs": ["double"]})
+    assert code == 201 and created["notebook"] == "notebooks/summary.ipynb"
+    assert (api_project.root / "notebooks" / "summary.ipynb").is_file()
+    assert "name: summary" in (api_project.root / "dataops.yaml").read_text()
+    code, body = await failure(post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform"}))
+    assert code == 409

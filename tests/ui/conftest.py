@@ -1,0 +1,133 @@
+"""A real `jupyter lab` on a copy of the demo project, driven by headless Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REPO, ProjectFactory
+
+CHROMIUM = os.environ.get("DATAOPS_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+TOKEN = "dataops-ui-test-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Lab:
+    def __init__(self, root: Path, port: int) -> None:
+        self.root = root
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.project = ProjectFactory(root)
+
+    def api(self, path: str) -> dict:
+        request = urllib.request.Request(f"{self.url}/dataops/{path}", headers={"Authorization": f"token {TOKEN}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "flights"
+    root.mkdir()
+    shutil.copy(REPO / "dataops.yaml", root / "dataops.yaml")
+    shutil.copytree(REPO / "notebooks", root / "notebooks")
+    home = base / "home"
+    settings = base / "settings"
+    (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
+    (settings / "overrides.json").write_text(
+        json.dumps({"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+                    "dataops-nb-lab:plugin": {"refreshInterval": 300}})
+    )
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "DATAOPS_USER": "alice",
+    }
+    lab = Lab(root, _free_port())
+    lab.project.cli("run", "--env", "test", env={"DATAOPS_USER": "alice"}, check=0)
+    log = (base / "lab.log").open("w")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+            f"--ServerApp.port={lab.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+            f"--LabApp.app_settings_dir={settings}", "--LabApp.news_url=",
+        ],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                lab.api("settings")
+                break
+            except Exception:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("jupyter lab did not start:\n" + (base / "lab.log").read_text()[-3000:])
+                time.sleep(0.3)
+        yield lab
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"Chromium is needed at {CHROMIUM} (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(lab: Lab, browser, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A Lab page with the DataOps sidebar open; a screenshot is saved after each test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(f"{lab.url}/lab?token={TOKEN}")
+    page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
+    page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]')
+    try:
+        yield page
+    finally:
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"))
+        context.close()
+
+
+def open_sidebar(page) -> None:
+    tab = page.locator('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]')
+    if "lm-mod-current" not in (tab.get_attribute("class") or ""):
+        tab.click()
+    page.wait_for_selector("#dataops-sidebar [data-testid=dataops-tab-pipeline]")

@@ -1,0 +1,104 @@
+"""The DataOps sidebar in a real JupyterLab, driven by headless Chromium."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import open_sidebar
+
+STEPS = {"ingest", "clean", "flight_weather", "carrier_delays", "report"}
+
+
+def test_sidebar_draws_the_pipeline(page):
+    open_sidebar(page)
+    graph = page.locator("[data-testid=dataops-graph]")
+    graph.wait_for()
+    nodes = page.locator("[data-testid=dataops-graph] g.jp-DataOps-node")
+    assert {nodes.nth(i).get_attribute("data-step") for i in range(nodes.count())} == STEPS
+    assert page.locator("[data-testid=dataops-graph] path.jp-DataOps-edge").count() == 6
+    page.locator('[data-step="clean"]').click()
+    details = page.locator("[data-testid=dataops-step-details]")
+    assert "clean" in details.inner_text()
+    assert details.locator("[data-testid=dataops-run-from]").is_visible()
+
+
+def test_run_the_pipeline_and_watch_it_finish(page, lab):
+    open_sidebar(page)
+    page.locator("[data-testid=dataops-graph]").wait_for()
+    before = {r["run_id"] for r in lab.api("runs")["items"]}
+    page.locator("[data-testid=dataops-run-all]").click()
+    page.wait_for_selector("[data-testid=dataops-live] >> text=Run ", timeout=30_000)
+    page.wait_for_function(
+        """() => {
+            const nodes = [...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')];
+            return nodes.length === 5 && nodes.every(n => n.dataset.state === 'fresh');
+        }""",
+        timeout=180_000,
+    )
+    assert "No run in progress" in page.locator("[data-testid=dataops-live]").inner_text()
+    runs = lab.api("runs")["items"]
+    new = [r for r in runs if r["run_id"] not in before]
+    assert len(new) == 1 and new[0]["status"] == "success"
+    page.locator("[data-testid=dataops-tab-runs]").click()
+    first = page.locator("[data-testid=dataops-run]").first
+    assert first.get_attribute("data-run") == new[0]["run_id"]
+    assert "success" in first.inner_text()
+
+
+def test_open_an_executed_notebook_from_runs(page, lab):
+    open_sidebar(page)
+    page.locator("[data-testid=dataops-tab-runs]").click()
+    page.locator("[data-testid=dataops-run]").first.click()
+    page.locator('[data-testid=dataops-run-step][data-step="clean"]').click()
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="clean.ipynb (executed)")
+    tab.wait_for(timeout=30_000)
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    assert page.locator(".jp-mod-current .jp-Notebook, .jp-NotebookPanel:visible .jp-Notebook").count() >= 1
+
+
+def test_search_the_catalog_and_open_a_dataset(page):
+    open_sidebar(page)
+    page.locator("[data-testid=dataops-tab-catalog]").click()
+    search = page.locator("[data-testid=dataops-catalog-search]")
+    search.fill("carrier")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=dataops-hit]')?.dataset.dataset === 'marts.carrier_delays'"
+    )
+    page.locator('[data-testid=dataops-hit][data-dataset="marts.carrier_delays"]').click()
+    dataset = page.locator('[data-testid=dataops-dataset-page][data-dataset="marts.carrier_delays"]')
+    dataset.wait_for()
+    text = dataset.inner_text()
+    assert "Punctuality per airline" in text and "analytics" in text
+    assert "on_time_rate" in text
+    dataset.locator("[data-testid=dataops-upstream] >> text=staging.flights").click()
+    page.locator('[data-testid=dataops-dataset-page][data-dataset="staging.flights"]').wait_for()
+
+
+def test_record_a_review_decision(page, lab):
+    open_sidebar(page)
+    page.locator("[data-testid=dataops-tab-quality]").click()
+    item = page.locator("[data-testid=dataops-review-item]", has_text="not_null(dep_time)").first
+    item.wait_for()
+    target = item.get_attribute("data-target")
+    item.locator("[data-testid=dataops-reason]").fill("cancelled flights have no departure time")
+    item.locator("[data-testid=dataops-accept]").click()
+    page.wait_for_function(
+        f"() => !document.querySelector('[data-testid=dataops-review-item][data-target=\"{target}\"]')"
+    )
+    rows = lab.project.ledger_rows("SELECT decision, user, reason FROM reviews ORDER BY id DESC LIMIT 1")
+    assert rows == [("accept", "alice", "cancelled flights have no departure time")]
+
+
+def test_create_a_step_from_a_template(page, lab):
+    page.locator(".jp-LauncherCard", has_text="Pipeline step").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    dialog.locator("[data-testid=dataops-new-template]").select_option("sql_transform")
+    dialog.locator("[data-testid=dataops-new-name]").fill("weekly")
+    dialog.locator("[data-testid=dataops-new-needs]").select_option(["clean"])
+    dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="weekly.ipynb").wait_for()
+    spec = (lab.root / "dataops.yaml").read_text()
+    assert "- name: weekly" in spec and "notebooks/weekly.ipynb" in spec
+    assert json.loads((lab.root / "notebooks" / "weekly.ipynb").read_text())["cells"]
+    assert "weekly" in {s["name"] for s in lab.api("pipeline")["steps"]}
