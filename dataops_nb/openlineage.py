@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import re
@@ -247,10 +248,10 @@ class _RunView:
     def _output(self, version: Any) -> dict[str, Any]:
         facets = self._dataset_facets(version.dataset, version.version_id, version.schema)
         checks = self.checks.get(version.version_id, [])
-        columns: dict[str, dict[str, int]] = {}
-        for check in checks:
+        columns = self._column_metrics(version)
+        for check in checks:  # versions without a profile still have their not_null counts
             if check["kind"] == "not_null" and check["column_name"] and check["failing"] is not None:
-                columns[check["column_name"]] = {"nullCount": int(check["failing"])}
+                columns.setdefault(check["column_name"], {}).setdefault("nullCount", int(check["failing"]))
         metrics: dict[str, Any] = {"columnMetrics": columns}
         if version.rows is not None:
             metrics["rowCount"] = int(version.rows)
@@ -268,6 +269,26 @@ class _RunView:
             "facets": facets,
             "outputFacets": {"outputStatistics": _facet("OutputStatisticsOutputDatasetFacet", **statistics)},
         }
+
+
+    def _column_metrics(self, version: Any) -> dict[str, dict[str, Any]]:
+        """From the version's column profile; min and max only of numbers outside PII columns."""
+        meta = self.spec.datasets.get(version.dataset)
+        pii = set(meta.pii_columns) if meta else set()
+        columns: dict[str, dict[str, Any]] = {}
+        for column in self.project.ledger.column_profiles(version.version_id):
+            metric: dict[str, Any] = {}
+            if column["null_count"] is not None:
+                metric["nullCount"] = int(column["null_count"])
+            if column["approx_distinct"] is not None:
+                metric["distinctCount"] = int(column["approx_distinct"])
+            if column["name"] not in pii and not column["pii_kind"]:
+                for key in ("min", "max"):
+                    value = column[key]
+                    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                        metric[key] = value
+            columns[column["name"]] = metric
+        return columns
 
 
 def _assertion(check: Any) -> dict[str, Any]:

@@ -221,7 +221,10 @@ def test_inputs_outputs_schema_and_quality_facets_match_what_was_published(finis
     assert assertions["not_null(i)"]["assertion"] == "not_null"
     assert assertions["not_null(i)"]["column"] == "i" and assertions["not_null(i)"]["success"] is True
     metrics = published["facets"]["dataQualityMetrics"]
-    assert metrics["rowCount"] == 10 and metrics["columnMetrics"] == {"i": {"nullCount": 0}}
+    assert metrics["rowCount"] == 10 and set(metrics["columnMetrics"]) == {"i"}
+    column = metrics["columnMetrics"]["i"]
+    assert (column["nullCount"], column["min"], column["max"]) == (0, 0, 9) and column["distinctCount"] > 0
+    assert set(double_done["outputs"][0]["facets"]["dataQualityMetrics"]["columnMetrics"]) == {"i", "j"}
     assert metrics["bytes"] == project.ledger_rows(
         "select bytes from dataset_versions where dataset = 'raw.numbers'"
     )[0][0]

@@ -108,14 +108,14 @@ def search(ledger: Ledger, query: str | Query, *, limit: int = 20) -> list[dict[
         ranked = _ranked(ledger, parsed, where, args, limit)
     elif parsed.terms:  # only punctuation: nothing can match
         ranked = []
-    elif parsed.match:  # filters only: narrowed by the index, checked exactly, by name
+    elif parsed.match and _sparse(ledger, parsed.match):  # few candidates: narrow by the index
         ids = ledger.query(
             "SELECT d.fts_id FROM catalog_fts f JOIN datasets d ON d.fts_id = f.rowid "
             f"WHERE catalog_fts MATCH ?{_and(where)} ORDER BY d.name LIMIT ?",
             (parsed.match, *args, limit),
         )
         ranked = [(row[0], 0.0, 0) for row in ids]
-    else:
+    else:  # no filter, or a common one: walk the names in order until `limit` rows pass
         ids = ledger.query(f"SELECT d.fts_id FROM datasets d {_where(where)} ORDER BY d.name LIMIT ?", (*args, limit))
         ranked = [(row[0], 0.0, 0) for row in ids]
     found = {}
@@ -181,6 +181,16 @@ def _ranked(ledger: Ledger, query: Query, where: str, args: list[Any], limit: in
     return top[:limit]
 
 
+SPARSE = 500
+
+
+def _sparse(ledger: Ledger, match: str) -> bool:
+    """Whether the index narrows the filters to few enough datasets to sort them all by name."""
+    rows = ledger.query(f"SELECT count(*) FROM (SELECT 1 FROM catalog_fts WHERE catalog_fts MATCH ? LIMIT {SPARSE + 1})",
+                        (match,))
+    return int(rows[0][0]) <= SPARSE
+
+
 def _where(where: str) -> str:
     return f"WHERE {where}" if where else ""
 
@@ -194,7 +204,7 @@ def _filters(query: Query) -> tuple[str, list[Any]]:
     args: list[Any] = []
     for tag in query.tags:
         clauses.append(
-            "(EXISTS (SELECT 1 FROM json_each(d.tags) WHERE lower(value) = ?) "
+            "(instr(lower(d.tags), json_quote(?)) > 0 "
             "OR EXISTS (SELECT 1 FROM column_tags t WHERE t.dataset = d.name AND lower(t.tag) = ?))"
         )
         args += [tag, tag]

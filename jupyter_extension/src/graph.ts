@@ -63,7 +63,8 @@ export function drawGraph(
     row.forEach((name, x) => position.set(name, { x: offset + x * (NODE_W + GAP_X), y: GAP_Y / 2 + y * (NODE_H + GAP_Y) }));
   });
 
-  const root = svg('svg', { class: 'jp-DataOps-graph', width, height, viewBox: `0 0 ${width} ${height}` });
+  // scales down to the sidebar's width, never up
+  const root = svg('svg', { class: 'jp-DataOps-graph', width: '100%', viewBox: `0 0 ${width} ${height}`, style: `max-width: ${width}px` });
   root.setAttribute('data-testid', 'dataops-graph');
   const defs = svg('defs', {});
   const marker = svg('marker', { id: 'dataops-arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' });

@@ -15,7 +15,7 @@ def test_sidebar_draws_the_pipeline(page):
     graph.wait_for()
     nodes = page.locator("[data-testid=dataops-graph] g.jp-DataOps-node")
     assert {nodes.nth(i).get_attribute("data-step") for i in range(nodes.count())} == STEPS
-    assert page.locator("[data-testid=dataops-graph] path.jp-DataOps-edge").count() == 6
+    assert page.locator("[data-testid=dataops-graph] path.jp-DataOps-edge").count() == 5
     page.locator('[data-step="clean"]').click()
     details = page.locator("[data-testid=dataops-step-details]")
     assert "clean" in details.inner_text()
@@ -90,6 +90,8 @@ def test_record_a_review_decision(page, lab):
 
 
 def test_create_a_step_from_a_template(page, lab):
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
     page.locator(".jp-LauncherCard", has_text="Pipeline step").click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for()
@@ -102,3 +104,42 @@ def test_create_a_step_from_a_template(page, lab):
     assert "- name: weekly" in spec and "notebooks/weekly.ipynb" in spec
     assert json.loads((lab.root / "notebooks" / "weekly.ipynb").read_text())["cells"]
     assert "weekly" in {s["name"] for s in lab.api("pipeline")["steps"]}
+
+
+def test_review_and_catalog_widgets_render_in_a_notebook(page, lab):
+    cells = [
+        "import dataops_nb as dn\ndn.review()",
+        "dn.catalog(query='flights')",
+    ]
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": source} for i, source in enumerate(cells)],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    (lab.root / "notebooks" / "widgets.ipynb").write_text(json.dumps(notebook))
+    page.goto(f"{lab.url}/lab/tree/notebooks/widgets.ipynb")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        kernel_dialog.wait_for(timeout=5_000)
+        kernel_dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    except Exception:  # noqa: BLE001 - Lab started the notebook's kernel without asking
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    review = page.locator(".widget-vbox", has_text="Quality review").first
+    review.wait_for(timeout=60_000)
+    assert review.locator("button", has_text="Accept").count() >= 1
+    assert "relationships(tailnum)" in review.inner_text()
+    search = page.locator(".widget-text input[placeholder^='Search datasets']")
+    search.wait_for()
+    page.locator(".widget-button", has_text="staging.flights").first.wait_for()
+    search.fill("carrier")
+    page.locator(".widget-button", has_text="marts.carrier_delays").first.click()
+    page.locator(".widget-html", has_text="Punctuality per airline").first.wait_for()
+    page.wait_for_function(  # the page's "read it" snippet
+        """() => [...document.querySelectorAll('.widget-textarea textarea')]
+                 .some(t => t.value.includes('dn.read("marts.carrier_delays")'))"""
+    )
