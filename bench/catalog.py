@@ -2,7 +2,7 @@
 
 Standalone (imports nothing from the other bench modules): builds a real ledger with
 the kit's own writers (`write_dataset_meta`, `reindex_dataset`), then times
-`dataops_nb.catalog.search.search` per query (parse, FTS5 + bm25 + name tiers + filters,
+`dataops_nb.metadata.search.search` per query (parse, FTS5 + bm25 + name tiers + filters,
 result rows) and reports p50 / p95 / max. Target: p95 under 20 ms.
 
     python bench/catalog.py [--datasets 10000] [--queries 200] [--no-write]
@@ -26,7 +26,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from dataops_nb.catalog.search import search  # noqa: E402
+from dataops_nb.metadata.search import search  # noqa: E402
 from dataops_nb.ledger import Ledger, reindex_dataset, write_dataset_meta  # noqa: E402
 
 TARGET_P95_MS = 20.0

@@ -151,29 +151,34 @@ def _memory() -> str:
 
 SECTION = re.compile(r"^<!-- section: (?P<name>[\w-]+) -->\n<!-- summary: (?P<summary>.*) -->\n", re.M)
 ORDER = ["runner", "store", "quality", "cli"]
+# Blocks other scripts own (e.g. bench/catalog.py's `<!-- catalog -->...<!-- /catalog -->`): kept as they are.
+FOREIGN = re.compile(r"<!-- (?P<tag>[\w-]+) -->.*?<!-- /(?P=tag) -->", re.S)
 
 
 def write_results(section: str, results: list[Result], *, repeats: int, seconds: float) -> Path:
     """Replace (or add) this module's section of RESULTS.md; refresh the machine and the summary."""
-    sections = _read_sections()
+    sections, foreign = _read_sections()
     body = [f"_{repeats} repeat(s), medians; took {seconds:.0f} s; {_dt.datetime.now():%Y-%m-%d %H:%M}_", ""]
     body += [_result_markdown(r) for r in results]
     summary = [(r.name, r.value_label, r.value, r.target, r.passed) for r in results]
     sections[section] = {"text": "\n".join(body), "summary": summary}
-    _write(sections)
+    _write(sections, foreign)
     return RESULTS
 
 
 def forget_sections() -> None:
-    """Start RESULTS.md afresh (a full run): no section of an earlier run survives."""
-    RESULTS.unlink(missing_ok=True)
+    """Start RESULTS.md afresh (a full run): none of our earlier sections survives; foreign blocks do."""
+    _write({}, _read_sections()[1])
 
 
-def _read_sections() -> dict[str, Any]:
-    """The sections already in RESULTS.md, each with its summary rows (kept in a comment)."""
+def _read_sections() -> tuple[dict[str, Any], list[str]]:
+    """Our sections already in RESULTS.md (each with its summary rows, kept in a comment),
+    and the blocks other scripts wrote there."""
     if not RESULTS.exists():
-        return {}
+        return {}, []
     text = RESULTS.read_text()
+    foreign = [m.group(0) for m in FOREIGN.finditer(text)]
+    text = FOREIGN.sub("", text)
     marks = list(SECTION.finditer(text))
     sections = {}
     for i, mark in enumerate(marks):
@@ -181,10 +186,10 @@ def _read_sections() -> dict[str, Any]:
         body = text[mark.end():end].strip()
         body = body.split("\n", 2)[2] if body.startswith("## ") else body  # drop the heading
         sections[mark["name"]] = {"text": body, "summary": json.loads(mark["summary"])}
-    return sections
+    return sections, foreign
 
 
-def _write(sections: dict[str, Any]) -> None:
+def _write(sections: dict[str, Any], foreign: list[str]) -> None:
     info = machine()
     out = [
         "# dataops-nb benchmarks",
@@ -209,6 +214,7 @@ def _write(sections: dict[str, Any]) -> None:
     for name in names:
         out += ["", f"<!-- section: {name} -->", f"<!-- summary: {json.dumps(sections[name]['summary'])} -->",
                 f"## {name}", "", sections[name]["text"]]
+    out += ["", *foreign] if foreign else []
     RESULTS.write_text("\n".join(out).rstrip() + "\n")
 
 
@@ -289,24 +295,10 @@ class BenchError(RuntimeError):
 
 
 def notebook_json(parameters: str, *cells: str) -> dict[str, Any]:
-    """A step notebook: a cell tagged `parameters` and code cells (as tests/conftest.py builds)."""
+    """A step notebook: a cell tagged `parameters` and code cells (the kit's own builder)."""
+    from dataops_nb.notebooks import step_notebook
 
-    def cell(source: str, index: int, tags: list[str] | None = None) -> dict[str, Any]:
-        return {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"cell-{index}",
-            "metadata": {"tags": tags} if tags else {},
-            "outputs": [],
-            "source": textwrap.dedent(source).strip() + "\n",
-        }
-
-    return {
-        "cells": [cell(parameters, 0, ["parameters"])] + [cell(c, i + 1) for i, c in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    return step_notebook(parameters, *cells)
 
 
 def build_project(root: Path, steps: int, *, chain: bool, body: str = "x = n + 1", ploomber: bool = False) -> Path:
@@ -343,14 +335,15 @@ def notebooks_of(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("*.ipynb"))
 
 
-def papermill_loop_code(notebooks: list[Path], outdir: Path) -> str:
+def papermill_loop_code(notebooks: list[Path], outdir: Path, parameters: dict[str, Any] | None = None) -> str:
     """A plain sequential papermill loop: what a user writes without the kit."""
     pairs = [(str(nb), str(outdir / nb.name)) for nb in notebooks]
     return (
         "import papermill as pm, os\n"
         f"os.makedirs({str(outdir)!r}, exist_ok=True)\n"
         f"for src, dst in {pairs!r}:\n"
-        "    pm.execute_notebook(src, dst, kernel_name='python3', progress_bar=False)\n"
+        "    pm.execute_notebook(src, dst, kernel_name='python3', progress_bar=False,\n"
+        f"                        parameters={parameters or {}!r}, cwd=os.path.dirname(src))\n"
     )
 
 

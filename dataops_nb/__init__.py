@@ -10,10 +10,26 @@ In a step notebook::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .errors import DataOpsError
-from .runtime import StepContext, read, step
+
+if TYPE_CHECKING:
+    from .runtime import StepContext
 
 __all__ = ["DataOpsError", "StepContext", "catalog", "read", "review", "step", "__version__"]
+__version__ = "0.1.0"
+
+# The step API imports DuckDB and the spec models; the CLI's fast commands must not pay for it.
+_LAZY = {"step": "runtime", "read": "runtime", "StepContext": "runtime"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'dataops_nb' has no attribute {name!r}")
 
 
 def review(project_dir: str | None = None, dataset: str | None = None):  # type: ignore[no-untyped-def]
@@ -28,5 +44,3 @@ def catalog(project_dir: str | None = None, query: str = ""):  # type: ignore[no
     from .widgets.catalog import catalog as build
 
     return build(project_dir, query)
-
-__version__ = "0.1.0"

@@ -466,6 +466,115 @@ def _show_page(d: dict[str, Any]) -> None:
         _table(preview, list(preview[0]))
 
 
+@catalog.command("versions")
+@common
+@click.argument("dataset")
+@click.pass_context
+def catalog_versions(ctx: click.Context, dataset: str) -> None:
+    """Every version of a dataset, newest first (and which the next gc deletes)."""
+    from . import service
+
+    data = service.dataset_versions(_project(ctx), dataset)
+    _emit(ctx, data, lambda rows: _table(
+        [{**r, "gc": "expires" if r.get("expires") else ""} for r in rows],
+        ["version", "status", "rows", "created_at", "notebook", "gc"]))
+
+
+@cli.command("lineage")
+@common
+@click.argument("dataset")
+@click.option("--upstream", "direction", flag_value="upstream", help="Only where it came from.")
+@click.option("--downstream", "direction", flag_value="downstream", help="Only where it goes.")
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="At most N datasets away.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "mermaid", "dot"]), default="text",
+              show_default=True)
+@click.pass_context
+def lineage_command(ctx: click.Context, dataset: str, direction: str | None, depth: int | None, fmt: str) -> None:
+    """Where a dataset came from and where it goes (columns too, where the SQL tells)."""
+    from . import service
+
+    project, direction = _project(ctx), direction or "both"
+    if _settings(ctx).json or fmt == "json":
+        click.echo(json.dumps(service.lineage(project, dataset, direction=direction, depth=depth), indent=2,
+                              default=str))
+    else:
+        click.echo(service.lineage(project, dataset, direction=direction, depth=depth, fmt=fmt), nl=False)
+
+
+@cli.command("gc")
+@common
+@click.option("--dry-run", is_flag=True, help="Only show what would be deleted.")
+@click.pass_context
+def gc_command(ctx: click.Context, dry_run: bool) -> None:
+    """Delete superseded versions beyond each dataset's keep_versions (never current or quarantined)."""
+    from . import service
+
+    data = service.gc(_project(ctx), dry_run=dry_run)
+
+    def human(d: dict[str, Any]) -> None:
+        verb = "would delete" if d["dry_run"] else "deleted"
+        for item in d["deleted"]:
+            click.echo(f"{verb} {item['version']} ({item['reason']})")
+        click.echo(f"{len(d['deleted'])} version(s), {d['bytes_freed']} bytes {'to free' if d['dry_run'] else 'freed'}.")
+        for run in d["blocked_by"]:
+            click.echo(f"note: run {run} is in flight; gc would refuse now.")
+
+    _emit(ctx, data, human)
+
+
+@cli.command("freshness")
+@common
+@click.pass_context
+def freshness_command(ctx: click.Context) -> None:
+    """Each dataset's age against its SLA; exit 1 when any is past error_after (for cron)."""
+    from . import service
+    from .errors import FreshnessError
+
+    data = service.freshness(_project(ctx))
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        _table([{**r, "age": _age(r["age_s"]), "sla": _sla(r["sla"])} for r in rows],
+               ["dataset", "status", "age", "sla", "measured_by"])
+
+    _emit(ctx, data, human)
+    late = [r["dataset"] for r in data if r["status"] == "error"]
+    if late:
+        raise FreshnessError(f"{len(late)} dataset(s) past their error_after: {', '.join(late)}.")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f"{seconds / 3600:.1f} h" if seconds < 172800 else f"{seconds / 86400:.1f} d"
+
+
+def _sla(sla: dict[str, Any] | None) -> str:
+    if not sla:
+        return ""
+    parts = [f"{key.split('_')[0]} {_age(sla[key])}" for key in ("warn_after", "error_after") if sla.get(key)]
+    return ", ".join(parts)
+
+
+@cli.group()
+@common
+def export() -> None:
+    """Hand the pipeline's record to other systems."""
+
+
+@export.command("openlineage")
+@common
+@click.argument("run_id", required=False)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (default: .dataops/openlineage/RUN_ID.jsonl).")
+@click.pass_context
+def export_openlineage(ctx: click.Context, run_id: str | None, output: Path | None) -> None:
+    """A run's OpenLineage events as JSON lines (default: the latest run)."""
+    from . import service
+
+    data = service.export_openlineage(_project(ctx), run_id, output)
+    _emit(ctx, data, lambda d: click.echo(f"{d['events']} OpenLineage event(s) of run {d['run_id']} in {d['path']}"))
+
+
 @cli.command()
 @common
 @click.option("--record", is_flag=True, help="Execute the notebooks and store their golden outputs.")

@@ -115,3 +115,9 @@ class QualityGateError(DataOpsError):
     """Error-severity checks failed on staged versions; they stay quarantined."""
 
     exit_code = 1
+
+
+class FreshnessError(DataOpsError):
+    """A dataset is older than its SLA's error_after."""
+
+    exit_code = 1

@@ -8,17 +8,33 @@ so a newer kit opens an older project.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 # Each entry moves the schema from version i to i+1. Append; never edit a shipped one.
-MIGRATIONS: list[str] = [
+# Run ids are time-sortable: 20261125-093012-1234abc (UTC time, milliseconds, random hex).
+RUN_ID = re.compile(r"^\d{8}-\d{6}-\d{3}[0-9a-f]{4}$")
+
+
+def validate_run_id(run_id: str, *, what: str = "run id") -> str:
+    if not RUN_ID.match(str(run_id)):
+        from .errors import DataOpsError
+
+        raise DataOpsError(f"'{run_id}' is not a {what} (run ids look like 20261125-104031-726987c).")
+    return str(run_id)
+
+
+# Each migration is SQL, or a function of the connection for what SQL's ALTER cannot say.
+Migration = Union[str, Callable[[sqlite3.Connection], None]]
+
+MIGRATIONS: list[Migration] = [
     """
     CREATE TABLE runs (
         run_id      TEXT PRIMARY KEY,
@@ -173,6 +189,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE datasets ADD COLUMN table_name TEXT GENERATED ALWAYS AS (substr(name, instr(name, '.') + 1)) VIRTUAL;
     CREATE INDEX datasets_by_table_name ON datasets(table_name);
     """,
+    # v5: the SQL that made a version (column lineage) and gc's deleted versions
+    """
+    ALTER TABLE dataset_versions ADD COLUMN sql TEXT;
+    ALTER TABLE dataset_versions ADD COLUMN deleted_at TEXT;
+    """,
+    lambda con: _allow_status(con, "dataset_versions", "deleted"),
 ]
 
 
@@ -227,8 +249,12 @@ class Ledger:
             for index in range(version, len(MIGRATIONS)):
                 self._con.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in _statements(MIGRATIONS[index]):
-                        self._con.execute(statement)
+                    migration = MIGRATIONS[index]
+                    if callable(migration):
+                        migration(self._con)
+                    else:
+                        for statement in _statements(migration):
+                            self._con.execute(statement)
                     self._con.execute(f"PRAGMA user_version = {index + 1}")
                     self._con.execute("COMMIT")
                 except BaseException:
@@ -350,8 +376,9 @@ class Ledger:
         freshness: dict[str, Any] | None = None,
         columns: dict[str, dict[str, Any]] | None = None,
         in_spec: bool = False,
+        sql: str | None = None,
     ) -> None:
-        """Record a staged version (inside a caller's transaction).
+        """Record a staged version (inside a caller's transaction); `sql` made it, when known.
 
         The dataset's spec metadata (description, owner, tags, freshness SLA, columns) is
         refreshed, and the version's column profile and auto-flagged PII are kept.
@@ -362,7 +389,7 @@ class Ledger:
         )
         con.execute(
             "INSERT OR REPLACE INTO dataset_versions (version_id, dataset, run_id, step, path, "
-            "rows, bytes, schema, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "rows, bytes, schema, status, created_at, sql) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 version.version_id,
                 version.dataset,
@@ -374,6 +401,7 @@ class Ledger:
                 json.dumps(version.schema),
                 version.status,
                 version.created_at,
+                sql,
             ),
         )
         con.executemany(
@@ -651,6 +679,28 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _allow_status(con: sqlite3.Connection, table: str, status: str) -> None:
+    """Add `status` to the CHECK of `table.status`.
+
+    SQLite cannot ALTER a CHECK, and rebuilding the table would mean rebuilding every table
+    whose foreign keys point at it. Allowing one more value changes no stored row, so this
+    follows SQLite's documented procedure for such changes (lang_altertable.html#otheralter):
+    rewrite the table's definition in the schema and bump schema_version.
+    """
+    (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    match = re.search(r"CHECK \(status IN \(([^)]*)\)\)", sql)
+    if match is None or f"'{status}'" in match.group(1):
+        return
+    widened = sql.replace(match.group(0), f"CHECK (status IN ({match.group(1)},'{status}'))")
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    try:
+        con.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (widened, table))
+        con.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        con.execute("PRAGMA writable_schema = OFF")
 
 
 def _statements(script: str) -> list[str]:

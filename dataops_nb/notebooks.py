@@ -89,3 +89,25 @@ def inject_parameters(nb: dict[str, Any], parameters: dict[str, Any]) -> dict[st
     }
     cells.insert(index + 1, cell)
     return nb
+
+
+def step_notebook(parameters: str, *cells: str) -> dict[str, Any]:
+    """A new step notebook: a cell tagged `parameters`, then code cells (dedented)."""
+    import textwrap
+
+    def cell(source: str, index: int, tags: list[str] | None = None) -> dict[str, Any]:
+        return {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"cell-{index}",
+            "metadata": {"tags": tags} if tags else {},
+            "outputs": [],
+            "source": textwrap.dedent(source).strip() + "\n",
+        }
+
+    return {
+        "cells": [cell(parameters, 0, ["parameters"])] + [cell(c, i + 1) for i, c in enumerate(cells)],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }

@@ -23,7 +23,7 @@ import duckdb
 
 from .errors import DataOpsError, NotFoundError
 from .spec import SPEC_FILE, find_project, validate_dataset_name
-from .store import Store, Written, attach_view, connect, write_parquet
+from .store import Store, Written, attach_view, connect, scratch, write_parquet
 
 CONTEXT_ENV = "DATAOPS_CONTEXT"
 _QUALIFIED = re.compile(r"\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b")
@@ -63,16 +63,30 @@ class StepContext:
         self._note_reads(query)
         return self.con.sql(query)
 
-    def read(self, name: str, *, version: str | None = None) -> Any:
-        """A dataset as a polars DataFrame: the current version, or `version`."""
+    def read(self, name: str, *, version: str | None = None, as_of: str | None = None) -> Any:
+        """A dataset as a polars DataFrame: the current version, `version` (a run id or
+        `name@run_id`), or the version that was current when run `as_of` ended."""
         import polars as pl
 
         validate_dataset_name(name)
+        if version is not None and as_of is not None:
+            raise DataOpsError("Pass version= or as_of=, not both.")
+        if as_of is not None:
+            from .metadata.retention import as_of_path
+
+            record, path = as_of_path(self.store.ledger_path, name, as_of)
+            self._read[name] = record.version_id
+            self._save_manifest()
+            return pl.read_parquet(path)
         if version is not None:
-            path = self.store.version_path(name, version)
+            from .metadata.retention import parse_version
+
+            version_id, run_id = parse_version(name, version)
+            path = self.store.version_path(name, run_id)
             if not path.is_file():
                 raise NotFoundError(f"version of {name}", version)
-            self._read[name] = version
+            self._read[name] = version_id
+            self._save_manifest()
             return pl.read_parquet(path)
         info = self._lookup(name)
         self._note(name)
@@ -90,11 +104,12 @@ class StepContext:
             return  # reading one's own output is not lineage
         if name in self.datasets:
             self._read.setdefault(name, self.datasets[name].get("version"))
+            self._save_manifest()  # reads are on record as they happen (gc spares what a step read)
 
     def _note_reads(self, query: str) -> None:
         # parse on an empty connection: where the names are views, DuckDB reports what they expand to
         if self._parser is None:
-            self._parser = duckdb.connect(":memory:")
+            self._parser = scratch()
         try:
             names = {
                 table.split(" AS ")[0].strip().strip('"')
@@ -125,6 +140,7 @@ class StepContext:
             "rows": written.rows,
             "bytes": written.bytes,
             "schema": written.schema,
+            "sql": _sql_of(data),
             **self._catalog_entry(written),
         }
         attach_view(self.con, name, written.path)  # the step sees what it just published
@@ -139,7 +155,7 @@ class StepContext:
         """
         if self.manifest_path is None:
             return {}
-        from .catalog.pii import describe_file
+        from .metadata.pii import describe_file
 
         try:
             return describe_file(written.path, written.schema, self.con, rows=written.rows)
@@ -346,6 +362,18 @@ def current_datasets(store: Store) -> dict[str, dict[str, str]]:
     return {name: {"version": version, "path": path} for name, version, path in rows}
 
 
-def read(name: str, *, version: str | None = None) -> Any:
-    """A dataset as polars, from anywhere in the project (current version by default)."""
-    return step().read(name, version=version)
+def read(name: str, *, version: str | None = None, as_of: str | None = None) -> Any:
+    """A dataset as polars, from anywhere in the project: current, a `version`, or `as_of` a run."""
+    return step().read(name, version=version, as_of=as_of)
+
+
+def _sql_of(data: Any) -> str | None:
+    """The SQL that made a published relation or SQL text (for column lineage), if any."""
+    if isinstance(data, str):
+        return data
+    if isinstance(data, duckdb.DuckDBPyRelation):
+        try:
+            return str(data.sql_query())
+        except duckdb.Error:
+            return None
+    return None

@@ -220,7 +220,7 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
 
 def review_items(project: Project, dataset: str | None = None, user: str | None = None) -> dict[str, Any]:
     """Open failures, quarantined versions and decisions; samples masked for `user` (default: current)."""
-    from .catalog.pii import hidden, mask_rows
+    from .metadata.pii import hidden, mask_rows
     from .quality.review import open_items
 
     if not project.has_ledger():
@@ -247,8 +247,8 @@ def review_decide(project: Project, target: str, decision: str, reason: str, use
 
 def catalog_search(project: Project, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
     """Datasets matching `query` (free text, tag:, owner:, pii:yes|no), best first."""
-    from .catalog.model import sync_spec
-    from .catalog.search import search
+    from .metadata.model import sync_spec
+    from .metadata.search import search
 
     sync_spec(project.ledger, project.spec)
     return search(project.ledger, query, limit=limit)
@@ -256,7 +256,7 @@ def catalog_search(project: Project, query: str, *, limit: int = 20) -> list[dic
 
 def catalog_show(project: Project, dataset: str, *, user: str | None = None, rows: int = 10) -> dict[str, Any]:
     """The dataset page; PII in the preview and profile masked unless `user` may unmask."""
-    from .catalog.pages import dataset_page
+    from .metadata.pages import dataset_page
 
     return dataset_page(project, dataset, user=user, rows=rows)
 
@@ -326,3 +326,46 @@ def new_step(project: Project, step: str, template: str, *, needs: list[str]) ->
     from .templates import new_step as create
 
     return create(project, step, template, needs=needs)
+
+
+# --- lineage, versions, retention, export ---------------------------------------------------
+
+
+def lineage(project: Project, dataset: str, *, direction: str = "both", depth: int | None = None,
+            fmt: str = "json") -> Any:
+    """Upstream and downstream of a dataset (and its columns where SQL tells): a dict, or text."""
+    from .metadata.lineage import lineage as build
+    from .metadata.lineage import render
+
+    graph = build(project, dataset, direction=direction, depth=depth)
+    return graph.to_dict() if fmt == "json" else render(graph, fmt)
+
+
+def dataset_versions(project: Project, dataset: str) -> list[dict[str, Any]]:
+    from .metadata.retention import versions
+
+    return versions(project, dataset)
+
+
+def gc(project: Project, *, dry_run: bool = False) -> dict[str, Any]:
+    """Delete superseded versions beyond each dataset's keep_versions."""
+    from .metadata import retention
+
+    return retention.gc(project, dry_run=dry_run).to_dict()
+
+
+def export_openlineage(project: Project, run_id: str | None, output: Path | None = None) -> dict[str, Any]:
+    """A run's OpenLineage events as JSON lines (default: the latest run)."""
+    from .openlineage import export_run
+
+    run_id = run_id or latest_run_id(project)
+    path = export_run(project, run_id, output)
+    events = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return {"run_id": run_id, "path": project.relative(path), "events": events}
+
+
+def freshness(project: Project) -> list[dict[str, Any]]:
+    """Each dataset's age against its freshness SLA (status ok, warn, error, no SLA, no data)."""
+    from .metadata.pages import freshness_report
+
+    return freshness_report(project) if project.has_ledger() else []

@@ -18,23 +18,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def notebook(parameters: str, *cells: str) -> dict[str, Any]:
     """A step notebook: a parameters cell and code cells."""
+    from dataops_nb.notebooks import step_notebook
 
-    def cell(source: str, index: int, tags: list[str] | None = None) -> dict[str, Any]:
-        return {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"cell-{index}",
-            "metadata": {"tags": tags} if tags else {},
-            "outputs": [],
-            "source": textwrap.dedent(source).strip() + "\n",
-        }
-
-    return {
-        "cells": [cell(parameters, 0, ["parameters"])] + [cell(c, i + 1) for i, c in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    return step_notebook(parameters, *cells)
 
 
 class ProjectFactory:
@@ -111,8 +97,7 @@ def project(tmp_path: Path) -> ProjectFactory:
     return ProjectFactory(tmp_path / "proj")
 
 
-@pytest.fixture
-def two_steps(project: ProjectFactory) -> ProjectFactory:
+def make_two_steps(project: ProjectFactory, spec: str = TWO_STEPS) -> ProjectFactory:
     """make -> double: raw.numbers, then staging.doubled (SQL and polars)."""
     project.notebook(
         "make",
@@ -134,8 +119,11 @@ def two_steps(project: ProjectFactory) -> ProjectFactory:
         step.publish("staging.doubled", df)
         """,
     )
-    project.spec(TWO_STEPS)
+    project.spec(spec)
     return project
 
 
-ProjectBuilder = Callable[..., ProjectFactory]
+@pytest.fixture
+def two_steps(project: ProjectFactory) -> ProjectFactory:
+    """make -> double: raw.numbers, then staging.doubled (SQL and polars)."""
+    return make_two_steps(project)

@@ -21,6 +21,7 @@ from dataops_nb.openlineage import export_run, run_events
 from dataops_nb.project import Project
 
 from .conftest import TWO_STEPS, ProjectFactory
+from .conftest import make_two_steps as build_two_steps
 
 SCHEMAS = Path(__file__).parent / "data" / "openlineage"
 CORE_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
@@ -84,28 +85,7 @@ def validate(event: dict[str, Any]) -> None:
 
 
 def make_two_steps(project: ProjectFactory, spec: str = CHECKED) -> ProjectFactory:
-    project.notebook(
-        "make",
-        "n = 10",
-        """
-        import dataops_nb as dn
-        step = dn.step()
-        step.publish("raw.numbers", f"select range as i from range({n})")
-        """,
-    )
-    project.notebook(
-        "double",
-        "factor = 2",
-        """
-        import polars as pl
-        import dataops_nb as dn
-        step = dn.step()
-        df = step.read("raw.numbers").with_columns((pl.col("i") * factor).alias("j"))
-        step.publish("staging.doubled", df)
-        """,
-    )
-    project.spec(spec)
-    return project
+    return build_two_steps(project, spec)
 
 
 def git_commit(root: Path) -> str:

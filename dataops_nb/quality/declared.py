@@ -9,6 +9,7 @@ import duckdb
 
 from ..errors import SpecError, did_you_mean
 from ..spec import Spec, line_of
+from ..store import scratch
 from .checks import Check, CheckDefinitionError, parse_check
 
 
@@ -31,7 +32,7 @@ def declared_checks(spec: Spec, dataset: str) -> list[Check]:
 
 def validate_checks(spec: Spec, document: Any, path: Path) -> None:
     """Unknown check types, undeclared columns, bad thresholds, unknown datasets, bad SQL."""
-    parser = duckdb.connect(":memory:")
+    parser = scratch()
     try:
         for name, meta in spec.datasets.items():
             places: list[tuple[tuple[Any, ...], Any, str | None]] = [

@@ -11,7 +11,8 @@ from typing import Any
 
 import duckdb
 
-from ..catalog.pii import mask_rows
+from ..metadata.pii import mask_rows
+from ..store import scratch
 from .checks import Check
 from .sql import compile_scans, sample_query, source
 
@@ -62,7 +63,7 @@ def run_checks(checks: Iterable[Check], target: Target) -> list[CheckResult]:
     checks = list(checks)
     if not checks:
         return []
-    con = duckdb.connect(":memory:")
+    con = scratch()
     try:
         return _run(con, checks, target)
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..catalog.pii import hidden
+from ..metadata.pii import hidden
 from ..ledger import Ledger, VersionRecord
 from ..spec import Spec
 from .checks import Check, from_record

@@ -63,14 +63,16 @@ def failing_predicate(check: Check, refs: dict[str, str]) -> str | None:
     return None
 
 
-def expression(check: Check, refs: dict[str, str]) -> str | None:
+def expression(check: Check, refs: dict[str, str], path: str) -> str | None:
     """The aggregate this check contributes to the fused scan (None: needs no scan)."""
     kind = check.kind
     if kind == "unique":
+        # A distinct count next to streaming aggregates makes DuckDB materialize every scanned
+        # column; as a scalar subquery it reads the key columns only, in the same statement.
         key = ", ".join(ident(c) for c in _columns(check))
-        if len(_columns(check)) == 1:
-            return f"count({key}) - count(DISTINCT {key})"
-        return f"count(*) - count(DISTINCT row({key}))"
+        duplicates = f"count({key}) - count(DISTINCT {key})" if len(_columns(check)) == 1 else (
+            f"count(*) - count(DISTINCT row({key}))")
+        return f"(SELECT {duplicates} FROM {source(path)})"
     if kind == "freshness":
         return f"max({ident(check.column)})"
     if kind == "sql":
@@ -92,13 +94,15 @@ def source(path: str) -> str:
 
 def compile_scans(checks: list[Check], path: str, refs: dict[str, str]) -> list[Scan]:
     """One statement (more only when very many checks) computing every check's number."""
-    expressions = [(i, expression(check, refs)) for i, check in enumerate(checks)]
+    expressions = [(i, expression(check, refs, path)) for i, check in enumerate(checks)]
     wanted = [(i, expr) for i, expr in expressions if expr is not None]
+    # `{this}` is only needed by custom SQL checks; the aggregates read the file directly
+    this = f"WITH {THIS} AS (SELECT * FROM {source(path)})\n" if any(c.kind == "sql" for c in checks) else ""
     scans = []
     for start in range(0, max(len(wanted), 1), MAX_EXPRESSIONS):
         chunk = wanted[start : start + MAX_EXPRESSIONS]
         select = ['count(*) AS "__rows"'] + [f'{expr} AS "c{i}"' for i, expr in chunk]
-        sql = f"WITH {THIS} AS (SELECT * FROM {source(path)})\nSELECT\n  " + ",\n  ".join(select) + f"\nFROM {THIS}"
+        sql = f"{this}SELECT\n  " + ",\n  ".join(select) + f"\nFROM {source(path)}"
         scans.append(Scan(sql, {i: f"c{i}" for i, _ in chunk}))
     return scans
 

@@ -26,7 +26,8 @@ class LocalExecutor:
     """Steps on a pool of warm kernels, `jobs` at a time."""
 
     def __init__(self, *, jobs: int, steps: int) -> None:
-        self.pool = KernelPool(warm=min(jobs, max(steps, 1)), budget=steps)
+        # one spare beyond the running steps: a kernel takes longer to warm than a short step runs
+        self.pool = KernelPool(warm=min(jobs + 1, max(steps, 1)), budget=steps)
         self._started = False
 
     def start(self) -> None:

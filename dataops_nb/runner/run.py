@@ -400,8 +400,8 @@ class Runner:
 
     def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
         """Stage the step's versions, audit them, then promote them or quarantine them."""
-        from ..catalog.model import dataset_meta
-        from ..catalog.pii import described
+        from ..metadata.model import dataset_meta
+        from ..metadata.pii import described
 
         spec = self.project.spec
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
@@ -446,9 +446,11 @@ class Runner:
         except Exception as exc:  # a check the data cannot answer (types, SQL): the step fails
             raise QualityGateError(f"quality checks could not run: {str(exc).splitlines()[0]}") from exc
         errors = [r for rs in results.values() for r in rs if r.status == "error"]
+        made_by = {f"{item['dataset']}@{run_id}": item.get("sql") for item in published}  # column lineage
         with self.ledger.transaction() as con:
             for record in records:
-                self.ledger.stage_version(con, record, inputs, **dataset_meta(spec, record.dataset))
+                self.ledger.stage_version(con, record, inputs, **dataset_meta(spec, record.dataset),
+                                          sql=made_by.get(record.version_id))
                 self.ledger.record_checks(
                     con, result_rows(record, results[record.version_id], run_id=run_id, step=outcome.step)
                 )

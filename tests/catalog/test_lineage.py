@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dataops_nb.catalog.lineage import (
+from dataops_nb.metadata.lineage import (
     column_lineage,
     dataset_id,
     lineage,

@@ -11,18 +11,15 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dataops_nb.catalog.retention import (
-    LEDGER_MIGRATION,
-    allow_deleted_status,
+from dataops_nb.metadata.retention import (
     as_of_path,
-    ensure_deleted_status,
     gc,
     plan_gc,
     resolve_as_of,
     versions,
 )
 from dataops_nb.errors import ConflictError, DataOpsError, NotFoundError
-from dataops_nb.ledger import _statements
+from dataops_nb.ledger import MIGRATIONS, _statements
 from dataops_nb.project import Project
 from tests.conftest import TWO_STEPS, ProjectFactory
 
@@ -215,40 +212,41 @@ def test_gc_deletes_only_superseded_versions_beyond_keep(history: ProjectFactory
     assert history.ledger_rows("PRAGMA integrity_check") == [("ok",)]
 
 
-def test_the_ledger_migration_keeps_history(two_steps: ProjectFactory) -> None:
-    """LEDGER_MIGRATION plus allow_deleted_status, as ledger migrations will run them, on real runs."""
-    two_steps.cli("run", check=0)
-    two_steps.cli("run", "-p", "n=4", check=0)
-    versions_before = two_steps.ledger_rows("select * from dataset_versions order by version_id")
-    lineage_before = two_steps.ledger_rows("select * from lineage order by 1, 2")
-    assert len(lineage_before) == 2
+def test_an_older_ledger_migrates_and_keeps_history(two_steps: ProjectFactory) -> None:
+    """A project whose ledger predates gc (schema 4) opens with this kit: rows kept, `deleted` allowed."""
+    db = two_steps.root / ".dataops" / "ledger.db"
+    db.parent.mkdir(parents=True)
+    con = sqlite3.connect(db)
+    for migration in MIGRATIONS[:4]:
+        for statement in _statements(migration):
+            con.execute(statement)
+    con.execute("PRAGMA user_version = 4")
+    con.execute(
+        "INSERT INTO dataset_versions (version_id, dataset, run_id, step, path, rows, schema, status, created_at) "
+        "VALUES ('raw.old@20200101-000000-0000000', 'raw.old', '20200101-000000-0000000', 'make', '/x', 1, '[]', "
+        "'superseded', '2020-01-01T00:00:00')"
+    )
+    con.commit()
+    con.close()
 
     project = Project(two_steps.root)
-    with project.ledger.transaction() as con:
-        for statement in _statements(LEDGER_MIGRATION):
-            con.execute(statement)
-        assert allow_deleted_status(con)
-    assert two_steps.ledger_rows(
-        "select version_id, dataset, run_id, step, path, rows, bytes, schema, status, created_at, promoted_at "
-        "from dataset_versions order by version_id") == versions_before
-    assert two_steps.ledger_rows("select * from lineage order by 1, 2") == lineage_before
+    assert project.ledger.schema_version == len(MIGRATIONS)
+    assert two_steps.ledger_rows("select version_id, status from dataset_versions") == [
+        ("raw.old@20200101-000000-0000000", "superseded")
+    ]
     assert two_steps.ledger_rows("PRAGMA integrity_check") == [("ok",)]
-    assert not ensure_deleted_status(project.ledger)  # already allows `deleted`
+    with project.ledger.transaction() as con:
+        con.execute("UPDATE dataset_versions SET status = 'deleted'")
     with pytest.raises(sqlite3.IntegrityError):  # other statuses are still refused
         with project.ledger.transaction() as con:
             con.execute("UPDATE dataset_versions SET status = 'gone'")
-    with pytest.raises(sqlite3.IntegrityError):  # one current version per dataset still holds
-        with project.ledger.transaction() as con:
-            con.execute("UPDATE dataset_versions SET status = 'current'")
 
-    # the runner keeps working on the migrated ledger; gc stamps deleted_at now that it exists
-    two_steps.cli("run", "-p", "n=6", check=0)
-    assert len(two_steps.ledger_rows("select * from lineage")) == 3
-    assert two_steps.ledger_rows("select count(*) from dataset_versions where status = 'current'") == [(2,)]
-
+    # the runner keeps working on the migrated ledger; gc stamps deleted_at
+    two_steps.cli("run", check=0)
+    two_steps.cli("run", "-p", "n=4", check=0)
     two_steps.spec(TWO_STEPS.replace("    owner: tests\n", "    owner: tests\n    keep_versions: 1\n"))
     result = gc(Project(two_steps.root))
-    assert len(result.deleted) == 2
+    assert len(result.deleted) == 1
     stamped = two_steps.ledger_rows(
         "select status, deleted_at is not null from dataset_versions where dataset = 'raw.numbers' order by version_id")
-    assert stamped == [("deleted", 1), ("deleted", 1), ("current", 0)]
+    assert stamped == [("deleted", 1), ("current", 0)]

@@ -114,7 +114,9 @@ def test_one_fused_statement(flights):
     checks = [check("not_null", "dep_time"), check("unique", "id"), check({"row_count": {"min": 1}}),
               check({"accepted_values": {"values": ["AA"]}}, "carrier")]
     [sql] = explain(checks, flights)
-    assert sql.count("read_parquet") == 1 and sql.count("SELECT") == 2  # CTE + the one scan
+    # the streaming scan reads the file once; unique(id) reads only its key, in the same statement
+    assert sql.count("read_parquet") == 2 and sql.count("SELECT") == 2
+    assert '(SELECT count("id") - count(DISTINCT "id") FROM read_parquet' in sql
     assert '"c0"' in sql and '"c3"' in sql
 
 

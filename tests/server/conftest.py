@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ..conftest import TWO_STEPS, ProjectFactory
+# pytest-jupyter's fixtures and hooks, for these tests only (its autouse event loop would
+# fight Playwright's in tests/ui)
+from pytest_jupyter.jupyter_server import *  # noqa: F403
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+from ..conftest import ProjectFactory, make_two_steps
 
 
 @pytest.fixture
@@ -17,26 +19,4 @@ def jp_server_config():
 @pytest.fixture
 def api_project(jp_root_dir) -> ProjectFactory:
     """The two-step project at the server's root."""
-    project = ProjectFactory(jp_root_dir)
-    project.notebook(
-        "make",
-        "n = 10",
-        """
-        import dataops_nb as dn
-        step = dn.step()
-        step.publish("raw.numbers", f"select range as i, 'user' || range || '@example.com' as email from range({n})")
-        """,
-    )
-    project.notebook(
-        "double",
-        "factor = 2",
-        """
-        import polars as pl
-        import dataops_nb as dn
-        step = dn.step()
-        df = step.read("raw.numbers").with_columns((pl.col("i") * factor).alias("j"))
-        step.publish("staging.doubled", df)
-        """,
-    )
-    project.spec(TWO_STEPS)
-    return project
+    return make_two_steps(ProjectFactory(jp_root_dir))

@@ -21,7 +21,7 @@ async def post(jp_fetch, path, body, **kwargs):
     return response.code, json.loads(response.body)
 
 
-async def failure(call) -> tuple[int, dict]:
+async def failure_of(call) -> tuple[int, dict]:
     with pytest.raises(HTTPClientError) as caught:
         await call
     body = caught.value.response.body if caught.value.response is not None else b"{}"
@@ -75,27 +75,27 @@ async def test_start_a_run_and_watch_it_finish(jp_fetch, api_project):
 
 
 async def test_unknown_step_is_400_with_a_suggestion(jp_fetch):
-    code, body = await failure(post(jp_fetch, "runs", {"mode": "only", "step": "dubble"}))
+    code, body = await failure_of(post(jp_fetch, "runs", {"mode": "only", "step": "dubble"}))
     assert code == 400 and "double" in body["message"]
 
 
 async def test_malformed_body_is_400(jp_fetch):
-    code, body = await failure(post(jp_fetch, "runs", {"mode": "sideways"}))
+    code, body = await failure_of(post(jp_fetch, "runs", {"mode": "sideways"}))
     assert code == 400 and "mode" in body["message"]
 
 
 async def test_unknown_dataset_is_404(jp_fetch):
-    code, body = await failure(jp_fetch("dataops", "catalog", "raw.nothing"))
+    code, body = await failure_of(jp_fetch("dataops", "catalog", "raw.nothing"))
     assert code == 404 and "raw.nothing" in body["message"]
 
 
 async def test_unknown_run_is_404(jp_fetch):
-    code, _ = await failure(jp_fetch("dataops", "runs", "20990101-000000-0000000"))
+    code, _ = await failure_of(jp_fetch("dataops", "runs", "20990101-000000-0000000"))
     assert code == 404
 
 
 async def test_path_climbing_out_of_the_root_is_400(jp_fetch):
-    code, body = await failure(jp_fetch("dataops", "pipeline", params={"project": "../../etc"}))
+    code, body = await failure_of(jp_fetch("dataops", "pipeline", params={"project": "../../etc"}))
     assert code == 400 and "outside" in body["message"]
 
 
@@ -145,5 +145,48 @@ async def test_new_step_from_a_template(jp_fetch, api_project):
     assert code == 201 and created["notebook"] == "notebooks/summary.ipynb"
     assert (api_project.root / "notebooks" / "summary.ipynb").is_file()
     assert "name: summary" in (api_project.root / "dataops.yaml").read_text()
-    code, body = await failure(post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform"}))
+    code, body = await failure_of(post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform"}))
     assert code == 409
+
+
+REVIEWED = """
+name: reviewed
+steps:
+  - name: make
+    notebook: notebooks/make.ipynb
+  - name: double
+    notebook: notebooks/double.ipynb
+    needs: [make]
+datasets:
+  raw.numbers:
+    description: The numbers 0..n-1.
+    checks:
+      - row_count: {max: 5, severity: warn}
+access:
+  roles:
+    steward: {read: ["*"], review: ["*"]}
+  members: {sam: [steward], bob: []}
+"""
+
+
+async def test_review_decisions_go_through_the_api(jp_fetch, api_project, monkeypatch):
+    api_project.spec(REVIEWED)
+    api_project.cli("run", check=0)
+    reviews = await get(jp_fetch, "reviews")
+    [failure] = reviews["failures"]
+    assert failure["check"] == "row_count" and failure["status"] == "warn"
+
+    monkeypatch.setenv("DATAOPS_USER", "bob")
+    code, body = await failure_of(post(jp_fetch, "reviews", {"target": f"#{failure['id']}", "decision": "accept",
+                                                            "reason": "ten is fine"}))
+    assert code == 403 and "bob" in body["message"]
+    assert api_project.ledger_rows("select count(*) from reviews") == [(0,)]
+
+    monkeypatch.setenv("DATAOPS_USER", "sam")
+    code, decided = await post(jp_fetch, "reviews", {"target": f"#{failure['id']}", "decision": "accept",
+                                                     "reason": "ten is fine"})
+    assert code == 201
+    assert api_project.ledger_rows("select decision, user, reason from reviews") == [("accept", "sam", "ten is fine")]
+    assert (await get(jp_fetch, "reviews"))["failures"] == []
+    code, body = await failure_of(post(jp_fetch, "reviews", {"target": "#999999", "decision": "accept", "reason": "x"}))
+    assert code == 404

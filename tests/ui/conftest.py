@@ -131,3 +131,4 @@ def open_sidebar(page) -> None:
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
     page.wait_for_selector("#dataops-sidebar [data-testid=dataops-tab-pipeline]")
+

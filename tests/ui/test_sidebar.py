@@ -28,6 +28,8 @@ def test_run_the_pipeline_and_watch_it_finish(page, lab):
     before = {r["run_id"] for r in lab.api("runs")["items"]}
     page.locator("[data-testid=dataops-run-all]").click()
     page.wait_for_selector("[data-testid=dataops-live] >> text=Run ", timeout=30_000)
+    # live: a step shows as running while the run goes on
+    page.wait_for_selector("[data-testid=dataops-graph] g.jp-DataOps-node[data-state=running]", timeout=60_000)
     page.wait_for_function(
         """() => {
             const nodes = [...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')];
@@ -142,4 +144,14 @@ def test_review_and_catalog_widgets_render_in_a_notebook(page, lab):
     page.wait_for_function(  # the page's "read it" snippet
         """() => [...document.querySelectorAll('.widget-textarea textarea')]
                  .some(t => t.value.includes('dn.read("marts.carrier_delays")'))"""
+    )
+    # "Insert code" on a dataset page puts a cell reading it into the active notebook
+    open_sidebar(page)
+    page.locator("[data-testid=dataops-tab-catalog]").click()
+    page.locator("[data-testid=dataops-catalog-search]").fill("planes")
+    page.locator('[data-testid=dataops-hit][data-dataset="raw.planes"]').click()
+    page.locator("[data-testid=dataops-insert-code]").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .jp-InputArea-editor')]
+                 .some(e => e.textContent.includes('dn.read("raw.planes")'))"""
     )

@@ -20,20 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, DataOpsError, NotFoundError
-from ..ledger import VersionRecord, now
+from ..ledger import VersionRecord, now, validate_run_id
 from ..spec import validate_dataset_name
 
 # The ledger columns this feature adds (append to `ledger.MIGRATIONS` as one entry):
 # `sql`, the SQL a version was published from (column lineage), and `deleted_at`.
-LEDGER_MIGRATION = """
-    ALTER TABLE dataset_versions ADD COLUMN sql TEXT;
-    ALTER TABLE dataset_versions ADD COLUMN deleted_at TEXT;
-"""
-
-_OLD_CHECK = "CHECK (status IN ('staged','current','superseded','quarantined'))"
-_NEW_CHECK = "CHECK (status IN ('staged','current','superseded','quarantined','deleted'))"
-
-
 # --- listing ------------------------------------------------------------------------------
 
 
@@ -89,6 +80,7 @@ def resolve_as_of(ledger: Any, dataset: str, run_id: str) -> VersionRecord:
     file removed by gc): `as_of_path` turns that into a clear error.
     """
     validate_dataset_name(dataset)
+    validate_run_id(run_id, what="run id for as_of")
     query, close = _querier(ledger)
     try:
         run = query("SELECT run_id, status, ended_at FROM runs WHERE run_id = ?", (run_id,))
@@ -139,6 +131,7 @@ def parse_version(dataset: str, version: str) -> tuple[str, str]:
             raise DataOpsError(f"Version {version} is not a version of {dataset}.")
     else:
         run_id = version
+    validate_run_id(run_id, what="version (a run id, or dataset@run id)")
     return f"{dataset}@{run_id}", run_id
 
 
@@ -250,7 +243,6 @@ def gc(project: Any, *, dry_run: bool = False, datasets: Iterable[str] | None = 
 
 def _collect(project: Any, plan: list[Expired]) -> GcResult:
     ledger = project.ledger
-    ensure_deleted_status(ledger)
     data_dir = project.store.data_dir.resolve()
     stamp = now()
     has_deleted_at = "deleted_at" in _columns(ledger)
@@ -295,50 +287,6 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root)
     except OSError:
         return False
-
-
-def ensure_deleted_status(ledger: Any) -> bool:
-    """Let `dataset_versions.status` be `deleted` (a no-op once the ledger allows it).
-
-    Returns whether anything changed. `allow_deleted_status` does the work inside the
-    ledger's write transaction.
-    """
-    with ledger.transaction() as con:
-        changed = allow_deleted_status(con)
-    if changed and ledger.integrity() != "ok":
-        raise DataOpsError("The ledger failed its integrity check after allowing status 'deleted'.")
-    return changed
-
-
-def allow_deleted_status(con: sqlite3.Connection) -> bool:
-    """Widen the CHECK on `dataset_versions.status` to allow `deleted` (caller's transaction).
-
-    SQLite cannot ALTER a CHECK constraint. Rebuilding the table would mean dropping and
-    restoring every table whose foreign keys reference it (lineage, column profiles, ...),
-    so this uses SQLite's documented procedure for schema changes that leave the stored
-    rows as they are (https://sqlite.org/lang_altertable.html#otheralter): rewrite the
-    table's definition in `sqlite_schema` and bump `schema_version`. Allowing one more
-    value changes no stored row. Idempotent; usable as a migration step.
-    """
-    row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'dataset_versions'").fetchone()
-    if row is None:
-        raise DataOpsError("The ledger has no dataset_versions table.")
-    table_sql = row[0]
-    if "'deleted'" in table_sql:
-        return False
-    if table_sql.count(_OLD_CHECK) != 1:
-        raise DataOpsError("The ledger's dataset_versions table is not one this kit knows; not changing it.")
-    (version,) = con.execute("PRAGMA schema_version").fetchone()
-    con.execute("PRAGMA writable_schema = ON")
-    try:
-        con.execute(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'dataset_versions'",
-            (table_sql.replace(_OLD_CHECK, _NEW_CHECK),),
-        )
-        con.execute(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        con.execute("PRAGMA writable_schema = OFF")
-    return True
 
 
 # --- plumbing ------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 
 import duckdb
 
+from ..store import scratch
+
 _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|"
     r"FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?|VARINT|BIGNUM)$"
@@ -63,7 +65,7 @@ def profile(
 ) -> list[dict[str, Any]]:
     """One row per column, in schema order: name, type, null_count, approx_distinct, min, max."""
     own = con is None
-    con = con or duckdb.connect(":memory:")
+    con = con or scratch()
     try:
         record = con.sql(profile_query(path, schema)).fetchall()[0]
     finally:

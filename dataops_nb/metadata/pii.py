@@ -84,13 +84,13 @@ def classify_values(values: Iterable[Any]) -> tuple[str, float] | None:
 
 def classify(path: Path | str, schema: list[dict[str, str]], con: Any = None, *, rows: int | None = None) -> dict[str, dict[str, Any]]:
     """{column: {"kind", "confidence"}} for the string columns of a parquet file that look like PII."""
-    import duckdb
+    from ..store import scratch
 
     strings = [c["name"] for c in schema if c["type"].upper() in ("VARCHAR", "TEXT", "STRING")]
     if not strings:
         return {}
     own = con is None
-    con = con or duckdb.connect(":memory:")
+    con = con or scratch()
     idents = ", ".join('"' + name.replace('"', '""') + '"' for name in strings)
     source = "read_parquet('" + str(path).replace("'", "''") + "')"
     sample = "" if rows is not None and rows <= SAMPLE_ROWS else f" USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (7)"

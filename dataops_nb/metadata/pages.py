@@ -131,6 +131,23 @@ def freshness(sla: dict[str, Any] | None, current: Any, profiles: dict[str, Any]
     return result
 
 
+def freshness_report(project: Any) -> list[dict[str, Any]]:
+    """Every dataset's age against its SLA (datasets without an SLA too, marked `no SLA`)."""
+    from .model import sync_spec
+
+    ledger = project.ledger
+    sync_spec(ledger, project.spec)
+    report = []
+    for name in ledger.dataset_names():
+        entry = ledger.dataset(name)
+        sla = json.loads(entry["freshness"]) if entry and entry["freshness"] else None
+        current = next((v for v in ledger.versions(name) if v.status == "current"), None)
+        profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
+        report.append({"dataset": name, "version": current.version_id if current else None,
+                       **freshness(sla, current, profiles, ledger)})
+    return report
+
+
 def _moment(value: Any) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(value))
@@ -195,11 +212,11 @@ def _notebook(project: Any, ledger: Any, version: Any) -> dict[str, Any] | None:
 
 
 def _preview(path: str, limit: int, masked: set[str]) -> list[dict[str, Any]]:
-    import duckdb
+    from ..store import scratch
 
     if limit <= 0 or not Path(path).is_file():
         return []
-    con = duckdb.connect(":memory:")
+    con = scratch()
     try:
         relation = con.sql(f"SELECT * FROM read_parquet('{path.replace(chr(39), chr(39) * 2)}') LIMIT {int(limit)}")
         names = relation.columns
