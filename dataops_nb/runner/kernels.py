@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import tempfile
 import threading
+import uuid
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import DataOpsError
@@ -22,6 +25,7 @@ T = TypeVar("T")
 
 # Imports a step almost always makes; paid while the kernel waits, not while the step runs.
 WARM_CODE = "import dataops_nb, duckdb, polars"
+READY_TIMEOUT_S = 90
 
 
 class KernelStartError(DataOpsError):
@@ -102,9 +106,19 @@ class KernelPool:
             self._ready.put_nowait(asyncio.ensure_future(self._spawn()))
 
     async def _spawn(self) -> Kernel:
+        """A started, ready, pre-imported kernel; one more try when the first does not start."""
+        try:
+            return await self._start_kernel(ready_timeout=READY_TIMEOUT_S)
+        except KernelStartError:
+            return await self._start_kernel(ready_timeout=READY_TIMEOUT_S)
+
+    async def _start_kernel(self, *, ready_timeout: float) -> Kernel:
         from jupyter_client import AsyncKernelManager
 
-        km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # Unix sockets, not TCP: no race for free ports between kernels started at once
+        # (a lost race leaves a kernel that never answers), and nothing listens on the network.
+        sockets = Path(tempfile.gettempdir()) / f"dataops-kernel-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc", ip=str(sockets))
         # kernels chatter on stderr when they start; what a step prints reaches its notebook
         await km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         kc = km.client()
@@ -112,7 +126,7 @@ class KernelPool:
         kernel = Kernel(km, kc)
         self._live.add(kernel)
         try:
-            await kc.wait_for_ready(timeout=120)
+            await kc.wait_for_ready(timeout=ready_timeout)
             await kernel.run_silently(WARM_CODE)
         except Exception as exc:
             await self.release(kernel)

@@ -30,6 +30,10 @@ def test_run_the_pipeline_and_watch_it_finish(page, lab):
     page.wait_for_selector("[data-testid=dataops-live] >> text=Run ", timeout=30_000)
     # live: a step shows as running while the run goes on
     page.wait_for_selector("[data-testid=dataops-graph] g.jp-DataOps-node[data-state=running]", timeout=60_000)
+    # the run is a process of its own: reloading the browser neither stops nor loses it
+    page.reload()
+    page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]', timeout=60_000)
+    open_sidebar(page)
     page.wait_for_function(
         """() => {
             const nodes = [...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')];
