@@ -150,7 +150,7 @@ def _memory() -> str:
 
 
 SECTION = re.compile(r"^<!-- section: (?P<name>[\w-]+) -->\n<!-- summary: (?P<summary>.*) -->\n", re.M)
-ORDER = ["runner", "store", "quality", "cli"]
+ORDER = ["runner", "store", "quality", "cli", "ui"]
 # Blocks other scripts own (e.g. bench/catalog.py's `<!-- catalog -->...<!-- /catalog -->`): kept as they are.
 FOREIGN = re.compile(r"<!-- (?P<tag>[\w-]+) -->.*?<!-- /(?P=tag) -->", re.S)
 

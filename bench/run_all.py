@@ -5,12 +5,13 @@
     python bench/run_all.py --only quality --only cli
 
 Each module also runs alone (python bench/runner.py, store_bench.py, quality.py,
-cli_bench.py) and then rewrites only its own section of RESULTS.md.
+cli_bench.py, ui.py, catalog.py) and then rewrites only its own section of RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,9 +22,12 @@ import cli_bench  # noqa: E402
 import quality  # noqa: E402
 import runner  # noqa: E402
 import store_bench  # noqa: E402
-from common import RESULTS, STATUS, arguments, clean_work, forget_sections, run_section  # noqa: E402
+import ui  # noqa: E402
+from common import PY, RESULTS, STATUS, arguments, clean_work, forget_sections, run_section  # noqa: E402
 
-MODULES = {"runner": runner, "store": store_bench, "quality": quality, "cli": cli_bench}
+MODULES = {"runner": runner, "store": store_bench, "quality": quality, "cli": cli_bench, "ui": ui}
+# bench/catalog.py stands alone (10,000 datasets in a ledger) and keeps its own section
+STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,16 +37,19 @@ def main(argv: list[str] | None = None) -> int:
         i = argv.index("--only")
         only.append(argv[i + 1])
         del argv[i : i + 2]
-    unknown = [name for name in only if name not in MODULES]
+    unknown = [name for name in only if name not in MODULES and name not in STANDALONE]
     if unknown:
-        raise SystemExit(f"unknown benchmark module {unknown[0]!r}: choose from {', '.join(MODULES)}")
+        raise SystemExit(f"unknown benchmark module {unknown[0]!r}: choose from {', '.join([*MODULES, *STANDALONE])}")
     args: argparse.Namespace = arguments(__doc__ or "", argv)
-    chosen = only or list(MODULES)
+    chosen = only or [*MODULES, *STANDALONE]
     if not only:
         forget_sections()  # a full run rewrites RESULTS.md from scratch
     started = time.perf_counter()
     results = []
     for name in chosen:
+        if name in STANDALONE:
+            subprocess.run([PY, str(STANDALONE[name])], check=True)
+            continue
         results += run_section(MODULES[name].SECTION, MODULES[name].run, args)
     if not args.keep:
         clean_work()

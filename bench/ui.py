@@ -33,10 +33,17 @@ EXTENSION = REPO / "dataops_nb" / "labextension" / "static"
 
 # the click and the wait both happen in the page, so no driver round trip is counted
 MEASURE = """async ([tab, ready]) => {
+    const target = document.querySelector(tab);
+    const box = target.getBoundingClientRect();
+    const at = {bubbles: true, cancelable: true, button: 0, pointerId: 1, isPrimary: true,
+                clientX: box.x + box.width / 2, clientY: box.y + box.height / 2};
     const start = performance.now();
-    document.querySelector(tab).click();
+    // Lumino tab bars act on pointer events, as a real click sends them
+    target.dispatchEvent(new PointerEvent('pointerdown', at));
+    target.dispatchEvent(new PointerEvent('pointerup', at));
     while (!document.querySelector(ready)) {
-        await new Promise(resolve => requestAnimationFrame(resolve));
+        if (performance.now() - start > 20000) { return -1; }
+        await new Promise(resolve => setTimeout(resolve, 1));
     }
     return performance.now() - start;
 }"""
@@ -98,6 +105,9 @@ def click_to_drawn(url: str, repeats: int) -> tuple[list[float], list[float]]:
                 page.wait_for_timeout(300)
             drawn = page.evaluate(MEASURE, [DATAOPS_TAB, GRAPH_DRAWN])
             browsed = page.evaluate(MEASURE, [FILES_TAB, FILES_DRAWN])
+            if drawn < 0 or browsed < 0:
+                page.screenshot(path=str(workdir("ui") / "timeout.png"))
+                raise RuntimeError(f"the page did not draw in 20 s (sidebar {drawn}, file browser {browsed})")
             sidebar.append(drawn)
             files.append(browsed)
             page.close()
