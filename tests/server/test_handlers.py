@@ -8,6 +8,8 @@ import time
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from ..conftest import TWO_STEPS
+
 pytestmark = pytest.mark.usefixtures("api_project")
 
 
@@ -149,19 +151,9 @@ async def test_new_step_from_a_template(jp_fetch, api_project):
     assert code == 409
 
 
-REVIEWED = """
-name: reviewed
-steps:
-  - name: make
-    notebook: notebooks/make.ipynb
-  - name: double
-    notebook: notebooks/double.ipynb
-    needs: [make]
-datasets:
-  raw.numbers:
-    description: The numbers 0..n-1.
-    checks:
-      - row_count: {max: 5, severity: warn}
+REVIEWED = TWO_STEPS.replace(
+    "    owner: tests\n", "    owner: tests\n    checks:\n      - row_count: {max: 5, severity: warn}\n"
+) + """
 access:
   roles:
     steward: {read: ["*"], review: ["*"]}
