@@ -12,9 +12,11 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+
+if TYPE_CHECKING:
+    import duckdb
 
 from .errors import PublishError
 from .spec import validate_dataset_name
@@ -76,6 +78,8 @@ def scratch() -> duckdb.DuckDBPyConnection:
     Opening a DuckDB connection costs ~25 ms; a cursor on an open one costs microseconds,
     and checks, profiles and parsers run once per published version.
     """
+    import duckdb
+
     global _scratch
     with _scratch_lock:
         if _scratch is None:
@@ -85,6 +89,8 @@ def scratch() -> duckdb.DuckDBPyConnection:
 
 def connect(views: dict[str, Path | str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one read-only view per dataset."""
+    import duckdb
+
     con = duckdb.connect(":memory:")
     for name, path in views.items():
         attach_view(con, name, path)
@@ -101,6 +107,8 @@ def attach_view(con: duckdb.DuckDBPyConnection, name: str, path: Path | str) -> 
 
 def write_parquet(con: duckdb.DuckDBPyConnection, data: Any, target: Path) -> Written:
     """Write polars / Arrow / pandas / DuckDB relation / SQL text to `target` atomically."""
+    import duckdb
+
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp")
     try:
@@ -125,6 +133,8 @@ def describe(con: duckdb.DuckDBPyConnection, path: Path) -> Written:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, data: Any, tmp: Path) -> None:
+    import duckdb
+
     options = "(FORMAT parquet, COMPRESSION zstd)"
     if isinstance(data, str):
         con.execute(f"COPY ({data}) TO {quote_path(tmp)} {options}")

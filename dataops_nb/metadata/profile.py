@@ -11,9 +11,11 @@ import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+
+if TYPE_CHECKING:
+    import duckdb
 
 from ..store import scratch
 

@@ -7,9 +7,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+
+if TYPE_CHECKING:
+    import duckdb
 
 from ..metadata.pii import mask_rows
 from ..store import scratch

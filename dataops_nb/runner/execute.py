@@ -16,7 +16,6 @@ from typing import Any
 
 from ..ledger import now
 from ..notebooks import inject_parameters, write
-from ..runtime import CONTEXT_ENV
 from ..security import redact, redact_text, secret_values
 from .kernels import Kernel, KernelPool
 
@@ -75,7 +74,7 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
         kernel = await pool.acquire()
         started, clock = now(), time.perf_counter()
         await kernel.run_silently(
-            f"import os; os.chdir({workdir!r}); os.environ[{CONTEXT_ENV!r}] = {task.context_path!r}"
+            f"import os; os.chdir({workdir!r}); os.environ[{context_env()!r}] = {task.context_path!r}"
         )
         client = NotebookClient(
             nb, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
@@ -151,3 +150,10 @@ def execute_step(task: StepTask) -> StepOutcome:
         return pool.call(run_step(pool, task)).result()
     finally:
         pool.close()
+
+
+def context_env() -> str:
+    """The variable naming the step's context file (the runtime, which imports DuckDB, owns it)."""
+    from ..runtime import CONTEXT_ENV
+
+    return CONTEXT_ENV
