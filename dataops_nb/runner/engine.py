@@ -14,7 +14,7 @@ from typing import Any
 
 from papermill.engines import NBClientEngine
 
-from .kernels import WARM_CODE
+from .kernels import DEFAULT_WARM_CODE
 
 
 class _WarmKernels:
@@ -34,7 +34,7 @@ class _WarmKernels:
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=120)
-            kc.execute_interactive(WARM_CODE, silent=True, store_history=False, timeout=120)
+            kc.execute_interactive(DEFAULT_WARM_CODE, silent=True, store_history=False, timeout=120)
         finally:
             kc.stop_channels()
         return km

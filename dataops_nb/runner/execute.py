@@ -145,7 +145,7 @@ def _cell_error(nb: Any, exc: Any) -> str:
 
 def execute_step(task: StepTask) -> StepOutcome:
     """Run one step with a kernel of its own (for workers without a shared pool: Dask)."""
-    pool = KernelPool(warm=1, budget=1).start()
+    pool = KernelPool(warm=1, budget=1, warm_code="").start()  # used at once: nothing to warm ahead
     try:
         return pool.call(run_step(pool, task)).result()
     finally:

@@ -6,12 +6,15 @@ runner, the ledger and the manifests do not care which one ran a step.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..errors import DataOpsError
 from .execute import StepOutcome, StepTask, execute_step, run_step
-from .kernels import KernelPool
+from .fingerprint import imported_modules
+from .kernels import KernelPool, warm_code
 
 
 class Executor(Protocol):
@@ -25,9 +28,10 @@ class Executor(Protocol):
 class LocalExecutor:
     """Steps on a pool of warm kernels, `jobs` at a time."""
 
-    def __init__(self, *, jobs: int, steps: int) -> None:
+    def __init__(self, *, jobs: int, steps: int, notebooks: Sequence[Path] = ()) -> None:
         # one spare beyond the running steps: a kernel takes longer to warm than a short step runs
         self.pool = KernelPool(warm=min(jobs + 1, max(steps, 1)), budget=steps)
+        self.notebooks = list(notebooks)
         self._started = False
 
     def start(self) -> None:
@@ -35,6 +39,8 @@ class LocalExecutor:
 
     def submit(self, task: StepTask) -> Future[StepOutcome]:
         if not self._started:
+            # waiting kernels import the heavy libraries these steps import, and only those
+            self.pool.warm_code = warm_code(m for nb in self.notebooks for m in imported_modules(nb))
             self.pool.start()
             self._started = True
         return self.pool.call(run_step(self.pool, task))
@@ -92,9 +98,10 @@ class DaskExecutor:
 EXECUTORS = ("local", "dask")
 
 
-def make_executor(name: str, *, jobs: int, steps: int, address: str | None = None) -> Executor:
+def make_executor(name: str, *, jobs: int, steps: int, address: str | None = None,
+                  notebooks: Sequence[Path] = ()) -> Executor:
     if name == "local":
-        return LocalExecutor(jobs=jobs, steps=steps)
+        return LocalExecutor(jobs=jobs, steps=steps, notebooks=notebooks)
     if name == "dask":
         return DaskExecutor(jobs=jobs, address=address)
     from ..errors import NotFoundError

@@ -65,6 +65,11 @@ def _imports(source: str, here: Path | None = None) -> list[tuple[str, Path | No
     return found
 
 
+def imported_modules(notebook: Path) -> set[str]:
+    """Every module name the notebook's code cells import (absolute imports)."""
+    return {name for name, base in _imports(code_of(notebook)) if base is None}
+
+
 def _local_file(name: str, roots: list[Path], project: Path) -> Path | None:
     parts = [part for part in name.split(".") if part]
     if not parts:

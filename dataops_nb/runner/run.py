@@ -246,7 +246,8 @@ class Runner:
         running: dict[Future[StepOutcome], str] = {}
         jobs = max(1, self.request.jobs)
         executor = make_executor(
-            self.request.executor, jobs=jobs, steps=len(by_name), address=self.request.dask_address
+            self.request.executor, jobs=jobs, steps=len(by_name), address=self.request.dask_address,
+            notebooks=[p.notebook for p in plans],
         )
         with _closing(executor):
             try:

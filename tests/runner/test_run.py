@@ -132,3 +132,27 @@ def test_step_that_publishes_nothing_readable_until_promoted(two_steps, tmp_path
     assert result.returncode == 1
     assert two_steps.ledger_rows("select dataset from dataset_versions where status = 'current'") == [("raw.numbers",)]
     assert two_steps.ledger_rows("select count(*) from dataset_versions where dataset = 'staging.doubled'") == [(0,)]
+
+
+def test_warm_kernels_preimport_only_what_steps_import_and_bind_no_names(project):
+    from dataops_nb.runner.kernels import warm_code
+
+    assert warm_code(["os", "json"]) == ""
+    assert "'polars'" in warm_code(["dataops_nb"]) and "'duckdb'" in warm_code(["dataops_nb.runtime"])
+    probe = (
+        "import sys\n"
+        "print(sorted(n for n in ('polars', 'duckdb', 'dataops_nb', '__dataops_warm') if n in globals()),"
+        " 'polars' in sys.modules)"
+    )
+    project.notebook("plain", "x = 1", probe)
+    project.notebook("kit", "x = 1", "import dataops_nb as dn", probe)
+    for step in ("plain", "kit"):
+        project.spec(f"name: w\nsteps:\n  - {{name: {step}, notebook: notebooks/{step}.ipynb}}\n")
+        project.cli("run", "-q", check=0)
+    printed = []
+    for run in reversed(runs_json(project)):
+        executed = json.loads((project.root / run["steps"][0]["output_notebook"]).read_text())
+        printed.append("".join(o.get("text", "") for c in executed["cells"] for o in c.get("outputs", [])).strip())
+    # a step that imports nothing heavy gets a bare kernel; one that imports the kit gets
+    # polars loaded ahead; neither sees a name it did not bind itself (here: only `dn`)
+    assert printed == ["[] False", "[] True"]
