@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+if TYPE_CHECKING:  # rich loads only when something is shown: a quiet run never imports it
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
 
 STYLES = {
     "pending": "dim",
@@ -26,12 +28,23 @@ class RunDisplay:
     """A reporter for `Runner`: call it with each run event."""
 
     def __init__(self, *, live: bool | None = None, quiet: bool = False) -> None:
-        self.console = Console(stderr=True)
-        self.live_mode = self.console.is_terminal if live is None else live
+        self._live_choice = live
         self.quiet = quiet
         self.rows: dict[str, dict[str, Any]] = {}
         self._live: Live | None = None
         self._started: dict[str, float] = {}
+
+    @cached_property
+    def console(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True)
+
+    @cached_property
+    def live_mode(self) -> bool:
+        if self.quiet:
+            return False
+        return self.console.is_terminal if self._live_choice is None else self._live_choice
 
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event["event"]
@@ -41,6 +54,8 @@ class RunDisplay:
         elif kind == "run_started":
             self.rows = {name: {"state": "pending", "attempt": "", "duration": "", "rows": ""} for name in event["steps"]}
             if self.live_mode and not self.quiet:
+                from rich.live import Live
+
                 self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False)
                 self._live.start()
             elif not self.quiet:
@@ -66,6 +81,8 @@ class RunDisplay:
             self._live.update(self._table())
 
     def _table(self) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, pad_edge=False)
         for column in ("step", "state", "attempt", "duration", "rows"):
             table.add_column(column, justify="right" if column in ("duration", "rows") else "left")
@@ -80,5 +97,7 @@ class RunDisplay:
 
 
 def stdout() -> Console:
+    from rich.console import Console
+
     # piped output (CI logs, `| less`) is not cut to 80 columns
     return Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 160)

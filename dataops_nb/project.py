@@ -78,5 +78,4 @@ class Project:
     def reload(self) -> None:
         from .quality.declared import validate_checks
 
-        self.spec, self.document = load_spec(self.spec_path)
-        validate_checks(self.spec, self.document, self.spec_path)
+        self.spec, self.document = load_spec(self.spec_path, validate=validate_checks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import DataOpsError, DatasetNameError, SpecError, did_you_mean
 
 SPEC_FILE = "dataops.yaml"
+Validator = Callable[["Spec", Any, Path], None]  # more rules on a validated spec (the quality checks)
 DATASET_NAME = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
 STEP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -185,12 +187,19 @@ def _yaml():  # type: ignore[no-untyped-def]
 
 def read_yaml(path: Path) -> Any:
     """Round-trip YAML (keeps comments and line numbers); errors name the line."""
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    return _parse_yaml(_read_text(path), path)
 
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read the spec ({exc.strerror})", file=path) from exc
+
+
+def _parse_yaml(text: str, path: Path) -> Any:
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     try:
         return _yaml().load(text)
     except MarkedYAMLError as exc:
@@ -200,6 +209,69 @@ def read_yaml(path: Path) -> Any:
         raise SpecError(f"malformed YAML: {problem}", file=path, line=line) from exc
     except YAMLError as exc:
         raise SpecError(f"malformed YAML: {exc}", file=path) from exc
+
+
+# --- a cache of specs that validated: round-trip parsing is most of a no-op run's time ----
+
+
+class _Uncacheable(Exception):
+    """YAML data that JSON cannot carry unchanged (dates, non-string keys, tags)."""
+
+
+def _cache_file(text: str) -> Path:
+    """Content-addressed: the same text (for the same kit) always means the same data."""
+    import hashlib
+    import os
+
+    from . import __version__
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha256(f"{__version__}\0{text}".encode()).hexdigest()[:32]
+    return base / "dataops-nb" / "specs" / f"{key}.json"
+
+
+def _cached_data(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(_cache_file(text).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _remember(text: str, data: Any) -> None:
+    import json
+    import os
+
+    try:
+        plain = json.dumps(_plain(data))
+        file = _cache_file(text)
+        file.parent.mkdir(parents=True, exist_ok=True)
+        staged = file.with_suffix(f".{os.getpid()}.tmp")
+        staged.write_text(plain, encoding="utf-8")
+        staged.replace(file)
+    except (_Uncacheable, OSError, ValueError):
+        pass  # a cache: without it the spec is parsed again next time
+
+
+def _plain(node: Any) -> Any:
+    """The round-trip YAML data as the JSON types it is equal to."""
+    from ruamel.yaml.scalarbool import ScalarBoolean
+
+    if isinstance(node, dict):
+        if not all(isinstance(key, str) for key in node):
+            raise _Uncacheable
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, ScalarBoolean):
+        return bool(node)
+    for kind in (int, float, str):  # ruamel's scalar subclasses (kept quotes, formats)
+        if isinstance(node, kind):
+            return kind(node)
+    raise _Uncacheable
 
 
 def write_yaml(path: Path, data: Any) -> None:
@@ -302,9 +374,26 @@ def _translate(exc: ValidationError, data: Any, path: Path) -> SpecError:
     return SpecError(f"{message[0].lower()}{message[1:]}{shown}", file=path, line=line, field=field or None)
 
 
-def load_spec(path: Path) -> tuple[Spec, Any]:
-    """Parse and validate `dataops.yaml`. Returns the model and the raw YAML document."""
-    data = read_yaml(path)
+def load_spec(path: Path, *, validate: Validator | None = None) -> tuple[Spec, Any]:
+    """Parse and validate `dataops.yaml` (`validate` adds rules). Returns the model and the YAML data.
+
+    A text that validated before is read from a cache of its data; an error is always
+    reported from the round-trip document, whose nodes know their lines.
+    """
+    text = _read_text(path)
+    cached = _cached_data(text)
+    if cached is not None:
+        try:
+            return _validated(cached, path, validate), cached
+        except SpecError:
+            pass  # again from the document, for the line numbers
+    data = _parse_yaml(text, path)
+    spec = _validated(data, path, validate)
+    _remember(text, data)
+    return spec, data
+
+
+def _validated(data: Any, path: Path, validate: Validator | None) -> Spec:
     if not isinstance(data, dict):
         raise SpecError("the spec must be a mapping with at least 'name' and 'steps'", file=path, line=1)
     try:
@@ -312,7 +401,9 @@ def load_spec(path: Path) -> tuple[Spec, Any]:
     except ValidationError as exc:
         raise _translate(exc, data, path) from exc
     _check_references(spec, data, path)
-    return spec, data
+    if validate is not None:
+        validate(spec, data, path)
+    return spec
 
 
 def _check_references(spec: Spec, data: Any, path: Path) -> None:

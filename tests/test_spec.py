@@ -155,3 +155,35 @@ def test_schema_command_prints_json_schema(project):
     assert schema["title"] == "dataops.yaml"
     assert "steps" in schema["properties"]
     assert "Step" in schema["$defs"]
+
+
+def test_a_spec_that_validated_is_read_from_the_cache_and_errors_keep_their_lines(project, tmp_path, monkeypatch):
+    from dataops_nb.quality.declared import validate_checks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    text = """
+        name: demo
+        steps:
+          - {name: ingest, notebook: notebooks/ingest.ipynb, params: {country: "NO", flag: yes, n: 010}}
+        datasets:
+          raw.flights:
+            checks:
+              - not_a_check
+        """
+    path = project.spec(text)
+    first, _ = load_spec(path)  # the base rules pass: the parsed data is cached
+    [cached] = (tmp_path / "cache").rglob("*.json")
+    second, data = load_spec(path)
+    assert second == first and isinstance(data, dict)
+    assert first.step("ingest").params == {"country": "NO", "flag": "yes", "n": 10}  # YAML 1.2, as parsed
+    # the quality rules then fail on the cached data: the error still names the line
+    with pytest.raises(SpecError) as info:
+        load_spec(path, validate=validate_checks)
+    assert info.value.line == 7 and "not_a_check" in str(info.value)
+    # an edit is a new text: never an old cache entry
+    path.write_text(path.read_text().replace("n: 010", "n: 11"))
+    assert load_spec(path)[0].step("ingest").params["n"] == 11
+    # data JSON cannot carry unchanged (a date) is parsed every time, and still loads
+    path.write_text(path.read_text().replace("n: 11", "day: 2024-01-01"))
+    assert str(load_spec(path)[0].step("ingest").params["day"]) == "2024-01-01"
+    assert len(list((tmp_path / "cache").rglob("*.json"))) == 2

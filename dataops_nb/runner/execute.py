@@ -7,17 +7,20 @@ papermill does (a cell tagged `injected-parameters` after the `parameters` cell)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ledger import now
 from ..notebooks import inject_parameters, write
 from ..security import redact, redact_text, secret_values
-from .kernels import Kernel, KernelPool
+
+if TYPE_CHECKING:  # asyncio and the kernels load only when a step executes
+    import asyncio
+
+    from .kernels import Kernel, KernelPool
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class StepOutcome:
 
 async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     """Execute `task` on a kernel from `pool` (on the pool's loop); never raises for a step error."""
+    import asyncio
+
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
@@ -145,6 +150,8 @@ def _cell_error(nb: Any, exc: Any) -> str:
 
 def execute_step(task: StepTask) -> StepOutcome:
     """Run one step with a kernel of its own (for workers without a shared pool: Dask)."""
+    from .kernels import KernelPool
+
     pool = KernelPool(warm=1, budget=1, warm_code="").start()  # used at once: nothing to warm ahead
     try:
         return pool.call(run_step(pool, task)).result()

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import DataOpsError
 from .execute import StepOutcome, StepTask, execute_step, run_step
 from .fingerprint import imported_modules
-from .kernels import KernelPool, warm_code
+
+if TYPE_CHECKING:
+    from .kernels import KernelPool
 
 
 class Executor(Protocol):
@@ -29,24 +31,28 @@ class LocalExecutor:
     """Steps on a pool of warm kernels, `jobs` at a time."""
 
     def __init__(self, *, jobs: int, steps: int, notebooks: Sequence[Path] = ()) -> None:
-        # one spare beyond the running steps: a kernel takes longer to warm than a short step runs
-        self.pool = KernelPool(warm=min(jobs + 1, max(steps, 1)), budget=steps)
+        self.jobs, self.steps = jobs, steps
         self.notebooks = list(notebooks)
-        self._started = False
+        self.pool: KernelPool | None = None  # made by the first step to execute
 
     def start(self) -> None:
         """Nothing yet: kernels start with the first step to execute (a no-op run starts none)."""
 
     def submit(self, task: StepTask) -> Future[StepOutcome]:
-        if not self._started:
-            # waiting kernels import the heavy libraries these steps import, and only those
-            self.pool.warm_code = warm_code(m for nb in self.notebooks for m in imported_modules(nb))
-            self.pool.start()
-            self._started = True
+        if self.pool is None:
+            from .kernels import KernelPool, warm_code
+
+            self.pool = KernelPool(
+                # one spare beyond the running steps: a kernel takes longer to warm than a short step runs
+                warm=min(self.jobs + 1, max(self.steps, 1)),
+                budget=self.steps,
+                # waiting kernels import the heavy libraries these steps import, and only those
+                warm_code=warm_code(m for nb in self.notebooks for m in imported_modules(nb)),
+            ).start()
         return self.pool.call(run_step(self.pool, task))
 
     def close(self) -> None:
-        if self._started:
+        if self.pool is not None:
             self.pool.close()
 
 
