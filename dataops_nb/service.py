@@ -222,7 +222,15 @@ def review_items(project: Project, dataset: str | None = None, user: str | None 
     """Open failures, quarantined versions and decisions; samples masked for `user` (default: current)."""
     from .metadata.pii import hidden, mask_rows
     from .quality.review import open_items
+    from .spec import validate_dataset_name
 
+    if dataset is not None:
+        validate_dataset_name(dataset)
+        known = set(project.spec.datasets)  # declared but never published: nothing to review yet
+        if project.has_ledger():
+            known.update(project.ledger.dataset_names())
+        if dataset not in known:
+            raise NotFoundError("dataset", dataset, known)
     if not project.has_ledger():
         return {"failures": [], "quarantined": [], "decisions": []}
     items = open_items(project.ledger, dataset)
@@ -369,3 +377,42 @@ def freshness(project: Project) -> list[dict[str, Any]]:
     from .metadata.pages import freshness_report
 
     return freshness_report(project) if project.has_ledger() else []
+
+
+def executed_notebook(project: Project, run_id: str, step: str) -> dict[str, Any]:
+    """The notebook a step left in a run, read from the store (never a file outside it).
+
+    The fields are those of a Jupyter contents model; the path is `RUN_ID/STEP.ipynb`. It is a
+    record of what ran: its cells are marked neither editable nor deletable, and never trusted.
+    """
+    from datetime import datetime, timezone
+
+    from .errors import DataOpsError
+
+    for name in (run_id, step):
+        if name in ("", ".", "..") or "/" in name or "\\" in name:
+            message = f"'{name}' is not a plain run id or step name: paths out of the run store are refused."
+            raise DataOpsError(message)
+    if not project.has_ledger() or project.ledger.run(run_id) is None:
+        known = [r["run_id"] for r in project.ledger.runs(50)] if project.has_ledger() else []
+        raise NotFoundError("run", run_id, known)
+    steps = project.ledger.step_runs(run_id)
+    executed = {s["step"]: s["output_notebook"] for s in steps if s["output_notebook"]}
+    if step not in executed:
+        raise NotFoundError(f"step with an executed notebook in run {run_id}", step, list(executed))
+    runs = project.store.runs_dir.resolve()
+    path = (project.root / executed[step]).resolve()
+    if not path.is_relative_to(runs) or not path.is_file():
+        raise NotFoundError(f"executed notebook in the store of run {run_id}", executed[step])
+    content = json.loads(path.read_text(encoding="utf-8"))
+    for cell in content.get("cells", []):
+        cell.setdefault("metadata", {}).update(editable=False, deletable=False, trusted=False)
+    stat = path.stat()
+    return {
+        "name": f"{step}.ipynb",
+        "path": f"{run_id}/{step}.ipynb",
+        "content": content,
+        "size": stat.st_size,
+        "created": datetime.fromtimestamp(stat.st_ctime, timezone.utc),
+        "last_modified": datetime.fromtimestamp(stat.st_mtime, timezone.utc),
+    }

@@ -63,10 +63,16 @@ class DataOpsHandler(APIHandler):
             data = json.loads(self.request.body or b"{}")
             return model.model_validate(data)
         except (ValueError, ValidationError) as exc:
-            first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-            where = ".".join(str(p) for p in first["loc"]) if first and first["loc"] else "body"
-            message = first["msg"] if first else "the body is not JSON"
-            raise BadRequestError(f"Bad request: {where}: {message}.") from exc
+            raise _bad_request(exc, "body", "the body is not JSON") from exc
+
+    def query(self, model: type[Model]) -> Model:
+        """The query parameters that `model` declares, validated (call it inside `answer`)."""
+        arguments = self.request.arguments
+        given = {name: self.get_query_argument(name) for name in model.model_fields if name in arguments}
+        try:
+            return model.model_validate(given)
+        except ValidationError as exc:
+            raise _bad_request(exc, "query", "bad query parameters") from exc
 
     async def answer(self, call: Callable[[Project], Any], *, status: int = 200) -> None:
         """Run `call(project)` off the event loop and write its result as JSON."""
@@ -81,6 +87,14 @@ class DataOpsHandler(APIHandler):
             return
         self.set_status(status)
         self.finish(result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result, default=str))
+
+
+def _bad_request(exc: ValueError, where: str, fallback: str) -> BadRequestError:
+    """One sentence naming the first bad field of a body or query and what is wrong with it."""
+    first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+    if first and first["loc"]:
+        where = ".".join(str(p) for p in first["loc"])
+    return BadRequestError(f"Bad request: {where}: {first['msg'] if first else fallback}.")
 
 
 def _status_of(exc: Exception) -> int:
@@ -114,8 +128,10 @@ class PipelineHandler(DataOpsHandler):
 class RunsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        limit = int(self.get_query_argument("limit", "50"))
-        await self.answer(lambda project: models.Listing(items=service.runs(project, limit)))
+        def runs(project: Project) -> models.Listing:
+            return models.Listing(items=service.runs(project, self.query(models.RunsQuery).limit))
+
+        await self.answer(runs)
 
     @tornado.web.authenticated
     async def post(self) -> None:
@@ -141,6 +157,17 @@ class RunHandler(DataOpsHandler):
         await self.answer(lambda project: models.Record(**service.show_run(project, run_id)))
 
 
+class ExecutedNotebookHandler(DataOpsHandler):
+    """A step's executed notebook as a read-only Jupyter contents model (the Runs panel's drive)."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str, step: str) -> None:
+        def notebook(project: Project) -> models.NotebookContents:
+            return models.NotebookContents(**service.executed_notebook(project, run_id, step))
+
+        await self.answer(notebook)
+
+
 class CatalogHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -157,8 +184,11 @@ class DatasetHandler(DataOpsHandler):
 class LineageHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
-        depth = int(self.get_query_argument("depth", "3"))
-        await self.answer(lambda project: models.Record(**service.lineage(project, dataset, depth=depth)))
+        def lineage(project: Project) -> models.Record:
+            depth = self.query(models.LineageQuery).depth
+            return models.Record(**service.lineage(project, dataset, depth=depth))
+
+        await self.answer(lineage)
 
 
 class ReviewsHandler(DataOpsHandler):
@@ -202,6 +232,7 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     ("pipeline", PipelineHandler),
     ("runs", RunsHandler),
     (rf"runs/({NAME})", RunHandler),
+    (rf"runs/({NAME})/notebooks/({NAME})", ExecutedNotebookHandler),
     ("catalog", CatalogHandler),
     (rf"catalog/({NAME})", DatasetHandler),
     (rf"lineage/({NAME})", LineageHandler),
@@ -214,8 +245,6 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
 def setup_handlers(serverapp: Any) -> None:
     web_app = serverapp.web_app
     base = url_path_join(web_app.settings["base_url"], "dataops")
+    # executed notebooks under .dataops/runs/ are served read-only by ExecutedNotebookHandler;
+    # the contents manager keeps hiding .dataops/ and .env
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in ROUTES])
-    manager = serverapp.contents_manager
-    if hasattr(manager, "allow_hidden") and not manager.allow_hidden:
-        # the executed notebooks live under .dataops/runs/; the Runs panel opens them
-        manager.allow_hidden = True

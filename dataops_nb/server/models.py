@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,6 +33,14 @@ class NewStep(_Request):
     needs: list[str] = Field(default_factory=list)
 
 
+class RunsQuery(_Request):
+    limit: int = Field(50, ge=1)
+
+
+class LineageQuery(_Request):
+    depth: int = Field(3, ge=0)
+
+
 class Settings(BaseModel):
     kit_version: str
     extension_version: str
@@ -41,6 +50,21 @@ class Settings(BaseModel):
 
 class RunStarted(BaseModel):
     run_id: str
+
+
+class NotebookContents(BaseModel):
+    """A Jupyter contents model of an executed notebook; `writable` is always false."""
+
+    name: str
+    path: str  # RUN_ID/STEP.ipynb on the frontend's read-only drive
+    type: Literal["notebook"] = "notebook"
+    format: Literal["json"] = "json"
+    mimetype: None = None
+    writable: Literal[False] = False
+    created: datetime
+    last_modified: datetime
+    size: int
+    content: dict[str, Any]
 
 
 class PipelineStep(BaseModel):

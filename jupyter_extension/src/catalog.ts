@@ -100,7 +100,7 @@ export class CatalogSection implements ISection {
     const link = (other: string) => h('a', { class: 'jp-DataOps-link', 'data-testid': 'dataops-lineage-link', href: '#', onclick: (e: Event) => { e.preventDefault(); void this.show(other); } }, other);
     const versions: Page[] = page.versions ?? [];
     const preview: Page[] = page.preview?.rows ?? [];
-    const notebook: string | null = page.notebook?.exists ? page.notebook.path : null;
+    const notebook: Page | null = page.notebook?.exists ? page.notebook : null;
     return h(
       'div',
       { class: 'jp-DataOps-card', 'data-testid': 'dataops-dataset-page', 'data-dataset': name },
@@ -110,7 +110,7 @@ export class CatalogSection implements ISection {
       page.freshness ? h('p', { class: 'jp-DataOps-muted' }, 'freshness: ', badge(page.freshness.status), page.freshness.age_s !== undefined && page.freshness.age_s !== null ? ` ${Math.round(page.freshness.age_s / 3600)} h old` : '') : null,
       h('div', { class: 'jp-DataOps-toolbar' },
         h('button', { class: 'jp-mod-styled jp-mod-accept', 'data-testid': 'dataops-insert-code', onclick: () => this.insert(name) }, 'Insert code'),
-        notebook ? h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-notebook', onclick: () => this.context.openFile(notebook, true) }, 'Executed notebook') : null),
+        notebook ? h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-notebook', onclick: () => this.context.openExecuted(notebook.run_id, notebook.step) }, 'Executed notebook') : null),
       h('h4', {}, 'Schema'),
       table(['column', 'type', 'tags', 'nulls', 'distinct', 'min', 'max'], columns),
       h('h4', {}, 'Quality'),

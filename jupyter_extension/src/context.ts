@@ -7,8 +7,10 @@ export interface IPanelContext {
   notebooks: INotebookTracker;
   /** Directory of the project relative to the server root ('' when it is the root). */
   projectDir(): string;
-  /** Open a project file (an executed notebook) in the main area; read-only when asked. */
-  openFile(projectPath: string, readOnly: boolean): void;
+  /** Open a project file (a step notebook) in the main area. */
+  openFile(projectPath: string): void;
+  /** Open a step's executed notebook of a run, read-only, in the main area. */
+  openExecuted(runId: string, step: string): void;
   /** Switch to the Catalog panel on this dataset. */
   showDataset(name: string): void;
   /** A run was started: panels poll until it ends. */

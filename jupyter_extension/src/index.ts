@@ -8,6 +8,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { ISettings, requestAPI, setProject } from './api';
+import { executedPath, isExecuted, RunsDrive } from './drive';
 import { newStepDialog } from './newstep';
 import { DataOpsSidebar } from './sidebar';
 
@@ -39,6 +40,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     launcher: ILauncher | null
   ) => {
+    app.serviceManager.contents.addDrive(new RunsDrive());
+    // An executed notebook, opened from a panel or restored at start-up (so before any await),
+    // is a record of what ran: read-only and without a kernel (preferred as the widget is made,
+    // before its context asks for a kernel and the status bar shows it).
+    docManager.registry.getWidgetFactory('Notebook')?.widgetCreated.connect((_, widget) => {
+      if (!isExecuted(widget.context.path)) {
+        return;
+      }
+      widget.context.sessionContext.kernelPreference = { shouldStart: false, canStart: false };
+      widget.addClass('jp-DataOps-executed');
+      void widget.context.ready.then(() => {
+        widget.context.model.readOnly = true;
+        widget.title.label = `${PathExt.basename(widget.context.path)} (executed)`;
+      });
+    });
     let refreshMs = 1000;
     let projectDir = '';
     if (registry) {
@@ -58,18 +74,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       })
       .catch(() => undefined);
 
-    const open = (path: string, readOnly: boolean) => {
-      const widget = docManager.openOrReveal(PathExt.join(projectDir, path));
-      if (widget && readOnly) {
-        void widget.context.ready.then(() => {
-          widget.context.model.readOnly = true;
-          widget.title.label = `${PathExt.basename(path)} (executed)`;
-          widget.addClass('jp-DataOps-executed');
-        });
-      }
-    };
+    const openFile = (path: string) => docManager.openOrReveal(PathExt.join(projectDir, path));
+    const openExecuted = (runId: string, step: string) => docManager.openOrReveal(executedPath(runId, step));
     const sidebar = new DataOpsSidebar(
-      { docManager, notebooks, projectDir: () => projectDir, openFile: open },
+      { docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted },
       () => refreshMs
     );
     sidebar.title.icon = ICON;

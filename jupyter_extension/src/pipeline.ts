@@ -92,7 +92,7 @@ export class PipelineSection implements ISection {
       h('div', { class: 'jp-DataOps-toolbar' },
         h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-run-step', onclick: () => void this.start('only', step.name) }, 'Run step'),
         h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-run-from', onclick: () => void this.start('from', step.name) }, 'Run from here'),
-        h('button', { class: 'jp-mod-styled', onclick: () => this.context.openFile(step.notebook, false) }, 'Open notebook')
+        h('button', { class: 'jp-mod-styled', onclick: () => this.context.openFile(step.notebook) }, 'Open notebook')
       )
     );
   }

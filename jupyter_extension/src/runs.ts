@@ -66,7 +66,7 @@ export class RunsSection implements ISection {
             'data-testid': 'dataops-run-step',
             'data-step': step.name,
             title: step.output_notebook ? 'Open the executed notebook (read-only)' : '',
-            onclick: () => step.output_notebook && this.context.openFile(step.output_notebook, true)
+            onclick: () => step.output_notebook && this.context.openExecuted(run.run_id, step.name)
           },
           badge(step.status),
           h('span', { class: 'jp-DataOps-grow' }, step.name),

@@ -182,3 +182,56 @@ async def test_review_decisions_go_through_the_api(jp_fetch, api_project, monkey
     assert (await get(jp_fetch, "reviews"))["failures"] == []
     code, body = await failure_of(post(jp_fetch, "reviews", {"target": "#999999", "decision": "accept", "reason": "x"}))
     assert code == 404
+
+
+async def test_hidden_files_stay_hidden_from_the_contents_api(jp_fetch, api_project):
+    """The extension does not open .env or the ledger to every client of the server."""
+    api_project.cli("run", check=0)
+    (api_project.root / ".env").write_text("DB_PASSWORD=hunter2\n")
+    for path in (".env", ".dataops/ledger.db", ".dataops/runs"):
+        refused = await jp_fetch("api", "contents", path, raise_error=False)
+        assert refused.code in (403, 404), path
+    refused = await jp_fetch("api", "contents", ".env", method="PUT", raise_error=False,
+                             body=json.dumps({"type": "file", "format": "text", "content": "x"}))
+    assert refused.code in (400, 403, 404)
+    assert (api_project.root / ".env").read_text() == "DB_PASSWORD=hunter2\n"
+    listing = json.loads((await jp_fetch("api", "contents")).body)
+    assert {item["name"] for item in listing["content"]} == {"dataops.yaml", "notebooks"}
+
+
+async def test_executed_notebook_is_served_read_only(jp_fetch, api_project):
+    api_project.cli("run", check=0)
+    [run] = (await get(jp_fetch, "runs"))["items"]
+    model = await get(jp_fetch, "runs", run["run_id"], "notebooks", "double")
+    assert model["type"] == "notebook" and model["format"] == "json" and model["writable"] is False
+    assert model["name"] == "double.ipynb" and model["path"] == f"{run['run_id']}/double.ipynb"
+    executed = json.loads((api_project.root / run["steps"][1]["output_notebook"]).read_text())
+    assert [c["source"] for c in model["content"]["cells"]] == [c["source"] for c in executed["cells"]]
+    assert any("injected-parameters" in c["metadata"].get("tags", []) for c in model["content"]["cells"])
+    assert all(c["metadata"]["editable"] is c["metadata"]["deletable"] is c["metadata"]["trusted"] is False
+               for c in model["content"]["cells"])
+
+    code, body = await failure_of(jp_fetch("dataops", "runs", "20990101-000000-0000000", "notebooks", "make"))
+    assert code == 404 and "20990101-000000-0000000" in body["message"]
+    code, body = await failure_of(jp_fetch("dataops", "runs", run["run_id"], "notebooks", "triple"))
+    assert code == 404 and "double" in body["message"]  # the known steps are suggested
+
+
+async def test_executed_notebook_path_climbing_out_is_400(jp_fetch, api_project):
+    api_project.cli("run", check=0)
+    [run] = (await get(jp_fetch, "runs"))["items"]
+    for run_id, step in (("..", "ledger"), (run["run_id"], "..")):
+        code, body = await failure_of(jp_fetch("dataops", "runs", run_id, "notebooks", step))
+        assert code == 400 and "'..'" in body["message"], (run_id, step)
+
+
+async def test_bad_query_parameters_are_400_with_one_sentence(jp_fetch):
+    for path, params, name in (
+        (("runs",), {"limit": "abc"}, "limit"),
+        (("runs",), {"limit": "0"}, "limit"),
+        (("lineage", "raw.numbers"), {"depth": "x"}, "depth"),
+        (("lineage", "raw.numbers"), {"depth": "-1"}, "depth"),
+    ):
+        code, body = await failure_of(jp_fetch("dataops", *path, params=params))
+        assert code == 400 and body["error"] == "BadRequestError", (path, params)
+        assert name in body["message"] and body["message"].count(". ") == 0, body["message"]

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,11 @@ class Lab:
         self.project = ProjectFactory(root)
 
     def api(self, path: str) -> dict:
-        request = urllib.request.Request(f"{self.url}/dataops/{path}", headers={"Authorization": f"token {TOKEN}"})
+        return self.rest(f"dataops/{path}")
+
+    def rest(self, path: str) -> Any:
+        """GET a path of the server's REST API (the extension's or Jupyter's own), as JSON."""
+        request = urllib.request.Request(f"{self.url}/{path}", headers={"Authorization": f"token {TOKEN}"})
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -62,6 +67,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
         "DATAOPS_USER": "alice",
     }
+    # the frontend built from this tree (`jlpm build:prod`) goes ahead of the copy that the last
+    # `pip install` left in share/jupyter/labextensions: the browser runs the current source
+    extensions = base / "labextensions"
+    built = REPO / "dataops_nb" / "labextension"
+    if (built / "package.json").is_file():
+        shutil.copytree(built, extensions / "dataops-nb-lab")
     lab = Lab(root, _free_port())
     lab.project.cli("run", "--env", "test", env={"DATAOPS_USER": "alice"}, check=0)
     log = (base / "lab.log").open("w")
@@ -71,6 +82,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             f"--ServerApp.port={lab.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
             f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
             f"--LabApp.app_settings_dir={settings}", "--LabApp.news_url=",
+            f"--LabApp.extra_labextensions_path={extensions}",
         ],
         cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )

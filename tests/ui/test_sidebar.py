@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+
+import pytest
 
 from .conftest import open_sidebar
 
@@ -54,12 +57,39 @@ def test_run_the_pipeline_and_watch_it_finish(page, lab):
 def test_open_an_executed_notebook_from_runs(page, lab):
     open_sidebar(page)
     page.locator("[data-testid=dataops-tab-runs]").click()
-    page.locator("[data-testid=dataops-run]").first.click()
+    run = page.locator("[data-testid=dataops-run]").first
+    run_id = run.get_attribute("data-run")
+    run.click()
     page.locator('[data-testid=dataops-run-step][data-step="clean"]').click()
-    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="clean.ipynb (executed)")
+    # in the main area, as the current tab
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text="clean.ipynb (executed)")
     tab.wait_for(timeout=30_000)
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    assert page.locator(".jp-mod-current .jp-Notebook, .jp-NotebookPanel:visible .jp-Notebook").count() >= 1
+    panel = page.locator(".jp-NotebookPanel.jp-DataOps-executed:visible")
+    # the outputs the run left, not the step notebook's (which has none)
+    [step] = [s for s in lab.api(f"runs/{run_id}")["steps"] if s["name"] == "clean"]
+    executed_file = lab.root / step["output_notebook"]
+    executed = json.loads(executed_file.read_text())
+    printed = next("".join(o["text"]) for c in executed["cells"] for o in c.get("outputs", [])
+                   if o["output_type"] == "stream")
+    panel.locator(".jp-OutputArea-output", has_text=printed.strip().splitlines()[0]).wait_for()
+    assert panel.locator(".jp-OutputArea-output").count() >= 2
+    # read-only: Lab says so, typing changes nothing, saving is refused and writes nothing
+    panel.locator(".jp-Toolbar", has_text="notebook is read-only").wait_for()
+    editor = panel.locator(".jp-CodeCell .jp-InputArea-editor").first
+    before = editor.inner_text()
+    cells = panel.locator(".jp-Cell").count()
+    editor.click()
+    page.keyboard.type("qqq")
+    assert editor.inner_text() == before and panel.locator(".jp-Cell").count() == cells
+    bytes_before = executed_file.read_bytes()
+    page.keyboard.press("Control+s")
+    page.get_by_text(f"DataOpsRuns:{run_id}/clean.ipynb is read-only").wait_for()
+    assert executed_file.read_bytes() == bytes_before
+    # a record of what ran: no kernel was started for it, and the contents API still hides .dataops/
+    assert not [s for s in lab.rest("api/sessions") if "DataOpsRuns" in s["path"]]
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        lab.rest(f"api/contents/{step['output_notebook']}")
+    assert refused.value.code == 404
 
 
 def test_search_the_catalog_and_open_a_dataset(page):
