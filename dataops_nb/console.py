@@ -56,7 +56,9 @@ class RunDisplay:
             if self.live_mode and not self.quiet:
                 from rich.live import Live
 
-                self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=False)
+                # a renderable that is rebuilt at each refresh: running durations tick
+                self._live = Live(get_renderable=self._table, console=self.console, refresh_per_second=8,
+                                  transient=False)
                 self._live.start()
             elif not self.quiet:
                 self.console.print(f"run {event['run_id']}: {len(self.rows)} step(s)")

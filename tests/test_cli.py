@@ -129,3 +129,11 @@ def test_help_is_fast_and_lists_commands(tmp_path):
     result = run_cli("--help", cwd=tmp_path, check=0)
     for command in ("init", "run", "runs", "show", "status", "templates", "new", "test", "schema"):
         assert command in result.stdout
+
+
+def test_bad_input_on_a_project_that_never_ran_creates_no_state(project):
+    from .conftest import make_two_steps
+
+    fresh = make_two_steps(project)
+    assert_clean_refusal(fresh.cli("run", "-p", "nope=1"), "-p nope")
+    assert not (fresh.root / ".dataops").exists()

@@ -74,7 +74,12 @@ class DaskExecutor:
         except ImportError as exc:
             raise DataOpsError("The dask executor needs dask.distributed: pip install 'dataops-nb[dask]'.") from exc
         if self.address:
-            self.client = Client(self.address, timeout="30s")
+            try:
+                self.client = Client(self.address, timeout="30s")
+            except (OSError, TimeoutError) as exc:
+                raise DataOpsError(
+                    f"--dask-address {self.address}: no Dask scheduler answered there ({exc})."
+                ) from exc
         else:
             self.cluster = LocalCluster(
                 n_workers=self.jobs, threads_per_worker=1, processes=True, dashboard_address=None

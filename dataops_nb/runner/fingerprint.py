@@ -1,9 +1,9 @@
 """Step fingerprints: what a step's result depends on, and why a step is stale.
 
 A fingerprint covers the step's code cells (not markdown, outputs or metadata), its
-resolved parameters, the project's own Python modules it imports (transitively), and
-the dataset versions it read. A step is fresh when all of these match its last
-successful run.
+resolved parameters, its environment (the `--env` overlay and the Python version), the
+project's own Python modules it imports (transitively), and the dataset versions it
+read. A step is fresh when all of these match its last successful run.
 """
 
 from __future__ import annotations
@@ -107,10 +107,12 @@ class Fingerprint:
     params: str
     modules: dict[str, str]
     inputs: dict[str, str]  # dataset -> version read (filled after the step ran)
+    environment: str | None = None  # the --env overlay and the Python it ran on (None: not recorded)
 
     def to_json(self) -> str:
         return json.dumps(
-            {"code": self.code, "params": self.params, "modules": self.modules, "inputs": self.inputs},
+            {"code": self.code, "params": self.params, "modules": self.modules, "inputs": self.inputs,
+             "environment": self.environment},
             sort_keys=True,
         )
 
@@ -119,10 +121,14 @@ class Fingerprint:
         if not text:
             return None
         data = json.loads(text)
-        return cls(data["code"], data["params"], data.get("modules", {}), data.get("inputs", {}))
+        return cls(data["code"], data["params"], data.get("modules", {}), data.get("inputs", {}),
+                   data.get("environment"))
 
 
-def fingerprint(project_root: Path, notebook: Path, parameters: dict[str, Any], secrets: dict[str, str]) -> Fingerprint:
+def fingerprint(project_root: Path, notebook: Path, parameters: dict[str, Any], secrets: dict[str, str],
+                *, environment: str | None = None) -> Fingerprint:
+    import sys
+
     code = code_of(notebook)
     params = json.dumps({"params": parameters, "secrets": secrets}, sort_keys=True, default=str)
     roots = [notebook.parent, project_root]
@@ -131,6 +137,7 @@ def fingerprint(project_root: Path, notebook: Path, parameters: dict[str, Any], 
         params=_digest(params),
         modules=local_modules(code, roots=roots, project=project_root),
         inputs={},
+        environment=_digest(json.dumps([environment, sys.version.split()[0]])),
     )
 
 
@@ -153,6 +160,8 @@ def stale_reasons(
         reasons.append("code changed")
     if now.params != last.params:
         reasons.append("parameter changed")
+    if last.environment is not None and now.environment != last.environment:
+        reasons.append("environment changed")
     for path in sorted(set(now.modules) | set(last.modules)):
         if now.modules.get(path) != last.modules.get(path):
             reasons.append(f"module changed: {path}")

@@ -49,14 +49,16 @@ def test_search_survives_quotes_operators_and_sql(people, query):
         (("catalog", "show", "raw.peeple"), "did you mean 'raw.people'"),
         (("catalog", "versions", "raw.nope"), "raw.nope"),
         (("lineage", "raw.nope"), "raw.nope"),
-        (("catalog", "show", "x; drop table y"), "x; drop table y"),
+        (("catalog", "show", "x; drop table y"), "Dataset name 'x; drop table y' is not valid"),
     ],
 )
 def test_unknown_or_malformed_dataset_is_one_sentence(people, args, fragment):
     people.cli("run", check=0)
+    before = people.ledger_rows("select * from datasets order by name")
     result = people.cli(*args)
     assert result.returncode == 2
     assert fragment in result.stderr and "Traceback" not in result.stderr
+    assert people.ledger_rows("select * from datasets order by name") == before  # nothing written
 
 
 def test_time_travel_bad_versions_are_clear(people):

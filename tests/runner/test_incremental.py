@@ -82,3 +82,15 @@ def test_failed_step_stays_stale(project):
     assert plan(project) == {"flaky": ["last run failed"]}
     status = json.loads(project.cli("status", "--json", check=0).stdout)
     assert status[0]["state"] == "stale" and status[0]["last_status"] == "failed"
+
+
+def test_switching_environment_makes_steps_stale_even_with_the_same_parameters(project):
+    project.notebook("one", "n = 1", "print(n)")
+    project.spec(
+        "name: e\nenvironments:\n  ci: {params: {}}\nsteps:\n  - {name: one, notebook: notebooks/one.ipynb}\n"
+    )
+    project.cli("run", check=0)
+    assert plan(project) == {"one": []}
+    assert plan(project, "--env", "ci") == {"one": ["environment changed"]}
+    project.cli("run", "--env", "ci", check=0)
+    assert plan(project, "--env", "ci") == {"one": []}

@@ -168,3 +168,29 @@ def test_second_run_waits_or_fails_with_no_wait(slow_project):
         runner.wait(timeout=120)
     assert runner.returncode == 0
     assert [r["status"] for r in runs(project)] == ["success", "success"]
+
+
+def test_ctrl_c_mid_step_marks_the_run_and_its_steps_interrupted(slow_project):
+    project = slow_project
+    flag = project.root / "notebooks" / "published.flag"
+    runner = start_run(project)
+    wait_for(flag.exists)
+    runner.send_signal(signal.SIGINT)
+    runner.wait(timeout=60)
+    flag.unlink()
+    assert runner.returncode != 0
+    [run] = runs(project)
+    assert run["status"] == "interrupted"
+    assert {s["name"]: s["status"] for s in run["steps"]} == {"a": "success", "slow": "interrupted"}
+    assert project.ledger_rows("select dataset from dataset_versions where status = 'current'") == [("raw.a",)]
+
+
+def test_unreachable_dask_scheduler_is_one_sentence_and_opens_no_run(slow_project):
+    project = slow_project
+    project.cli("run", "--only", "a", check=0)
+    before = runs(project)
+    result = project.cli("run", "--executor", "dask", "--dask-address", "tcp://127.0.0.1:9", "--force")
+    assert result.returncode == 2, result.stderr
+    assert "--dask-address tcp://127.0.0.1:9: no Dask scheduler answered there" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert runs(project) == before
