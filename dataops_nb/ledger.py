@@ -195,6 +195,8 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE dataset_versions ADD COLUMN deleted_at TEXT;
     """,
     lambda con: _allow_status(con, "dataset_versions", "deleted"),
+    # v7: version paths relative to the store root, so a copied or moved project reads its own files
+    lambda con: _relative_version_paths(con),
 ]
 
 
@@ -224,6 +226,8 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # the ledger lives at the store's root; version paths are stored relative to it
+        self.store_root = path.parent.resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._con = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
@@ -395,7 +399,7 @@ class Ledger:
                 version.dataset,
                 version.run_id,
                 version.step,
-                version.path,
+                stored_path(version.path, self.store_root),
                 version.rows,
                 version.bytes,
                 json.dumps(version.schema),
@@ -451,18 +455,18 @@ class Ledger:
 
     def current_versions(self) -> dict[str, VersionRecord]:
         rows = self.query("SELECT * FROM dataset_versions WHERE status = 'current' ORDER BY dataset")
-        return {row["dataset"]: _version(row) for row in rows}
+        return {row["dataset"]: version_record(row, self.store_root) for row in rows}
 
     def versions(self, dataset: str) -> list[VersionRecord]:
         rows = self.query(
             "SELECT * FROM dataset_versions WHERE dataset = ? ORDER BY created_at DESC, version_id DESC",
             (dataset,),
         )
-        return [_version(row) for row in rows]
+        return [version_record(row, self.store_root) for row in rows]
 
     def versions_of_run(self, run_id: str) -> list[VersionRecord]:
         rows = self.query("SELECT * FROM dataset_versions WHERE run_id = ? ORDER BY rowid", (run_id,))
-        return [_version(row) for row in rows]
+        return [version_record(row, self.store_root) for row in rows]
 
     def record_checks(self, con: sqlite3.Connection, rows: Iterable[dict[str, Any]]) -> None:
         """Append check results (inside the caller's transaction); never overwrites."""
@@ -475,13 +479,21 @@ class Ledger:
                 tuple(row.values()),
             )
 
-    def check_history(self, dataset: str, limit: int = 30) -> dict[str, list[float]]:
-        """Observed values of each check on earlier versions of `dataset`, oldest first."""
+    def check_history(
+        self, dataset: str, limit: int = 30, *, excluding: str | None = None
+    ) -> dict[str, list[float]]:
+        """Observed values of each check on earlier versions of `dataset`, oldest first.
+
+        One value per version (its latest result: re-checks add results, not history),
+        leaving out `excluding`, the version under check.
+        """
         rows = self.query(
-            "SELECT check_name, observed FROM check_results WHERE dataset = ? AND observed IS NOT NULL "
-            "AND version_id IN (SELECT version_id FROM dataset_versions WHERE status IN ('current', 'superseded')) "
-            "ORDER BY id",
-            (dataset,),
+            "SELECT c.check_name, c.observed FROM check_results c JOIN dataset_versions v USING (version_id) "
+            "WHERE c.id IN (SELECT max(id) FROM check_results WHERE dataset = ? AND observed IS NOT NULL "
+            "GROUP BY version_id, check_name) "
+            "AND v.status IN ('current', 'superseded') AND v.version_id IS NOT ? "
+            "ORDER BY v.created_at, v.version_id",
+            (dataset, excluding),
         )
         history: dict[str, list[float]] = {}
         for row in rows:
@@ -654,16 +666,34 @@ def drop_dataset_entry(con: sqlite3.Connection, dataset: str) -> None:
     con.execute("DELETE FROM datasets WHERE name = ?", (dataset,))
 
 
-def _version(row: sqlite3.Row) -> VersionRecord:
+def stored_path(path: Path | str, store_root: Path) -> str:
+    """A version's file as the ledger records it: relative to the store root (POSIX), so the
+    record stays true when the project is copied or moved; a file outside the store stays absolute."""
+    path = Path(path)
+    if not path.is_absolute():
+        return path.as_posix()
+    for candidate, root in ((path, store_root), (path.resolve(), store_root.resolve())):
+        if candidate.is_relative_to(root):
+            return candidate.relative_to(root).as_posix()
+    return str(path)
+
+
+def resolve_stored_path(stored: str, store_root: Path) -> str:
+    """The file a ledger path names, from the current store root (absolute rows stay as they are)."""
+    return str(store_root / stored)
+
+
+def version_record(row: Any, store_root: Path) -> VersionRecord:
+    """A `dataset_versions` row, its path resolved against `store_root`."""
     return VersionRecord(
         version_id=row["version_id"],
         dataset=row["dataset"],
         run_id=row["run_id"],
         step=row["step"],
-        path=row["path"],
+        path=resolve_stored_path(row["path"], store_root),
         rows=row["rows"],
         bytes=row["bytes"],
-        schema=json.loads(row["schema"]),
+        schema=json.loads(row["schema"] or "[]"),
         status=row["status"],
         created_at=row["created_at"],
     )
@@ -701,6 +731,30 @@ def _allow_status(con: sqlite3.Connection, table: str, status: str) -> None:
         con.execute(f"PRAGMA schema_version = {int(version) + 1}")
     finally:
         con.execute("PRAGMA writable_schema = OFF")
+
+
+def _relative_version_paths(con: sqlite3.Connection) -> None:
+    """Rewrite absolute version paths as paths relative to the store root (the ledger's folder).
+
+    A path inside the store becomes relative to it. A path laid out as a store's version file
+    (`.../data/<its dataset>/<file>.parquet`) but under another root was written where this
+    ledger used to live (the project was copied or moved before this migration): it names the
+    same file of this store. Any other absolute path is kept as it is.
+    """
+    main = next((row[2] for row in con.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not main:
+        return  # an in-memory ledger has no store around it
+    root = Path(main).parent.resolve()
+    rows = con.execute("SELECT version_id, dataset, path FROM dataset_versions").fetchall()
+    for version_id, dataset, path in rows:
+        if not Path(path).is_absolute():
+            continue
+        relative = stored_path(path, root)
+        parts = Path(path).parts
+        if Path(relative).is_absolute() and parts[-3:-1] == ("data", dataset) and path.endswith(".parquet"):
+            relative = Path(*parts[-3:]).as_posix()
+        if relative != path:
+            con.execute("UPDATE dataset_versions SET path = ? WHERE version_id = ?", (relative, version_id))
 
 
 def _statements(script: str) -> list[str]:

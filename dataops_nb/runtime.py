@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 
 from .errors import DataOpsError, NotFoundError
+from .ledger import resolve_stored_path, stored_path
 from .spec import SPEC_FILE, find_project, validate_dataset_name
 from .store import Store, Written, attach_view, connect, scratch, write_parquet
 
@@ -55,7 +56,7 @@ class StepContext:
     def con(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection on which every current dataset is a view."""
         if self._con is None:
-            self._con = connect({name: info["path"] for name, info in self.datasets.items()})
+            self._con = connect({name: self._file(info) for name, info in self.datasets.items()})
         return self._con
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
@@ -90,7 +91,11 @@ class StepContext:
             return pl.read_parquet(path)
         info = self._lookup(name)
         self._note(name)
-        return pl.read_parquet(info["path"])
+        return pl.read_parquet(self._file(info))
+
+    def _file(self, info: dict[str, Any]) -> Path:
+        """The file of a dataset entry: its path is relative to the store root (or absolute)."""
+        return self.store.root / info["path"]
 
     def _lookup(self, name: str) -> dict[str, str]:
         if name in self._published:
@@ -136,7 +141,7 @@ class StepContext:
         self._published[name] = {
             "dataset": name,
             "version": self.version_id,
-            "path": str(written.path),
+            "path": stored_path(written.path, self.store.root),  # the runner resolves it in its store
             "rows": written.rows,
             "bytes": written.bytes,
             "schema": written.schema,
@@ -359,7 +364,10 @@ def current_datasets(store: Store) -> dict[str, dict[str, str]]:
         ).fetchall()
     finally:
         con.close()
-    return {name: {"version": version, "path": path} for name, version, path in rows}
+    # the ledger keeps paths relative to the store: read them from where the store is now
+    return {
+        name: {"version": version, "path": resolve_stored_path(path, store.root)} for name, version, path in rows
+    }
 
 
 def read(name: str, *, version: str | None = None, as_of: str | None = None) -> Any:

@@ -67,3 +67,54 @@ def test_failed_transaction_changes_nothing(tmp_path):
             led.stage_version(con, version("raw.a", "r1"), [])
             raise RuntimeError("crash between stage and promote")
     assert led.versions("raw.a") == []
+
+
+def test_version_paths_are_kept_relative_to_the_store_and_read_from_where_it_is(tmp_path):
+    store = tmp_path / "proj" / ".dataops"
+    led = Ledger(store / "ledger.db")
+    led.open_run("r1")
+    inside = VersionRecord("raw.a@r1", "raw.a", "r1", "s", str(store / "data" / "raw.a" / "r1.parquet"),
+                           1, 10, [], "staged", now())
+    with led.transaction() as con:
+        led.stage_version(con, inside, [])
+        led.stage_version(con, version("raw.b", "r1"), [])  # outside the store: kept as it is
+    assert dict(tuple(r) for r in led.query("SELECT version_id, path FROM dataset_versions")) == {
+        "raw.a@r1": "data/raw.a/r1.parquet", "raw.b@r1": "/x/r1.parquet",
+    }
+    led.close()
+    moved = store.parent.rename(tmp_path / "moved") / ".dataops"  # the project moves
+    reopened = Ledger(moved / "ledger.db")
+    paths = {v.version_id: v.path for v in reopened.versions("raw.a") + reopened.versions("raw.b")}
+    assert paths == {"raw.a@r1": str(moved / "data" / "raw.a" / "r1.parquet"), "raw.b@r1": "/x/r1.parquet"}
+
+
+def test_older_ledger_with_absolute_paths_migrates_to_relative_ones(tmp_path, monkeypatch):
+    """Schema 6 stored absolute paths; a ledger copied with its project before the upgrade
+    names the old location, and still reads the copy's own files once migrated."""
+    original, copy = tmp_path / "original" / ".dataops", tmp_path / "copy" / ".dataops"
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", ledger_module.MIGRATIONS[:6])
+    old = Ledger(original / "ledger.db")
+    with old.transaction() as con:
+        con.executemany(
+            "INSERT INTO datasets (name, created_at, updated_at) VALUES (?, '2020', '2020')", [("raw.a",), ("raw.b",)]
+        )
+        con.executemany(
+            "INSERT INTO dataset_versions (version_id, dataset, run_id, step, path, status, created_at) "
+            "VALUES (?, ?, 'r1', 's', ?, 'current', '2020')",
+            [("raw.a@r1", "raw.a", str(original / "data" / "raw.a" / "r1.parquet")),
+             ("raw.b@r1", "raw.b", "/elsewhere/raw.b.parquet")],
+        )
+    old.close()
+    monkeypatch.undo()
+    copy.mkdir(parents=True)
+    (copy / "ledger.db").write_bytes((original / "ledger.db").read_bytes())
+
+    for store in (copy, original):  # copied before the upgrade, and upgraded where it was written
+        led = Ledger(store / "ledger.db")
+        assert led.schema_version == len(ledger_module.MIGRATIONS)
+        assert dict(tuple(r) for r in led.query("SELECT version_id, path FROM dataset_versions")) == {
+            "raw.a@r1": "data/raw.a/r1.parquet", "raw.b@r1": "/elsewhere/raw.b.parquet",
+        }
+        assert led.current_versions()["raw.a"].path == str(store / "data" / "raw.a" / "r1.parquet")
+        assert led.integrity() == "ok"
+        led.close()

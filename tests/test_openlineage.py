@@ -182,7 +182,7 @@ def test_inputs_outputs_schema_and_quality_facets_match_what_was_published(finis
     )
     [output] = double_done["outputs"]
     fields = output["facets"]["schema"]["fields"]
-    assert [f["name"] for f in fields] == pl.read_parquet(path).columns == ["i", "j"]
+    assert [f["name"] for f in fields] == pl.read_parquet(project.root / ".dataops" / path).columns == ["i", "j"]
     assert [(f["name"], f["type"]) for f in fields] == [(c["name"], c["type"]) for c in json.loads(schema)]
     assert output["facets"]["version"]["datasetVersion"] == version_id
     assert output["facets"]["dataQualityMetrics"]["rowCount"] == 10

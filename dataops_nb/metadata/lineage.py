@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import DataOpsError, NotFoundError
-from ..ledger import VersionRecord
+from ..ledger import VersionRecord, version_record
 from ..spec import validate_dataset_name
 
 DIRECTIONS = ("upstream", "downstream", "both")
@@ -163,7 +163,7 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
     edges: dict[tuple[str, str], Edge] = {}
     steps: dict[str, str | None] = {}  # step -> latest run behind a version in effect
     for name, row in effective.items():
-        record = _record(row)
+        record = version_record(row, ledger.store_root)
         cols = _columns(ledger, record, sql_for, by_version) if columns else None
         nodes[dataset_id(name)] = Node(
             id=dataset_id(name),
@@ -330,14 +330,6 @@ def _columns(ledger: Any, version: VersionRecord, sql_for: SqlSource,
     if published:  # keep only columns the version really has, named as it names them
         result = {published[k.lower()]: v for k, v in result.items() if k.lower() in published}
     return result
-
-
-def _record(row: sqlite3.Row) -> VersionRecord:
-    return VersionRecord(
-        version_id=row["version_id"], dataset=row["dataset"], run_id=row["run_id"], step=row["step"],
-        path=row["path"], rows=row["rows"], bytes=row["bytes"], schema=json.loads(row["schema"] or "[]"),
-        status=row["status"], created_at=row["created_at"],
-    )
 
 
 # --- column-level lineage ----------------------------------------------------------------

@@ -23,10 +23,8 @@ PREVIEW_ROWS = 10
 
 def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
     from ..security import current_user
-    from ..spec import validate_dataset_name
     from .model import sync_spec
 
-    validate_dataset_name(name)  # before anything is read or written
     ledger, spec = project.ledger, project.spec
     sync_spec(ledger, spec)
     entry = ledger.dataset(name)

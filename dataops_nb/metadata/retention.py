@@ -11,7 +11,6 @@ history and check history stay intact; only the parquet file goes.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterable
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, DataOpsError, NotFoundError
-from ..ledger import VersionRecord, now, validate_run_id
+from ..ledger import VersionRecord, now, resolve_stored_path, validate_run_id, version_record
 from ..spec import validate_dataset_name
 
 # The ledger columns this feature adds (append to `ledger.MIGRATIONS` as one entry):
@@ -48,6 +47,7 @@ def versions(project: Any, dataset: str) -> list[dict[str, Any]]:
         known = [r[0] for r in ledger.query("SELECT name FROM datasets ORDER BY name")]
         raise NotFoundError("dataset", dataset, known)
     doomed = {e.version.version_id for e in _expired(project, dataset)}
+    files = {row["version_id"]: Path(resolve_stored_path(row["path"], ledger.store_root)) for row in rows}
     return [
         {
             "version": row["version_id"],
@@ -59,8 +59,8 @@ def versions(project: Any, dataset: str) -> list[dict[str, Any]]:
             "created_at": row["created_at"],
             "promoted_at": row["promoted_at"],
             "notebook": row["output_notebook"],
-            "path": project.relative(row["path"]),
-            "readable": row["status"] != "deleted" and Path(row["path"]).is_file(),
+            "path": project.relative(files[row["version_id"]]),
+            "readable": row["status"] != "deleted" and files[row["version_id"]].is_file(),
             "expires": row["version_id"] in doomed,
         }
         for row in rows
@@ -81,7 +81,7 @@ def resolve_as_of(ledger: Any, dataset: str, run_id: str) -> VersionRecord:
     """
     validate_dataset_name(dataset)
     validate_run_id(run_id, what="run id for as_of")
-    query, close = _querier(ledger)
+    query, close, store_root = _querier(ledger)
     try:
         run = query("SELECT run_id, status, ended_at FROM runs WHERE run_id = ?", (run_id,))
         if not run:
@@ -107,7 +107,7 @@ def resolve_as_of(ledger: Any, dataset: str, run_id: str) -> VersionRecord:
         demoted = quarantined.get(row["version_id"])
         if demoted is not None and demoted >= row["promoted_at"]:
             continue
-        return _record(row)
+        return version_record(row, store_root)
     raise DataOpsError(f"{dataset} had no current version when run {run_id} ended.")
 
 
@@ -195,7 +195,8 @@ def _expired(project: Any, dataset: str) -> list[Expired]:
         if position < keep or row["status"] != "superseded":
             continue
         expired.append(
-            Expired(_record(row), keep, f"superseded; {dataset} keeps its {keep} newest good version(s)")
+            Expired(version_record(row, project.ledger.store_root), keep,
+                    f"superseded; {dataset} keeps its {keep} newest good version(s)")
         )
     return expired
 
@@ -244,6 +245,13 @@ def gc(project: Any, *, dry_run: bool = False, datasets: Iterable[str] | None = 
 def _collect(project: Any, plan: list[Expired]) -> GcResult:
     ledger = project.ledger
     data_dir = project.store.data_dir.resolve()
+    # refuse before anything changes: a row whose file lies outside the store stays as it is
+    for item in plan:
+        if not _inside(Path(item.version.path), data_dir):
+            raise DataOpsError(
+                f"{item.version.version_id}: {item.version.path} is outside the store ({data_dir}); "
+                "gc deleted nothing."
+            )
     stamp = now()
     has_deleted_at = "deleted_at" in _columns(ledger)
     # the ledger first, then the files: a crash in between leaves files to sweep, never a
@@ -264,8 +272,6 @@ def _collect(project: Any, plan: list[Expired]) -> GcResult:
     freed, missing = 0, []
     for item in plan:
         path = Path(item.version.path)
-        if not _inside(path, data_dir):
-            raise DataOpsError(f"{item.version.version_id}: {path} is outside the store; not deleting it.")
         try:
             size = path.stat().st_size
             path.unlink()
@@ -275,7 +281,7 @@ def _collect(project: Any, plan: list[Expired]) -> GcResult:
     planned = {item.version.version_id for item in plan}
     swept = []
     for row in ledger.query("SELECT version_id, path FROM dataset_versions WHERE status = 'deleted'"):
-        path = Path(row["path"])
+        path = Path(resolve_stored_path(row["path"], ledger.store_root))
         if row["version_id"] not in planned and _inside(path, data_dir) and path.is_file():
             path.unlink()
             swept.append(row["version_id"])
@@ -296,16 +302,22 @@ def _columns(ledger: Any) -> list[str]:
     return [r[1] for r in ledger.query("PRAGMA table_info(dataset_versions)")]
 
 
-def _querier(source: Any) -> tuple[Any, Any]:
-    """(query(sql, args) -> rows with names, close()) over a Ledger, a connection or a path."""
+def _querier(source: Any) -> tuple[Any, Any, Path]:
+    """(query(sql, args) -> rows with names, close(), store root) over a Ledger, a connection or a path.
+
+    The store root (the ledger's folder) is what version paths are relative to.
+    """
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise DataOpsError(f"No ledger at {path}: nothing has run in this project yet.")
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         con.row_factory = sqlite3.Row
-        return (lambda sql, args: con.execute(sql, tuple(args)).fetchall()), con.close
+        return (lambda sql, args: con.execute(sql, tuple(args)).fetchall()), con.close, path.parent.resolve()
     if isinstance(source, sqlite3.Connection):
+        main = next((row[2] for row in source.execute("PRAGMA database_list") if row[1] == "main"), "")
+        root = Path(main).parent.resolve() if main else Path.cwd()
+
         def query(sql: str, args: Iterable[Any]) -> list[Any]:
             previous = source.row_factory
             source.row_factory = sqlite3.Row
@@ -314,16 +326,8 @@ def _querier(source: Any) -> tuple[Any, Any]:
             finally:
                 source.row_factory = previous
 
-        return query, lambda: None
-    return source.query, lambda: None
-
-
-def _record(row: Any) -> VersionRecord:
-    return VersionRecord(
-        version_id=row["version_id"], dataset=row["dataset"], run_id=row["run_id"], step=row["step"],
-        path=row["path"], rows=row["rows"], bytes=row["bytes"], schema=json.loads(row["schema"] or "[]"),
-        status=row["status"], created_at=row["created_at"],
-    )
+        return query, lambda: None, root
+    return source.query, lambda: None, source.store_root
 
 
 def expired_dicts(plan: Iterable[Expired]) -> list[dict[str, Any]]:

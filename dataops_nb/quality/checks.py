@@ -9,25 +9,83 @@ has a severity (warn or error; default error) and optional thresholds `warn_if` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from ..errors import DataOpsError, did_you_mean
+from ..spec import parse_duration
 
-# kind -> (applies to a column?, required arguments, allowed arguments)
-KINDS: dict[str, tuple[bool, set[str], set[str]]] = {
-    "not_null": (True, set(), set()),
-    "unique": (True, set(), {"columns"}),
-    "accepted_values": (True, {"values"}, {"values"}),
-    "range": (True, set(), {"min", "max", "min_inclusive", "max_inclusive"}),
-    "regex": (True, {"pattern"}, {"pattern"}),
-    "relationships": (True, {"to", "field"}, {"to", "field"}),
-    "row_count": (False, set(), {"min", "max"}),
-    "freshness": (True, set(), {"warn_after", "error_after"}),
-    "schema": (False, set(), {"allow_added"}),
-    "sql": (False, {"query"}, {"query"}),
-    "volume_anomaly": (False, set(), {"sensitivity", "min_history"}),
-    "null_rate_anomaly": (True, set(), {"sensitivity", "min_history"}),
+
+@dataclass(frozen=True)
+class Argument:
+    """What a check argument must be: `convert` returns the value to use, or raises ValueError."""
+
+    expected: str
+    convert: Callable[[Any], Any]
+
+
+def _kept_if(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
+    """A conversion that keeps a value passing `test` as it is."""
+
+    def convert(value: Any) -> Any:
+        if not test(value):
+            raise ValueError(value)
+        return value
+
+    return convert
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    return _is_number(value) and isinstance(value, int) and value >= 0
+
+
+def _is_bound(value: Any) -> bool:
+    """A number, a date or timestamp (YAML parses unquoted ones), or an ISO string of one."""
+    if _is_number(value) or isinstance(value, date):
+        return True
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(name, str) for name in value)
+
+
+COUNT = Argument("a whole number of 0 or more", _kept_if(_is_count))
+POSITIVE = Argument("a positive number", _kept_if(lambda value: _is_number(value) and value > 0))
+FLAG = Argument("true or false", _kept_if(lambda value: isinstance(value, bool)))
+TEXT = Argument("a string", _kept_if(lambda value: isinstance(value, str)))
+BOUND = Argument("a number or an ISO date or timestamp", _kept_if(_is_bound))
+VALUES = Argument("a list of values", _kept_if(lambda value: isinstance(value, list)))
+NAMES = Argument("a list of column names", _kept_if(_is_names))
+DURATION = Argument("a duration such as 30s, 10m, 2h or 7d", parse_duration)
+ANOMALY = {"sensitivity": POSITIVE, "min_history": COUNT}
+
+# kind -> (applies to a column?, required arguments, allowed arguments and what each must be)
+KINDS: dict[str, tuple[bool, set[str], dict[str, Argument]]] = {
+    "not_null": (True, set(), {}),
+    "unique": (True, set(), {"columns": NAMES}),
+    "accepted_values": (True, {"values"}, {"values": VALUES}),
+    "range": (
+        True, set(), {"min": BOUND, "max": BOUND, "min_inclusive": FLAG, "max_inclusive": FLAG}
+    ),
+    "regex": (True, {"pattern"}, {"pattern": TEXT}),
+    "relationships": (True, {"to", "field"}, {"to": TEXT, "field": TEXT}),
+    "row_count": (False, set(), {"min": COUNT, "max": COUNT}),
+    "freshness": (True, set(), {"warn_after": DURATION, "error_after": DURATION}),
+    "schema": (False, set(), {"allow_added": FLAG}),
+    "sql": (False, {"query"}, {"query": TEXT}),
+    "volume_anomaly": (False, set(), ANOMALY),
+    "null_rate_anomaly": (True, set(), ANOMALY),
 }
 COMMON = {"severity", "warn_if", "error_if", "column", "name", "description"}
 SEVERITIES = ("warn", "error")
@@ -38,7 +96,7 @@ _THRESHOLD = re.compile(
 
 
 class CheckDefinitionError(DataOpsError):
-    """A check that cannot be used; `field` says where it is in the spec."""
+    """A check that cannot be used; `field` says where inside the check (`kind.argument`), if known."""
 
     def __init__(self, message: str, *, field: str = "") -> None:
         super().__init__(message)
@@ -134,11 +192,24 @@ def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: 
         raise CheckDefinitionError(f"unknown check type '{kind}'{did_you_mean(kind, KINDS)}")
     on_column, required, allowed = KINDS[kind]
     column = args.pop("column", column)
-    for key in args:
-        if key not in allowed | COMMON:
+    for key, value in list(args.items()):
+        if key in COMMON:
+            continue
+        if key not in allowed:
             raise CheckDefinitionError(
-                f"check '{kind}' has no argument '{key}'{did_you_mean(key, allowed | COMMON)}"
+                f"check '{kind}' has no argument '{key}'{did_you_mean(key, set(allowed) | COMMON)}",
+                field=f"{kind}.{key}",
             )
+        if value is None:  # `min: null` is the same as leaving it out
+            del args[key]
+            continue
+        try:
+            args[key] = allowed[key].convert(value)
+        except (TypeError, ValueError) as exc:
+            raise CheckDefinitionError(
+                f"check '{kind}' argument '{key}' must be {allowed[key].expected} (got {value!r})",
+                field=f"{kind}.{key}",
+            ) from exc
     missing = sorted(required - set(args))
     if missing:
         raise CheckDefinitionError(f"check '{kind}' needs '{missing[0]}'")
@@ -151,8 +222,6 @@ def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: 
     error_if = Threshold.parse(args.pop("error_if")) if "error_if" in args else None
     label = args.pop("name", None)
     args.pop("description", None)
-    if kind == "accepted_values" and not isinstance(args["values"], list):
-        raise CheckDefinitionError("accepted_values needs a list of values")
     if kind == "regex":
         try:
             re.compile(str(args["pattern"]))

@@ -42,12 +42,15 @@ def validate_checks(spec: Spec, document: Any, path: Path) -> None:
         ]
         places += [(("datasets", name, "checks", i), entry, None) for i, entry in enumerate(meta.checks)]
         for loc, entry, column in places:
-            field = ".".join(str(part) for part in loc[:-1]) + f"[{loc[-1]}]"
             try:
                 check = parse_check(entry, dataset=name, column=column)
                 _validate_references(check, spec)
             except CheckDefinitionError as exc:
-                raise SpecError(str(exc), file=path, line=line_of(document, loc), field=field) from exc
+                inner = tuple(exc.field.split(".")) if exc.field else ()  # the argument at fault
+                field = ".".join(str(part) for part in loc[:-1]) + f"[{loc[-1]}]"
+                field += "".join(f".{part}" for part in inner)
+                line = line_of(document, loc + inner)
+                raise SpecError(str(exc), file=path, line=line, field=field) from exc
 
 
 def _validate_references(check: Check, spec: Spec) -> None:
@@ -79,8 +82,12 @@ def _validate_references(check: Check, spec: Spec) -> None:
             statements = parser.extract_statements(query)
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
-            raise CheckDefinitionError(f"the check's SQL does not parse: {first}") from exc
+            raise CheckDefinitionError(f"the check's SQL does not parse: {first}", field="sql.query") from exc
         finally:
             parser.close()
-        if len(statements) != 1:
-            raise CheckDefinitionError("the check's SQL must be exactly one SELECT statement")
+        kinds = [statement.type.name for statement in statements]  # a WITH query is a SELECT too
+        if kinds != ["SELECT"]:
+            raise CheckDefinitionError(
+                f"the check's SQL must be exactly one SELECT or WITH query (got {', '.join(kinds) or 'none'})",
+                field="sql.query",
+            )

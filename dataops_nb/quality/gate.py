@@ -33,7 +33,7 @@ def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[
         schema=version.schema,
         refs=refs,
         previous_schema=previous.schema if previous and previous.version_id != version.version_id else None,
-        history=ledger.check_history(version.dataset),
+        history=ledger.check_history(version.dataset, excluding=version.version_id),
         pii=tuple(sorted(hidden(spec, ledger, version.dataset, version.version_id,
                                 auto=None if version.pii is None else version.pii.keys()))),
     )

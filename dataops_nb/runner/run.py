@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataOpsError, PublishError, QualityGateError
-from ..ledger import VersionRecord, now
+from ..ledger import Ledger, VersionRecord, now
 from ..openlineage import LineageEmitter
 from ..quality.gate import audit, result_rows
 from ..project import Project
@@ -98,7 +98,7 @@ def plan(project: Project, request: RunRequest) -> list[StepPlan]:
             step,
             path := project.notebook_path(step),
             values[step.name],
-            fingerprint(project.root, path, values[step.name], step.secrets()),
+            fingerprint(project.root, path, values[step.name], step.secrets(), environment=request.env),
         )
         for step in steps
     ]
@@ -204,19 +204,29 @@ class Runner:
         self.project = project
         self.request = request
         self.report: Reporter = report or (lambda event: None)
-        self.ledger = project.ledger
         self.store = project.store
         self.listeners: list[Reporter] = [LineageEmitter(project)]
+
+    @property
+    def ledger(self) -> Ledger:
+        # opened once the run is known to be valid: bad input leaves a new project untouched
+        return self.project.ledger
 
     def run(self, *, wait_for_lock: bool = True) -> RunSummary:
         plans = plan(self.project, self.request)
         require_secrets(plans)
         with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
-            return self._run(plans)
+            executor = make_executor(
+                self.request.executor, jobs=max(1, self.request.jobs), steps=len(plans),
+                address=self.request.dask_address, notebooks=[p.notebook for p in plans],
+            )
+            # started before the run is opened: a cluster that cannot be reached leaves no run behind
+            with _closing(executor):
+                return self._run(plans, executor)
 
     # --- the loop ---------------------------------------------------------------
 
-    def _run(self, plans: list[StepPlan]) -> RunSummary:
+    def _run(self, plans: list[StepPlan], executor: Executor) -> RunSummary:
         run_id = new_run_id()
         run_dir = self.store.run_dir(run_id)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -237,6 +247,9 @@ class Runner:
         )
         for name in by_name:
             self.ledger.set_step(run_id, name, status="pending")
+        from ..metadata.model import sync_spec
+
+        sync_spec(self.ledger, self.project.spec)  # the catalog knows the spec: reads after a run write nothing
         self._emit("run_started", run_id=run_id, steps=list(by_name))
 
         outcomes: dict[str, StepOutcome | None] = {name: None for name in by_name}
@@ -245,48 +258,45 @@ class Runner:
         pending = list(by_name)
         running: dict[Future[StepOutcome], str] = {}
         jobs = max(1, self.request.jobs)
-        executor = make_executor(
-            self.request.executor, jobs=jobs, steps=len(by_name), address=self.request.dask_address,
-            notebooks=[p.notebook for p in plans],
-        )
-        with _closing(executor):
-            try:
-                while pending or running:
-                    for name in list(pending):
-                        deps = [d for d in by_name[name].step.needs if d in by_name]
-                        blocked = [d for d in deps if state.get(d) in FAILED]
-                        if blocked:
-                            pending.remove(name)
-                            state[name] = "skipped"
-                            skipped[name] = f"upstream step '{blocked[0]}' did not succeed"
-                            self._skip(run_id, name, skipped[name])
-                        elif all(state.get(d) in DONE for d in deps) and self._is_fresh(by_name[name]):
-                            pending.remove(name)
-                            state[name] = "fresh"
-                            self._fresh(run_id, name)
-                        elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
-                            pending.remove(name)
-                            state[name] = "running"
-                            running[executor.submit(self._task(run_id, by_name[name], 1))] = name
-                    if not running:
+        try:
+            while pending or running:
+                for name in list(pending):
+                    deps = [d for d in by_name[name].step.needs if d in by_name]
+                    blocked = [d for d in deps if state.get(d) in FAILED]
+                    if blocked:
+                        pending.remove(name)
+                        state[name] = "skipped"
+                        skipped[name] = f"upstream step '{blocked[0]}' did not succeed"
+                        self._skip(run_id, name, skipped[name])
+                    elif all(state.get(d) in DONE for d in deps) and self._is_fresh(by_name[name]):
+                        pending.remove(name)
+                        state[name] = "fresh"
+                        self._fresh(run_id, name)
+                    elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
+                        pending.remove(name)
+                        state[name] = "running"
+                        running[executor.submit(self._task(run_id, by_name[name], 1))] = name
+                if not running:
+                    continue
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    outcome = _outcome(future, by_name[name].step.name)
+                    plan_ = by_name[name]
+                    if outcome.status != "success" and outcome.attempt <= plan_.step.retries:
+                        self._retry(run_id, outcome)
+                        task = self._task(run_id, plan_, outcome.attempt + 1, delay=_backoff(outcome.attempt))
+                        running[executor.submit(task)] = name
                         continue
-                    done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                    for future in done:
-                        name = running.pop(future)
-                        outcome = _outcome(future, by_name[name].step.name)
-                        plan_ = by_name[name]
-                        if outcome.status != "success" and outcome.attempt <= plan_.step.retries:
-                            self._retry(run_id, outcome)
-                            task = self._task(run_id, plan_, outcome.attempt + 1, delay=_backoff(outcome.attempt))
-                            running[executor.submit(task)] = name
-                            continue
-                        outcome = self._commit(run_id, outcome)
-                        outcomes[name] = outcome
-                        state[name] = outcome.status
-            except BaseException:
-                self.ledger.end_run(run_id, "interrupted", "the runner was stopped")
-                self._emit("run_finished", run_id=run_id, status="interrupted")
-                raise
+                    outcome = self._commit(run_id, outcome)
+                    outcomes[name] = outcome
+                    state[name] = outcome.status
+        except BaseException:
+            for name in [*running.values(), *pending]:  # Ctrl-C: no step row is left running
+                self.ledger.set_step(run_id, name, status="interrupted")
+            self.ledger.end_run(run_id, "interrupted", "the runner was stopped")
+            self._emit("run_finished", run_id=run_id, status="interrupted")
+            raise
         failed = [name for name, s in state.items() if s in ("failed", "timed_out")]
         status = "failed" if failed else "success"
         message = None
@@ -411,8 +421,8 @@ class Runner:
             name = item["dataset"]
             if not DATASET_NAME.match(name) or item.get("version") != run_id:
                 raise PublishError(f"The manifest of step '{outcome.step}' names an invalid version of {name}.")
-            path = Path(item["path"]).resolve()
-            if not path.is_file() or not path.is_relative_to(self.store.data_dir):
+            path = (self.store.root / item["path"]).resolve()  # the manifest's path is relative to the store
+            if not path.is_file() or not path.is_relative_to(self.store.data_dir.resolve()):
                 raise PublishError(f"Step '{outcome.step}' published {name}, but its file is missing.")
             taken = self.ledger.query(
                 "SELECT step FROM dataset_versions WHERE version_id = ? AND dataset = ?",

@@ -6,6 +6,7 @@ What it shows comes from the service (masked for the current user, like every ou
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,40 @@ def read_snippet(dataset: str) -> str:
     """The code that reads `dataset` in a notebook (the "copy code" of a page)."""
     variable = dataset.split(".")[-1]
     return f'import dataops_nb as dn\n\n{variable} = dn.read("{dataset}")\n{variable}.head()'
+
+
+def clipboard_output(text: str) -> dict[str, Any]:
+    """A display output that copies `text` to the browser's clipboard where it is rendered.
+
+    Only the browser knows whether the copy worked, so the script itself says so in the
+    output (and, when it cannot, asks for Ctrl+C on the selected code). A front end that
+    runs no JavaScript shows the plain-text alternative instead.
+    """
+    script = (
+        "(function (element) {\n"
+        f"  const text = {json.dumps(text)};\n"
+        "  const say = (message, failed) => {\n"
+        "    element.textContent = message;\n"
+        "    element.style.color = failed ? '#cf222e' : '#1a7f37';\n"
+        "  };\n"
+        "  if (!navigator.clipboard || !navigator.clipboard.writeText) {\n"
+        "    say('This browser gives no clipboard access here: select the code and press Ctrl+C.', true);\n"
+        "    return;\n"
+        "  }\n"
+        "  navigator.clipboard.writeText(text).then(\n"
+        "    () => say('Copied to the clipboard; paste it into a cell.', false),\n"
+        "    (error) => say('Could not copy (' + ((error && error.message) || error) + '): '\n"
+        "                  + 'select the code and press Ctrl+C.', true));\n"
+        "})(element);\n"
+    )
+    return {
+        "output_type": "display_data",
+        "data": {
+            "application/javascript": script,
+            "text/plain": "Select the code above and press Ctrl+C to copy it.",
+        },
+        "metadata": {},
+    }
 
 
 def tag_text(tag: str | dict[str, Any]) -> str:
@@ -66,6 +101,8 @@ class DatasetPage(w.VBox):
         self.code = w.Textarea(value=read_snippet(name), layout=w.Layout(width="95%", height="70px"))
         self.copy_code = w.Button(description="Copy code", icon="copy", tooltip="Copy the code that reads this dataset")
         self.copy_code.on_click(lambda _: self._copy())
+        # what the copy sends to the browser, and the browser's word on whether it worked
+        self.clipboard = w.Output(layout=w.Layout(margin="0 0 0 8px"))
         section = lambda title: w.HTML(f"<b>{title}</b>")  # noqa: E731
         super().__init__([
             self.header,
@@ -75,7 +112,7 @@ class DatasetPage(w.VBox):
             section("Downstream"), w.HBox(self.downstream or [w.HTML("<i>none</i>")]),
             section("Versions"), self.versions,
             section("Preview"), self.preview,
-            section("Read it"), self.code, self.copy_code,
+            section("Read it"), self.code, w.HBox([self.copy_code, self.clipboard]),
         ], layout=w.Layout(border="1px solid #d0d7de", padding="6px", margin="6px 0"))
 
     def _link(self, dataset: str) -> w.Button:
@@ -84,10 +121,10 @@ class DatasetPage(w.VBox):
         return button
 
     def _copy(self) -> None:
-        from IPython.display import Javascript, display
-
-        display(Javascript(f"navigator.clipboard && navigator.clipboard.writeText({self.code.value!r})"))
-        self.panel.message.value = "Code copied; paste it into a cell."
+        # a button callback has no cell output to display into: the Output widget is where the
+        # script lands; emptied first so a second click renders (and copies) again
+        self.clipboard.outputs = ()
+        self.clipboard.outputs = (clipboard_output(self.code.value),)
 
 
 class CatalogPanel(w.VBox):

@@ -49,7 +49,7 @@ def test_search_survives_quotes_operators_and_sql(people, query):
         (("catalog", "show", "raw.peeple"), "did you mean 'raw.people'"),
         (("catalog", "versions", "raw.nope"), "raw.nope"),
         (("lineage", "raw.nope"), "raw.nope"),
-        (("catalog", "show", "x; drop table y"), "Dataset name 'x; drop table y' is not valid"),
+        (("catalog", "show", "x; drop table y"), "Unknown dataset 'x; drop table y'"),
     ],
 )
 def test_unknown_or_malformed_dataset_is_one_sentence(people, args, fragment):

@@ -185,8 +185,7 @@ def test_gc_deletes_only_superseded_versions_beyond_keep(history: ProjectFactory
     assert sum(1 for v in after if v.startswith("marts.total@")) == 5  # keep all when unset
     # the rows keep their paths; lineage history is intact; the ledger is sound
     kept_paths = dict(history.ledger_rows("select version_id, path from dataset_versions where status = 'deleted'"))
-    assert kept_paths == {v: str(history.root.resolve() / ".dataops" / "data" / v.split("@")[0]
-                                 / f"{v.split('@')[1]}.parquet") for v in expected}
+    assert kept_paths == {v: f"data/{v.split('@')[0]}/{v.split('@')[1]}.parquet" for v in expected}
     assert set(lineage_before) <= set(history.ledger_rows("select * from lineage"))
     assert history.ledger_rows("PRAGMA integrity_check") == [("ok",)]
     assert history.ledger_rows("PRAGMA foreign_key_check") == []
@@ -250,3 +249,33 @@ def test_an_older_ledger_migrates_and_keeps_history(two_steps: ProjectFactory) -
     stamped = two_steps.ledger_rows(
         "select status, deleted_at is not null from dataset_versions where dataset = 'raw.numbers' order by version_id")
     assert stamped == [("deleted", 1), ("current", 0)]
+
+
+def test_gc_refuses_a_version_outside_the_store_before_changing_anything(two_steps: ProjectFactory,
+                                                                         tmp_path: Path) -> None:
+    """A row whose file lies outside the store stops gc before any row or file changes."""
+    two_steps.spec(TWO_STEPS.replace("    owner: tests\n", "    owner: tests\n    keep_versions: 1\n"))
+    for n in (3, 4, 5):
+        two_steps.cli("run", "-p", f"n={n}", check=0)
+    r1, r2, _ = run_ids(two_steps)
+    outside = tmp_path / "elsewhere" / "numbers.parquet"
+    outside.parent.mkdir()
+    outside.write_bytes((two_steps.root / ".dataops" / "data" / "raw.numbers" / f"{r1}.parquet").read_bytes())
+    con = sqlite3.connect(two_steps.root / ".dataops" / "ledger.db")
+    with con:
+        con.execute("UPDATE dataset_versions SET path = ? WHERE version_id = ?", (str(outside), f"raw.numbers@{r1}"))
+    con.close()
+    project = Project(two_steps.root)
+    # gc would delete r2's version (in the store) and r1's (its row now names a file outside)
+    assert [e.version.version_id for e in plan_gc(project)] == [f"raw.numbers@{r2}", f"raw.numbers@{r1}"]
+    rows = "select version_id, status, deleted_at, path from dataset_versions order by version_id"
+    before, files = two_steps.ledger_rows(rows), two_steps.snapshot()
+
+    with pytest.raises(DataOpsError, match=f"raw.numbers@{r1}: .* is outside the store") as refused:
+        gc(project)
+    assert two_steps.ledger_rows(rows) == before  # no row marked deleted
+    assert two_steps.snapshot() == files and outside.is_file()  # no file removed
+    assert "gc deleted nothing" in str(refused.value)
+    cli = two_steps.cli("gc")
+    assert cli.returncode == 2 and "outside the store" in cli.stderr and "Traceback" not in cli.stderr
+    assert two_steps.ledger_rows(rows) == before

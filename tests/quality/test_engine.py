@@ -133,3 +133,35 @@ def test_one_fused_statement(flights):
 def test_malformed_checks(entry, message):
     with pytest.raises(CheckDefinitionError, match=message):
         check(entry, "dep_time")
+
+
+def test_durations_and_iso_bounds_are_parsed_with_the_check(flights):
+    stale = check({"freshness": {"warn_after": "1d", "error_after": "36500d"}}, "time_hour")
+    assert stale.args == {"warn_after": 86400.0, "error_after": 36500 * 86400.0}
+    early = check({"range": {"min": "2013-01-02", "max": "2013-01-09T00:00:00"}}, "time_hour")
+    fresh, bounded = run_checks([stale, early], flights)
+    assert fresh.status == "warn" and "days old" in fresh.message
+    assert bounded.failing == 24 + 1 + 200 - 193  # the first day (and the duplicate), the last 7 hours
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"freshness": {"warn_after": "2 days"}}, "'warn_after' must be a duration"),
+        ({"row_count": {"min": "lots"}}, "'min' must be a whole number"),
+        ({"row_count": {"max": 2.5}}, "'max' must be a whole number"),
+        ({"range": {"min": "one"}}, "'min' must be a number or an ISO date"),
+        ({"range": {"max_inclusive": "no"}}, "'max_inclusive' must be true or false"),
+        ({"volume_anomaly": {"sensitivity": "high"}}, "'sensitivity' must be a positive number"),
+        ({"null_rate_anomaly": {"min_history": "few"}}, "'min_history' must be a whole number"),
+        ({"schema": {"allow_added": "maybe"}}, "'allow_added' must be true or false"),
+        ({"unique": {"columns": "origin"}}, "'columns' must be a list of column names"),
+        ({"accepted_values": {"values": 5}}, "'values' must be a list"),
+        ({"sql": {"query": ["select 1"]}}, "'query' must be a string"),
+    ],
+)
+def test_check_arguments_of_the_wrong_type(entry, message):
+    with pytest.raises(CheckDefinitionError, match=message) as raised:
+        check(entry, "dep_time")
+    kind, args = next(iter(entry.items()))
+    assert raised.value.field == f"{kind}.{next(iter(args))}"

@@ -142,3 +142,95 @@ def test_bad_checks_refused_when_spec_loads(gated, breakage, message):
     assert message.split(" (")[0] in result.stderr and "dataops.yaml:" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (gated.root / ".dataops" / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("check", "field", "message"),
+    [
+        ('sql: {query: "delete from {this}"}', "sql.query", "must be exactly one SELECT or WITH query (got DELETE)"),
+        ('sql: {query: "select 1; select 2"}', "sql.query", "must be exactly one SELECT or WITH query"),
+        ("row_count: {min: lots}", "row_count.min", "argument 'min' must be a whole number of 0 or more (got 'lots')"),
+        ("range: {column: id, min: one}", "range.min", "argument 'min' must be a number or an ISO date or timestamp"),
+        ("volume_anomaly: {sensitivity: high}", "volume_anomaly.sensitivity", "must be a positive number (got 'high')"),
+        ("volume_anomaly: {min_history: 2.5}", "volume_anomaly.min_history", "must be a whole number of 0 or more"),
+        ("schema: {allow_added: maybe}", "schema.allow_added", "must be true or false (got 'maybe')"),
+        ("unique: {columns: name}", "unique.columns", "must be a list of column names (got 'name')"),
+        ("accepted_values: {column: carrier, values: 5}", "accepted_values.values", "must be a list of values (got 5)"),
+        ("freshness: {column: id, warn_after: 2x}", "freshness.warn_after", "must be a duration such as 30s"),
+    ],
+)
+def test_check_arguments_of_the_wrong_type_refused_when_spec_loads(gated, check, field, message):
+    gated.spec(SPEC.replace("- row_count: {min: 10}", "- " + check))
+    line = next(i for i, text in enumerate(SPEC.splitlines(), 1) if "row_count: {min: 10}" in text) - 1  # dedented
+    for command in ("run", "check"):
+        result = gated.cli(command)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert message in result.stderr
+        assert f"dataops.yaml:{line}: " in result.stderr
+        assert result.stderr.strip().endswith(f"at 'datasets.staging.t.checks[0].{field}'.")
+    assert not (gated.root / ".dataops" / "runs").exists()
+
+
+EVENTS = """
+import dataops_nb as dn
+step = dn.step()
+step.publish("raw.events", f"select range as id, TIMESTAMP '2013-01-01' + INTERVAL (range) HOUR as time_hour from range({n})")
+step.check("raw.events").freshness("time_hour", warn_after="2d", error_after="36500d")
+"""
+
+EVENTS_SPEC = """
+name: events
+steps:
+  - {name: load, notebook: notebooks/load.ipynb}
+datasets:
+  raw.events:
+    checks:
+      - freshness: {column: time_hour, warn_after: 2d, name: declared_freshness}
+      - volume_anomaly: {min_history: 2}
+"""
+
+
+@pytest.fixture
+def events(project):
+    project.notebook("load", "n = 100", EVENTS)
+    project.spec(EVENTS_SPEC)
+    return project
+
+
+def _results(report):
+    return {r["check"]: r for r in report["results"]}
+
+
+def test_freshness_durations_in_spec_and_notebook(events):
+    ran = events.cli("run", check=0)
+    assert "declared_freshness: warn" in ran.stdout and "freshness(time_hour): warn" in ran.stdout
+    [report] = cli_json(events, "check")
+    results = _results(report)
+    assert results["declared_freshness"]["status"] == "warn" and "days old" in results["declared_freshness"]["message"]
+    assert results["freshness(time_hour)"]["status"] == "warn"  # stale by far more than 2d, less than 36500d
+
+
+def test_anomaly_history_is_one_value_per_earlier_version(events):
+    events.cli("run", check=0)
+    for _ in range(3):  # re-checking the same version adds results, not history
+        [report] = cli_json(events, "check")
+        assert "0 of 2 versions of history" in _results(report)["volume_anomaly"]["message"]
+    jump = events.cli("run", "-p", "n=5000", check=0)  # one earlier version: still no judgement
+    assert "quarantined" not in jump.stderr
+    [report] = cli_json(events, "check")
+    assert "1 of 2 versions of history" in _results(report)["volume_anomaly"]["message"]
+
+    events.cli("run", "-p", "n=5000", "--force", check=0)  # versions: 100, 5000, 5000
+    spike = events.cli("run", "-p", "n=100000")
+    assert spike.returncode == 1 and "volume_anomaly: error" in spike.stderr
+
+
+def test_review_of_an_unknown_dataset_is_refused(gated):
+    assert gated.cli("review", "--dataset", "nope.x").returncode == 2  # no ledger yet
+    gated.cli("run", check=0)
+    missing = gated.cli("review", "--dataset", "nope.x")
+    assert missing.returncode == 2 and "Unknown dataset 'nope.x'" in missing.stderr
+    assert "Traceback" not in missing.stderr and "Nothing to review" not in missing.stdout
+    assert gated.cli("review", "--dataset", "Nope").returncode == 2
+    assert {f["dataset"] for f in cli_json(gated, "review", "--dataset", "staging.t")["failures"]} == {"staging.t"}

@@ -34,7 +34,8 @@ def test_run_executes_in_order_and_records_everything(two_steps):
     )
     assert versions == [("raw.numbers", "current", 7, "make"), ("staging.doubled", "current", 7, "double")]
     [(path,)] = two_steps.ledger_rows("select path from dataset_versions where dataset = 'staging.doubled'")
-    assert pl.read_parquet(path)["j"].to_list() == [i * 3 for i in range(7)]
+    assert path == f"data/staging.doubled/{run['run_id']}.parquet"  # relative to the store: the project can move
+    assert pl.read_parquet(two_steps.root / ".dataops" / path)["j"].to_list() == [i * 3 for i in range(7)]
     lineage = two_steps.ledger_rows("select version_id, input_version_id from lineage")
     assert lineage == [(f"staging.doubled@{run['run_id']}", f"raw.numbers@{run['run_id']}")]
     [(owner, description)] = two_steps.ledger_rows("select owner, description from datasets where name = 'raw.numbers'")
@@ -156,3 +157,38 @@ def test_warm_kernels_preimport_only_what_steps_import_and_bind_no_names(project
     # a step that imports nothing heavy gets a bare kernel; one that imports the kit gets
     # polars loaded ahead; neither sees a name it did not bind itself (here: only `dn`)
     assert printed == ["[] False", "[] True"]
+
+
+def test_a_copied_project_reads_its_own_data(two_steps, tmp_path: Path):
+    """Copy a project that has run, delete the original: the copy's catalog, checks and steps
+    read the copy's files (the ledger keeps version paths relative to the store)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from ..conftest import ProjectFactory
+
+    two_steps.cli("run", check=0)
+    copy = ProjectFactory(tmp_path / "copy")
+    shutil.rmtree(copy.root)
+    shutil.copytree(two_steps.root, copy.root)
+    shutil.rmtree(two_steps.root)
+
+    page = json.loads(copy.cli("catalog", "show", "staging.doubled", "--json", check=0).stdout)
+    assert [row["j"] for row in page["preview"]["rows"]] == [i * 2 for i in range(10)]
+    assert page["current_version"]["path"].startswith(".dataops/data/staging.doubled/")
+    checked = json.loads(copy.cli("check", "--json", check=0).stdout)
+    assert {c["dataset"]: c["status"] for c in checked} == {"raw.numbers": "pass", "staging.doubled": "pass"}
+    listing = json.loads(copy.cli("catalog", "versions", "raw.numbers", "--json", check=0).stdout)
+    assert [v["readable"] for v in listing] == [True]
+
+    # a step run in the copy reads the copy's raw.numbers; so does a notebook run by hand
+    copy.cli("run", "--only", "double", "-p", "factor=5", check=0)
+    [(path,)] = copy.ledger_rows("select path from dataset_versions where dataset = 'staging.doubled' "
+                                 "and status = 'current'")
+    assert pl.read_parquet(copy.root / ".dataops" / path)["j"].to_list() == [i * 5 for i in range(10)]
+    by_hand = subprocess.run(
+        [sys.executable, "-c", "import dataops_nb as dn; print(dn.read('raw.numbers').height)"],
+        cwd=copy.root / "notebooks", capture_output=True, text=True, timeout=120,
+    )
+    assert by_hand.stdout.strip() == "10", by_hand.stderr

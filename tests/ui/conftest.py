@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,18 +125,49 @@ def browser() -> Iterator[object]:
 @pytest.fixture
 def page(lab: Lab, browser, request: pytest.FixtureRequest) -> Iterator[object]:
     """A Lab page with the DataOps sidebar open; a screenshot is saved after each test."""
+    with lab_page(lab, browser, request) as page:
+        page.goto(f"{lab.url}/lab?token={TOKEN}")
+        page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
+        page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]')
+        yield page
+
+
+@contextmanager
+def lab_page(lab: Lab, browser, request: pytest.FixtureRequest, *, permissions: tuple[str, ...] = ()) -> Iterator[Any]:
+    """A fresh browser page (granted `permissions` on Lab's origin); its screenshot is saved at the end."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    if permissions:
+        context.grant_permissions(list(permissions), origin=lab.url)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.goto(f"{lab.url}/lab?token={TOKEN}")
-    page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
-    page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]')
     try:
         yield page
     finally:
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"))
         context.close()
+
+
+def run_notebook(page: Any, lab: Lab, name: str, cells: list[str]) -> None:
+    """Write notebooks/NAME.ipynb with `cells`, open it in Lab, and run all its cells from the menu."""
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
+                   "source": source} for i, source in enumerate(cells)],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    (lab.root / "notebooks" / f"{name}.ipynb").write_text(json.dumps(notebook))
+    page.goto(f"{lab.url}/lab/tree/notebooks/{name}.ipynb?token={TOKEN}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        kernel_dialog.wait_for(timeout=5_000)
+        kernel_dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+    except Exception:  # noqa: BLE001 - Lab started the notebook's kernel without asking
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=60_000)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+    page.get_by_text("Run All Cells", exact=True).click()
 
 
 def open_sidebar(page) -> None:

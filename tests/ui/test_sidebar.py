@@ -7,7 +7,7 @@ import urllib.error
 
 import pytest
 
-from .conftest import open_sidebar
+from .conftest import open_sidebar, run_notebook
 
 STEPS = {"ingest", "clean", "flight_weather", "carrier_delays", "report"}
 
@@ -147,24 +147,7 @@ def test_review_and_catalog_widgets_render_in_a_notebook(page, lab):
         "import dataops_nb as dn\ndn.review()",
         "dn.catalog(query='flights')",
     ]
-    notebook = {
-        "cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [],
-                   "source": source} for i, source in enumerate(cells)],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    }
-    (lab.root / "notebooks" / "widgets.ipynb").write_text(json.dumps(notebook))
-    page.goto(f"{lab.url}/lab/tree/notebooks/widgets.ipynb")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
-    kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
-    try:
-        kernel_dialog.wait_for(timeout=5_000)
-        kernel_dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-    except Exception:  # noqa: BLE001 - Lab started the notebook's kernel without asking
-        pass
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=60_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    run_notebook(page, lab, "widgets", cells)
     review = page.locator(".widget-vbox", has_text="Quality review").first
     review.wait_for(timeout=60_000)
     assert review.locator("button", has_text="Accept").count() >= 1

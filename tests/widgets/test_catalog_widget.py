@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 def test_catalog_widget_searches_and_shows_pages(two_steps, kernel_in):
     two_steps.cli("run", check=0)
@@ -79,3 +81,39 @@ def test_catalog_widget_masks_pii_in_the_preview(project, kernel_in):
         """
     )
     assert shown.splitlines() == ["False True", "True"]
+
+
+def test_copy_code_sends_the_snippet_to_the_front_end_and_claims_nothing(two_steps, kernel_in):
+    """A button callback has no cell to display into: the copy goes through the page's Output widget."""
+    two_steps.cli("run", check=0)
+    kernel = kernel_in(two_steps.root / "notebooks")
+    shown = kernel.run(
+        """
+        import json
+        import dataops_nb as dn
+        panel = dn.catalog()
+        panel.show_dataset("staging.doubled")
+        page = panel.page
+        page.copy_code.click()
+        [output] = page.clipboard.outputs
+        script = output["data"]["application/javascript"]
+        print(json.dumps({
+            "type": output["output_type"],
+            "snippet": json.dumps(page.code.value) in script,
+            "writes": "navigator.clipboard.writeText(text)" in script,
+            "plain": output["data"]["text/plain"],
+            "message": panel.message.value,
+            "shown": page.clipboard in [c for box in page.children if hasattr(box, "children") for c in box.children],
+        }))
+        page.copy_code.click()
+        print(len(page.clipboard.outputs))
+        """
+    )
+    first, again = shown.splitlines()
+    result = json.loads(first)
+    assert result["type"] == "display_data"
+    assert result["snippet"] and result["writes"]  # the script carries the exact snippet to the clipboard
+    assert "Ctrl+C" in result["plain"]  # a front end without JavaScript says how to copy by hand
+    assert "copied" not in result["message"].lower()  # the kernel cannot know whether the browser copied
+    assert result["shown"]  # the Output widget is part of the page, so the front end renders it
+    assert again == "1"  # a second click sends the script again, in place of the first
