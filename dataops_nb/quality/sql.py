@@ -63,16 +63,29 @@ def failing_predicate(check: Check, refs: dict[str, str]) -> str | None:
     return None
 
 
+def duplicates(check: Check, path: str) -> str:
+    """The exact number of rows repeating an earlier row's key (NULL keys do not count)."""
+    key = ", ".join(ident(c) for c in _columns(check))
+    counted = f"count({key}) - count(DISTINCT {key})" if len(_columns(check)) == 1 else (
+        f"count(*) - count(DISTINCT row({key}))")
+    return f"SELECT {counted} FROM {source(path)}"
+
+
+def key_hashes(check: Check, path: str) -> str:
+    """One 64-bit hash per counted key: equal keys hash alike, so as many distinct hashes
+    as keys proves the key unique without a distinct count over the keys themselves."""
+    columns = _columns(check)
+    where = f" WHERE {ident(columns[0])} IS NOT NULL" if len(columns) == 1 else ""
+    return f'SELECT hash({", ".join(ident(c) for c in columns)}) AS "h" FROM {source(path)}{where}'
+
+
 def expression(check: Check, refs: dict[str, str], path: str) -> str | None:
     """The aggregate this check contributes to the fused scan (None: needs no scan)."""
     kind = check.kind
     if kind == "unique":
         # A distinct count next to streaming aggregates makes DuckDB materialize every scanned
         # column; as a scalar subquery it reads the key columns only, in the same statement.
-        key = ", ".join(ident(c) for c in _columns(check))
-        duplicates = f"count({key}) - count(DISTINCT {key})" if len(_columns(check)) == 1 else (
-            f"count(*) - count(DISTINCT row({key}))")
-        return f"(SELECT {duplicates} FROM {source(path)})"
+        return f"({duplicates(check, path)})"
     if kind == "freshness":
         return f"max({ident(check.column)})"
     if kind == "sql":

@@ -120,6 +120,41 @@ def test_one_fused_statement(flights):
     assert '"c0"' in sql and '"c3"' in sql
 
 
+def test_unique_on_a_large_file_counts_exactly_through_key_hashes(tmp_path):
+    """From a million rows on, a unique check proves itself on 64-bit key hashes; a repeat
+    (a real duplicate, or a hash collision) falls back to DuckDB's exact count."""
+    path, clean = tmp_path / "big.parquet", tmp_path / "clean.parquet"
+    rows = 1_200_000
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT range AS id, CASE WHEN range % 3 = 0 THEN NULL ELSE range END AS maybe,
+                             range % 2 AS half, 'x' || range AS name FROM range({rows})
+                      UNION ALL SELECT 7, NULL, 1, 'x7' UNION ALL SELECT 8, 8, 0, 'x8-again')
+                   TO '{path}' (FORMAT parquet)""")
+    con.execute(f"COPY (SELECT range AS id, 'x' || range AS name FROM range({rows})) TO '{clean}' (FORMAT parquet)")
+    schema = [{"name": n, "type": t} for n, t, *_ in con.sql(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+    big = Target("raw.big", str(path), schema, {})
+    checks = [check("unique", "id"), check("unique", "maybe"), check({"unique": {"columns": ["id", "half"]}}),
+              check("unique", "name"), check({"unique": {"columns": ["half"], "severity": "warn"}})]
+    results = {r.check.name: r for r in run_checks(checks, big)}
+    assert results["unique(id)"].failing == 2 and results["unique(id)"].status == "error"
+    assert results["unique(maybe)"].failing == 1  # the NULLs repeat but are not keys
+    assert results["unique(id,half)"].failing == 2  # (7, 1) and (8, 0) each twice
+    assert results["unique(name)"].failing == 1
+    assert results["unique(half)"].failing == rows + 2 - 2 and results["unique(half)"].status == "warn"
+    assert {row["id"] for row in results["unique(id)"].sample} == {7, 8}
+    assert 'SELECT hash("id") AS "h"' in results["unique(id)"].sql and "count(DISTINCT" in results["unique(id)"].sql
+    assert all(r.rows == rows + 2 for r in results.values())
+
+    target = Target("raw.clean", str(clean), schema[:1] + schema[3:], {})
+    passed = run_checks([check("unique", "id"), check({"unique": {"columns": ["id", "name"]}}), check("not_null", "id")], target)
+    assert [r.status for r in passed] == ["pass"] * 3 and [r.failing for r in passed] == [0, 0, 0]
+    assert "count(DISTINCT" not in passed[0].sql  # distinct hashes alone proved it
+    fused, hashed_id, hashed_pair = explain([check("unique", "id"), check({"unique": {"columns": ["id", "name"]}}),
+                                             check("not_null", "id")], target)
+    assert "DISTINCT" not in fused and 'count(*) FILTER (WHERE "id" IS NULL)' in fused
+    assert hashed_id.startswith("-- unique(id):") and 'hash("id", "name")' in hashed_pair
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
