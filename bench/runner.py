@@ -216,6 +216,7 @@ from collections import defaultdict
 import nbclient
 from dataops_nb import service
 from dataops_nb.runner import run as R, executors as X, kernels as K, execute as E
+from dataops_nb.quality import gate as G
 from dataops_nb.runner.run import RunRequest
 
 T = defaultdict(list)
@@ -241,7 +242,7 @@ def wrap(owner, name, key, is_async=False):
 wrap(R, "plan", "plan")
 wrap(R.Runner, "_commit", "commit")
 wrap(R.Runner, "_promote", "promote")
-wrap(R, "audit", "audit")
+wrap(G, "audit", "audit")
 wrap(R.Runner, "_task", "task")
 wrap(R.Runner, "_is_fresh", "is_fresh")
 wrap(X, "run_step", "run_step", True)

@@ -637,6 +637,21 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
+    finally:
+        if argv is None:  # the process ends next
+            _before_exit()
+
+
+def _before_exit() -> None:
+    """The process ends next: its objects need no final garbage collection.
+
+    Python's shutdown collects every object the imports created (pydantic's schemas,
+    typing's caches): about 0.1 s of a 0.5 s command. Frozen objects are skipped, and
+    everything that holds a resource is closed before a command returns.
+    """
+    import gc
+
+    gc.freeze()
 
 
 if __name__ == "__main__":

@@ -96,6 +96,9 @@ def inspect_notebook(path: Path, *, shown: Path | None = None) -> NotebookParams
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
     """`-p KEY=VALUE` pairs; values are YAML scalars or lists (`n=5` gives an int)."""
+    pairs = list(pairs)
+    if not pairs:
+        return {}
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
