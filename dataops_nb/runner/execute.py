@@ -81,7 +81,7 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     try:
         kernel = await pool.acquire()
         started, clock = now(), time.perf_counter()
-        kernel.send_silently(  # no round trip: the step's first cell runs after it
+        await kernel.run_silently(  # awaited: a request sent without waiting can reach the cells late
             f"import os; os.chdir({workdir!r}); os.environ[{context_env()!r}] = {task.context_path!r}"
         )
         client = NotebookClient(

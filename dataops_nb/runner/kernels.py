@@ -86,11 +86,6 @@ class Kernel:
                 f"The kernel could not prepare the step: {content.get('ename')}: {content.get('evalue')}"
             )
 
-    def send_silently(self, code: str) -> None:
-        """Queue code ahead of what runs next without waiting for its reply: a kernel runs
-        requests in order, and nbclient skips replies to requests it did not send."""
-        self.kc.execute(code, silent=True, store_history=False)
-
     async def stop(self) -> None:
         try:
             self.kc.stop_channels()
