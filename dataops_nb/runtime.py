@@ -24,9 +24,8 @@ import duckdb
 from .errors import DataOpsError, NotFoundError
 from .ledger import resolve_stored_path, stored_path
 from .spec import SPEC_FILE, find_project, validate_dataset_name
-from .store import Store, Written, attach_view, connect, scratch, write_parquet
+from .store import CONTEXT_ENV, Store, Written, attach_view, connect, scratch, write_parquet
 
-CONTEXT_ENV = "DATAOPS_CONTEXT"
 _QUALIFIED = re.compile(r"\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b")
 
 

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 from .errors import PublishError
 from .spec import validate_dataset_name
 
+# The variable naming a step's context file: the runner writes the file, the runtime reads it.
+CONTEXT_ENV = "DATAOPS_CONTEXT"
+
 
 @dataclass(frozen=True)
 class Written:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..ledger import now
 from ..notebooks import inject_parameters, write
 from ..security import redact, redact_text, secret_values
+from ..store import CONTEXT_ENV
 
 if TYPE_CHECKING:  # asyncio and the kernels load only when a step executes
     import asyncio
@@ -81,9 +82,12 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     try:
         kernel = await pool.acquire()
         started, clock = now(), time.perf_counter()
-        await kernel.run_silently(  # awaited: a request sent without waiting can reach the cells late
-            f"import os; os.chdir({workdir!r}); os.environ[{context_env()!r}] = {task.context_path!r}"
-        )
+        if kernel.context_path and kernel.cwd == workdir:  # it started where the step runs
+            Path(kernel.context_path).write_text(json.dumps(task.context))
+        else:  # awaited: a request sent without waiting can reach the kernel after the cells
+            await kernel.run_silently(
+                f"import os; os.chdir({workdir!r}); os.environ[{CONTEXT_ENV!r}] = {task.context_path!r}"
+            )
         client = NotebookClient(
             nb, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
             resources={"metadata": {"path": workdir}},
@@ -160,10 +164,3 @@ def execute_step(task: StepTask) -> StepOutcome:
         return pool.call(run_step(pool, task)).result()
     finally:
         pool.close()
-
-
-def context_env() -> str:
-    """The variable naming the step's context file (the runtime, which imports DuckDB, owns it)."""
-    from ..runtime import CONTEXT_ENV
-
-    return CONTEXT_ENV

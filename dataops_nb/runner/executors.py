@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import DataOpsError
+from ..store import CONTEXT_ENV
 from .execute import StepOutcome, StepTask, execute_step, run_step
 from .fingerprint import imported_modules
 
@@ -48,12 +49,21 @@ class LocalExecutor:
                 budget=self.steps,
                 # waiting kernels import the heavy libraries these steps import, and only those
                 warm_code=warm_code(m for nb in self.notebooks for m in imported_modules(nb)),
+                cwd=_common_directory(self.notebooks), context_env=CONTEXT_ENV, fork=self.steps > 1,
             ).start()
         return self.pool.call(run_step(self.pool, task))
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
+
+
+def _common_directory(notebooks: Sequence[Path]) -> str | None:
+    """Where most of the steps run: kernels start there (a step elsewhere changes directory)."""
+    from collections import Counter
+
+    found = Counter(str(Path(nb).parent) for nb in notebooks).most_common(1)
+    return found[0][0] if found else None
 
 
 class DaskExecutor:

@@ -74,6 +74,8 @@ class KernelStartError(DataOpsError):
 class Kernel:
     km: Any  # jupyter_client.AsyncKernelManager
     kc: Any  # jupyter_client.AsyncKernelClient
+    cwd: str | None = None  # the directory it started in
+    context_path: str | None = None  # the context file its environment names (written per step)
 
     async def run_silently(self, code: str, *, timeout: float = 120) -> None:
         """Execute code that leaves no trace in the notebook (no count, no output)."""
@@ -92,6 +94,8 @@ class Kernel:
             await self.km.shutdown_kernel(now=True)
         except Exception:  # already dead: nothing left to release
             pass
+        if self.context_path:
+            Path(self.context_path).unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Stop the kernel process at once (a step that ran past its timeout)."""
@@ -107,9 +111,14 @@ class KernelPool:
     """Keeps up to `warm` kernels ready, never starting more than `budget` in all."""
 
     def __init__(self, *, warm: int = 1, budget: int | None = None, kernel_name: str = "python3",
-                 warm_code: str = DEFAULT_WARM_CODE) -> None:
+                 warm_code: str = DEFAULT_WARM_CODE, cwd: str | None = None,
+                 context_env: str | None = None, fork: bool = False) -> None:
         self.warm = max(1, warm)
         self.warm_code = warm_code
+        # Kernels start in `cwd` with `context_env` naming a context file of their own: a
+        # step in that directory is then prepared by writing the file, with no round trip.
+        self.cwd = cwd
+        self.context_env = context_env
         self.budget = budget
         self.kernel_name = kernel_name
         self.loop = asyncio.new_event_loop()
@@ -118,6 +127,9 @@ class KernelPool:
         self._started = 0
         self._live: set[Kernel] = set()
         self._background: set[asyncio.Task[Any]] = set()
+        # Kernels forked from a server that imported ipykernel once (worth it for several)
+        self.fork = fork and os.environ.get("DATAOPS_FORK_KERNELS", "1") != "0"
+        self._forks: asyncio.Task[Any] | None = None  # the fork server, once a kernel asked for it
 
     # --- lifecycle (called from any thread) ------------------------------------------
 
@@ -159,11 +171,31 @@ class KernelPool:
         # (a lost race leaves a kernel that never answers), and nothing listens on the network.
         sockets = Path(tempfile.gettempdir()) / f"dataops-kernel-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         km = AsyncKernelManager(kernel_name=self.kernel_name, transport="ipc", ip=str(sockets))
+        forks = await self._fork_server(km)
+        if forks is not None:  # forked from a process that imported ipykernel already
+            from .forkserver import ForkProvisioner
+
+            km.kernel_id = str(uuid.uuid4())
+            km.provisioner = ForkProvisioner(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
+            km.provisioner.server = forks
+        context_path = f"{sockets}-context.json" if self.context_env else None
+        started: dict[str, Any] = {}
+        if self.cwd:
+            started["cwd"] = self.cwd
+        if self.context_env and context_path:
+            started["env"] = {**os.environ, self.context_env: context_path}
         # kernels chatter on stderr when they start; what a step prints reaches its notebook
-        await km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **started)
+        except OSError:
+            if forks is None:
+                raise
+            self.fork = False  # the server failed: this kernel and the next ones start as usual
+            forks.close()
+            return await self._start_kernel(ready_timeout=ready_timeout)
         kc = km.client()
         kc.start_channels()
-        kernel = Kernel(km, kc)
+        kernel = Kernel(km, kc, cwd=self.cwd, context_path=context_path)
         self._live.add(kernel)
         try:
             await kc.wait_for_ready(timeout=ready_timeout)
@@ -173,6 +205,22 @@ class KernelPool:
             await self.release(kernel)
             raise KernelStartError(f"A kernel ({self.kernel_name}) did not start: {exc}") from exc
         return kernel
+
+    async def _fork_server(self, km: Any) -> Any:
+        """The fork server for this pool's kernels, or None to start them as usual (a kernel
+        spec other than this Python's ipykernel, DATAOPS_FORK_KERNELS=0, or a server that
+        did not start)."""
+        from .forkserver import ForkServer, forkable
+
+        if not self.fork or not forkable(list(km.kernel_spec.argv)):
+            return None
+        if self._forks is None:
+            async def started() -> ForkServer | None:
+                server = ForkServer()
+                return server if await asyncio.to_thread(server.ready) else None
+
+            self._forks = asyncio.ensure_future(started())
+        return await self._forks
 
     async def acquire(self) -> Kernel:
         """A ready kernel for one step; another starts warming at once."""
@@ -203,3 +251,7 @@ class KernelPool:
             await self.release(kernel)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._forks is not None:
+            server = await self._forks
+            if server is not None:
+                server.close()

@@ -157,8 +157,9 @@ def run_notebook(page: Any, lab: Lab, name: str, cells: list[str]) -> None:
         "nbformat": 4, "nbformat_minor": 5,
     }
     (lab.root / "notebooks" / f"{name}.ipynb").write_text(json.dumps(notebook))
-    page.goto(f"{lab.url}/lab/tree/notebooks/{name}.ipynb?token={TOKEN}")
-    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=60_000)
+    # `reset`: a clean workspace, not the panels an earlier test left open (hidden behind this one)
+    page.goto(f"{lab.url}/lab/tree/notebooks/{name}.ipynb?reset&token={TOKEN}")
+    page.locator(".jp-NotebookPanel .jp-Cell").filter(visible=True).first.wait_for(timeout=60_000)
     kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     try:
         kernel_dialog.wait_for(timeout=5_000)
