@@ -10,9 +10,7 @@ import fcntl
 import os
 import socket
 from collections.abc import Callable
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -219,8 +217,16 @@ class Runner:
                 address=self.request.dask_address, notebooks=[p.notebook for p in plans],
             )
             # started before the run is opened: a cluster that cannot be reached leaves no run behind
-            with _closing(executor):
-                return self._run(plans, executor)
+            executor.start()
+            try:
+                summary = self._run(plans, executor)
+            except BaseException:
+                executor.close()
+                raise
+        # the run has ended and nothing writes to the store any more: the next run may start
+        # while this one's kernels shut down
+        executor.close()
+        return summary
 
     # --- the loop ---------------------------------------------------------------
 
@@ -496,15 +502,6 @@ def _secret_refs(step: Step) -> dict[str, Any]:
 
 def _backoff(attempt: int) -> float:
     return min(30.0, 0.5 * 2 ** (attempt - 1))
-
-
-@contextmanager
-def _closing(executor: Executor) -> Iterator[Executor]:
-    executor.start()
-    try:
-        yield executor
-    finally:
-        executor.close()
 
 
 def _outcome(future: Future[StepOutcome], step: str) -> StepOutcome:
