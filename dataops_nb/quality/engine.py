@@ -157,11 +157,12 @@ def _size(path: str) -> int:
 def _duplicates_by_hash(con: duckdb.DuckDBPyConnection, check: Check, path: str) -> tuple[int, str]:
     """Rows repeating an earlier key, exact: as many distinct key hashes as keys proves there
     are none; only when hashes repeat (a duplicate, or a rare collision) are keys counted."""
-    hashes = con.sql(key_hashes(check, path)).pl().to_series()
+    hashed = key_hashes(check, path)
+    hashes = con.sql(hashed).pl().to_series()
     if hashes.n_unique() == hashes.len():
-        return 0, key_hashes(check, path)
+        return 0, hashed
     exact = duplicates(check, path)
-    return int(con.sql(exact).fetchall()[0][0] or 0), key_hashes(check, path) + "\n;\n" + exact
+    return int(con.sql(exact).fetchall()[0][0] or 0), f"{hashed}\n;\n{exact}"
 
 
 def _columns_of(check: Check) -> list[str]:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,9 @@ class ForkServer:
     """The runner's handle on the server: start it, fork kernels from it, stop it."""
 
     def __init__(self) -> None:
-        self.path = str(Path(tempfile.gettempdir()) / f"dataops-forks-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        # a socket in a directory only this user may enter: whoever connects runs code as us
+        self.directory = tempfile.mkdtemp(prefix=f"dataops-forks-{os.getpid()}-")
+        self.path = str(Path(self.directory) / "server.sock")
         # its own session: Ctrl-C in the terminal reaches the runner, which stops the kernels
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dataops_nb.runner.forkserver", self.path],
@@ -81,7 +83,7 @@ class ForkServer:
                 self.process.kill()
         if self.process.stdout is not None:
             self.process.stdout.close()
-        Path(self.path).unlink(missing_ok=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class ForkedProcess:

@@ -45,10 +45,12 @@ def test_forked_kernels_are_fresh_and_start_where_asked(tmp_path):
         probe = ("import os, random, helper; print(os.getppid(), os.getcwd(), helper.VALUE, random.random(), "
                  "'leak' in globals(), os.environ['DATAOPS_CONTEXT']); leak = 1")
         first, second = run_code(pool, probe), run_code(pool, probe)
-        server = pool.call(_server_pid(pool)).result()
+        forks = pool.call(_server(pool)).result()
+        server = forks.process.pid
+        assert os.stat(forks.directory).st_mode & 0o777 == 0o700  # nobody else may reach its socket
     finally:
         pool.close()
-    assert server is not None and first[0] == second[0] == str(server)  # both forked from the server
+    assert first[0] == second[0] == str(server)  # both forked from the server
     assert first[1] == second[1] == str(tmp_path)  # the pool's directory; a local module imports
     assert first[2] == "42"
     assert first[3] != second[3]  # each fork reseeds random
@@ -57,9 +59,8 @@ def test_forked_kernels_are_fresh_and_start_where_asked(tmp_path):
     assert not alive(server)  # closing the pool stops the server
 
 
-async def _server_pid(pool: KernelPool) -> int | None:
-    server = await pool._forks if pool._forks is not None else None
-    return server.process.pid if server is not None else None
+async def _server(pool: KernelPool):  # the pool's ForkServer
+    return await pool._forks
 
 
 def test_a_forked_kernel_is_killed_like_a_started_one():
