@@ -198,26 +198,32 @@ def serve(path: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    while os.getppid() == runner:  # the runner is gone: so is the server
-        found, _, _ = select.select([listener], [], [], 1.0)
-        if not found:
-            continue
-        conn, _ = listener.accept()
-        with conn:
+    try:
+        while os.getppid() == runner:  # the runner is gone: so is the server
+            found, _, _ = select.select([listener], [], [], 1.0)
+            if found:
+                _fork_one(listener)
+    finally:  # a runner killed outright cannot remove the socket's directory
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
+
+
+def _fork_one(listener: socket.socket) -> None:
+    conn, _ = listener.accept()
+    with conn:
+        try:
+            request = json.loads(_read_line(conn))
+            pid = os.fork()
+        except Exception as exc:  # a bad request, or no memory to fork: the runner starts one
+            conn.sendall(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
+            return
+        if pid == 0:
             try:
-                request = json.loads(_read_line(conn))
-                pid = os.fork()
-            except Exception as exc:  # a bad request, or no memory to fork: the runner starts one
-                conn.sendall(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
-                continue
-            if pid == 0:
-                try:
-                    listener.close()
-                    conn.close()
-                    _kernel(request)
-                finally:
-                    os._exit(0)
-            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                listener.close()
+                conn.close()
+                _kernel(request)
+            finally:
+                os._exit(0)
+        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
 
 
 if __name__ == "__main__":

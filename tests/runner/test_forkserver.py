@@ -104,7 +104,7 @@ RUNNER = textwrap.dedent("""
     async def pids():
         kernel = await pool.acquire()
         server = await pool._forks
-        return [server.process.pid, kernel.km.provisioner.pid]
+        return [server.process.pid, kernel.km.provisioner.pid, server.directory]
 
     print(json.dumps(pool.call(pids()).result(timeout=120)), flush=True)
     time.sleep(600)
@@ -116,7 +116,7 @@ def test_the_server_and_its_kernels_go_when_the_runner_is_killed(tmp_path):
     script.write_text(RUNNER)
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
-        server, kernel = json.loads(proc.stdout.readline())
+        server, kernel, directory = json.loads(proc.stdout.readline())
         assert alive(server) and alive(kernel)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -125,6 +125,7 @@ def test_the_server_and_its_kernels_go_when_the_runner_is_killed(tmp_path):
             time.sleep(0.2)
         assert not alive(server), "the fork server outlived its runner"
         assert not alive(kernel), "a forked kernel outlived the fork server"
+        assert not os.path.exists(directory)  # the server removed its socket on the way out
     finally:
         if proc.poll() is None:
             proc.kill()
