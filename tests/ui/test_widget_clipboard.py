@@ -35,6 +35,17 @@ def test_copy_code_puts_the_snippet_on_the_clipboard(clipboard_page, lab: Lab) -
     # a second click copies again, replacing the first confirmation rather than adding to it
     page.evaluate("() => navigator.clipboard.writeText('overwritten')")
     page.locator(".widget-button", has_text="Copy code").first.click()
-    page.wait_for_function("async () => (await navigator.clipboard.readText()) !== 'overwritten'")
-    assert page.evaluate("() => navigator.clipboard.readText()") == SNIPPET
+    assert clipboard_becomes(page, SNIPPET)
     assert page.locator(".widget-output", has_text="Copied to the clipboard").count() == 1
+
+
+def clipboard_becomes(page, text: str, timeout: float = 30.0) -> bool:
+    """Whether the clipboard holds `text` within `timeout` (the copy lands asynchronously)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate("() => navigator.clipboard.readText()") == text:
+            return True
+        page.wait_for_timeout(100)
+    return False
