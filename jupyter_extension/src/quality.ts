@@ -14,6 +14,10 @@ export class QualitySection implements ISection {
   readonly id = 'quality';
   readonly label = 'Quality';
   readonly node = h('div', { class: 'jp-DataOps-section', 'data-testid': 'dataops-quality-panel' });
+  /** What the cards show now: a refresh that finds the same leaves them (and a reason being typed) alone. */
+  private shown = '';
+  /** Reasons typed but not yet sent, by target, kept when the cards are redrawn. */
+  private drafts = new Map<string, string>();
 
   constructor(private context: IPanelContext) {}
 
@@ -23,6 +27,11 @@ export class QualitySection implements ISection {
       ...reviews.quarantined.map(q => ({ ...q, kind: 'quarantined' })),
       ...reviews.failures.map(f => ({ ...f, kind: 'failure' }))
     ];
+    const shown = JSON.stringify(items);
+    if (shown === this.shown) {
+      return;
+    }
+    this.shown = shown;
     if (!items.length) {
       clear(this.node, h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-no-failures' }, 'No open failures and nothing in quarantine.'));
       return;
@@ -38,6 +47,7 @@ export class QualitySection implements ISection {
     }
     try {
       await post('reviews', { target, decision, reason: reason.value.trim() });
+      this.drafts.delete(target);
       await this.refresh();
     } catch (error) {
       this.context.report(error);
@@ -46,7 +56,13 @@ export class QualitySection implements ISection {
 
   private card(item: Item): HTMLElement {
     const target = item.kind === 'failure' ? `#${item.id}` : item.version ?? item.version_id;
-    const reason = h('input', { class: 'jp-DataOps-reason', placeholder: 'Reason (required)', 'data-testid': 'dataops-reason' });
+    const reason = h('input', {
+      class: 'jp-DataOps-reason',
+      placeholder: 'Reason (required)',
+      'data-testid': 'dataops-reason',
+      oninput: () => void this.drafts.set(target, reason.value)
+    });
+    reason.value = this.drafts.get(target) ?? '';
     const button = (decision: string, label: string) =>
       h('button', { class: 'jp-mod-styled', 'data-testid': `dataops-${decision}`, onclick: () => void this.decide(target, decision, reason) }, label);
     const sample: Item[] = item.sample ?? [];

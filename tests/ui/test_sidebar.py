@@ -116,6 +116,11 @@ def test_record_a_review_decision(page, lab):
     item = page.locator("[data-testid=dataops-review-item]", has_text="not_null(dep_time)").first
     item.wait_for()
     target = item.get_attribute("data-target")
+    # a reason half typed on another card: the panel's refreshes, and the redraw after a decision, keep it
+    other = page.locator("[data-testid=dataops-review-item]", has_text="relationships(tailnum)").first
+    other.locator("[data-testid=dataops-reason]").fill("checking with the planes team")
+    with page.expect_response(lambda r: "/dataops/reviews" in r.url and r.request.method == "GET"):
+        pass
     item.locator("[data-testid=dataops-reason]").fill("cancelled flights have no departure time")
     item.locator("[data-testid=dataops-accept]").click()
     page.wait_for_function(
@@ -123,6 +128,7 @@ def test_record_a_review_decision(page, lab):
     )
     rows = lab.project.ledger_rows("SELECT decision, user, reason FROM reviews ORDER BY id DESC LIMIT 1")
     assert rows == [("accept", "alice", "cancelled flights have no departure time")]
+    assert other.locator("[data-testid=dataops-reason]").input_value() == "checking with the planes team"
 
 
 def test_create_a_step_from_a_template(page, lab):
