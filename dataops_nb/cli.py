@@ -575,6 +575,25 @@ def export_openlineage(ctx: click.Context, run_id: str | None, output: Path | No
     _emit(ctx, data, lambda d: click.echo(f"{d['events']} OpenLineage event(s) of run {d['run_id']} in {d['path']}"))
 
 
+@export.command("airflow")
+@common
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="File to write (default: airflow/DAG_ID.py in the project).")
+@click.option("--dag-id", help="The DAG's id (default: the pipeline's name).")
+@click.option("--schedule", help="Cron expression or preset such as @daily (default: triggered by hand).")
+@click.option("--command", "command", help="How the task machines call the kit (default: this Python with -m dataops_nb.cli).")
+@click.option("--force", is_flag=True, help="Replace a file that `export airflow` did not write.")
+@click.pass_context
+def export_airflow(ctx: click.Context, output: Path | None, dag_id: str | None, schedule: str | None,
+                   command: str | None, force: bool) -> None:
+    """An Airflow DAG of the pipeline: one task per step, each running `run --only STEP`."""
+    from . import service
+
+    data = service.export_airflow(_project(ctx), output, force=force, dag_id=dag_id, schedule=schedule,
+                                  env=_settings(ctx).env, command=command)
+    _emit(ctx, data, lambda d: click.echo(f"Airflow DAG '{d['dag_id']}' ({len(d['tasks'])} tasks) in {d['path']}"))
+
+
 @cli.command()
 @common
 @click.option("--record", is_flag=True, help="Execute the notebooks and store their golden outputs.")

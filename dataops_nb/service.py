@@ -372,6 +372,17 @@ def export_openlineage(project: Project, run_id: str | None, output: Path | None
     return {"run_id": run_id, "path": project.relative(path), "events": events}
 
 
+def export_airflow(project: Project, output: Path | None = None, *, force: bool = False, dag_id: str | None = None,
+                   schedule: str | None = None, env: str | None = None, command: str | None = None) -> dict[str, Any]:
+    """The pipeline as an Airflow DAG file: one task per step, each running that step."""
+    from .airflow_dag import dag_id_of, export_dag
+
+    dag_id = dag_id_of(project, dag_id)
+    path = export_dag(project, output, force=force, dag_id=dag_id, schedule=schedule, env=env, command=command)
+    tasks = {step.name: list(step.needs) for step in project.spec.steps}
+    return {"dag_id": dag_id, "path": project.relative(path), "schedule": schedule, "tasks": tasks}
+
+
 def freshness(project: Project) -> list[dict[str, Any]]:
     """Each dataset's age against its freshness SLA (status ok, warn, error, no SLA, no data)."""
     from .metadata.pages import freshness_report
