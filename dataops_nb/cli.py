@@ -594,6 +594,19 @@ def export_airflow(ctx: click.Context, output: Path | None, dag_id: str | None, 
     _emit(ctx, data, lambda d: click.echo(f"Airflow DAG '{d['dag_id']}' ({len(d['tasks'])} tasks) in {d['path']}"))
 
 
+@export.command("docker")
+@common
+@click.option("--force", is_flag=True, help="Replace files that `export docker` did not write.")
+@click.pass_context
+def export_docker(ctx: click.Context, force: bool) -> None:
+    """A Dockerfile (with .dockerignore and pinned requirements) whose image runs the pipeline."""
+    from . import service
+
+    data = service.export_docker(_project(ctx), force=force, env=_settings(ctx).env)
+    _emit(ctx, data, lambda d: click.echo(
+        f"wrote {', '.join(d['files'])} ({len(d['requirements'])} pinned packages); build with `docker build .`"))
+
+
 @cli.command()
 @common
 @click.option("--record", is_flag=True, help="Execute the notebooks and store their golden outputs.")

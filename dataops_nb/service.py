@@ -383,6 +383,13 @@ def export_airflow(project: Project, output: Path | None = None, *, force: bool 
     return {"dag_id": dag_id, "path": project.relative(path), "schedule": schedule, "tasks": tasks}
 
 
+def export_docker(project: Project, *, force: bool = False, env: str | None = None) -> dict[str, Any]:
+    """A Dockerfile, .dockerignore and pinned requirements that run the pipeline in a container."""
+    from .container import export_image
+
+    return export_image(project, force=force, env=env)
+
+
 def freshness(project: Project) -> list[dict[str, Any]]:
     """Each dataset's age against its freshness SLA (status ok, warn, error, no SLA, no data)."""
     from .metadata.pages import freshness_report

@@ -81,13 +81,19 @@ def _local_file(name: str, roots: list[Path], project: Path) -> Path | None:
     return None
 
 
-def local_modules(code: str, *, roots: list[Path], project: Path) -> dict[str, str]:
-    """The project's own modules that `code` imports, transitively: path -> content hash."""
+def local_modules(code: str, *, roots: list[Path], project: Path, external: set[str] | None = None) -> dict[str, str]:
+    """The project's own modules that `code` imports, transitively: path -> content hash.
+
+    `external`, when given, collects the top-level names of the other absolute imports
+    (the standard library's and installed packages'), of `code` and of those modules.
+    """
     found: dict[str, str] = {}
     queue = _imports(code)
     while queue:
         name, base = queue.pop()
         parts = name.split(".")
+        if external is not None and base is None and _local_file(parts[0], roots, project) is None:
+            external.add(parts[0])
         for depth in range(1, len(parts) + 1):  # a.b.c imports a, a.b and a.b.c
             path = _local_file(".".join(parts[:depth]), [base] if base else roots, project)
             if path is None:
