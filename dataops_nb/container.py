@@ -28,7 +28,8 @@ KIT = "dataops_nb"
 DOCKERFILE = """\
 {marker} from {spec}: regenerate it rather than edit it.
 # Build: docker build -t {image} .
-# Run:   docker run --rm -v "$PWD/{store}:/project/{store}"{secret_flags} {image}
+# Run:   docker run --rm -v {image}-store:/project/{store}{secret_flags} {image}
+# (a named volume keeps the store between runs, owned by the image's user)
 FROM python:{python}-slim
 
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DATAOPS_USER=dataops
