@@ -460,6 +460,8 @@ def _show_page(d: dict[str, Any]) -> None:
         click.echo("versions:")
         _table(d["versions"], ["version", "status", "rows", "step", "created_at"])
     preview = d["preview"]["rows"]
+    if d["preview"]["notice"]:
+        click.echo(d["preview"]["notice"])
     if preview:
         click.echo("preview" + (f" (masked for {d['preview']['user']}: {', '.join(d['preview']['masked_columns'])})"
                                 if d["preview"]["masked_columns"] else "") + ":")

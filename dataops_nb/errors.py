@@ -91,6 +91,10 @@ class ConflictError(DataOpsError):
     """The request conflicts with what exists (a step that exists, a run in progress)."""
 
 
+class AccessDeniedError(DataOpsError):
+    """The user's roles (`access` in dataops.yaml) do not allow this."""
+
+
 class StepFailedError(DataOpsError):
     """One or more steps failed during a run."""
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from .errors import DataOpsError, NotFoundError
+from .errors import AccessDeniedError, DataOpsError, NotFoundError
 from .ledger import resolve_stored_path, stored_path
 from .spec import SPEC_FILE, find_project, validate_dataset_name
 from .store import CONTEXT_ENV, Store, Written, attach_view, connect, scratch, write_parquet
@@ -43,6 +43,8 @@ class StepContext:
     manifest_path: Path | None
     dev: bool
     attempt: int = 1
+    # datasets that `access` keeps from the user of a notebook run by hand: name -> why
+    denied: dict[str, str] = field(default_factory=dict)
     _read: dict[str, str | None] = field(default_factory=dict)
     _checks: list[dict[str, Any]] = field(default_factory=list)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -69,6 +71,7 @@ class StepContext:
         import polars as pl
 
         validate_dataset_name(name)
+        self._check_access(name)
         if version is not None and as_of is not None:
             raise DataOpsError("Pass version= or as_of=, not both.")
         if as_of is not None:
@@ -96,6 +99,10 @@ class StepContext:
         """The file of a dataset entry: its path is relative to the store root (or absolute)."""
         return self.store.root / info["path"]
 
+    def _check_access(self, name: str) -> None:
+        if name in self.denied:
+            raise AccessDeniedError(self.denied[name])
+
     def _lookup(self, name: str) -> dict[str, str]:
         if name in self._published:
             return self._published[name]
@@ -121,8 +128,11 @@ class StepContext:
             }
         except duckdb.Error:
             names = set(_QUALIFIED.findall(query))
+        names = {name.replace('"', "") for name in names}
         for name in names:
-            self._note(name.replace('"', ""))
+            self._check_access(name)
+        for name in names:
+            self._note(name)
         self._save_manifest()
 
     # --- writing -----------------------------------------------------------------
@@ -304,6 +314,7 @@ def _from_context_file(path: Path) -> StepContext:
 
 
 def _dev_context() -> StepContext:
+    from .security import current_user, may
     from .spec import load_spec
 
     project = find_project()
@@ -318,16 +329,24 @@ def _dev_context() -> StepContext:
         if step_name in (None, candidate.name):
             for key, env in candidate.secrets().items():
                 secrets.setdefault(key, env)
+    user = current_user()
+    datasets = current_datasets(store)
+    denied = {
+        name: f"User '{user}' may not read {name} (see access.roles in dataops.yaml)."
+        for name in datasets
+        if not may(spec, user, name, "read")
+    }
     return StepContext(
         project=project,
         store=store,
         step_name=step_name,
         run_id=None,
         version_id="scratch",
-        datasets=current_datasets(store),
+        datasets={name: info for name, info in datasets.items() if name not in denied},
         secrets_env=secrets,
         manifest_path=None,
         dev=True,
+        denied=denied,
     )
 
 

@@ -1,7 +1,9 @@
-"""Secrets and identity: who is acting, and keeping secret values out of every artifact."""
+"""Secrets, identity and access: who is acting, what their roles allow, and keeping
+secret values out of every artifact."""
 
 from __future__ import annotations
 
+import fnmatch
 import getpass
 import json
 import os
@@ -22,6 +24,23 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def role_grants(spec: Any, user: str, dataset: str, right: str) -> bool:
+    """A role of `user` has a `right` (read, unmask, review) pattern matching `dataset`."""
+    for role in spec.access.members.get(user, []):
+        patterns = spec.access.roles.get(role)
+        if patterns and any(fnmatch.fnmatchcase(dataset, p) for p in getattr(patterns, right)):
+            return True
+    return False
+
+
+def may(spec: Any, user: str, dataset: str, right: str) -> bool:
+    """Reading and reviewing are open to anyone until `access.members` names people; then a
+    role must grant them. Unmasking PII always needs a role."""
+    if right != "unmask" and not spec.access.members:
+        return True
+    return role_grants(spec, user, dataset, right)
 
 
 def secret_values(env_names: Iterable[str]) -> list[str]:

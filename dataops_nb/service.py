@@ -211,7 +211,8 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
             else "warn" if any(r.status == "warn" for r in results) else "pass",
             "results": [
                 {"check": r.check.name, "status": r.status, "failing": r.failing, "fraction": r.fraction,
-                 "rows": r.rows, "message": r.message, "sample": r.sample}
+                 "rows": r.rows, "message": r.message,
+                 "sample": _sample_for(project, version.dataset, version.version_id, r.sample, None)}
                 for r in results
             ],
         })
@@ -220,7 +221,6 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
 
 def review_items(project: Project, dataset: str | None = None, user: str | None = None) -> dict[str, Any]:
     """Open failures, quarantined versions and decisions; samples masked for `user` (default: current)."""
-    from .metadata.pii import hidden, mask_rows
     from .quality.review import open_items
     from .spec import validate_dataset_name
 
@@ -235,9 +235,19 @@ def review_items(project: Project, dataset: str | None = None, user: str | None 
         return {"failures": [], "quarantined": [], "decisions": []}
     items = open_items(project.ledger, dataset)
     for failure in items["failures"]:
-        masked = hidden(project.spec, project.ledger, failure["dataset"], failure["version"], user=user)
-        failure["sample"] = mask_rows(failure["sample"], masked)
+        failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
     return items
+
+
+def _sample_for(project: Project, dataset: str, version: str, rows: list[dict[str, Any]],
+                user: str | None) -> list[dict[str, Any]]:
+    """Failing rows as `user` (default: the current one) may see them: PII masked, none without read access."""
+    from .metadata.pii import hidden, mask_rows
+    from .security import current_user, may
+
+    if not rows or not may(project.spec, user or current_user(), dataset, "read"):
+        return []
+    return mask_rows(rows, hidden(project.spec, project.ledger, dataset, version, user=user))
 
 
 def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Assembled from the ledger (kept current by the runner and `model.sync_spec`) and
 spec: description, owner, tags, columns with types, profile and tags, the current
 version and the history, freshness against the SLA, quality status, upstream and
 downstream datasets, the executed notebook behind the current version, and a preview
-of its first rows with PII masked for the current user.
+of its first rows with PII masked for the current user. A user whom `access` does not
+let read the dataset sees neither the preview nor the column profiles.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ PREVIEW_ROWS = 10
 
 
 def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
-    from ..security import current_user
+    from ..security import current_user, may
     from .model import sync_spec
 
     ledger, spec = project.ledger, project.spec
@@ -31,6 +32,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     if entry is None:
         raise NotFoundError("dataset", name, ledger.dataset_names())
     user = user or current_user()
+    readable = may(spec, user, name, "read")  # without the right: what it is, not what it holds
     versions = ledger.versions(name)
     current = next((v for v in versions if v.status == "current"), None)
     masked = hidden(spec, ledger, name, current.version_id if current else None, user=user)
@@ -46,7 +48,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
         column_name = column["name"]
         profile = profiles.get(column_name)
         stats = None
-        if profile is not None:
+        if profile is not None and readable:
             stats = {key: profile[key] for key in ("null_count", "approx_distinct", "min", "max")}
             if column_name in masked:
                 stats = {**stats, **mask_rows([{"min": stats["min"], "max": stats["max"]}], ["min", "max"])[0]}
@@ -78,10 +80,13 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
         "downstream": _downstream(ledger, name, versions),
         "notebook": _notebook(project, ledger, current) if current else None,
         "preview": {
-            "rows": _preview(current.path, rows, masked) if current else [],
+            "rows": _preview(current.path, rows, masked) if current and readable else [],
             "masked_columns": sorted(masked),
             "user": user,
+            "may_read": readable,
             "may_unmask": may_unmask(spec, user, name),
+            "notice": None if readable else
+            f"{user} may not read {name}: its rows and column profiles are hidden (see access in dataops.yaml).",
         },
     }
 

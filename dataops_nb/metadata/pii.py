@@ -119,9 +119,9 @@ def describe_file(path: Path | str, schema: list[dict[str, str]], con: Any = Non
 
 def may_unmask(spec: Any, user: str, dataset: str) -> bool:
     """A role of `user` has an `unmask` pattern matching `dataset` (never without `access`)."""
-    from ..quality.review import role_grants
+    from ..security import may
 
-    return role_grants(spec, user, dataset, "unmask")
+    return may(spec, user, dataset, "unmask")
 
 
 def pii_columns(spec: Any, dataset: str, auto: Iterable[str] = ()) -> set[str]:

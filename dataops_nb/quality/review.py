@@ -7,20 +7,16 @@ or a check result (`#42`). Who and when come from the caller; why is required.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConflictError, DataOpsError, NotFoundError
+from ..errors import AccessDeniedError, ConflictError, DataOpsError, NotFoundError
 from ..ledger import Ledger, now
+from ..security import may
 from ..spec import DATASET_NAME, Spec
 
 DECISIONS = ("accept", "waive", "quarantine", "comment")
-
-
-class AccessDeniedError(DataOpsError):
-    """The user's roles do not allow this."""
 
 
 @dataclass(frozen=True)
@@ -29,22 +25,6 @@ class Resolved:
     version_id: str
     check_id: int | None
     version_status: str
-
-
-def role_grants(spec: Spec, user: str, dataset: str, right: str) -> bool:
-    """A role of `user` has a `right` (read, unmask, review) pattern matching `dataset`."""
-    for role in spec.access.members.get(user, []):
-        patterns = spec.access.roles.get(role)
-        if patterns and any(fnmatch.fnmatchcase(dataset, p) for p in getattr(patterns, right)):
-            return True
-    return False
-
-
-def may_review(spec: Spec, user: str, dataset: str) -> bool:
-    """Anyone may review without an `access` section; otherwise a role must grant it."""
-    if not spec.access.members:
-        return True
-    return role_grants(spec, user, dataset, "review")
 
 
 def resolve(ledger: Ledger, target: str) -> Resolved:
@@ -88,7 +68,7 @@ def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: st
     if not reason.strip():
         raise DataOpsError("A review decision needs a reason (--reason TEXT).")
     found = resolve(ledger, target)
-    if not may_review(spec, user, found.dataset):
+    if not may(spec, user, found.dataset, "review"):
         raise AccessDeniedError(f"User '{user}' may not review {found.dataset} (see access.roles in dataops.yaml).")
     effect = "recorded"
     with ledger.transaction() as con:

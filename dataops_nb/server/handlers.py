@@ -20,9 +20,8 @@ from jupyter_server.utils import url_path_join
 from pydantic import BaseModel, ValidationError
 
 from .. import service
-from ..errors import ConflictError, DataOpsError, NotFoundError
+from ..errors import AccessDeniedError, ConflictError, DataOpsError, NotFoundError
 from ..project import Project
-from ..quality.review import AccessDeniedError
 from . import models
 
 Model = TypeVar("Model", bound=BaseModel)

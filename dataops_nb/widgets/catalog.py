@@ -96,8 +96,9 @@ class DatasetPage(w.VBox):
         self.versions = w.HTML(table(page.get("versions") or [], ["version", "status", "rows", "created_at"], limit=10))
         self.upstream = [self._link(item["dataset"]) for item in page.get("upstream") or []]
         self.downstream = [self._link(item["dataset"]) for item in page.get("downstream") or []]
-        preview = (page.get("preview") or {}).get("rows") or []
-        self.preview = w.HTML(table(preview, limit=10))
+        preview = page.get("preview") or {}
+        notice = preview.get("notice")
+        self.preview = w.HTML(f"<i>{html.escape(notice)}</i>" if notice else table(preview.get("rows") or [], limit=10))
         self.code = w.Textarea(value=read_snippet(name), layout=w.Layout(width="95%", height="70px"))
         self.copy_code = w.Button(description="Copy code", icon="copy", tooltip="Copy the code that reads this dataset")
         self.copy_code.on_click(lambda _: self._copy())

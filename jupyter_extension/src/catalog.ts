@@ -122,7 +122,8 @@ export class CatalogSection implements ISection {
       h('div', { 'data-testid': 'dataops-downstream' }, 'Downstream: ', ...names(page.downstream).flatMap(d => [link(d), ' '])),
       h('h4', {}, 'Versions'),
       table(['version', 'status', 'rows', 'created_at'], versions),
-      preview.length ? h('h4', {}, 'Preview') : null,
+      preview.length || page.preview?.notice ? h('h4', {}, 'Preview') : null,
+      page.preview?.notice ? h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-preview-notice' }, page.preview.notice) : null,
       preview.length ? table(Object.keys(preview[0]), preview) : null
     );
   }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -61,6 +62,14 @@ def test_unknown_or_malformed_dataset_is_one_sentence(people, args, fragment):
     assert people.ledger_rows("select * from datasets order by name") == before  # nothing written
 
 
+def notebook_by_hand(people, code):
+    """`code` run in the project as a notebook run by hand would, by a member whose role may read."""
+    import subprocess
+
+    return subprocess.run([sys.executable, "-c", code], cwd=people.root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DATAOPS_USER": "alice"})
+
+
 def test_time_travel_bad_versions_are_clear(people):
     people.cli("run", check=0)
     code = """
@@ -72,9 +81,7 @@ for kwargs in ({"version": "20990101-000000-0000000"}, {"version": "nonsense"}, 
     except dn.DataOpsError as exc:
         print(type(exc).__name__, "|", exc)
 """
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], cwd=people.root, capture_output=True, text=True, timeout=120)
+    out = notebook_by_hand(people, code)
     lines = out.stdout.splitlines()
     assert len(lines) == 5, out.stderr
     assert lines[0].startswith("NotFoundError |") and "20990101-000000-0000000" in lines[0]
@@ -94,8 +101,6 @@ print(dn.read("raw.people", as_of="{first}")["score"].to_list())
 print(dn.read("raw.people", version="{first}")["score"].to_list())
 print(dn.read("raw.people")["score"].to_list())
 """
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], cwd=people.root, capture_output=True, text=True, timeout=120)
+    out = notebook_by_hand(people, code)
     assert out.stdout.splitlines() == ["[10, 20, None, 40, 55, 20]", "[10, 20, None, 40, 55, 20]",
                                        "[10, 20, None, 40, 5, 20]"], out.stderr

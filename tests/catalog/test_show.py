@@ -48,7 +48,7 @@ def test_dataset_page(people):
     assert notebook["path"] == f".dataops/runs/{second}/people.ipynb"
     assert (people.root / notebook["path"]).is_file()
 
-    mart = cli_json(people, "catalog", "show", "marts.people_by_city")
+    mart = cli_json(people, "catalog", "show", "marts.people_by_city", user="bob")
     assert mart["upstream"] == [{"dataset": "raw.people", "version": f"raw.people@{second}", "status": "current"}]
     assert mart["downstream"] == []
     assert mart["freshness"]["status"] == "error" and mart["freshness"]["measured_by"] == "publish time"

@@ -62,7 +62,8 @@ def test_catalog_widget_masks_pii_in_the_preview(project, kernel_in):
         access:
           roles:
             steward: {read: ["*"], unmask: ["*"]}
-          members: {sam: [steward]}
+            viewer: {read: ["*"]}
+          members: {sam: [steward], bob: [viewer]}
         """
     )
     project.cli("run", check=0)
