@@ -629,6 +629,29 @@ def test(ctx: click.Context, record: bool, pytest_args: tuple[str, ...]) -> None
         raise NotebookTestsFailedError(f"Notebook tests failed (pytest exit code {code}).")
 
 
+@cli.command("lint")
+@common
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.pass_context
+def lint_command(ctx: click.Context, strict: bool) -> None:
+    """Notebook hygiene and pipeline consistency, from the files alone (nothing runs)."""
+    from . import service
+    from .errors import LintError
+
+    findings = service.lint(_project(ctx))
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        for f in rows:
+            where = f["path"] + (f":cell {f['cell']}" if f["cell"] else "") + (f":{f['line']}" if f["line"] else "")
+            click.echo(f"{where}: {f['code']} {f['severity']}: {f['message']}")
+        click.echo(f"{len(rows)} finding(s)" if rows else "No findings.")
+
+    _emit(ctx, findings, human)
+    failing = [f for f in findings if f["severity"] == "error" or strict]
+    if failing:
+        raise LintError(f"lint: {len(failing)} {'finding' if strict else 'error'}(s) to fix.")
+
+
 @cli.command()
 @common
 @click.argument("notebooks", nargs=-1, type=click.Path(path_type=Path, exists=True, dir_okay=False))

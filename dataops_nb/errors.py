@@ -115,6 +115,12 @@ class NotebookTestsFailedError(DataOpsError):
     exit_code = 1
 
 
+class LintError(DataOpsError):
+    """`lint` found errors (or, with --strict, warnings)."""
+
+    exit_code = 1
+
+
 class QualityGateError(DataOpsError):
     """Error-severity checks failed on staged versions; they stay quarantined."""
 

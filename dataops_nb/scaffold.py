@@ -63,6 +63,7 @@ jobs:
         with:
           python-version: "3.11"
       - run: pip install dataops-nb matplotlib   # and whatever else your notebooks import
+      - run: dataops-nb lint
       - run: dataops-nb test
       - run: dataops-nb run --env test --quiet
 """

@@ -400,6 +400,13 @@ def export_docker(project: Project, *, force: bool = False, env: str | None = No
     return export_image(project, force=force, env=env)
 
 
+def lint(project: Project) -> list[dict[str, Any]]:
+    """Findings on the step notebooks and the pipeline, from the files alone (nothing runs)."""
+    from .lint import as_dicts, lint as run_lint
+
+    return as_dicts(run_lint(project))
+
+
 def freshness(project: Project) -> list[dict[str, Any]]:
     """Each dataset's age against its freshness SLA (status ok, warn, error, no SLA, no data)."""
     from .metadata.pages import freshness_report

@@ -20,7 +20,7 @@ main({args!r})
 @pytest.mark.parametrize(
     "args",
     [["--help"], ["plan"], ["status"], ["runs"], ["show"], ["catalog", "search", "numbers"],
-     ["catalog", "show", "raw.numbers"], ["lineage", "staging.doubled"], ["freshness"], ["review"]],
+     ["catalog", "show", "raw.numbers"], ["lineage", "staging.doubled"], ["freshness"], ["review"], ["lint"]],
     ids=lambda a: " ".join(a),
 )
 def test_commands_that_execute_nothing_import_no_executor(ran_two_steps, args):

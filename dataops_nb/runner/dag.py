@@ -69,6 +69,18 @@ def downstream(needs: Mapping[str, Iterable[str]], roots: Iterable[str]) -> set[
     return result
 
 
+def upstream(needs: Mapping[str, Iterable[str]], roots: Iterable[str]) -> set[str]:
+    """Every step that `roots` depend on, directly or not (not `roots` themselves)."""
+    result: set[str] = set()
+    queue = [dep for root in roots for dep in needs.get(root, ())]
+    while queue:
+        step = queue.pop()
+        if step not in result:
+            result.add(step)
+            queue.extend(needs.get(step, ()))
+    return result
+
+
 def select(
     needs: Mapping[str, Iterable[str]],
     *,

@@ -1,0 +1,224 @@
+"""`dataops-nb lint`: notebook hygiene and pipeline consistency, read from the files alone.
+
+Nothing is executed. Each finding names the notebook, the cell and the line, a rule code
+and a severity. Errors are what makes a run fail or go wrong: a missing parameters cell,
+a parameter no notebook defines, a dataset read from a step that is not among the
+step's `needs`, two steps publishing one dataset. Warnings are what a reviewer would ask
+about: committed outputs, a parameters cell that does more than assign, a dataset that
+the spec does not describe, a hard-coded secret or absolute path.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import NotebookError, ParameterError
+from .notebooks import is_golden
+from .project import Project
+from .runner.dag import upstream
+from .runner.params import NotebookParams, cell_source, inspect_notebook, load_notebook_json
+from .spec import line_of, read_yaml
+
+RULES = {
+    "NB101": ("error", "no parameters cell"),
+    "NB102": ("error", "parameter not defined by the notebook"),
+    "NB103": ("warn", "parameters cell does more than assign values"),
+    "NB104": ("warn", "outputs committed"),
+    "NB105": ("error", "reads a dataset published by a step outside its needs"),
+    "NB106": ("warn", "reads a dataset that no step publishes"),
+    "NB107": ("error", "dataset published by two steps"),
+    "NB108": ("warn", "dataset not described in the spec"),
+    "NB109": ("warn", "hard-coded secret"),
+    "NB110": ("warn", "absolute path"),
+}
+_DATASET = r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*"
+_SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
+_ABSOLUTE = re.compile(r"^(/(home|Users|root|mnt|data|tmp)/|[A-Za-z]:\\)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    cell: int | None
+    line: int | None
+    code: str
+    severity: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path + (f":cell {self.cell}" if self.cell else "") + (f":{self.line}" if self.line else "")
+        return f"{where}: {self.code} {self.severity}: {self.message}"
+
+
+@dataclass
+class _Use:
+    """Where a step reads and publishes datasets: name -> (cell, line) of the first use."""
+
+    reads: dict[str, tuple[int, int]]
+    publishes: dict[str, tuple[int, int]]
+    surely: set[str] = field(default_factory=set)  # read through the kit (`dn.read`, `step.read`), not any `.read`
+
+
+def lint(project: Project) -> list[Finding]:
+    spec = project.spec
+    findings: list[Finding] = []
+    uses: dict[str, _Use] = {}
+    notebooks = {}
+    for step in spec.steps:
+        path = project.notebook_path(step)
+        shown = project.relative(path)
+
+        def add(code: str, message: str, cell: int | None = None, line: int | None = None, shown: str = shown) -> None:
+            findings.append(Finding(shown, cell, line, code, RULES[code][0], message))
+
+        try:
+            notebooks[step.name] = inspect_notebook(path, shown=Path(shown))
+        except NotebookError as exc:
+            add("NB101", str(exc))
+        cells = load_notebook_json(path).get("cells", [])
+        uses[step.name] = _Use({}, {})
+        for index, cell in enumerate(cells, start=1):
+            if cell.get("cell_type") != "code":
+                continue
+            if cell.get("outputs") and not is_golden(cell):
+                add("NB104", "the cell has outputs: run `dataops-nb strip` before committing", index)
+            tree = _parse(cell_source(cell))
+            if tree is None:
+                continue
+            if "parameters" in cell.get("metadata", {}).get("tags", []):
+                for node in tree.body:
+                    if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+                        add("NB103", "keep the parameters cell to plain assignments "
+                                     "(papermill injects the values after it)", index, node.lineno)
+            _scan(tree, index, uses[step.name], add)
+    findings += _parameters(project, notebooks)
+    findings += _dataflow(project, uses)
+    return sorted(findings, key=lambda f: (f.path, f.cell or 0, f.line or 0, f.code))
+
+
+def _parameters(project: Project, notebooks: dict[str, NotebookParams]) -> list[Finding]:
+    """Each spec parameter (of a step, of an environment) that no notebook defines, or of the wrong type."""
+    spec, data = project.spec, read_yaml(project.spec_path)
+    shown = project.relative(project.spec_path)
+    findings = []
+
+    def add(message: str, loc: tuple[Any, ...]) -> None:
+        findings.append(Finding(shown, None, line_of(data, loc), "NB102", "error", message))
+
+    for index, step in enumerate(spec.steps):
+        nb = notebooks.get(step.name)
+        for name, value in step.params.items() if nb else ():
+            secret = name in step.secrets()
+            if secret and name in nb.defaults:
+                continue  # its value comes from the environment, inside the kernel
+            try:
+                nb.check(step.name, name, value, origin=f"dataops.yaml steps[{step.name}].params")
+            except ParameterError as exc:
+                add(str(exc), ("steps", index, "params", name))
+    defined = {name for nb in notebooks.values() for name in nb.defaults}
+    for env, environment in spec.environments.items():
+        for name, value in environment.params.items():
+            users = [s.name for s in spec.steps if s.name in notebooks and name in notebooks[s.name].defaults]
+            if not users and name not in defined:
+                add(f"environments.{env}.params: no step notebook defines parameter '{name}'.",
+                    ("environments", env, "params", name))
+            for step in users:
+                try:
+                    notebooks[step].check(step, name, value, origin=f"environments.{env}.params")
+                except ParameterError as exc:
+                    add(str(exc), ("environments", env, "params", name))
+    return findings
+
+
+def _parse(source: str) -> ast.Module | None:
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _scan(tree: ast.Module, cell: int, use: _Use, add: Any) -> None:
+    """Reads, publishes, secrets and absolute paths in one cell."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            first = node.args[0] if node.args else None
+            literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+            if name == "read" and literal and re.fullmatch(_DATASET, literal):
+                use.reads.setdefault(literal, (cell, node.lineno))
+                if _is_kit(node.func):
+                    use.surely.add(literal)
+            elif name == "publish" and literal and re.fullmatch(_DATASET, literal):
+                use.publishes.setdefault(literal, (cell, node.lineno))
+                if len(node.args) > 1:
+                    _sql_reads(node.args[1], cell, use)
+            elif name == "sql" and first is not None:
+                _sql_reads(first, cell, use)
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and _SECRET_NAME.search(target.id) and node.value.value:
+                    add("NB109", f"'{target.id}' is set to a literal: make it a parameter "
+                                 f"{{secret: ENV_VAR}} in dataops.yaml", cell, node.lineno)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _ABSOLUTE.match(node.value):
+            add("NB110", f"{node.value!r} is an absolute path: it will not exist on another machine "
+                         "(use a path relative to the project, or a parameter)", cell, node.lineno)
+
+
+def _is_kit(func: ast.expr) -> bool:
+    """`dn.read`, `step.read`, `dn.step().read`: a call of the kit, not of a file or zip object."""
+    if isinstance(func, ast.Name):
+        return True  # `from dataops_nb import read`
+    receiver = func.value if isinstance(func, ast.Attribute) else None
+    if isinstance(receiver, ast.Call):
+        receiver = receiver.func
+    if isinstance(receiver, ast.Attribute):
+        receiver = receiver.value
+    return isinstance(receiver, ast.Name) and receiver.id in {"dn", "dataops_nb", "step"}
+
+
+def _sql_reads(node: ast.expr, cell: int, use: _Use) -> None:
+    for part in ast.walk(node):
+        if isinstance(part, ast.Constant) and isinstance(part.value, str):
+            for name in re.findall(rf"\b(?:from|join)\s+\"?({_DATASET})\b", part.value, re.IGNORECASE):
+                use.reads.setdefault(name, (cell, part.lineno))
+
+
+def _dataflow(project: Project, uses: dict[str, _Use]) -> list[Finding]:
+    spec = project.spec
+    needs = {step.name: list(step.needs) for step in spec.steps}
+    paths = {step.name: project.relative(project.notebook_path(step)) for step in spec.steps}
+    publisher: dict[str, str] = {}
+    findings = []
+    for step, use in uses.items():
+        for dataset, (cell, line) in use.publishes.items():
+            if dataset in publisher and publisher[dataset] != step:
+                findings.append(Finding(paths[step], cell, line, "NB107", "error",
+                                        f"{dataset} is also published by step '{publisher[dataset]}'"))
+                continue
+            publisher[dataset] = step
+            if dataset not in spec.datasets:
+                findings.append(Finding(paths[step], cell, line, "NB108", "warn",
+                                        f"{dataset} has no entry under datasets: in dataops.yaml "
+                                        "(the catalog will lack its description and owner)"))
+    for step, use in uses.items():
+        before = upstream(needs, [step])
+        for dataset, (cell, line) in use.reads.items():
+            source = publisher.get(dataset)
+            if source is None:
+                if dataset in use.surely and dataset not in spec.datasets:
+                    findings.append(Finding(paths[step], cell, line, "NB106", "warn",
+                                            f"no step publishes {dataset}"))
+            elif source != step and source not in before:
+                findings.append(Finding(paths[step], cell, line, "NB105", "error",
+                                        f"{dataset} is published by step '{source}', which is not among "
+                                        f"the needs of '{step}': add it, or the steps may run in either order"))
+    return findings
+
+
+def as_dicts(findings: list[Finding]) -> list[dict[str, Any]]:
+    return [asdict(f) for f in findings]
