@@ -304,6 +304,20 @@ def show(ctx: click.Context, run_id: str | None) -> None:
     _emit(ctx, data, human)
 
 
+@cli.command("report")
+@common
+@click.argument("run_id", required=False)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (default: .dataops/reports/RUN_ID.html).")
+@click.pass_context
+def report_command(ctx: click.Context, run_id: str | None, output: Path | None) -> None:
+    """One run as a single HTML file: steps, what they published, checks and failures (default: the latest run)."""
+    from . import service
+
+    data = service.report(_project(ctx), run_id, output)
+    _emit(ctx, data, lambda d: click.echo(f"report of run {d['run_id']} ({d['status']}) in {d['path']}"))
+
+
 @cli.command("check")
 @common
 @click.argument("dataset", required=False)

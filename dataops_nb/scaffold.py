@@ -66,6 +66,15 @@ jobs:
       - run: dataops-nb lint
       - run: dataops-nb test
       - run: dataops-nb run --env test --quiet
+      - run: dataops-nb report -o dataops-report.html
+        if: always()
+      - uses: actions/upload-artifact@v4
+        if: always()
+        with:
+          name: dataops-report
+          path: |
+            dataops-report.html
+            .dataops/runs/
 """
 
 

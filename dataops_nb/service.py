@@ -98,6 +98,25 @@ def show_run(project: Project, run_id: str) -> dict[str, Any]:
     return result
 
 
+def report(project: Project, run_id: str | None = None, output: Path | None = None,
+           user: str | None = None) -> dict[str, Any]:
+    """One run as a single HTML file (default: .dataops/reports/RUN_ID.html); samples masked for `user`."""
+    from .generated import write_text
+    from .metadata.pages import quality
+    from .report import failures, render
+
+    run = show_run(project, run_id or latest_run_id(project))
+    versions = [d["version"] for d in run["datasets"]]
+    failed = failures(project.ledger, versions)
+    for failure in failed:
+        failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
+    path = (output or project.store.root / "reports" / f"{run['run_id']}.html").resolve()
+    checks = {version: quality(project.ledger, version) for version in versions}
+    write_text(path, render(project, run, checks, failed, path))
+    return {"run_id": run["run_id"], "status": run["status"], "path": project.relative(path),
+            "failures": len(failed)}
+
+
 def latest_run_id(project: Project) -> str:
     rows = project.ledger.runs(1) if project.has_ledger() else []
     if not rows:
