@@ -304,11 +304,19 @@ def show(ctx: click.Context, run_id: str | None) -> None:
     _emit(ctx, data, human)
 
 
+def run_to_file(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A RUN_ID argument (default: the latest run) and `-o FILE` (default: `default`)."""
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+                            help=f"File to write (default: {default}).")(func)
+        return click.argument("run_id", required=False)(func)
+
+    return decorate
+
+
 @cli.command("report")
 @common
-@click.argument("run_id", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="File to write (default: .dataops/reports/RUN_ID.html).")
+@run_to_file(".dataops/reports/RUN_ID.html")
 @click.pass_context
 def report_command(ctx: click.Context, run_id: str | None, output: Path | None) -> None:
     """One run as a single HTML file: steps, what they published, checks and failures (default: the latest run)."""
@@ -579,9 +587,7 @@ def export() -> None:
 
 @export.command("openlineage")
 @common
-@click.argument("run_id", required=False)
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="File to write (default: .dataops/openlineage/RUN_ID.jsonl).")
+@run_to_file(".dataops/openlineage/RUN_ID.jsonl")
 @click.pass_context
 def export_openlineage(ctx: click.Context, run_id: str | None, output: Path | None) -> None:
     """A run's OpenLineage events as JSON lines (default: the latest run)."""
