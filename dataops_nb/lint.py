@@ -116,7 +116,7 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams]) -> list[
             if secret and name in nb.defaults:
                 continue  # its value comes from the environment, inside the kernel
             try:
-                nb.check(step.name, name, value, origin=f"dataops.yaml steps[{step.name}].params")
+                nb.check(step.name, name, value, origin=f"steps[{step.name}].params")
             except ParameterError as exc:
                 add(str(exc), ("steps", index, "params", name))
     defined = {name for nb in notebooks.values() for name in nb.defaults}

@@ -7,9 +7,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import NotebookError
+from .errors import NotebookError, SpecError
 from .ledger import Ledger
-from .spec import SPEC_FILE, Spec, Step, find_project, load_spec
+from .spec import SPEC_FILE, Spec, Step, find_project, line_of, load_spec, read_yaml
 from .store import Store
 
 
@@ -40,15 +40,26 @@ class Project:
 
     def notebook_path(self, step: Step) -> Path:
         path = (self.root / step.notebook).resolve()
+        problem = None
         if not path.is_relative_to(self.root):
-            raise NotebookError(
-                f"dataops.yaml steps[{step.name}].notebook: {step.notebook} is outside the project."
-            )
-        if not path.is_file():
-            raise NotebookError(
-                f"dataops.yaml steps[{step.name}].notebook: {step.notebook} does not exist."
-            )
+            problem = "is outside the project"
+        elif not path.is_file():
+            problem = "does not exist"
+        if problem:
+            where = self.where("steps", self.spec.steps.index(step), "notebook")
+            raise NotebookError(f"{where} steps[{step.name}].notebook: {step.notebook} {problem}.")
         return path
+
+    def where(self, *loc: Any) -> str:
+        """`dataops.yaml:LINE:` of a field of the spec (`loc` as in `steps, 2, notebook`), for messages.
+
+        Read again from the file: only errors ask, and the spec in memory may come from a cache
+        that has no lines."""
+        try:
+            line = line_of(read_yaml(self.spec_path), loc)
+        except SpecError:
+            line = None
+        return f"{SPEC_FILE}:{line}:" if line else f"{SPEC_FILE}:"
 
     def relative(self, path: Path | str) -> str:
         try:

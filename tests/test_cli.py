@@ -31,7 +31,12 @@ SPEC_BREAKAGES = {
     "wrong type": (lambda s: s.replace("needs: [make]", "needs: [make]\n    retries: lots"), ["dataops.yaml:10", "retries"]),
     "unknown needs": (lambda s: s.replace("needs: [make]", "needs: [mkae]"), ["unknown step 'mkae'", "did you mean 'make'"]),
     "cycle": (lambda s: s.replace("notebook: notebooks/make.ipynb", "notebook: notebooks/make.ipynb\n    needs: [double]"), ["cycle", "make -> double -> make"]),
-    "missing notebook": (lambda s: s.replace("notebooks/double.ipynb", "notebooks/dubble.ipynb"), ["notebooks/dubble.ipynb does not exist"]),
+    "missing notebook": (lambda s: s.replace("notebooks/double.ipynb", "notebooks/dubble.ipynb"),
+                         ["dataops.yaml:8: steps[double].notebook: notebooks/dubble.ipynb does not exist"]),
+    "unknown parameter": (lambda s: s.replace("notebook: notebooks/double.ipynb", "notebook: notebooks/double.ipynb\n    params: {factr: 3}"),
+                          ["dataops.yaml:9: steps[double].params: parameter 'factr'", "did you mean 'factor'"]),
+    "wrong parameter type": (lambda s: s.replace("notebook: notebooks/double.ipynb", "notebook: notebooks/double.ipynb\n    params: {factor: two}"),
+                             ["dataops.yaml:9: steps[double].params: parameter 'factor' of step 'double' must be an integer like its default 2, not 'two'"]),
     "bad dataset name": (lambda s: s.replace("raw.numbers:", '"x; drop table y":'), ["schema.table", "dataops.yaml:11"]),
 }
 

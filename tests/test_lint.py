@@ -60,7 +60,7 @@ def test_lint_finds_each_problem_where_it_is(project):
     assert "notebooks/make.ipynb:cell 3:1: NB109 warn: 'api_key' is set to a literal" in result.stdout
     assert "notebooks/make.ipynb:cell 3:2: NB110 warn: '/home/alice/numbers.csv' is an absolute path" in result.stdout
     # spec parameters that no notebook defines, at their line in dataops.yaml
-    assert ("dataops.yaml:6: NB102 error: dataops.yaml steps[double].params: parameter 'scale' of step 'double' "
+    assert ("dataops.yaml:6: NB102 error: steps[double].params: parameter 'scale' of step 'double' "
             "is not defined in the parameters cell of notebooks/double.ipynb") in result.stdout
     assert "dataops.yaml:3: NB102 error: environments.test.params: no step notebook defines parameter 'rows'." in lines
     assert result.stderr.strip().startswith("Error: lint:") and "Traceback" not in result.stderr

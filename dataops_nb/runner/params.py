@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,18 +27,23 @@ class NotebookParams:
     notebook: Path
     defaults: dict[str, Any]
 
-    def check(self, step: str, name: str, value: Any, *, origin: str) -> None:
+    def check(self, step: str, name: str, value: Any, *, origin: str | Callable[[], str]) -> None:
+        """Raise if `value` cannot be parameter `name`; `origin` names where it was set (a callable:
+        asked only then)."""
+        if name not in self.defaults or not _fits(self.defaults[name], value):
+            self._refuse(step, name, value, origin() if callable(origin) else origin)
+
+    def _refuse(self, step: str, name: str, value: Any, origin: str) -> None:
         if name not in self.defaults:
             raise ParameterError(
                 f"{origin}: parameter '{name}' of step '{step}' is not defined in the "
                 f"parameters cell of {self.notebook}{did_you_mean(name, self.defaults)}."
             )
         default = self.defaults[name]
-        if not _fits(default, value):
-            raise ParameterError(
-                f"{origin}: parameter '{name}' of step '{step}' must be "
-                f"{_type_name(default)} like its default {default!r}, not {value!r}."
-            )
+        raise ParameterError(
+            f"{origin}: parameter '{name}' of step '{step}' must be "
+            f"{_type_name(default)} like its default {default!r}, not {value!r}."
+        )
 
 
 def load_notebook_json(path: Path) -> dict[str, Any]:
@@ -124,8 +129,15 @@ def resolve(
     *,
     env: str | None,
     overrides: Mapping[str, Any],
+    where: Callable[..., str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The parameters to inject into each step, after every check."""
+    """The parameters to inject into each step, after every check.
+
+    `where(*loc)` gives `dataops.yaml:LINE:` of a spec field for messages (`Project.where`)."""
+
+    def at(*loc: Any) -> str:
+        return where(*loc) if where else "dataops.yaml:"
+
     steps = list(steps)
     env_params: dict[str, Any] = {}
     if env is not None:
@@ -138,8 +150,8 @@ def resolve(
     for key in env_params:
         if key not in all_names:
             raise ParameterError(
-                f"environments.{env}.params: no step notebook defines parameter "
-                f"'{key}'{did_you_mean(key, all_names)}."
+                f"{at('environments', env, 'params', key)} environments.{env}.params: no step notebook "
+                f"defines parameter '{key}'{did_you_mean(key, all_names)}."
             )
     step_names = {step.name for step in steps}
     for key in overrides:
@@ -155,24 +167,27 @@ def resolve(
         nb = notebooks[step.name]
         secrets = step.secrets()
         values: dict[str, Any] = {}
-        for name, value in step.plain_params().items():
-            nb.check(step.name, name, value, origin=f"dataops.yaml steps[{step.name}].params")
-            values[name] = value
-        for name in secrets:
-            if name not in nb.defaults:
-                nb.check(step.name, name, None, origin=f"dataops.yaml steps[{step.name}].params")
+        index = spec.steps.index(step)
+        for name, value in [*step.plain_params().items(), *((n, None) for n in secrets if n not in nb.defaults)]:
+            nb.check(step.name, name, value,
+                     origin=lambda n=name: f"{at('steps', index, 'params', n)} steps[{step.name}].params")
+            if name not in secrets:
+                values[name] = value
         layers = [
             (f"environments.{env}.params", env_params),
             ("-p", {k: v for k, v in overrides.items() if "." not in k}),
             (f"-p {step.name}.", _targeted(overrides, step.name)),
         ]
-        for origin, layer in layers:
+        for label, layer in layers:
             for name, value in layer.items():
-                if name not in nb.defaults and not origin.endswith("."):
+                if name not in nb.defaults and not label.endswith("."):
                     continue  # a global value for parameters other steps define
+                origin: str | Callable[[], str] = label
+                if layer is env_params:  # a line in the spec, looked up only for a message
+                    origin = lambda n=name, label=label: f"{at('environments', env, 'params', n)} {label}"  # noqa: E731
                 if name in secrets:
                     raise ParameterError(
-                        f"{origin}: parameter '{name}' of step '{step.name}' is a secret; "
+                        f"{origin() if callable(origin) else origin}: parameter '{name}' of step '{step.name}' is a secret; "
                         f"set the environment variable {secrets[name]} instead."
                     )
                 nb.check(step.name, name, value, origin=origin)

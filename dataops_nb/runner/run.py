@@ -88,7 +88,7 @@ def plan(project: Project, request: RunRequest) -> list[StepPlan]:
     for step in spec.steps:  # every notebook: env overlays may name any step's parameters
         path = project.notebook_path(step)
         notebooks[step.name] = inspect_notebook(path, shown=Path(project.relative(path)))
-    values = resolve(spec, steps, notebooks, env=request.env, overrides=request.overrides)
+    values = resolve(spec, steps, notebooks, env=request.env, overrides=request.overrides, where=project.where)
     return [
         StepPlan(
             step,
