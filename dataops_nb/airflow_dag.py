@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import DataOpsError, NotFoundError
+from .errors import DataOpsError
 from .generated import check_replaceable, write_text
 from .project import Project
 
@@ -32,7 +32,7 @@ _SLACK_SECONDS = 120
 
 TEMPLATE = '''\
 {marker} from {spec}: regenerate it rather than edit it.
-"""{doc}"""
+{doc!r}
 
 import os
 import shlex
@@ -55,7 +55,10 @@ STEPS = {steps}
 
 def step_command(step):
     """The shell command of one task: run this step of the project (skipped when fresh)."""
-    return COMMAND + " " + shlex.join(["-C", PROJECT, "run", "--only", step, *RUN])
+    command = COMMAND + " " + shlex.join(["-C", PROJECT, "run", "--only", step, *RUN])
+    if any(mark in command for mark in ("{{{{", "{{%", "{{#")):  # Airflow renders bash_command with Jinja
+        command = "{{% raw %}}" + command + "{{% endraw %}}"
+    return command
 
 
 with DAG(
@@ -121,8 +124,8 @@ def dag_source(project: Project, *, dag_id: str | None = None, schedule: str | N
                env: str | None = None, command: str | None = None) -> str:
     """The Python source of the DAG file."""
     spec = project.spec
-    if env is not None and env not in spec.environments:
-        raise NotFoundError("environment", env, spec.environments)
+    if env is not None:
+        spec.environment(env)
     steps: dict[str, dict[str, Any]] = {
         step.name: {
             "needs": list(step.needs),
@@ -131,7 +134,7 @@ def dag_source(project: Project, *, dag_id: str | None = None, schedule: str | N
         }
         for step in spec.steps
     }
-    doc = (spec.description or f"The dataops-nb pipeline '{spec.name}'.").replace('"""', "'''")
+    doc = spec.description or f"The dataops-nb pipeline '{spec.name}'."
     return TEMPLATE.format(
         marker=MARKER,
         spec=project.relative(project.spec_path),

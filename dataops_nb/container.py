@@ -10,13 +10,13 @@ runs as a user without root; the store is a volume, so data outlives the contain
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import NotFoundError
 from .generated import check_replaceable, write_text
 from .project import Project
 from .runner.fingerprint import code_of, local_modules
@@ -37,11 +37,11 @@ WORKDIR /project
 
 # The kit, then what the notebooks import, at the versions the pipeline was built with.
 ARG DATAOPS_NB="dataops-nb=={version}"
-COPY {requirements} ./
-RUN pip install --no-cache-dir "$DATAOPS_NB" -r {requirements}{user_requirements}
+COPY {requirement_files} ./
+RUN pip install --no-cache-dir "$DATAOPS_NB"{install}
 
-COPY . .
-RUN useradd --create-home --uid 1000 dataops && mkdir -p {store} && chown -R dataops /project
+RUN useradd --create-home --uid 1000 dataops && mkdir -p {store} && chown dataops /project {store}
+COPY --chown=1000 . .
 USER 1000
 VOLUME ["/project/{store}"]
 {secrets}
@@ -80,12 +80,12 @@ def requirements(project: Project) -> list[str]:
 def files(project: Project, *, env: str | None = None) -> dict[str, str]:
     """File name -> text, for the three files."""
     spec = project.spec
-    if env is not None and env not in spec.environments:
-        raise NotFoundError("environment", env, spec.environments)
+    if env is not None:
+        spec.environment(env)
     secrets = sorted({var for step in spec.steps for var in step.secrets().values()})
     image = re.sub(r"[^a-z0-9_.-]+", "-", spec.name.lower()).strip("-.") or "pipeline"
     command = ["run", "-q", *(["--env", env] if env else [])]
-    user_requirements = " -r requirements.txt" if (project.root / "requirements.txt").is_file() else ""
+    requirement_files = [REQUIREMENTS] + (["requirements.txt"] if (project.root / "requirements.txt").is_file() else [])
     store = project.relative(project.store.root)
     dockerfile = DOCKERFILE.format(
         marker=MARKER,
@@ -95,11 +95,11 @@ def files(project: Project, *, env: str | None = None) -> dict[str, str]:
         secret_flags="".join(f" -e {var}" for var in secrets),
         python=f"{sys.version_info.major}.{sys.version_info.minor}",
         version=__version__,
-        requirements=REQUIREMENTS,
-        user_requirements=user_requirements,
+        requirement_files=" ".join(requirement_files),
+        install="".join(f" -r {name}" for name in requirement_files),
         secrets=("# Secrets the steps read, to pass at run time (never baked in): " + ", ".join(secrets) + "\n")
         if secrets else "",
-        command="[" + ", ".join(f'"{arg}"' for arg in command) + "]",
+        command=json.dumps(command),
     )
     pinned = "\n".join(requirements(project))
     return {

@@ -20,10 +20,12 @@ from .errors import NotebookError, ParameterError
 from .notebooks import is_golden
 from .project import Project
 from .runner.dag import upstream
+from .runner.fingerprint import parse_code
 from .runner.params import NotebookParams, cell_source, inspect_notebook, load_notebook_json
 from .spec import line_of, read_yaml
 
 RULES = {
+    "NB100": ("error", "notebook missing or unreadable"),
     "NB101": ("error", "no parameters cell"),
     "NB102": ("error", "parameter not defined by the notebook"),
     "NB103": ("warn", "parameters cell does more than assign values"),
@@ -49,10 +51,6 @@ class Finding:
     severity: str
     message: str
 
-    def __str__(self) -> str:
-        where = self.path + (f":cell {self.cell}" if self.cell else "") + (f":{self.line}" if self.line else "")
-        return f"{where}: {self.code} {self.severity}: {self.message}"
-
 
 @dataclass
 class _Use:
@@ -68,25 +66,30 @@ def lint(project: Project) -> list[Finding]:
     findings: list[Finding] = []
     uses: dict[str, _Use] = {}
     notebooks = {}
+    paths: dict[str, str] = {}
     for step in spec.steps:
-        path = project.notebook_path(step)
-        shown = project.relative(path)
+        shown = paths[step.name] = step.notebook
 
         def add(code: str, message: str, cell: int | None = None, line: int | None = None, shown: str = shown) -> None:
             findings.append(Finding(shown, cell, line, code, RULES[code][0], message))
 
+        uses[step.name] = _Use({}, {})
+        try:
+            path = project.notebook_path(step)
+            cells = load_notebook_json(path, shown=shown).get("cells", [])
+        except NotebookError as exc:
+            add("NB100", str(exc))
+            continue
         try:
             notebooks[step.name] = inspect_notebook(path, shown=Path(shown))
         except NotebookError as exc:
             add("NB101", str(exc))
-        cells = load_notebook_json(path).get("cells", [])
-        uses[step.name] = _Use({}, {})
         for index, cell in enumerate(cells, start=1):
             if cell.get("cell_type") != "code":
                 continue
             if cell.get("outputs") and not is_golden(cell):
                 add("NB104", "the cell has outputs: run `dataops-nb strip` before committing", index)
-            tree = _parse(cell_source(cell))
+            tree = parse_code(cell_source(cell))
             if tree is None:
                 continue
             if "parameters" in cell.get("metadata", {}).get("tags", []):
@@ -95,19 +98,19 @@ def lint(project: Project) -> list[Finding]:
                         add("NB103", "keep the parameters cell to plain assignments "
                                      "(papermill injects the values after it)", index, node.lineno)
             _scan(tree, index, uses[step.name], add)
-    findings += _parameters(project, notebooks)
-    findings += _dataflow(project, uses)
+    findings += _parameters(project, notebooks, unreadable=any(f.code == "NB100" for f in findings))
+    findings += _dataflow(project, uses, paths)
     return sorted(findings, key=lambda f: (f.path, f.cell or 0, f.line or 0, f.code))
 
 
-def _parameters(project: Project, notebooks: dict[str, NotebookParams]) -> list[Finding]:
+def _parameters(project: Project, notebooks: dict[str, NotebookParams], unreadable: bool) -> list[Finding]:
     """Each spec parameter (of a step, of an environment) that no notebook defines, or of the wrong type."""
     spec, data = project.spec, read_yaml(project.spec_path)
     shown = project.relative(project.spec_path)
     findings = []
 
     def add(message: str, loc: tuple[Any, ...]) -> None:
-        findings.append(Finding(shown, None, line_of(data, loc), "NB102", "error", message))
+        findings.append(Finding(shown, None, line_of(data, loc), "NB102", RULES["NB102"][0], message))
 
     for index, step in enumerate(spec.steps):
         nb = notebooks.get(step.name)
@@ -119,11 +122,10 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams]) -> list[
                 nb.check(step.name, name, value, origin=f"steps[{step.name}].params")
             except ParameterError as exc:
                 add(str(exc), ("steps", index, "params", name))
-    defined = {name for nb in notebooks.values() for name in nb.defaults}
     for env, environment in spec.environments.items():
         for name, value in environment.params.items():
             users = [s.name for s in spec.steps if s.name in notebooks and name in notebooks[s.name].defaults]
-            if not users and name not in defined:
+            if not users and not unreadable:  # (a notebook that could not be read may define it)
                 add(f"environments.{env}.params: no step notebook defines parameter '{name}'.",
                     ("environments", env, "params", name))
             for step in users:
@@ -132,14 +134,6 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams]) -> list[
                 except ParameterError as exc:
                     add(str(exc), ("environments", env, "params", name))
     return findings
-
-
-def _parse(source: str) -> ast.Module | None:
-    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-    try:
-        return ast.parse("\n".join(lines))
-    except SyntaxError:
-        return None
 
 
 def _scan(tree: ast.Module, cell: int, use: _Use, add: Any) -> None:
@@ -188,21 +182,20 @@ def _sql_reads(node: ast.expr, cell: int, use: _Use) -> None:
                 use.reads.setdefault(name, (cell, part.lineno))
 
 
-def _dataflow(project: Project, uses: dict[str, _Use]) -> list[Finding]:
+def _dataflow(project: Project, uses: dict[str, _Use], paths: dict[str, str]) -> list[Finding]:
     spec = project.spec
     needs = {step.name: list(step.needs) for step in spec.steps}
-    paths = {step.name: project.relative(project.notebook_path(step)) for step in spec.steps}
     publisher: dict[str, str] = {}
     findings = []
     for step, use in uses.items():
         for dataset, (cell, line) in use.publishes.items():
             if dataset in publisher and publisher[dataset] != step:
-                findings.append(Finding(paths[step], cell, line, "NB107", "error",
+                findings.append(Finding(paths[step], cell, line, "NB107", RULES["NB107"][0],
                                         f"{dataset} is also published by step '{publisher[dataset]}'"))
                 continue
             publisher[dataset] = step
             if dataset not in spec.datasets:
-                findings.append(Finding(paths[step], cell, line, "NB108", "warn",
+                findings.append(Finding(paths[step], cell, line, "NB108", RULES["NB108"][0],
                                         f"{dataset} has no entry under datasets: in dataops.yaml "
                                         "(the catalog will lack its description and owner)"))
     for step, use in uses.items():
@@ -211,10 +204,10 @@ def _dataflow(project: Project, uses: dict[str, _Use]) -> list[Finding]:
             source = publisher.get(dataset)
             if source is None:
                 if dataset in use.surely and dataset not in spec.datasets:
-                    findings.append(Finding(paths[step], cell, line, "NB106", "warn",
+                    findings.append(Finding(paths[step], cell, line, "NB106", RULES["NB106"][0],
                                             f"no step publishes {dataset}"))
             elif source != step and source not in before:
-                findings.append(Finding(paths[step], cell, line, "NB105", "error",
+                findings.append(Finding(paths[step], cell, line, "NB105", RULES["NB105"][0],
                                         f"{dataset} is published by step '{source}', which is not among "
                                         f"the needs of '{step}': add it, or the steps may run in either order"))
     return findings

@@ -46,7 +46,7 @@ class Project:
         elif not path.is_file():
             problem = "does not exist"
         if problem:
-            where = self.where("steps", self.spec.steps.index(step), "notebook")
+            where = self.where("steps", self.spec.step_names.index(step.name), "notebook")
             raise NotebookError(f"{where} steps[{step.name}].notebook: {step.notebook} {problem}.")
         return path
 

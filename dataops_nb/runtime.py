@@ -43,8 +43,8 @@ class StepContext:
     manifest_path: Path | None
     dev: bool
     attempt: int = 1
-    # datasets that `access` keeps from the user of a notebook run by hand: name -> why
-    denied: dict[str, str] = field(default_factory=dict)
+    # a notebook run by hand reads as its user, within `access` (the spec and the user), any version
+    reader: tuple[Any, str] | None = None
     _read: dict[str, str | None] = field(default_factory=dict)
     _checks: list[dict[str, Any]] = field(default_factory=list)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -100,8 +100,10 @@ class StepContext:
         return self.store.root / info["path"]
 
     def _check_access(self, name: str) -> None:
-        if name in self.denied:
-            raise AccessDeniedError(self.denied[name])
+        if self.reader is not None and not _may_read(*self.reader, name):
+            raise AccessDeniedError(
+                f"User '{self.reader[1]}' may not read {name} (see access.roles in dataops.yaml)."
+            )
 
     def _lookup(self, name: str) -> dict[str, str]:
         if name in self._published:
@@ -313,8 +315,14 @@ def _from_context_file(path: Path) -> StepContext:
     )
 
 
+def _may_read(spec: Any, user: str, dataset: str) -> bool:
+    from .security import may
+
+    return may(spec, user, dataset, "read")
+
+
 def _dev_context() -> StepContext:
-    from .security import current_user, may
+    from .security import current_user
     from .spec import load_spec
 
     project = find_project()
@@ -330,23 +338,17 @@ def _dev_context() -> StepContext:
             for key, env in candidate.secrets().items():
                 secrets.setdefault(key, env)
     user = current_user()
-    datasets = current_datasets(store)
-    denied = {
-        name: f"User '{user}' may not read {name} (see access.roles in dataops.yaml)."
-        for name in datasets
-        if not may(spec, user, name, "read")
-    }
     return StepContext(
         project=project,
         store=store,
         step_name=step_name,
         run_id=None,
         version_id="scratch",
-        datasets={name: info for name, info in datasets.items() if name not in denied},
+        datasets={name: info for name, info in current_datasets(store).items() if _may_read(spec, user, name)},
         secrets_env=secrets,
         manifest_path=None,
         dev=True,
-        denied=denied,
+        reader=(spec, user),
     )
 
 

@@ -163,6 +163,13 @@ class Spec(_Model):
 
         raise NotFoundError("step", name, self.step_names)
 
+    def environment(self, name: str) -> Environment:
+        if name not in self.environments:
+            from .errors import NotFoundError
+
+            raise NotFoundError("environment", name, self.environments)
+        return self.environments[name]
+
     @property
     def step_names(self) -> list[str]:
         return [step.name for step in self.steps]

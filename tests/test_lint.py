@@ -85,3 +85,16 @@ def test_a_clean_pipeline_has_no_findings_and_warnings_fail_only_when_strict(pro
     two_steps.cli("lint", "--strict", check=1)
     two_steps.cli("strip", check=0)
     assert two_steps.cli("lint", "--strict", check=0).stdout.strip() == "No findings."
+
+
+def test_a_missing_or_broken_notebook_is_a_finding_not_a_crash(two_steps):
+    (two_steps.root / "notebooks" / "double.ipynb").unlink()
+    missing = two_steps.cli("lint", check=1)
+    assert ("notebooks/double.ipynb: NB100 error: dataops.yaml:8: steps[double].notebook: notebooks/double.ipynb "
+            "does not exist.") in missing.stdout.splitlines()
+    (two_steps.root / "notebooks" / "double.ipynb").write_text("[]")
+    broken = two_steps.cli("lint", check=1)
+    assert "NB100 error: Notebook notebooks/double.ipynb is not a readable .ipynb file" in broken.stdout
+    assert "Traceback" not in missing.stderr + broken.stderr
+    run = two_steps.cli("run", check=2)  # the same file stops a run before anything starts, in one sentence
+    assert "is not a readable .ipynb file" in run.stderr and "Traceback" not in run.stderr

@@ -74,7 +74,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
         "columns": columns,
         "current_version": _version(project, current, ledger) if current else None,
         "versions": [_version(project, v, ledger, brief=True) for v in versions],
-        "freshness": freshness(freshness_sla, current, profiles, ledger),
+        "freshness": freshness(freshness_sla, current, profiles if readable else {}, ledger),
         "quality": quality(ledger, current.version_id) if current else {"status": None, "checks": []},
         "upstream": _upstream(ledger, current.version_id) if current else [],
         "downstream": _downstream(ledger, name, versions),

@@ -33,12 +33,12 @@ def code_of(notebook: Path) -> str:
     return "\n\f\n".join(cells)
 
 
-def _parse(source: str) -> ast.Module | None:
+def parse_code(source: str) -> ast.Module | None:
+    """The code of a cell as Python, or None; IPython magics and shell lines count as blank lines."""
     try:
         return ast.parse(source)
     except SyntaxError:
-        # notebooks may hold IPython magics: drop lines that are not Python and retry
-        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+        lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
         try:
             return ast.parse("\n".join(lines))
         except SyntaxError:
@@ -47,7 +47,7 @@ def _parse(source: str) -> ast.Module | None:
 
 def _imports(source: str, here: Path | None = None) -> list[tuple[str, Path | None]]:
     """Imported module names, each with the folder a relative import is resolved in."""
-    tree = _parse(source)
+    tree = parse_code(source)
     found: list[tuple[str, Path | None]] = []
     for node in ast.walk(tree) if tree else ():
         if isinstance(node, ast.Import):

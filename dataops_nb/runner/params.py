@@ -30,10 +30,9 @@ class NotebookParams:
     def check(self, step: str, name: str, value: Any, *, origin: str | Callable[[], str]) -> None:
         """Raise if `value` cannot be parameter `name`; `origin` names where it was set (a callable:
         asked only then)."""
-        if name not in self.defaults or not _fits(self.defaults[name], value):
-            self._refuse(step, name, value, origin() if callable(origin) else origin)
-
-    def _refuse(self, step: str, name: str, value: Any, origin: str) -> None:
+        if name in self.defaults and _fits(self.defaults[name], value):
+            return
+        origin = _text(origin)
         if name not in self.defaults:
             raise ParameterError(
                 f"{origin}: parameter '{name}' of step '{step}' is not defined in the "
@@ -46,13 +45,22 @@ class NotebookParams:
         )
 
 
-def load_notebook_json(path: Path) -> dict[str, Any]:
+def _text(origin: str | Callable[[], str]) -> str:
+    return origin() if callable(origin) else origin
+
+
+def load_notebook_json(path: Path, *, shown: Path | str | None = None) -> dict[str, Any]:
+    """The notebook's JSON (`shown` is how messages name it)."""
+    name = shown or path
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise NotebookError(f"Notebook {path} does not exist.") from exc
+        raise NotebookError(f"Notebook {name} does not exist.") from exc
     except (OSError, ValueError) as exc:
-        raise NotebookError(f"Notebook {path} is not a readable .ipynb file ({exc}).") from exc
+        raise NotebookError(f"Notebook {name} is not a readable .ipynb file ({exc}).") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
+        raise NotebookError(f"Notebook {name} is not a readable .ipynb file (no list of cells).")
+    return data
 
 
 def parameters_cell(nb: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -70,7 +78,7 @@ def cell_source(cell: Mapping[str, Any]) -> str:
 def inspect_notebook(path: Path, *, shown: Path | None = None) -> NotebookParams:
     """Parse the `parameters` cell of the notebook at `path` (`shown` is how to name it)."""
     name = shown or path
-    cell = parameters_cell(load_notebook_json(path))
+    cell = parameters_cell(load_notebook_json(path, shown=name))
     if cell is None:
         raise NotebookError(
             f"Notebook {name} has no cell tagged 'parameters' "
@@ -141,11 +149,7 @@ def resolve(
     steps = list(steps)
     env_params: dict[str, Any] = {}
     if env is not None:
-        if env not in spec.environments:
-            from ..errors import NotFoundError
-
-            raise NotFoundError("environment", env, spec.environments)
-        env_params = dict(spec.environments[env].params)
+        env_params = dict(spec.environment(env).params)
     all_names = {name for params in notebooks.values() for name in params.defaults}
     for key in env_params:
         if key not in all_names:
@@ -167,7 +171,7 @@ def resolve(
         nb = notebooks[step.name]
         secrets = step.secrets()
         values: dict[str, Any] = {}
-        index = spec.steps.index(step)
+        index = spec.step_names.index(step.name)
         for name, value in [*step.plain_params().items(), *((n, None) for n in secrets if n not in nb.defaults)]:
             nb.check(step.name, name, value,
                      origin=lambda n=name: f"{at('steps', index, 'params', n)} steps[{step.name}].params")
@@ -187,7 +191,7 @@ def resolve(
                     origin = lambda n=name, label=label: f"{at('environments', env, 'params', n)} {label}"  # noqa: E731
                 if name in secrets:
                     raise ParameterError(
-                        f"{origin() if callable(origin) else origin}: parameter '{name}' of step '{step.name}' is a secret; "
+                        f"{_text(origin)}: parameter '{name}' of step '{step.name}' is a secret; "
                         f"set the environment variable {secrets[name]} instead."
                     )
                 nb.check(step.name, name, value, origin=origin)
