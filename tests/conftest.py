@@ -127,3 +127,21 @@ def make_two_steps(project: ProjectFactory, spec: str = TWO_STEPS) -> ProjectFac
 def two_steps(project: ProjectFactory) -> ProjectFactory:
     """make -> double: raw.numbers, then staging.doubled (SQL and polars)."""
     return make_two_steps(project)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL server of this test process (each xdist worker has its own)."""
+    from .pg import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server) -> str:
+    """The URL of an empty database of this test's own on the session's PostgreSQL server."""
+    name = pg_server.create_database()
+    yield pg_server.url(name)
+    pg_server.drop_database(name)
