@@ -122,9 +122,13 @@ class LintError(DataOpsError):
 
 
 class QualityGateError(DataOpsError):
-    """Error-severity checks failed on staged versions; they stay quarantined."""
+    """Error-severity checks failed on staged versions; `quarantined`: they stay in quarantine."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, quarantined: bool = False) -> None:
+        super().__init__(message)
+        self.quarantined = quarantined
 
 
 class FreshnessError(DataOpsError):

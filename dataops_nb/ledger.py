@@ -447,6 +447,30 @@ class Ledger:
             )
             write_current_columns(con, dataset, version_id)
 
+    def accept_quarantined(self, con: sqlite3.Connection, version_id: str) -> bool:
+        """Promote an accepted quarantined version (caller's transaction). When none of its step
+        run's versions is left in quarantine, that step run becomes `accepted`: it counts as a
+        success for freshness (its fingerprint was kept), so the next run does not redo it.
+        Returns whether the step run became accepted."""
+        self.promote(con, [version_id])
+        row = con.execute(
+            "SELECT run_id, step FROM dataset_versions WHERE version_id = ?", (version_id,)
+        ).fetchone()
+        if row is None or row[0] is None or row[1] is None:
+            return False
+        left = con.execute(
+            "SELECT 1 FROM dataset_versions WHERE run_id = ? AND step = ? AND status IN ('quarantined', 'staged')",
+            (row[0], row[1]),
+        ).fetchone()
+        if left:
+            return False
+        changed = con.execute(
+            "UPDATE step_runs SET status = 'accepted' WHERE run_id = ? AND step = ? AND status = 'failed' "
+            "AND fingerprint IS NOT NULL",
+            (row[0], row[1]),
+        )
+        return bool(changed.rowcount)
+
     def set_version_status(self, con: sqlite3.Connection, version_ids: Iterable[str], status: str) -> None:
         con.executemany(
             "UPDATE dataset_versions SET status = ? WHERE version_id = ?",

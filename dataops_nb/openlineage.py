@@ -48,9 +48,9 @@ _FACET_SCHEMAS = {  # facet class -> the version of its schema we follow
     "ProcessingEngineRunFacet": "1-1-1",
 }
 # the ledger's step status -> the event that ends the step's OpenLineage run
-_END_OF_STEP = {"success": "COMPLETE", "failed": "FAIL", "timed_out": "FAIL"}
+_END_OF_STEP = {"success": "COMPLETE", "accepted": "COMPLETE", "failed": "FAIL", "timed_out": "FAIL"}
 _END_OF_RUN = {"success": "COMPLETE", "failed": "FAIL"}
-_EXECUTED = ("success", "failed", "timed_out", "interrupted", "running")
+_EXECUTED = ("success", "accepted", "failed", "timed_out", "interrupted", "running")
 
 
 def _facet(name: str, /, **fields: Any) -> dict[str, Any]:

@@ -73,8 +73,8 @@ def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: st
     effect = "recorded"
     with ledger.transaction() as con:
         if decision == "accept" and found.version_status == "quarantined":
-            ledger.promote(con, [found.version_id])
-            effect = "promoted to current"
+            accepted_step = ledger.accept_quarantined(con, found.version_id)
+            effect = "promoted to current" + ("; its step is fresh for this version" if accepted_step else "")
         elif decision == "quarantine" and found.version_status == "current":
             con.execute("UPDATE dataset_versions SET status = 'quarantined' WHERE version_id = ?", (found.version_id,))
             previous = con.execute(

@@ -157,7 +157,7 @@ def stale_reasons(
     """Why the step must run again; [] when it is fresh."""
     if last_status is None:
         return ["never ran"]
-    if last_status != "success":
+    if last_status not in ("success", "accepted"):  # accepted: its quarantined versions were accepted in review
         return ["last run failed" if last_status in ("failed", "timed_out") else f"last run {last_status}"]
     if last is None:
         return ["no fingerprint of its last run"]

@@ -381,12 +381,14 @@ class Runner:
     def _commit(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
         """Record the step; on success stage and promote its versions in one transaction."""
         published = outcome.manifest.get("published", []) if outcome.status == "success" else []
+        quarantined = False
         if outcome.status == "success":
             read = {r["dataset"]: r["version"] for r in outcome.manifest.get("read", []) if r.get("version")}
             self._fingerprints[outcome.step] = replace(self._fingerprints[outcome.step], inputs=read)
             try:
                 self._promote(run_id, outcome, published)
             except DataOpsError as exc:
+                quarantined = isinstance(exc, QualityGateError) and exc.quarantined
                 outcome = _failed(outcome, str(exc))
                 published = []
         rel = self.project.relative(outcome.output_notebook) if outcome.output_notebook else None
@@ -400,7 +402,8 @@ class Runner:
             duration_s=outcome.duration_s,
             output_notebook=rel,
             error=outcome.error,
-            fingerprint=self._fingerprints[outcome.step].to_json() if outcome.status == "success" else None,
+            # kept for quarantined versions too: once review accepts them the step is fresh
+            fingerprint=self._fingerprints[outcome.step].to_json() if outcome.status == "success" or quarantined else None,
         )
         self._emit(
             "step_finished" if outcome.status == "success" else "step_error",
@@ -481,7 +484,8 @@ class Runner:
         self.warnings[outcome.step] = [r.summary() for rs in results.values() for r in rs if r.status == "warn"]
         if errors:
             raise QualityGateError(
-                "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors)
+                "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors),
+                quarantined=True,
             )
 
 
