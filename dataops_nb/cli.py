@@ -288,12 +288,17 @@ def runs(ctx: click.Context, limit: int | None) -> None:
 @cli.command()
 @common
 @click.argument("run_id", required=False)
+@click.option("--notebook", "step", metavar="STEP", help="Print the executed notebook of STEP (nbformat JSON).")
 @click.pass_context
-def show(ctx: click.Context, run_id: str | None) -> None:
+def show(ctx: click.Context, run_id: str | None, step: str | None) -> None:
     """One run: its steps, notebooks, datasets and errors (default: the latest)."""
     from . import service
 
     project = _project(ctx)
+    if step is not None:
+        model = service.executed_notebook(project, run_id or service.latest_run_id(project), step)
+        click.echo(json.dumps(model if _settings(ctx).json else model["content"], indent=1, default=str))
+        return
     data = service.show_run(project, run_id or service.latest_run_id(project))
 
     def human(d: dict[str, Any]) -> None:

@@ -433,32 +433,13 @@ def freshness(project: Project) -> list[dict[str, Any]]:
     return freshness_report(project) if project.has_ledger() else []
 
 
-def _check_reads_of_step(project: Project, run_id: str, step: str, user: str | None) -> None:
-    from .errors import AccessDeniedError
-    from .security import current_user, may
-
-    if not project.spec.access.members:
-        return
-    user = user or current_user()
-    published = [v for v in project.ledger.versions_of_run(run_id) if v.step == step]
-    names = {v.dataset for v in published}
-    for version in published:
-        names.update(source.split("@", 1)[0] for source in project.ledger.inputs_of(version.version_id))
-    for name in sorted(names):
-        if not may(project.spec, user, name, "read"):
-            raise AccessDeniedError(
-                f"User '{user}' may not read {name}, which step {step} of run {run_id} used: "
-                "its executed notebook may show its rows."
-            )
-
-
 def executed_notebook(project: Project, run_id: str, step: str, user: str | None = None) -> dict[str, Any]:
     """The notebook a step left in a run, read from the store (never a file outside it).
 
     The fields are those of a Jupyter contents model; the path is `RUN_ID/STEP.ipynb`. It is a
     record of what ran: its cells are marked neither editable nor deletable, and never trusted.
-    Its outputs may show data: `user` (default: the current one) must be allowed to read what
-    the step published in that run and what that was made from.
+    Its outputs may show data: `user` (default: the current one) must be allowed to read
+    every dataset the step read or published (`access.may_read_step`).
     """
     from datetime import datetime, timezone
 
@@ -475,7 +456,9 @@ def executed_notebook(project: Project, run_id: str, step: str, user: str | None
     executed = {s["step"]: s["output_notebook"] for s in steps if s["output_notebook"]}
     if step not in executed:
         raise NotFoundError(f"step with an executed notebook in run {run_id}", step, list(executed))
-    _check_reads_of_step(project, run_id, step, user)
+    from .access import check_step_access
+
+    check_step_access(project, user, run_id, step)
     runs = project.store.runs_dir.resolve()
     path = (project.root / executed[step]).resolve()
     if not path.is_relative_to(runs) or not path.is_file():

@@ -360,6 +360,9 @@ class Runner:
         if outcome.output_notebook:
             kept = Path(outcome.output_notebook).with_suffix(f".attempt-{outcome.attempt}.ipynb")
             os.replace(outcome.output_notebook, kept)
+        manifest = self.store.run_dir(run_id) / f"{outcome.step}.json"
+        if manifest.is_file():  # what the attempt read still decides who may see its notebook
+            os.replace(manifest, manifest.with_suffix(f".attempt-{outcome.attempt}.json"))
         self._emit(
             "step_retry", step=outcome.step, attempt=outcome.attempt, error=outcome.error,
             delay_s=_backoff(outcome.attempt),
