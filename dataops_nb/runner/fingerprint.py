@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,20 +35,50 @@ def code_of(notebook: Path) -> str:
     return "\n\f\n".join(cells)
 
 
+# CPython 3.11's AST constructor keeps its recursion depth in interpreter-wide state: two threads
+# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (the server
+# answers requests in threads). Parsing is serialized, and what a parse yields is cached.
+_PARSE_LOCK = threading.Lock()
+_IMPORTS_CACHE: OrderedDict[tuple[Any, ...], list[tuple[str, Path | None]]] = OrderedDict()
+_CACHE_SIZE = 4096
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def parse_code(source: str) -> ast.Module | None:
     """The code of a cell as Python, or None; IPython magics and shell lines count as blank lines."""
     try:
-        return ast.parse(source)
+        return _parse(source)
     except SyntaxError:
         lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
         try:
-            return ast.parse("\n".join(lines))
+            return _parse("\n".join(lines))
         except SyntaxError:
             return None
 
 
-def _imports(source: str, here: Path | None = None) -> list[tuple[str, Path | None]]:
-    """Imported module names, each with the folder a relative import is resolved in."""
+def _imports(source: str, here: Path | None = None, key: tuple[Any, ...] | None = None) -> list[tuple[str, Path | None]]:
+    """Imported module names, each with the folder a relative import is resolved in.
+
+    Cached by `key` (a file's path, mtime, size and content hash) or by the source's hash."""
+    key = (str(here), *(key or ()), hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest())
+    with _PARSE_LOCK:
+        cached = _IMPORTS_CACHE.get(key)
+        if cached is not None:
+            _IMPORTS_CACHE.move_to_end(key)
+            return list(cached)
+    found = _parse_imports(source, here)
+    with _PARSE_LOCK:
+        _IMPORTS_CACHE[key] = found
+        while len(_IMPORTS_CACHE) > _CACHE_SIZE:
+            _IMPORTS_CACHE.popitem(last=False)
+    return list(found)
+
+
+def _parse_imports(source: str, here: Path | None) -> list[tuple[str, Path | None]]:
     tree = parse_code(source)
     found: list[tuple[str, Path | None]] = []
     for node in ast.walk(tree) if tree else ():
@@ -86,24 +118,86 @@ def local_modules(code: str, *, roots: list[Path], project: Path, external: set[
 
     `external`, when given, collects the top-level names of the other absolute imports
     (the standard library's and installed packages'), of `code` and of those modules.
+    Without it the answer is cached until a file it read, or a folder it looked in, changes.
     """
+    if external is not None:
+        return _local_modules(code, roots=roots, project=project, external=external, seen=None)
+    key = (_digest(code), tuple(map(str, roots)), str(project))
+    with _PARSE_LOCK:
+        cached = _MODULES_CACHE.get(key)
+    if cached is not None and all(_unchanged(path, mark) for path, mark in cached[1].items()):
+        return dict(cached[0])
+    seen: dict[Path, tuple[int, int, str | None]] = {root: _stamp(root, content=False) for root in roots}
+    found = _local_modules(code, roots=roots, project=project, external=None, seen=seen)
+    with _PARSE_LOCK:
+        _MODULES_CACHE[key] = (found, seen)
+        while len(_MODULES_CACHE) > _CACHE_SIZE:
+            _MODULES_CACHE.popitem(last=False)
+    return dict(found)
+
+
+# (code, roots, project) -> (modules found, what they were found from: path -> (mtime_ns, size, hash))
+_MODULES_CACHE: OrderedDict[tuple[Any, ...], tuple[dict[str, str], dict[Path, tuple[int, int, str | None]]]] = OrderedDict()
+
+
+def _stamp(path: Path, *, content: bool, text: str | None = None) -> tuple[int, int, str | None]:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (-1, -1, None)
+    if content and text is None:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    return (stat.st_mtime_ns, stat.st_size, _digest(text) if content and text is not None else None)
+
+
+def _unchanged(path: Path, mark: tuple[int, int, str | None]) -> bool:
+    """Whether `path` is as `mark` recorded it: the same stat, or else the same content hash.
+
+    A stat is trusted only once its mtime is older than the clock's granularity allows to
+    confuse (two writes of the same size within a tick keep one mtime); a newer file is hashed."""
+    import time
+
+    now = _stamp(path, content=False)
+    if now[:2] == mark[:2] and time.time_ns() - now[0] > _RACY_NS:
+        return True
+    return mark[2] is not None and now[0] >= 0 and _stamp(path, content=True)[2] == mark[2]
+
+
+_RACY_NS = 2_000_000_000
+
+
+def _local_modules(code: str, *, roots: list[Path], project: Path, external: set[str] | None,
+                   seen: dict[Path, tuple[int, int, str | None]] | None) -> dict[str, str]:
     found: dict[str, str] = {}
+    located: dict[tuple[str, Path | None], Path | None] = {}
+
+    def local(name: str, base: Path | None) -> Path | None:
+        if (name, base) not in located:
+            located[name, base] = _local_file(name, [base] if base else roots, project)
+            if seen is not None and base is not None and base not in seen:
+                seen[base] = _stamp(base, content=False)  # a module added there changes the answer
+        return located[name, base]
+
     queue = _imports(code)
     while queue:
         name, base = queue.pop()
         parts = name.split(".")
-        if external is not None and base is None and _local_file(parts[0], roots, project) is None:
+        if external is not None and base is None and local(parts[0], None) is None:
             external.add(parts[0])
         for depth in range(1, len(parts) + 1):  # a.b.c imports a, a.b and a.b.c
-            path = _local_file(".".join(parts[:depth]), [base] if base else roots, project)
+            path = local(".".join(parts[:depth]), base)
             if path is None:
                 continue
             key = str(path.relative_to(project))
             if key in found:
                 continue
             text = path.read_text(encoding="utf-8", errors="replace")
-            found[key] = _digest(text)
-            queue.extend(_imports(text, path.parent))
+            stamp = _stamp(path, content=True, text=text)
+            if seen is not None:
+                seen[path] = stamp
+                seen.setdefault(path.parent, _stamp(path.parent, content=False))
+            found[key] = stamp[2] or _digest(text)
+            queue.extend(_imports(text, path.parent, (str(path), stamp[0], stamp[1])))
     return dict(sorted(found.items()))
 
 
