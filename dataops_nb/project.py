@@ -87,6 +87,14 @@ class Project:
             return {"git_commit": None, "git_dirty": None}
 
     def reload(self) -> None:
-        from .quality.declared import validate_checks
+        from .quality.declared import bind_sql_checks, validate_checks
 
         self.spec, self.document = load_spec(self.spec_path, validate=validate_checks)
+        bind_sql_checks(self.spec, self.spec_path, self._current_schema)
+
+    def _current_schema(self, dataset: str) -> list[dict[str, Any]] | None:
+        """The columns of the dataset's current version, when the project has a ledger."""
+        if not self.has_ledger():
+            return None
+        version = self.ledger.current_versions().get(dataset)
+        return version.schema if version else None

@@ -8,11 +8,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-
-if TYPE_CHECKING:
-    import duckdb
+import duckdb
 
 from ..metadata.pii import mask_rows
 from ..store import quote_path, scratch
@@ -112,16 +110,22 @@ def _run(con: duckdb.DuckDBPyConnection, checks: list[Check], target: Target) ->
     started = time.perf_counter()
     values: dict[int, Any] = {}
     statements: dict[int, str] = {}
-    rows = 0
-    sql_text = []
-    for scan in compile_scans([check for _, check in fused], target.path, refs):
-        record = con.sql(scan.sql).fetchall()[0]
-        names = ["__rows", *scan.aliases.values()]
-        row = dict(zip(names, record))
-        rows = int(row["__rows"])
-        for local, alias in scan.aliases.items():
-            values[fused[local][0]] = row[alias]
-        sql_text.append(scan.sql)
+    try:
+        rows, sql_text = _scan(con, fused, target.path, refs, values)
+    except duckdb.Error:
+        # one check the data cannot answer (its SQL, a type): scan each check on its own, so
+        # that one is an error result and every other check still reports
+        rows, sql_text = 0, []
+        for item in fused:
+            try:
+                rows, text = _scan(con, [item], target.path, refs, values)
+            except duckdb.Error as exc:
+                results[item[0]] = CheckResult(item[1], "error", rows, message=_broken(exc))
+                continue
+            statements[item[0]] = "\n;\n".join(text)
+        if not statements:  # even the row count fails: the file itself cannot be read
+            raise
+        runnable = [(index, check) for index, check in runnable if index not in results]
     scan_time = time.perf_counter() - started
     for index, check in runnable:
         if check.kind == "unique" and hashed:
@@ -136,6 +140,26 @@ def _run(con: duckdb.DuckDBPyConnection, checks: list[Check], target: Target) ->
     for index, result in list(results.items()):
         results[index] = _replace(result, sql=statements.get(index) or result.sql or "\n;\n".join(sql_text))
     return [results[i] for i in range(len(checks))]
+
+
+def _scan(con: duckdb.DuckDBPyConnection, fused: list[tuple[int, Check]], path: str, refs: dict[str, str],
+          values: dict[int, Any]) -> tuple[int, list[str]]:
+    """Run the fused scan of `fused` (index, check) pairs into `values`; the row count and statements."""
+    rows, sql_text = 0, []
+    for scan in compile_scans([check for _, check in fused], path, refs):
+        record = con.sql(scan.sql).fetchall()[0]
+        row = dict(zip(["__rows", *scan.aliases.values()], record))
+        rows = int(row["__rows"])
+        for local, alias in scan.aliases.items():
+            values[fused[local][0]] = row[alias]
+        sql_text.append(scan.sql)
+    return rows, sql_text
+
+
+def _broken(exc: Exception) -> str:
+    """The first line of DuckDB's error, without its `Binder Error:` style prefix."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"the check could not run: {first.split(': ', 1)[-1]}"
 
 
 def _hashed_uniques(con: duckdb.DuckDBPyConnection, checks: list[Check], path: str) -> bool:
