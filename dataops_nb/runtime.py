@@ -11,6 +11,7 @@ runner checks and promotes them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -21,12 +22,12 @@ from typing import Any
 
 import duckdb
 
-from .errors import AccessDeniedError, DataOpsError, NotFoundError
+from .errors import AccessDeniedError, DataOpsError, NotFoundError, PublishError
 from .ledger import resolve_stored_path, stored_path
-from .spec import SPEC_FILE, find_project, validate_dataset_name
+from .spec import DATASET_NAME, SPEC_FILE, find_project, resolve_dataset_name, validate_dataset_name
 from .store import CONTEXT_ENV, Store, Written, attach_view, connect, scratch, write_parquet
 
-_QUALIFIED = re.compile(r"\b([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b")
+_QUALIFIED = re.compile(r'"?\b([A-Za-z_][A-Za-z0-9_]*)"?\s*\.\s*"?([A-Za-z_][A-Za-z0-9_]*)\b"?')
 
 
 @dataclass
@@ -65,12 +66,17 @@ class StepContext:
         self._note_reads(query)
         return self.con.sql(query)
 
-    def read(self, name: str, *, version: str | None = None, as_of: str | None = None) -> Any:
+    def read(self, name: str, *, version: str | None = None, as_of: str | None = None,
+             published: bool = False) -> Any:
         """A dataset as a polars DataFrame: the current version, `version` (a run id or
-        `name@run_id`), or the version that was current when run `as_of` ended."""
+        `name@run_id`), or the version that was current when run `as_of` ended.
+
+        What this step published itself comes first (as in SQL over its views), unless
+        `published`: then the version the ledger has current.
+        """
         import polars as pl
 
-        validate_dataset_name(name)
+        name = resolve_dataset_name(name)
         self._check_access(name)
         if version is not None and as_of is not None:
             raise DataOpsError("Pass version= or as_of=, not both.")
@@ -91,7 +97,7 @@ class StepContext:
             self._read[name] = version_id
             self._save_manifest()
             return pl.read_parquet(path)
-        info = self._lookup(name)
+        info = self._lookup(name, published=published)
         self._note(name)
         return pl.read_parquet(self._file(info))
 
@@ -105,8 +111,8 @@ class StepContext:
                 f"User '{self.reader[1]}' may not read {name} (see access.roles in dataops.yaml)."
             )
 
-    def _lookup(self, name: str) -> dict[str, str]:
-        if name in self._published:
+    def _lookup(self, name: str, *, published: bool = False) -> dict[str, str]:
+        if name in self._published and not (published and name in self.datasets):
             return self._published[name]
         if name not in self.datasets:
             raise NotFoundError("dataset", name, self.datasets)
@@ -129,8 +135,10 @@ class StepContext:
                 for table in self._parser.get_table_names(query, qualified=True)
             }
         except duckdb.Error:
-            names = set(_QUALIFIED.findall(query))
-        names = {name.replace('"', "") for name in names}
+            names = {f"{schema}.{table}" for schema, table in _QUALIFIED.findall(query)}
+        # names resolve as DuckDB resolves them: case-insensitive, quoted or not
+        names = {".".join(p.strip().strip('"') for p in name.split(".")).lower() for name in names}
+        names = {name for name in names if DATASET_NAME.match(name)}
         for name in names:
             self._check_access(name)
         for name in names:
@@ -139,16 +147,27 @@ class StepContext:
 
     # --- writing -----------------------------------------------------------------
 
-    def publish(self, name: str, data: Any) -> Written:
-        """Stage a new version of `name` from polars, Arrow, pandas, a relation or SQL."""
+    def publish(self, name: str, data: Any, *, replace: bool = False) -> Written:
+        """Stage a new version of `name` from polars, Arrow, pandas, a relation or SQL.
+
+        A dataset is published once per step: a second `publish` of it is an error unless
+        `replace=True` (run by hand, publishing again simply replaces the scratch file).
+        """
         validate_dataset_name(name)
+        if name in self._published and not replace and not self.dev:
+            raise PublishError(
+                f"This step already published {name}; pass replace=True to publish it again "
+                "(a second publish replaces the first)."
+            )
+        self._claim(name)
         if isinstance(data, str):
             self._note_reads(data)
         if self.dev:
             target = self.store.scratch_path(name)
         else:
             target = self.store.version_path(name, self.version_id)
-        written = write_parquet(self.con, data, target)
+        written = write_parquet(self.con, data, target, dataset=name)
+        written = dataclasses.replace(written, dataset=name, scratch=self.dev)
         self._published[name] = {
             "dataset": name,
             "version": self.version_id,
@@ -162,6 +181,30 @@ class StepContext:
         attach_view(self.con, name, written.path)  # the step sees what it just published
         self._save_manifest()
         return written
+
+    def _claim(self, name: str) -> None:
+        """Under the runner, one step of a run publishes a dataset: the first to claim it.
+
+        The claim is a file created exclusively in the run's folder, so two steps running
+        side by side cannot both write the version's one file; a retry of the same step may.
+        """
+        if self.manifest_path is None or self.step_name is None:
+            return
+        claims = self.manifest_path.parent / ".claims"
+        claims.mkdir(parents=True, exist_ok=True)
+        claim = claims / name
+        try:
+            fd = os.open(claim, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            owner = claim.read_text().strip()
+            if owner != self.step_name:
+                raise PublishError(
+                    f"Step '{owner}' already published {name} in this run; a dataset has one "
+                    f"publishing step, so step '{self.step_name}' may not publish it too."
+                ) from None
+            return
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.step_name)
 
     def _catalog_entry(self, written: Written) -> dict[str, Any]:
         """The column profile and auto-flagged PII, computed here while the file is warm.
@@ -252,7 +295,7 @@ class CheckBuilder:
     def accepted_values(self, column: str, values: list[Any], **options: Any) -> CheckBuilder:
         return self._add("accepted_values", column, values=list(values), **options)
 
-    def range(self, column: str, min: Any = None, max: Any = None, **options: Any) -> CheckBuilder:  # noqa: A002
+    def range(self, column: str, min: Any = None, max: Any = None, **options: Any) -> CheckBuilder:
         return self._add("range", column, min=min, max=max, **options)
 
     def regex(self, column: str, pattern: str, **options: Any) -> CheckBuilder:
@@ -261,7 +304,7 @@ class CheckBuilder:
     def relationships(self, column: str, to: str, field: str, **options: Any) -> CheckBuilder:
         return self._add("relationships", column, to=to, field=field, **options)
 
-    def row_count(self, min: int | None = None, max: int | None = None, **options: Any) -> CheckBuilder:  # noqa: A002
+    def row_count(self, min: int | None = None, max: int | None = None, **options: Any) -> CheckBuilder:
         return self._add("row_count", None, min=min, max=max, **options)
 
     def freshness(self, column: str, warn_after: float | None = None, error_after: float | None = None,
@@ -390,9 +433,14 @@ def current_datasets(store: Store) -> dict[str, dict[str, str]]:
     }
 
 
-def read(name: str, *, version: str | None = None, as_of: str | None = None) -> Any:
-    """A dataset as polars, from anywhere in the project: current, a `version`, or `as_of` a run."""
-    return step().read(name, version=version, as_of=as_of)
+def read(name: str, *, version: str | None = None, as_of: str | None = None, scratch: bool = False) -> Any:
+    """A dataset as polars, from anywhere in the project: current, a `version`, or `as_of` a run.
+
+    Run by hand, it reads the published version even after `step.publish` wrote a scratch
+    one in this kernel; `scratch=True` reads the scratch one.
+    """
+    context = step()
+    return context.read(name, version=version, as_of=as_of, published=context.dev and not scratch)
 
 
 def _sql_of(data: Any) -> str | None:

@@ -26,7 +26,15 @@ def validate_dataset_name(name: str) -> str:
     return name
 
 
-def parse_duration(value: str | float | int) -> float:
+def resolve_dataset_name(name: str) -> str:
+    """`name` as DuckDB resolves it, then validated: identifiers are case-insensitive, quoted
+    or not, so `Raw.Companies` and `"raw"."Companies"` are both raw.companies."""
+    if isinstance(name, str) and name.count(".") == 1:
+        name = ".".join(part.strip().strip('"').lower() for part in name.split("."))
+    return validate_dataset_name(name)
+
+
+def parse_duration(value: str | float) -> float:
     """Seconds from `90`, `"90s"`, `"10m"`, `"2h"`, `"7d"`."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -374,8 +382,7 @@ def _translate(exc: ValidationError, data: Any, path: Path) -> SpecError:
     if error["type"] == "missing":
         return SpecError(f"'{loc[-1]}' is required", file=path, line=line, field=field or None)
     message = error["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
+    message = message.removeprefix("Value error, ")
     value = error.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) and value is not None else ""
     return SpecError(f"{message[0].lower()}{message[1:]}{shown}", file=path, line=line, field=field or None)

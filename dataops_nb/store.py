@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-
 if TYPE_CHECKING:
     import duckdb
 
@@ -31,6 +30,20 @@ class Written:
     rows: int
     bytes: int
     schema: list[dict[str, str]]
+    dataset: str | None = None
+    scratch: bool = False  # published by hand: a scratch file that no run sees
+
+    def __str__(self) -> str:
+        what = f"{self.dataset or self.path.stem}: {self.rows} rows, {len(self.schema)} columns"
+        if not self.scratch:
+            return f"{what}, staged at {self.path}"
+        return (
+            f"{what}, written to scratch {self.path}: no run sees it; in this kernel step.read and "
+            f"step.sql now return it, while dn.read reads the published version (dn.read(..., scratch=True) reads this one)"
+        )
+
+    def __repr__(self) -> str:
+        return f"<{self}>"
 
 
 class Store:
@@ -108,14 +121,14 @@ def attach_view(con: duckdb.DuckDBPyConnection, name: str, path: Path | str) -> 
     )
 
 
-def write_parquet(con: duckdb.DuckDBPyConnection, data: Any, target: Path) -> Written:
+def write_parquet(con: duckdb.DuckDBPyConnection, data: Any, target: Path, *, dataset: str | None = None) -> Written:
     """Write polars / Arrow / pandas / DuckDB relation / SQL text to `target` atomically."""
     import duckdb
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        _copy(con, data, tmp)
+        _copy(con, data, tmp, dataset=dataset or target.stem)
         os.replace(tmp, target)
     except duckdb.Error as exc:
         raise PublishError(f"Could not write {target.name}: {str(exc).splitlines()[0]}") from exc
@@ -135,8 +148,10 @@ def describe(con: duckdb.DuckDBPyConnection, path: Path) -> Written:
     return Written(path=path, rows=int(rows), bytes=path.stat().st_size, schema=schema)
 
 
-def _copy(con: duckdb.DuckDBPyConnection, data: Any, tmp: Path) -> None:
+def _copy(con: duckdb.DuckDBPyConnection, data: Any, tmp: Path, *, dataset: str) -> None:
     import duckdb
+
+    from .frames import keeps_arrow_types, to_arrow
 
     options = "(FORMAT parquet, COMPRESSION zstd)"
     if isinstance(data, str):
@@ -145,30 +160,17 @@ def _copy(con: duckdb.DuckDBPyConnection, data: Any, tmp: Path) -> None:
     if isinstance(data, duckdb.DuckDBPyRelation):
         data.to_parquet(str(tmp), compression="zstd")
         return
-    frame = _as_arrow(data)
+    frame = to_arrow(data, dataset=dataset)
+    if keeps_arrow_types(frame):
+        # DuckDB's writer turns a zoned timestamp into UTC and a categorical into a string;
+        # Arrow's keeps both (in the file's Arrow schema), and DuckDB reads the file the same
+        import pyarrow.parquet as pq
+
+        pq.write_table(frame, str(tmp), compression="zstd")
+        return
     name = f"__publish_{uuid.uuid4().hex[:8]}"
     con.register(name, frame)
     try:
         con.execute(f"COPY (SELECT * FROM {name}) TO {quote_path(tmp)} {options}")
     finally:
         con.unregister(name)
-
-
-def _as_arrow(data: Any) -> Any:
-    module = type(data).__module__.split(".")[0]
-    if module == "polars":
-        import polars as pl
-
-        if isinstance(data, pl.LazyFrame):
-            data = data.collect()
-        return data.to_arrow()
-    if module == "pyarrow":
-        return data
-    if module == "pandas":
-        import pyarrow as pa
-
-        return pa.Table.from_pandas(data, preserve_index=False)
-    raise PublishError(
-        f"Cannot publish a {type(data).__name__}: pass a polars or pandas DataFrame, "
-        "an Arrow table, a DuckDB relation, or SQL text."
-    )

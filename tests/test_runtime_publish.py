@@ -1,0 +1,94 @@
+"""One publisher per dataset, one publish per step, and what a hand-run publish shadows."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tests.test_runtime import run_by_hand
+
+
+def test_publishing_a_dataset_twice_in_a_step_is_an_error_unless_replace(project):
+    project.spec(
+        """
+        name: twice
+        steps:
+          - name: twice
+            notebook: notebooks/twice.ipynb
+        """
+    )
+    project.notebook(
+        "twice",
+        "replace = False",
+        """
+        import dataops_nb as dn
+        step = dn.step()
+        step.publish("raw.x", "select 1 as a")
+        step.publish("raw.x", "select 2 as a", replace=replace)
+        """,
+    )
+    result = project.cli("run")
+    assert result.returncode == 1
+    assert "This step already published raw.x; pass replace=True to publish it again" in result.stdout + result.stderr
+    assert project.ledger_rows("select count(*) from dataset_versions where status = 'current'") == [(0,)]
+
+    project.cli("run", "-p", "replace=true", check=0)
+    [(path,)] = project.ledger_rows("select path from dataset_versions where status = 'current'")
+    assert pl.read_parquet(project.root / ".dataops" / path)["a"].to_list() == [2]
+
+
+def test_a_second_step_publishing_the_same_dataset_in_a_run_fails_and_changes_nothing(project):
+    # the name is computed, so no static reading of the notebooks can see the collision
+    project.spec(
+        """
+        name: collide
+        steps:
+          - name: first
+            notebook: notebooks/first.ipynb
+          - name: second
+            notebook: notebooks/second.ipynb
+            needs: [first]
+        """
+    )
+    for name, value in (("first", 1), ("second", 2)):
+        project.notebook(
+            name,
+            "",
+            f"""
+            import dataops_nb as dn
+            step = dn.step()
+            step.publish(".".join(["raw", "shared"]), "select {value} as a")
+            """,
+        )
+    result = project.cli("run")
+    assert result.returncode == 1, result.stdout
+    out = result.stdout + result.stderr
+    assert "Step 'first' already published raw.shared in this run" in out
+    assert "step 'second' may not publish it too" in out
+    [(step, path)] = project.ledger_rows(
+        "select step, path from dataset_versions where dataset = 'raw.shared' and status = 'current'"
+    )
+    assert step == "first"
+    assert pl.read_parquet(project.root / ".dataops" / path)["a"].to_list() == [1]  # not overwritten
+
+
+def test_hand_run_publish_says_it_went_to_scratch_and_dn_read_keeps_reading_published(two_steps):
+    two_steps.cli("run", "--env", "test", check=0)
+    result = run_by_hand(
+        two_steps,
+        """
+        import dataops_nb as dn
+        step = dn.step()
+        out = step.publish("raw.numbers", "select 42 as i")
+        print(out)
+        print(step.read("raw.numbers").height, dn.read("raw.numbers").height,
+              dn.read("raw.numbers", scratch=True)["i"].to_list())
+        step.publish("raw.numbers", "select 43 as i")  # re-running a cell by hand replaces the scratch file
+        print(dn.read("raw.numbers", scratch=True)["i"].to_list())
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    message, reads, again = result.stdout.splitlines()
+    assert message.startswith("raw.numbers: 1 rows, 1 columns, written to scratch ")
+    assert "no run sees it" in message and "dn.read reads the published version" in message
+    assert reads == "1 5 [42]"
+    assert again == "[43]"
