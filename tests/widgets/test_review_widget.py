@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..quality.test_gate import SPEC, MAKE
+from ..quality.conftest import MAKE, SPEC
 
 
 def test_review_widget_records_decisions_in_the_ledger(project, kernel_in):
