@@ -123,10 +123,10 @@ def init(ctx: click.Context, directory: Path, name: str | None) -> None:
 @common
 @click.pass_context
 def schema(ctx: click.Context) -> None:
-    """Print the JSON Schema of dataops.yaml (for editors)."""
-    from .spec import json_schema
+    """Print the JSON Schema of dataops.yaml (for editors): check items typed by every installed kind."""
+    from . import service
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    click.echo(json.dumps(service.schema(), indent=2))
 
 
 @cli.command()

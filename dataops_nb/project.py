@@ -87,10 +87,10 @@ class Project:
             return {"git_commit": None, "git_dirty": None}
 
     def reload(self) -> None:
-        from .quality.declared import bind_sql_checks, validate_checks
+        from .quality.declared import bind_checks, validate_checks
 
         self.spec, self.document = load_spec(self.spec_path, validate=validate_checks)
-        bind_sql_checks(self.spec, self.spec_path, self._current_schema)
+        bind_checks(self.spec, self.spec_path, self._current_schema)
 
     def _current_schema(self, dataset: str) -> list[dict[str, Any]] | None:
         """The columns of the dataset's current version, when the project has a ledger."""

@@ -323,6 +323,11 @@ class CheckBuilder:
     def null_rate_anomaly(self, column: str, **options: Any) -> CheckBuilder:
         return self._add("null_rate_anomaly", column, **options)
 
+    def add(self, kind: str, column: str | None = None, **arguments: Any) -> CheckBuilder:
+        """A check of any kind by name: the kit's, or one a project installs (entry point
+        group `dataops_nb.checks`), e.g. `.add("positive", "amount", strict=False)`."""
+        return self._add(kind, column, **arguments)
+
     def __repr__(self) -> str:
         count = sum(1 for c in self._step._checks if c["dataset"] == self.dataset)
         return f"<{count} check(s) on {self.dataset}, run before it is published>"

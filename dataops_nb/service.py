@@ -180,9 +180,11 @@ def datasets(project: Project) -> list[dict[str, Any]]:
 
 
 def schema() -> dict[str, Any]:
+    """The JSON Schema of dataops.yaml, check items typed by the installed check kinds."""
+    from .quality.registry import check_schema
     from .spec import json_schema
 
-    return json_schema()
+    return json_schema(check_schema())
 
 
 # --- quality and review ------------------------------------------------------------------

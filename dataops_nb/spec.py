@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator
 
 from .errors import DataOpsError, DatasetNameError, SpecError, did_you_mean
 
@@ -44,6 +44,12 @@ def parse_duration(value: str | float) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+# what editors see for a duration: seconds, or a number with a unit ("30s", "10m", "2h", "7d")
+DURATION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0},
+                             {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"}]}
+Duration = Annotated[float, WithJsonSchema(DURATION_SCHEMA)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,7 +65,7 @@ class Step(_Model):
     notebook: str
     needs: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
-    timeout: float | None = Field(default=None, description="Seconds, or 30s / 10m / 2h.")
+    timeout: Duration | None = Field(default=None, description="Seconds, or 30s / 10m / 2h.")
     retries: int = Field(default=0, ge=0, le=10)
     description: str = ""
 
@@ -99,8 +105,8 @@ class Step(_Model):
 
 class Freshness(_Model):
     column: str | None = None
-    warn_after: float | None = None
-    error_after: float | None = None
+    warn_after: Duration | None = None
+    error_after: Duration | None = None
 
     @field_validator("warn_after", "error_after", mode="before")
     @classmethod
@@ -183,9 +189,15 @@ class Spec(_Model):
         return [step.name for step in self.steps]
 
 
-def json_schema() -> dict[str, Any]:
+def json_schema(check: tuple[dict[str, Any], dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The spec's JSON Schema; `check` types the check items (item schema, its definitions)."""
     schema = Spec.model_json_schema()
     schema["title"] = "dataops.yaml"
+    if check is not None:
+        item, defs = check
+        schema["$defs"].update(defs)
+        for model in ("Column", "Dataset"):
+            schema["$defs"][model]["properties"]["checks"]["items"] = item
     return schema
 
 

@@ -1,5 +1,8 @@
 """Check definitions: parsed from `dataops.yaml` or recorded by `step.check(...)`.
 
+What a kind accepts, its SQL and its judgement belong to the kind (`kind.py`, `builtin.py`,
+found through `registry.py`); this module holds what every check has.
+
 A check in the spec is a bare name (`not_null`) or `{name: {arguments}}`. Every check
 has a severity (warn or error; default error) and optional thresholds `warn_if` /
 `error_if`: a count or a fraction of rows (`">0"`, `">=5"`, `">1%"`,
@@ -9,84 +12,15 @@ has a severity (warn or error; default error) and optional thresholds `warn_if` 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataOpsError, did_you_mean
-from ..spec import parse_duration
+
+if TYPE_CHECKING:
+    from .kind import CheckKind
 
 
-@dataclass(frozen=True)
-class Argument:
-    """What a check argument must be: `convert` returns the value to use, or raises ValueError."""
-
-    expected: str
-    convert: Callable[[Any], Any]
-
-
-def _kept_if(test: Callable[[Any], bool]) -> Callable[[Any], Any]:
-    """A conversion that keeps a value passing `test` as it is."""
-
-    def convert(value: Any) -> Any:
-        if not test(value):
-            raise ValueError(value)
-        return value
-
-    return convert
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    return _is_number(value) and isinstance(value, int) and value >= 0
-
-
-def _is_bound(value: Any) -> bool:
-    """A number, a date or timestamp (YAML parses unquoted ones), or an ISO string of one."""
-    if _is_number(value) or isinstance(value, date):
-        return True
-    try:
-        datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _is_names(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(name, str) for name in value)
-
-
-COUNT = Argument("a whole number of 0 or more", _kept_if(_is_count))
-POSITIVE = Argument("a positive number", _kept_if(lambda value: _is_number(value) and value > 0))
-FLAG = Argument("true or false", _kept_if(lambda value: isinstance(value, bool)))
-TEXT = Argument("a string", _kept_if(lambda value: isinstance(value, str)))
-BOUND = Argument("a number or an ISO date or timestamp", _kept_if(_is_bound))
-VALUES = Argument("a list of values", _kept_if(lambda value: isinstance(value, list)))
-NAMES = Argument("a list of column names", _kept_if(_is_names))
-DURATION = Argument("a duration such as 30s, 10m, 2h or 7d", parse_duration)
-ANOMALY = {"sensitivity": POSITIVE, "min_history": COUNT}
-
-# kind -> (applies to a column?, required arguments, allowed arguments and what each must be)
-KINDS: dict[str, tuple[bool, set[str], dict[str, Argument]]] = {
-    "not_null": (True, set(), {}),
-    "unique": (True, set(), {"columns": NAMES}),
-    "accepted_values": (True, {"values"}, {"values": VALUES}),
-    "range": (
-        True, set(), {"min": BOUND, "max": BOUND, "min_inclusive": FLAG, "max_inclusive": FLAG}
-    ),
-    "regex": (True, {"pattern"}, {"pattern": TEXT}),
-    "relationships": (True, {"to", "field"}, {"to": TEXT, "field": TEXT}),
-    "row_count": (False, set(), {"min": COUNT, "max": COUNT}),
-    "freshness": (True, set(), {"warn_after": DURATION, "error_after": DURATION}),
-    "schema": (False, set(), {"allow_added": FLAG}),
-    "sql": (False, {"query"}, {"query": TEXT}),
-    "volume_anomaly": (False, set(), ANOMALY),
-    "null_rate_anomaly": (True, set(), ANOMALY),
-}
 COMMON = {"severity", "warn_if", "error_if", "column", "name", "description"}
 SEVERITIES = ("warn", "error")
 _THRESHOLD = re.compile(
@@ -151,6 +85,16 @@ class Check:
     label: str | None = None  # the check's own `name:`, when it has one
 
     @property
+    def handler(self) -> CheckKind:
+        """The kind's implementation: its SQL and its judgement."""
+        from .registry import find
+
+        found = find(self.kind)
+        if found is None:
+            raise CheckDefinitionError(f"check kind '{self.kind}' is not installed")
+        return found
+
+    @property
     def name(self) -> str:
         if self.label:
             return self.label
@@ -179,55 +123,61 @@ class Check:
 
 def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: str = "spec") -> Check:
     """One spec entry (`name` or `{name: {args}}`) as a Check; raises CheckDefinitionError."""
+    from .registry import find, unknown_kind
+
     if isinstance(entry, str):
-        kind, args = entry, {}
+        name, args = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:
-        kind, args = next(iter(entry.items()))
+        name, args = next(iter(entry.items()))
         args = dict(args or {}) if isinstance(args, dict) else None
         if args is None:
-            raise CheckDefinitionError(f"the arguments of check '{kind}' must be a mapping")
+            raise CheckDefinitionError(f"the arguments of check '{name}' must be a mapping")
     else:
         raise CheckDefinitionError("a check is a name or a mapping {name: {arguments}}")
-    if kind not in KINDS:
-        raise CheckDefinitionError(f"unknown check type '{kind}'{did_you_mean(kind, KINDS)}")
-    on_column, required, allowed = KINDS[kind]
+    kind = find(str(name))
+    if kind is None:
+        raise CheckDefinitionError(unknown_kind(str(name)))
     column = args.pop("column", column)
-    for key, value in list(args.items()):
-        if key in COMMON:
-            continue
-        if key not in allowed:
-            raise CheckDefinitionError(
-                f"check '{kind}' has no argument '{key}'{did_you_mean(key, set(allowed) | COMMON)}",
-                field=f"{kind}.{key}",
-            )
-        if value is None:  # `min: null` is the same as leaving it out
-            del args[key]
-            continue
-        try:
-            args[key] = allowed[key].convert(value)
-        except (TypeError, ValueError) as exc:
-            raise CheckDefinitionError(
-                f"check '{kind}' argument '{key}' must be {allowed[key].expected} (got {value!r})",
-                field=f"{kind}.{key}",
-            ) from exc
-    missing = sorted(required - set(args))
-    if missing:
-        raise CheckDefinitionError(f"check '{kind}' needs '{missing[0]}'")
-    if on_column and column is None and not (kind == "unique" and args.get("columns")):
-        raise CheckDefinitionError(f"check '{kind}' needs a column (declare it under columns, or give column:)")
-    severity = str(args.pop("severity", "error"))
+    common = {key: args.pop(key) for key in list(args) if key in COMMON}
+    own = _arguments(kind, args)
+    if kind.needs_column(own) and column is None:
+        raise CheckDefinitionError(f"check '{kind.name}' needs a column (declare it under columns, or give column:)")
+    severity = str(common.get("severity", "error"))
     if severity not in SEVERITIES:
         raise CheckDefinitionError(f"severity '{severity}' must be warn or error")
-    warn_if = Threshold.parse(args.pop("warn_if")) if "warn_if" in args else None
-    error_if = Threshold.parse(args.pop("error_if")) if "error_if" in args else None
-    label = args.pop("name", None)
-    args.pop("description", None)
-    if kind == "regex":
-        try:
-            re.compile(str(args["pattern"]))
-        except re.error as exc:
-            raise CheckDefinitionError(f"regex pattern {args['pattern']!r} is invalid ({exc})") from exc
-    return Check(kind, dataset, column, args, severity, warn_if, error_if, origin, str(label) if label else None)
+    warn_if = Threshold.parse(common["warn_if"]) if "warn_if" in common else None
+    error_if = Threshold.parse(common["error_if"]) if "error_if" in common else None
+    label = common.get("name")
+    kind.prepare(own)
+    return Check(kind.name, dataset, column, own, severity, warn_if, error_if, origin, str(label) if label else None)
+
+
+def _arguments(kind: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """The kind's own arguments, validated by its model; `min: null` is the same as leaving it out."""
+    from pydantic import ValidationError
+
+    model = kind.Arguments
+    for key in args:
+        if key not in model.model_fields:
+            raise CheckDefinitionError(
+                f"check '{kind.name}' has no argument '{key}'{did_you_mean(key, set(model.model_fields) | COMMON)}",
+                field=f"{kind.name}.{key}",
+            )
+    given = {key: value for key, value in args.items() if value is not None}
+    try:
+        validated = model.model_validate(given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else ""
+        if error["type"] == "missing":
+            raise CheckDefinitionError(f"check '{kind.name}' needs '{key}'") from exc
+        info = model.model_fields.get(key)
+        expected = info.description if info is not None and info.description else error["msg"]
+        raise CheckDefinitionError(
+            f"check '{kind.name}' argument '{key}' must be {expected} (got {given.get(key)!r})",
+            field=f"{kind.name}.{key}",
+        ) from exc
+    return {key: value for key, value in validated.model_dump(exclude_unset=True).items() if value is not None}
 
 
 def from_record(record: dict[str, Any]) -> Check:

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..metadata.pii import hidden
 from ..ledger import Ledger, VersionRecord
+from ..metadata.pii import hidden
 from ..spec import Spec
 from .checks import Check, from_record
 from .declared import declared_checks
-from .engine import CheckResult, Target, run_checks
+from .engine import run_checks
+from .results import CheckResult, Target
 
 
 def checks_for(spec: Spec, dataset: str, recorded: Iterable[dict[str, Any]] = ()) -> list[Check]:
