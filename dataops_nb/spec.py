@@ -159,11 +159,28 @@ class Lineage(_Model):
     timeout: float = 5.0
 
 
+class LedgerConfig(_Model):
+    """Where the ledger lives: a SQLite file in the store by default; a team's shared URL from the environment.
+
+    The URL (`postgresql://user:password@host/db`) is never written in the spec, only the name of
+    the environment variable that holds it."""
+
+    url_env: str = Field(default="DATAOPS_LEDGER_URL", description="Environment variable holding the ledger URL.")
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError("must name an environment variable (such as DATAOPS_LEDGER_URL), not hold the URL")
+        return value
+
+
 class Spec(_Model):
     name: str
     description: str = ""
     store: str = ".dataops"
     lineage: Lineage = Field(default_factory=Lineage)
+    ledger: LedgerConfig | None = None
     environments: dict[str, Environment] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)
     datasets: dict[str, Dataset] = Field(default_factory=dict)
@@ -397,6 +414,8 @@ def _translate(exc: ValidationError, data: Any, path: Path) -> SpecError:
     message = message.removeprefix("Value error, ")
     value = error.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) and value is not None else ""
+    if loc and loc[0] == "ledger":
+        shown = ""  # what was written there may be a URL with its password
     return SpecError(f"{message[0].lower()}{message[1:]}{shown}", file=path, line=line, field=field or None)
 
 

@@ -23,6 +23,7 @@ from .. import service
 from ..errors import AccessDeniedError, ConflictError, DataOpsError, NotFoundError
 from ..project import Project
 from . import models
+from .projects import PROJECTS
 
 Model = TypeVar("Model", bound=BaseModel)
 NAME = r"[A-Za-z0-9_.\-@#]+"
@@ -50,7 +51,7 @@ class DataOpsHandler(APIHandler):
     def open_project(self) -> Project:
         target = self.project_dir()
         try:
-            project = service.open_project(target)
+            project = PROJECTS.get(target)
         except DataOpsError as exc:
             raise NotFoundError("project (dataops.yaml)", str(target)) from exc
         if not project.root.resolve().is_relative_to(self.server_root):
