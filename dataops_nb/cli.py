@@ -26,6 +26,7 @@ class Settings:
     env: str | None = None
     json: bool = False
     debug: bool = False
+    printed: bool = False  # a JSON document is on stdout already (an error then goes to stderr only)
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -68,9 +69,14 @@ def _project(ctx: click.Context) -> Any:
     return project
 
 
+def _echo_json(ctx: click.Context, data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+    _settings(ctx).printed = True
+
+
 def _emit(ctx: click.Context, data: Any, human: Callable[[Any], None]) -> None:
     if _settings(ctx).json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        _echo_json(ctx, data)
     else:
         human(data)
 
@@ -222,7 +228,7 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
     summary = service.run(project, request, display, wait=not no_wait)
     details = service.show_run(project, summary.run_id)
     if settings.json:
-        click.echo(json.dumps(details, indent=2, default=str))
+        _echo_json(ctx, details)
     else:
         click.echo(f"run {summary.run_id}: {summary.status}")
         for step, found in summary.warnings.items():
@@ -527,8 +533,7 @@ def lineage_command(ctx: click.Context, dataset: str, direction: str | None, dep
 
     project, direction = _project(ctx), direction or "both"
     if _settings(ctx).json or fmt == "json":
-        click.echo(json.dumps(service.lineage(project, dataset, direction=direction, depth=depth), indent=2,
-                              default=str))
+        _echo_json(ctx, service.lineage(project, dataset, direction=direction, depth=depth))
     else:
         click.echo(service.lineage(project, dataset, direction=direction, depth=depth, fmt=fmt), nl=False)
 
@@ -699,24 +704,28 @@ def strip(ctx: click.Context, notebooks: tuple[Path, ...]) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    settings = Settings()
     if argv is None:
         # Importing the spec's models makes many objects and frees almost none, and the collector
         # would walk them again and again: about 70 ms of a no-op run. Collection resumes once the
         # project is loaded.
         gc.disable()
     try:
-        cli.main(args=args, prog_name="dataops-nb", standalone_mode=False)
+        cli.main(args=args, prog_name="dataops-nb", standalone_mode=False, obj=settings)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
+        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        _json_error(settings, args, exc, exc.format_message())
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        sys.exit(code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except DataOpsError as exc:
         if debug:
             raise
+        _json_error(settings, args, exc, str(exc))
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
@@ -725,11 +734,24 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
+        _json_error(settings, args, exc, f"{type(exc).__name__}: {exc}")
         click.echo(f"Error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
     finally:
         if argv is None:  # the process ends next
             _before_exit()
+
+
+def _json_error(settings: Settings, args: list[str], exc: BaseException, message: str) -> None:
+    """With --json, the error as one JSON object on stdout too (unless the command printed its result,
+    which already describes the failure: a run's steps, check results, lint findings)."""
+    if not (settings.json or "--json" in args) or settings.printed:
+        return
+    line = getattr(exc, "line", None)
+    file = getattr(exc, "file", None)
+    error = {"type": type(exc).__name__, "message": message, "file": None if file is None else str(file),
+             "line": line if isinstance(line, int) else None}
+    click.echo(json.dumps({"error": error}, indent=2, default=str))
 
 
 def _before_exit() -> None:

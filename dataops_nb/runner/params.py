@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..errors import NotebookError, ParameterError, did_you_mean
 from ..spec import Spec, Step
@@ -30,6 +30,11 @@ class NotebookParams:
     def check(self, step: str, name: str, value: Any, *, origin: str | Callable[[], str]) -> None:
         """Raise if `value` cannot be parameter `name`; `origin` names where it was set (a callable:
         asked only then)."""
+        if isinstance(value, YamlText) and name in self.defaults and not isinstance(self.defaults[name], str):
+            raise ParameterError(
+                f"{_text(origin)}: YAML reads {str(value)!r} as {value.kind}, which a notebook parameter cannot "
+                f"take; quote it to pass a string (-p '{name}=\"{value}\"')."
+            )
         if name in self.defaults and _fits(self.defaults[name], value):
             return
         origin = _text(origin)
@@ -43,6 +48,43 @@ class NotebookParams:
             f"{origin}: parameter '{name}' of step '{step}' must be "
             f"{_type_name(default)} like its default {default!r}, not {value!r}."
         )
+
+
+class YamlText(str):
+    """A `-p` value that YAML reads as something a parameter cannot hold (a date, a set, bytes, NaN,
+    infinity): kept as the text typed, passed as a string only where the notebook's default is one."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Self:
+        value = super().__new__(cls, text)
+        value.kind = kind
+        return value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (YamlText, (str(self), self.kind))
+
+
+def _unrepresentable(value: Any) -> str | None:
+    """What YAML made of a value that JSON and a parameters cell cannot hold, or None when it is plain."""
+    import datetime
+    import math
+
+    if isinstance(value, datetime.datetime):
+        return "a timestamp"
+    if isinstance(value, datetime.date):
+        return "a date"
+    if isinstance(value, (set, frozenset)):
+        return "a set"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "not a number" if math.isnan(value) else "infinity"
+    if isinstance(value, (list, tuple)):
+        return next((kind for item in value if (kind := _unrepresentable(item))), None)
+    if isinstance(value, dict):
+        return next((kind for item in [*value, *value.values()] if (kind := _unrepresentable(item))), None)
+    return None
 
 
 def _text(origin: str | Callable[[], str]) -> str:
@@ -126,7 +168,8 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
             value = yaml.load(raw) if raw.strip() else ""
         except YAMLError:
             value = raw
-        result[key] = value
+        kind = _unrepresentable(value)
+        result[key] = YamlText(raw.strip(), kind) if kind else value
     return result
 
 
@@ -162,6 +205,10 @@ def resolve(
         target, dot, name = key.partition(".")
         if dot and target in step_names:
             continue
+        if dot and target in spec.step_names:
+            raise ParameterError(f"-p {key}: step '{target}' is not among the selected steps.")
+        if dot:  # parameter names are identifiers: what comes before the dot names a step
+            raise ParameterError(f"-p {key}: unknown step '{target}'{did_you_mean(target, spec.step_names)}.")
         if key not in all_names:
             raise ParameterError(
                 f"-p {key}: no selected step defines this parameter{did_you_mean(key, all_names)}."
@@ -174,21 +221,21 @@ def resolve(
         index = spec.step_names.index(step.name)
         for name, value in [*step.plain_params().items(), *((n, None) for n in secrets if n not in nb.defaults)]:
             nb.check(step.name, name, value,
-                     origin=lambda n=name: f"{at('steps', index, 'params', n)} steps[{step.name}].params")
+                     origin=lambda n=name, i=index, s=step.name: f"{at('steps', i, 'params', n)} steps[{s}].params")
             if name not in secrets:
                 values[name] = value
         layers = [
             (f"environments.{env}.params", env_params),
-            ("-p", {k: v for k, v in overrides.items() if "." not in k}),
+            ("-p ", {k: v for k, v in overrides.items() if "." not in k}),
             (f"-p {step.name}.", _targeted(overrides, step.name)),
         ]
         for label, layer in layers:
             for name, value in layer.items():
                 if name not in nb.defaults and not label.endswith("."):
                     continue  # a global value for parameters other steps define
-                origin: str | Callable[[], str] = label
+                origin: str | Callable[[], str] = f"{label}{name}"  # `-p KEY` as typed
                 if layer is env_params:  # a line in the spec, looked up only for a message
-                    origin = lambda n=name, label=label: f"{at('environments', env, 'params', n)} {label}"  # noqa: E731
+                    origin = lambda n=name, label=label: f"{at('environments', env, 'params', n)} {label}"
                 if name in secrets:
                     raise ParameterError(
                         f"{_text(origin)}: parameter '{name}' of step '{step.name}' is a secret; "
