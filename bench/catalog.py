@@ -60,7 +60,8 @@ def words(rng: random.Random, count: int) -> list[str]:
 
 def build(path: Path, count: int, seed: int = 13) -> tuple[Ledger, list[str], float]:
     rng = random.Random(seed)
-    ledger = Ledger(path)
+    ledger = Ledger.open(path)
+    ledger.migrate()
     names: set[str] = set()
     started = time.perf_counter()
     with ledger.transaction() as con:

@@ -135,3 +135,23 @@ class FreshnessError(DataOpsError):
     """A dataset is older than its SLA's error_after."""
 
     exit_code = 1
+
+
+class LedgerError(DataOpsError):
+    """The ledger cannot be opened or used as asked (newer schema, needs migrating, read-only)."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class IllegalTransitionError(DataOpsError):
+    """A dataset version asked to move to a status its current status does not allow."""
+
+    def __init__(self, version_id: str, current: str, wanted: str) -> None:
+        super().__init__(
+            f"Version {version_id} is {current}; it cannot become {wanted}."
+        )
+        self.version_id = version_id
+        self.current = current
+        self.wanted = wanted

@@ -91,7 +91,7 @@ class _RunView:
         ledger = project.ledger
         row = ledger.run(run_id)
         if row is None:
-            raise NotFoundError("run", run_id, [r["run_id"] for r in ledger.runs(50)])
+            raise NotFoundError("run", run_id, [r["run_id"] for r in ledger.runs.recent(50)])
         self.project, self.spec, self.run_id, self.run = project, project.spec, run_id, row
         self.namespace = namespace(self.spec)
         self.steps = {s["step"]: s for s in ledger.step_runs(run_id)}
@@ -101,7 +101,7 @@ class _RunView:
             self.checks.setdefault(check["version_id"], []).append(check)
         envs = [
             value["secret"]
-            for values in json.loads(row["params"] or "{}").values()
+            for values in row.params.values()
             for value in values.values()
             if isinstance(value, dict) and "secret" in value
         ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import NotebookError, SpecError
 from .ledger import Ledger
-from .spec import SPEC_FILE, Spec, Step, find_project, line_of, load_spec, read_yaml
+from .spec import SPEC_FILE, Step, find_project, line_of, load_spec, read_yaml
 from .store import Store
 
 
@@ -27,13 +27,33 @@ class Project:
     def store(self) -> Store:
         return Store((self.root / self.spec.store).resolve())
 
-    @cached_property
-    def ledger(self) -> Ledger:
-        import socket
+    @property
+    def ledger_url(self) -> str:
+        return f"sqlite:///{self.store.ledger_path}"
 
-        ledger = Ledger(self.store.ledger_path)
-        ledger.reap_dead_runs(socket.gethostname())
-        return ledger
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger for reading: opening it never writes (a project without one reads as empty).
+
+        After `writable_ledger()`, the same handle serves reads too."""
+        opened = self.__dict__.get("_ledger")
+        if opened is None:
+            opened = Ledger.open(self.ledger_url, readonly=True, store_root=self.store.root)
+            if self.has_ledger():  # an empty stand-in is not kept: the next read sees the file once it exists
+                self.__dict__["_ledger"] = opened
+        return opened
+
+    def writable_ledger(self) -> Ledger:
+        """The ledger for a command that writes: opened read-write, migrated, dead runs reaped."""
+        opened = self.__dict__.get("_writable_ledger")
+        if opened is None:
+            import socket
+
+            opened = Ledger.open(self.ledger_url, store_root=self.store.root)
+            opened.migrate()
+            opened.runs.reap_dead(socket.gethostname())
+            self.__dict__["_writable_ledger"] = self.__dict__["_ledger"] = opened
+        return opened
 
     def has_ledger(self) -> bool:
         return self.store.ledger_path.is_file()

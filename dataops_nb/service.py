@@ -78,7 +78,7 @@ def runs(project: Project, limit: int | None = None) -> list[dict[str, Any]]:
     """Run history, newest first."""
     if not project.has_ledger():
         return []
-    return [_run_dict(project, row) for row in project.ledger.runs(limit)]
+    return [_run_dict(project, row) for row in project.ledger.runs.recent(limit)]
 
 
 def show_run(project: Project, run_id: str) -> dict[str, Any]:
@@ -86,10 +86,10 @@ def show_run(project: Project, run_id: str) -> dict[str, Any]:
         raise NotFoundError("run", run_id)
     row = project.ledger.run(run_id)
     if row is None:
-        known = [r["run_id"] for r in project.ledger.runs(50)]
+        known = [r["run_id"] for r in project.ledger.runs.recent(50)]
         raise NotFoundError("run", run_id, known)
     result = _run_dict(project, row)
-    result["params"] = json.loads(row["params"])
+    result["params"] = row.params
     result["datasets"] = [
         {"dataset": v.dataset, "version": v.version_id, "step": v.step, "rows": v.rows, "status": v.status}
         for v in project.ledger.versions_of_run(run_id)
@@ -118,7 +118,7 @@ def report(project: Project, run_id: str | None = None, output: Path | None = No
 
 
 def latest_run_id(project: Project) -> str:
-    rows = project.ledger.runs(1) if project.has_ledger() else []
+    rows = project.ledger.runs.recent(1) if project.has_ledger() else []
     if not rows:
         from .errors import DataOpsError
 
@@ -223,8 +223,7 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
             continue
         results = run_checks(checks, target)
         rows = result_rows(version, results, run_id=None, step=None)
-        with project.ledger.transaction() as con:
-            project.ledger.record_checks(con, rows)
+        project.writable_ledger().checks.record(rows)
         report.append({
             "dataset": version.dataset,
             "version": version.version_id,
@@ -277,7 +276,7 @@ def review_decide(project: Project, target: str, decision: str, reason: str, use
 
     if not project.has_ledger():
         raise NotFoundError("review target", target)
-    return decide(project.ledger, project.spec, target=target, decision=decision, reason=reason,
+    return decide(project.writable_ledger(), project.spec, target=target, decision=decision, reason=reason,
                   user=user or current_user())
 
 
@@ -289,7 +288,7 @@ def catalog_search(project: Project, query: str, *, limit: int = 20) -> list[dic
     from .metadata.model import sync_spec
     from .metadata.search import search
 
-    sync_spec(project.ledger, project.spec)
+    sync_spec(project)
     return search(project.ledger, query, limit=limit)
 
 
@@ -330,17 +329,10 @@ def pipeline(project: Project) -> dict[str, Any]:
         })
     running = None
     if project.has_ledger():
-        project.ledger.reap_dead_runs(_host())
-        rows = project.ledger.query("SELECT run_id FROM runs WHERE status = 'running' ORDER BY run_id DESC LIMIT 1")
-        running = rows[0]["run_id"] if rows else None
+        in_flight = project.ledger.runs.in_flight()
+        running = in_flight[0]["run_id"] if in_flight else None
     edges = [(need, step["name"]) for step in steps for need in step["needs"]]
     return {"name": project.spec.name, "steps": steps, "edges": edges, "running": running}
-
-
-def _host() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def start_run(project: Project, *, only: list[str] = (), from_step: str | None = None,  # type: ignore[assignment]
@@ -452,7 +444,7 @@ def executed_notebook(project: Project, run_id: str, step: str, user: str | None
             message = f"'{name}' is not a plain run id or step name: paths out of the run store are refused."
             raise DataOpsError(message)
     if not project.has_ledger() or project.ledger.run(run_id) is None:
-        known = [r["run_id"] for r in project.ledger.runs(50)] if project.has_ledger() else []
+        known = [r["run_id"] for r in project.ledger.runs.recent(50)] if project.has_ledger() else []
         raise NotFoundError("run", run_id, known)
     steps = project.ledger.step_runs(run_id)
     executed = {s["step"]: s["output_notebook"] for s in steps if s["output_notebook"]}

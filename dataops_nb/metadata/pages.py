@@ -26,14 +26,14 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     from ..security import current_user, may
     from .model import sync_spec
 
+    sync_spec(project)
     ledger, spec = project.ledger, project.spec
-    sync_spec(ledger, spec)
     entry = ledger.dataset(name)
     if entry is None:
         raise NotFoundError("dataset", name, ledger.dataset_names())
     user = user or current_user()
     readable = may(spec, user, name, "read")  # without the right: what it is, not what it holds
-    versions = ledger.versions(name)
+    versions = ledger.versions.of_dataset(name)
     current = next((v for v in versions if v.status == "current"), None)
     masked = hidden(spec, ledger, name, current.version_id if current else None, user=user)
     profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
@@ -140,13 +140,13 @@ def freshness_report(project: Any) -> list[dict[str, Any]]:
     """Every dataset's age against its SLA (datasets without an SLA too, marked `no SLA`)."""
     from .model import sync_spec
 
+    sync_spec(project)
     ledger = project.ledger
-    sync_spec(ledger, project.spec)
     report = []
     for name in ledger.dataset_names():
         entry = ledger.dataset(name)
         sla = json.loads(entry["freshness"]) if entry and entry["freshness"] else None
-        current = next((v for v in ledger.versions(name) if v.status == "current"), None)
+        current = next((v for v in ledger.versions.of_dataset(name) if v.status == "current"), None)
         profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
         report.append({"dataset": name, "version": current.version_id if current else None,
                        **freshness(sla, current, profiles, ledger)})

@@ -202,10 +202,10 @@ def _expired(project: Any, dataset: str) -> list[Expired]:
 
 
 def running_runs(project: Any) -> list[str]:
-    """Runs the ledger says are in flight (dead runners on this host are reaped first)."""
+    """Runs the ledger says are in flight (a runner on this host that died does not count)."""
     if not project.has_ledger():
         return []
-    rows = project.ledger.query("SELECT run_id, pid, host FROM runs WHERE status = 'running' ORDER BY run_id")
+    rows = sorted(project.ledger.runs.in_flight(), key=lambda r: r.run_id)
     return [f"{r['run_id']} (pid {r['pid']} on {r['host']})" for r in rows]
 
 
@@ -243,7 +243,7 @@ def gc(project: Any, *, dry_run: bool = False, datasets: Iterable[str] | None = 
 
 
 def _collect(project: Any, plan: list[Expired]) -> GcResult:
-    ledger = project.ledger
+    ledger = project.writable_ledger()
     data_dir = project.store.data_dir.resolve()
     # refuse before anything changes: a row whose file lies outside the store stays as it is
     for item in plan:

@@ -43,7 +43,7 @@ def resolve(ledger: Ledger, target: str) -> Resolved:
         rows = ledger.query("SELECT dataset, version_id, status FROM dataset_versions WHERE version_id = ?", (target,))
         if not rows:
             dataset = target.split("@", 1)[0]
-            known = [v.version_id for v in ledger.versions(dataset)] if DATASET_NAME.match(dataset) else []
+            known = [v.version_id for v in ledger.versions.of_dataset(dataset)] if DATASET_NAME.match(dataset) else []
             raise NotFoundError("version", target, known)
         row = rows[0]
         return Resolved(row["dataset"], row["version_id"], None, row["status"])
@@ -51,7 +51,7 @@ def resolve(ledger: Ledger, target: str) -> Resolved:
         raise DataOpsError(
             f"Review target {target!r} is not a dataset, a version (dataset@run) or a check result (#id)."
         )
-    versions = ledger.versions(target)
+    versions = ledger.versions.of_dataset(target)
     chosen = next((v for v in versions if v.status == "quarantined"), None) or next(
         (v for v in versions if v.status == "current"), None
     )

@@ -129,14 +129,14 @@ def resume_request(project: Project, run_id: str, *, jobs: int) -> RunRequest:
 
     row = project.ledger.run(run_id) if project.has_ledger() else None
     if row is None:
-        known = [r["run_id"] for r in project.ledger.runs(20)] if project.has_ledger() else []
+        known = [r["run_id"] for r in project.ledger.runs.recent(20)] if project.has_ledger() else []
         raise NotFoundError("run", run_id, known)
     if row["status"] == "running":
         raise DataOpsError(f"Run {run_id} is still running (pid {row['pid']} on {row['host']}).")
     todo = tuple(s["step"] for s in project.ledger.step_runs(run_id) if s["status"] in RESUMABLE)
     if not todo:
         raise DataOpsError(f"Run {run_id} has nothing to resume: every step succeeded or was fresh.")
-    params = json.loads(row["params"])
+    params = row.params
     overrides = {
         f"{step}.{key}": value
         for step, values in params.items()
@@ -206,7 +206,7 @@ class Runner:
     @property
     def ledger(self) -> Ledger:
         # opened once the run is known to be valid: bad input leaves a new project untouched
-        return self.project.ledger
+        return self.project.writable_ledger()
 
     def run(self, *, wait_for_lock: bool = True) -> RunSummary:
         plans = plan(self.project, self.request)
@@ -253,7 +253,7 @@ class Runner:
             self.ledger.set_step(run_id, name, status="pending")
         from ..metadata.model import sync_spec
 
-        sync_spec(self.ledger, self.project.spec)  # the catalog knows the spec: reads after a run write nothing
+        sync_spec(self.project)  # the catalog knows the spec: reads after a run write nothing
         self._emit("run_started", run_id=run_id, steps=list(by_name))
 
         outcomes: dict[str, StepOutcome | None] = {name: None for name in by_name}

@@ -229,7 +229,7 @@ def test_an_older_ledger_migrates_and_keeps_history(two_steps: ProjectFactory) -
     con.close()
 
     project = Project(two_steps.root)
-    assert project.ledger.schema_version == len(MIGRATIONS)
+    assert project.writable_ledger().schema_version == len(MIGRATIONS)
     assert two_steps.ledger_rows("select version_id, status from dataset_versions") == [
         ("raw.old@20200101-000000-0000000", "superseded")
     ]

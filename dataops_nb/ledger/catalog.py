@@ -1,0 +1,217 @@
+"""The catalog: datasets' spec metadata, columns, column tags and profiles, and the full-text index.
+
+The index is SQLite FTS5 (`catalog_fts`); a dataset's row there is rewritten whenever
+what it indexes changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .db import Database, Row
+
+
+class CatalogRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- writes -----------------------------------------------------------------
+
+    def write_dataset_meta(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        owner: str | None = None,
+        tags: Iterable[str] = (),
+        freshness: dict[str, Any] | None = None,
+        columns: dict[str, dict[str, Any]] | None = None,
+        in_spec: bool = False,
+    ) -> None:
+        """A dataset's spec metadata and its spec columns and column tags."""
+        from .records import now
+
+        stamp = now()
+        db = self.db
+        with db.transaction():
+            db.execute(
+                "INSERT INTO datasets (name, description, owner, tags, freshness, in_spec, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "description = excluded.description, owner = excluded.owner, tags = excluded.tags, "
+                "freshness = excluded.freshness, in_spec = excluded.in_spec, updated_at = excluded.updated_at",
+                (name, description, owner, json.dumps(list(tags)), json.dumps(freshness) if freshness else None,
+                 int(in_spec), stamp, stamp),
+            )
+            columns = columns or {}
+            db.execute(
+                "UPDATE dataset_columns SET in_spec = 0, description = '', spec_type = NULL WHERE dataset = ?", (name,)
+            )
+            db.executemany(
+                "INSERT INTO dataset_columns (dataset, name, spec_type, description, in_spec) VALUES (?, ?, ?, ?, 1) "
+                "ON CONFLICT (dataset, name) DO UPDATE SET spec_type = excluded.spec_type, "
+                "description = excluded.description, in_spec = 1",
+                [(name, column, info.get("type"), info.get("description") or "") for column, info in columns.items()],
+            )
+            db.execute("DELETE FROM dataset_columns WHERE dataset = ? AND in_spec = 0 AND position IS NULL", (name,))
+            db.execute("DELETE FROM column_tags WHERE dataset = ? AND source = 'spec'", (name,))
+            db.executemany(
+                "INSERT INTO column_tags (dataset, column_name, tag, source) VALUES (?, ?, ?, 'spec') "
+                "ON CONFLICT DO NOTHING",
+                [(name, column, tag) for column, info in columns.items() for tag in info.get("tags") or ()],
+            )
+
+    def write_profile(self, version_id: str, profile: list[dict[str, Any]], pii: dict[str, dict[str, Any]]) -> None:
+        """A version's column profile and the PII found in it on publish."""
+        with self.db.transaction():
+            self.db.execute("DELETE FROM column_profiles WHERE version_id = ?", (version_id,))
+            self.db.executemany(
+                "INSERT INTO column_profiles (version_id, column_name, position, type, null_count, "
+                "approx_distinct, min_value, max_value, pii_kind, pii_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        version_id, col["name"], position, col.get("type"), col.get("null_count"),
+                        col.get("approx_distinct"), json.dumps(col.get("min")), json.dumps(col.get("max")),
+                        pii.get(col["name"], {}).get("kind"), pii.get(col["name"], {}).get("confidence"),
+                    )
+                    for position, col in enumerate(profile)
+                ],
+            )
+
+    def follow_current(self, dataset: str, version_id: str) -> None:
+        """Columns (order, type) and auto PII tags of the dataset follow its current version."""
+        db = self.db
+        with db.transaction():
+            rows = db.query("SELECT schema FROM dataset_versions WHERE version_id = ?", (version_id,))
+            schema = json.loads(rows[0]["schema"] or "[]") if rows else []
+            db.execute("UPDATE dataset_columns SET position = NULL WHERE dataset = ?", (dataset,))
+            db.executemany(
+                "INSERT INTO dataset_columns (dataset, name, position, type) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (dataset, name) DO UPDATE SET position = excluded.position, type = excluded.type",
+                [(dataset, col["name"], position, col["type"]) for position, col in enumerate(schema)],
+            )
+            db.execute("DELETE FROM dataset_columns WHERE dataset = ? AND in_spec = 0 AND position IS NULL",
+                       (dataset,))
+            flagged = db.query(
+                "SELECT column_name, pii_kind, pii_confidence FROM column_profiles "
+                "WHERE version_id = ? AND pii_kind IS NOT NULL",
+                (version_id,),
+            )
+            has_profile = db.query("SELECT 1 FROM column_profiles WHERE version_id = ? LIMIT 1", (version_id,))
+            if has_profile:  # a version without a profile (an older kit) keeps the earlier flags
+                db.execute("DELETE FROM column_tags WHERE dataset = ? AND source = 'auto'", (dataset,))
+                db.executemany(
+                    "INSERT INTO column_tags (dataset, column_name, tag, source, kind, confidence, version_id) "
+                    "VALUES (?, ?, 'pii', 'auto', ?, ?, ?)",
+                    [(dataset, r["column_name"], r["pii_kind"], r["pii_confidence"], version_id) for r in flagged],
+                )
+            self.reindex(dataset)
+
+    def reindex(self, dataset: str) -> None:
+        """Rewrite the dataset's full-text row: tags holds the dataset's and its columns' tags."""
+        db = self.db
+        with db.transaction():
+            rows = db.query("SELECT fts_id, name, description, tags, owner FROM datasets WHERE name = ?", (dataset,))
+            if not rows:
+                return
+            row = rows[0]
+            columns = db.query(
+                "SELECT name, description FROM dataset_columns WHERE dataset = ? "
+                "ORDER BY position IS NULL, position, name",
+                (dataset,),
+            )
+            column_tags = [r["tag"] for r in db.query(
+                "SELECT DISTINCT tag FROM column_tags WHERE dataset = ? ORDER BY tag", (dataset,)
+            )]
+            if row["fts_id"] is not None:
+                db.execute("DELETE FROM catalog_fts WHERE rowid = ?", (row["fts_id"],))
+            cursor = db.execute(
+                "INSERT INTO catalog_fts (name, description, tags, owner, columns, column_descriptions) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row["name"], row["description"] or "", " ".join([*json.loads(row["tags"] or "[]"), *column_tags]),
+                    row["owner"] or "", " ".join(c["name"] for c in columns),
+                    " ".join(c["description"] for c in columns if c["description"]),
+                ),
+            )
+            db.execute("UPDATE datasets SET fts_id = ? WHERE name = ?", (cursor.lastrowid, dataset))  # type: ignore[attr-defined]
+
+    def drop_dataset(self, dataset: str) -> None:
+        """Forget a dataset that has no versions (it left the spec before it was ever published)."""
+        db = self.db
+        with db.transaction():
+            rows = db.query("SELECT fts_id FROM datasets WHERE name = ?", (dataset,))
+            if not rows or db.query("SELECT 1 FROM dataset_versions WHERE dataset = ? LIMIT 1", (dataset,)):
+                return
+            if rows[0]["fts_id"] is not None:
+                db.execute("DELETE FROM catalog_fts WHERE rowid = ?", (rows[0]["fts_id"],))
+            db.execute("DELETE FROM column_tags WHERE dataset = ?", (dataset,))
+            db.execute("DELETE FROM dataset_columns WHERE dataset = ?", (dataset,))
+            db.execute("DELETE FROM datasets WHERE name = ?", (dataset,))
+
+    def sync_declared(self, declared: dict[str, dict[str, Any]], *, key: str, digest: str) -> None:
+        """Bring the spec's datasets (name -> `write_dataset_meta` arguments) into the catalog.
+
+        A dataset that left the spec stays when it has versions (its data exists) and goes
+        otherwise; `digest` of what was synced is kept under `key`."""
+        with self.db.transaction():
+            for name, meta in declared.items():
+                self.write_dataset_meta(name, **meta)
+                self.reindex(name)
+            gone = [row["name"] for row in self.db.query("SELECT name FROM datasets WHERE in_spec = 1")
+                    if row["name"] not in declared]
+            for name in gone:
+                self.db.execute("UPDATE datasets SET in_spec = 0 WHERE name = ?", (name,))
+                self.drop_dataset(name)
+            self.set_meta(key, digest)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # --- reads ------------------------------------------------------------------
+
+    def dataset(self, name: str) -> Row | None:
+        rows = self.db.query("SELECT * FROM datasets WHERE name = ?", (name,))
+        return rows[0] if rows else None
+
+    def dataset_names(self) -> list[str]:
+        return [row["name"] for row in self.db.query("SELECT name FROM datasets ORDER BY name")]
+
+    def columns(self, dataset: str) -> list[Row]:
+        return self.db.query(
+            "SELECT * FROM dataset_columns WHERE dataset = ? ORDER BY position IS NULL, position, name", (dataset,)
+        )
+
+    def column_tags(self, dataset: str) -> list[Row]:
+        return self.db.query(
+            "SELECT * FROM column_tags WHERE dataset = ? ORDER BY column_name, source, tag", (dataset,)
+        )
+
+    def column_profiles(self, version_id: str) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM column_profiles WHERE version_id = ? ORDER BY position", (version_id,))
+        return [
+            {
+                "name": r["column_name"], "type": r["type"], "null_count": r["null_count"],
+                "approx_distinct": r["approx_distinct"], "min": json.loads(r["min_value"] or "null"),
+                "max": json.loads(r["max_value"] or "null"), "pii_kind": r["pii_kind"],
+                "pii_confidence": r["pii_confidence"],
+            }
+            for r in rows
+        ]
+
+    def auto_pii(self, dataset: str, version_id: str | None = None) -> set[str]:
+        """Columns flagged as PII on publish: on the current version, and on `version_id`."""
+        rows = self.db.query(
+            "SELECT column_name FROM column_tags WHERE dataset = ? AND tag = 'pii' AND source = 'auto' "
+            "UNION SELECT column_name FROM column_profiles WHERE version_id = ? AND pii_kind IS NOT NULL",
+            (dataset, version_id or ""),
+        )
+        return {row["column_name"] for row in rows}
+
+    def meta_value(self, key: str) -> str | None:
+        rows = self.db.query("SELECT value FROM catalog_meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None

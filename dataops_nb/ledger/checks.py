@@ -1,0 +1,45 @@
+"""Check results (appended, never overwritten) and review decisions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .db import Database, column_list, placeholders
+from .records import now
+
+
+class CheckRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append check results; never overwrites."""
+        stamp = now()
+        with self.db.transaction():
+            for row in rows:
+                row = {**row, "sample": json.dumps(row.get("sample", []), default=str), "created_at": stamp}
+                self.db.execute(
+                    f"INSERT INTO check_results ({column_list(row)}) VALUES ({placeholders(len(row))})",
+                    tuple(row.values()),
+                )
+
+    def history(self, dataset: str, limit: int = 30, *, excluding: str | None = None) -> dict[str, list[float]]:
+        """Observed values of each check on earlier versions of `dataset`, oldest first.
+
+        One value per version (its latest result: re-checks add results, not history),
+        leaving out `excluding`, the version under check.
+        """
+        rows = self.db.query(
+            "SELECT c.check_name, c.observed FROM check_results c JOIN dataset_versions v USING (version_id) "
+            "WHERE c.id IN (SELECT max(id) FROM check_results WHERE dataset = ? AND observed IS NOT NULL "
+            "GROUP BY version_id, check_name) "
+            "AND v.status IN ('current', 'superseded') AND v.version_id IS DISTINCT FROM ? "
+            "ORDER BY v.created_at, v.version_id",
+            (dataset, excluding),
+        )
+        history: dict[str, list[float]] = {}
+        for row in rows:
+            history.setdefault(row["check_name"], []).append(float(row["observed"]))
+        return {name: values[-limit:] for name, values in history.items()}

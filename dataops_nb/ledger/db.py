@@ -1,0 +1,237 @@
+"""The database seam: what a repository may ask of a database, and the SQLite implementation.
+
+Repositories write SQL with `?` placeholders against a `Database`; a backend translates
+what its driver needs. A transaction on one thread joins an enclosing one, so a repository
+method makes its own writes atomic and a caller groups several methods with
+`with ledger.transaction():`. Only this package imports a database driver.
+
+A read-only database never writes: no migration, no pragma that changes the file, no
+journal-mode switch. A SQLite ledger that does not exist yet opens read-only as an empty
+in-memory ledger with the current schema, so reading a fresh project creates nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from ..errors import LedgerError
+
+
+class Row(Protocol):
+    """A result row: by column name (`row["status"]`), by position (`row[0]`), `keys()`."""
+
+    def __getitem__(self, key: str | int) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database(Protocol):
+    """A connection to one ledger database; thread-safe."""
+
+    url: str  # without a password: safe in messages
+    dialect: str  # "sqlite" | "postgresql"
+    readonly: bool
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def query(self, sql: str, args: Iterable[Any] = ()) -> list[Row]: ...
+
+    def transaction(self) -> Any: ...  # a context manager yielding this Database
+
+    def schema_version(self) -> int: ...
+
+    def migrate(self) -> list[int]: ...
+
+    def close(self) -> None: ...
+
+
+def sqlite_path(url: str | Path) -> Path:
+    """The file of `sqlite:///relative/path`, `sqlite:////absolute/path` or a plain path."""
+    text = str(url)
+    if text.startswith("sqlite:///"):
+        text = text[len("sqlite:///"):]
+    elif text.startswith("sqlite:"):
+        message = f"'{text}' is not a SQLite ledger URL (use sqlite:///path/to/ledger.db)."
+        raise LedgerError(message, url=text)
+    return Path(text)
+
+
+def open_database(url: str | Path, *, readonly: bool = False) -> Database:
+    """The database of a ledger URL: `sqlite:///...` (or a file path) or `postgresql://...`."""
+    text = str(url)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    if scheme in ("postgresql", "postgres"):
+        from . import postgres  # type: ignore[attr-defined]  # psycopg is imported only for PostgreSQL
+
+        return postgres.PostgresDatabase(text, readonly=readonly)  # type: ignore[no-any-return]
+    if scheme not in ("", "sqlite"):
+        message = f"Ledger URL scheme '{scheme}' is not supported (use sqlite:///... or postgresql://...)."
+        raise LedgerError(message, url=f"{scheme}://...")
+    return SqliteDatabase(sqlite_path(text), readonly=readonly)
+
+
+class SqliteDatabase:
+    """One SQLite file in WAL mode (or, read-only and missing, an empty in-memory ledger)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self.readonly = readonly
+        self.in_memory = readonly and not path.exists()
+        self._lock = threading.RLock()
+        self._depth = 0
+        if self.in_memory:
+            self._con = self._connect(":memory:")
+            self.migrate()
+            self._con.execute("PRAGMA query_only = ON")
+        elif readonly:
+            self._con = self._connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+            self._con.execute("PRAGMA query_only = ON")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = self._connect(str(path))
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+        self._check_not_newer()
+
+    def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
+        try:
+            con = sqlite3.connect(target, timeout=30, check_same_thread=False, isolation_level=None, uri=uri)
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.Error as exc:
+            message = f"Cannot open the ledger {self.path}: {exc}."
+            raise LedgerError(message, url=self.url) from exc
+        return con
+
+    def _check_not_newer(self) -> None:
+        from .migrations import latest
+
+        version = self.schema_version()
+        if version > latest(self.dialect):
+            message = (
+                f"{self.path} was written by a newer dataops-nb (schema {version}); "
+                "upgrade the kit to open it."
+            )
+            raise LedgerError(message, url=self.url)
+
+    # --- statements -------------------------------------------------------------
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._con.execute(sql, tuple(args))
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self._lock:
+            self._con.executemany(sql, rows)
+
+    def executescript(self, script: str) -> None:
+        """Statements separated by `;` (a migration), inside the caller's transaction."""
+        for statement in split_statements(script):
+            self.execute(statement)
+
+    def query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._con.execute(sql, tuple(args)).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqliteDatabase]:
+        """BEGIN IMMEDIATE ... COMMIT; on this thread, a nested transaction joins this one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._con.execute("BEGIN" if self.readonly else "BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self
+            except BaseException:
+                self._depth = 0
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._depth = 0
+                self._con.execute("COMMIT")
+
+    # --- schema -----------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        return int(self.query("PRAGMA user_version")[0][0])
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations, each in its own transaction; the versions applied."""
+        from .migrations import migrations_for
+
+        if self.readonly and not self.in_memory:
+            message = f"The ledger {self.path} is open read-only; it cannot be migrated."
+            raise LedgerError(message, url=self.url)
+        migrations = migrations_for(self.dialect)
+        applied = []
+        with self._lock:
+            for index in range(self.schema_version(), len(migrations)):
+                with self.transaction():
+                    migration = migrations[index]
+                    if callable(migration):
+                        migration(self)
+                    else:
+                        self.executescript(migration)
+                    self.execute(f"PRAGMA user_version = {index + 1}")
+                applied.append(index + 1)
+        return applied
+
+    def integrity(self) -> str:
+        return str(self.query("PRAGMA integrity_check")[0][0])
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for the few SQLite-only statements of this package."""
+        return self._con
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def split_statements(script: str) -> list[str]:
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def placeholders(count: int) -> str:
+    """`?, ?, ?` for an IN list or a VALUES row of `count` values."""
+    return ", ".join("?" * count)
+
+
+IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def column_list(names: Iterable[str]) -> str:
+    """Column names for generated SQL, refused unless they are plain identifiers."""
+    names = list(names)
+    for name in names:
+        if not IDENTIFIER.match(name):
+            raise ValueError(f"not a column name: {name!r}")
+    return ", ".join(names)

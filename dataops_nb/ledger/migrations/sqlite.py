@@ -1,0 +1,231 @@
+"""The SQLite schema: each entry moves it from version i to i+1 (`PRAGMA user_version`).
+
+Append; never edit a shipped entry: a newer kit opens an older project by applying the
+entries it has not seen. An entry is SQL, or a function of the database for what SQL's
+ALTER cannot say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..paths import stored_path
+
+if TYPE_CHECKING:
+    from ..db import SqliteDatabase
+
+Migration = str | Callable[["SqliteDatabase"], None]
+
+MIGRATIONS: list[Migration] = [
+    """
+    CREATE TABLE runs (
+        run_id      TEXT PRIMARY KEY,
+        status      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        ended_at    TEXT,
+        git_commit  TEXT,
+        git_dirty   INTEGER,
+        user        TEXT,
+        environment TEXT,
+        params      TEXT NOT NULL DEFAULT '{}',
+        selection   TEXT NOT NULL DEFAULT '[]',
+        pid         INTEGER,
+        host        TEXT,
+        message     TEXT
+    );
+    CREATE TABLE step_runs (
+        run_id          TEXT NOT NULL REFERENCES runs(run_id),
+        step            TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        attempt         INTEGER NOT NULL DEFAULT 0,
+        started_at      TEXT,
+        ended_at        TEXT,
+        duration_s      REAL,
+        output_notebook TEXT,
+        error           TEXT,
+        fingerprint     TEXT,
+        PRIMARY KEY (run_id, step)
+    );
+    CREATE TABLE datasets (
+        name        TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        owner       TEXT,
+        tags        TEXT NOT NULL DEFAULT '[]',
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE dataset_versions (
+        version_id  TEXT PRIMARY KEY,
+        dataset     TEXT NOT NULL REFERENCES datasets(name),
+        run_id      TEXT,
+        step        TEXT,
+        path        TEXT NOT NULL,
+        rows        INTEGER,
+        bytes       INTEGER,
+        schema      TEXT NOT NULL DEFAULT '[]',
+        status      TEXT NOT NULL CHECK (status IN ('staged','current','superseded','quarantined')),
+        created_at  TEXT NOT NULL,
+        promoted_at TEXT
+    );
+    CREATE INDEX dataset_versions_by_dataset ON dataset_versions(dataset, status);
+    CREATE UNIQUE INDEX one_current_version ON dataset_versions(dataset) WHERE status = 'current';
+    CREATE TABLE lineage (
+        version_id       TEXT NOT NULL REFERENCES dataset_versions(version_id),
+        input_version_id TEXT NOT NULL REFERENCES dataset_versions(version_id),
+        PRIMARY KEY (version_id, input_version_id)
+    );
+    """,
+    """
+    ALTER TABLE runs ADD COLUMN resumed_from TEXT;
+    """,
+    """
+    CREATE TABLE check_results (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id      TEXT,
+        step        TEXT,
+        dataset     TEXT NOT NULL,
+        version_id  TEXT NOT NULL,
+        check_name  TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        column_name TEXT,
+        origin      TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('pass','warn','error')),
+        rows        INTEGER,
+        failing     INTEGER,
+        fraction    REAL,
+        observed    REAL,
+        message     TEXT,
+        sample      TEXT NOT NULL DEFAULT '[]',
+        sql         TEXT,
+        duration_s  REAL,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX check_results_by_dataset ON check_results(dataset, check_name, id);
+    CREATE TABLE reviews (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        target     TEXT NOT NULL,
+        dataset    TEXT,
+        version_id TEXT,
+        check_id   INTEGER REFERENCES check_results(id),
+        decision   TEXT NOT NULL CHECK (decision IN ('accept','waive','quarantine','comment')),
+        reason     TEXT NOT NULL,
+        user       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX reviews_by_version ON reviews(version_id);
+    """,
+    # the catalog: spec metadata, columns, per-version profiles, column tags, full-text index
+    """
+    ALTER TABLE datasets ADD COLUMN freshness TEXT;
+    ALTER TABLE datasets ADD COLUMN in_spec INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE datasets ADD COLUMN fts_id INTEGER;
+    CREATE TABLE dataset_columns (
+        dataset     TEXT NOT NULL REFERENCES datasets(name),
+        name        TEXT NOT NULL,
+        position    INTEGER,
+        type        TEXT,
+        spec_type   TEXT,
+        description TEXT NOT NULL DEFAULT '',
+        in_spec     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (dataset, name)
+    );
+    CREATE TABLE column_tags (
+        dataset     TEXT NOT NULL,
+        column_name TEXT NOT NULL,
+        tag         TEXT NOT NULL,
+        source      TEXT NOT NULL CHECK (source IN ('spec', 'auto')),
+        kind        TEXT,
+        confidence  REAL,
+        version_id  TEXT,
+        PRIMARY KEY (dataset, column_name, tag, source)
+    );
+    CREATE INDEX column_tags_by_tag ON column_tags(tag, dataset);
+    CREATE TABLE column_profiles (
+        version_id      TEXT NOT NULL REFERENCES dataset_versions(version_id),
+        column_name     TEXT NOT NULL,
+        position        INTEGER NOT NULL,
+        type            TEXT,
+        null_count      INTEGER,
+        approx_distinct INTEGER,
+        min_value       TEXT,
+        max_value       TEXT,
+        pii_kind        TEXT,
+        pii_confidence  REAL,
+        PRIMARY KEY (version_id, column_name)
+    );
+    CREATE TABLE catalog_meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE VIRTUAL TABLE catalog_fts USING fts5(
+        name, description, tags, owner, columns, column_descriptions, prefix = '2 3'
+    );
+    INSERT INTO dataset_columns (dataset, name, position, type)
+        SELECT v.dataset, json_extract(j.value, '$.name'), CAST(j.key AS INTEGER), json_extract(j.value, '$.type')
+        FROM dataset_versions v, json_each(v.schema) j WHERE v.status = 'current';
+    INSERT INTO catalog_fts (name, description, tags, owner, columns, column_descriptions)
+        SELECT d.name, d.description,
+               coalesce((SELECT group_concat(value, ' ') FROM json_each(d.tags)), ''), coalesce(d.owner, ''),
+               coalesce((SELECT group_concat(c.name, ' ') FROM dataset_columns c WHERE c.dataset = d.name), ''), ''
+        FROM datasets d;
+    UPDATE datasets SET fts_id = (SELECT f.rowid FROM catalog_fts f WHERE f.name = datasets.name);
+    CREATE UNIQUE INDEX datasets_by_fts_id ON datasets(fts_id);
+    ALTER TABLE datasets ADD COLUMN table_name TEXT GENERATED ALWAYS AS (substr(name, instr(name, '.') + 1)) VIRTUAL;
+    CREATE INDEX datasets_by_table_name ON datasets(table_name);
+    """,
+    # v5: the SQL that made a version (column lineage) and gc's deleted versions
+    """
+    ALTER TABLE dataset_versions ADD COLUMN sql TEXT;
+    ALTER TABLE dataset_versions ADD COLUMN deleted_at TEXT;
+    """,
+    lambda db: _allow_status(db, "dataset_versions", "deleted"),
+    # v7: version paths relative to the store root, so a copied or moved project reads its own files
+    lambda db: _relative_version_paths(db),
+]
+
+
+def _allow_status(con: SqliteDatabase, table: str, status: str) -> None:
+    """Add `status` to the CHECK of `table.status`.
+
+    SQLite cannot ALTER a CHECK, and rebuilding the table would mean rebuilding every table
+    whose foreign keys point at it. Allowing one more value changes no stored row, so this
+    follows SQLite's documented procedure for such changes (lang_altertable.html#otheralter):
+    rewrite the table's definition in the schema and bump schema_version.
+    """
+    (sql,) = con.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    match = re.search(r"CHECK \(status IN \(([^)]*)\)\)", sql)
+    if match is None or f"'{status}'" in match.group(1):
+        return
+    widened = sql.replace(match.group(0), f"CHECK (status IN ({match.group(1)},'{status}'))")
+    (version,) = con.execute("PRAGMA schema_version").fetchone()
+    con.execute("PRAGMA writable_schema = ON")
+    try:
+        con.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (widened, table))
+        con.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    finally:
+        con.execute("PRAGMA writable_schema = OFF")
+
+
+def _relative_version_paths(con: SqliteDatabase) -> None:
+    """Rewrite absolute version paths as paths relative to the store root (the ledger's folder).
+
+    A path inside the store becomes relative to it. A path laid out as a store's version file
+    (`.../data/<its dataset>/<file>.parquet`) but under another root was written where this
+    ledger used to live (the project was copied or moved before this migration): it names the
+    same file of this store. Any other absolute path is kept as it is.
+    """
+    main = next((row[2] for row in con.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not main:
+        return  # an in-memory ledger has no store around it
+    root = Path(main).parent.resolve()
+    rows = con.execute("SELECT version_id, dataset, path FROM dataset_versions").fetchall()
+    for version_id, dataset, path in rows:
+        if not Path(path).is_absolute():
+            continue
+        relative = stored_path(path, root)
+        parts = Path(path).parts
+        if Path(relative).is_absolute() and parts[-3:-1] == ("data", dataset) and path.endswith(".parquet"):
+            relative = Path(*parts[-3:]).as_posix()
+        if relative != path:
+            con.execute("UPDATE dataset_versions SET path = ? WHERE version_id = ?", (relative, version_id))

@@ -1,0 +1,131 @@
+"""Runs and their steps: one row per run, one per step run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+from .db import Database, Row, column_list, placeholders
+from .records import RunRecord, RunStatus, StepRecord, StepStatus, now, record_of
+
+DIED = "the runner process died"
+
+
+class RunRepository:
+    def __init__(self, db: Database, *, host: str | None = None) -> None:
+        self.db = db
+        self.host = host or socket.gethostname()  # a run's pid means something only on its host
+
+    def open(self, run_id: str, **fields: Any) -> None:
+        fields = {**fields, "params": json.dumps(fields.get("params", {}), default=str)}
+        fields["selection"] = json.dumps(fields.get("selection", []))
+        columns = ["run_id", "status", "started_at", *fields]
+        values = [run_id, RunStatus.RUNNING, now(), *fields.values()]
+        self.db.execute(f"INSERT INTO runs ({column_list(columns)}) VALUES ({placeholders(len(values))})", values)
+
+    def end(self, run_id: str, status: str, message: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, message = ? WHERE run_id = ?",
+            (status, now(), message, run_id),
+        )
+
+    def reap_dead(self, host: str | None = None) -> list[str]:
+        """Runs left `running` by a process of this host that no longer exists become `interrupted`."""
+        dead = [
+            row["run_id"]
+            for row in self.db.query("SELECT run_id, status, pid, host FROM runs WHERE status = 'running'")
+            if (row["host"] == (host or self.host)) and self._dead_pid(row)
+        ]
+        for run_id in dead:
+            self.interrupt(run_id, DIED)
+        return dead
+
+    def in_flight(self) -> list[RunRecord]:
+        """Runs still `running`, newest first, leaving out those whose runner on this host died
+        (reading never reaps them: the next command that writes does)."""
+        rows = self.db.query("SELECT * FROM runs WHERE status = 'running' ORDER BY run_id DESC")
+        return [self._run(row) for row in rows if not self._dead(row)]
+
+    def interrupt(self, run_id: str, message: str) -> None:
+        """A run that stopped without ending: it and its unfinished steps become `interrupted`."""
+        with self.db.transaction():
+            self.db.execute(
+                "UPDATE runs SET status = 'interrupted', ended_at = ?, message = ? "
+                "WHERE run_id = ? AND status = 'running'",
+                (now(), message, run_id),
+            )
+            self.db.execute(
+                "UPDATE step_runs SET status = 'interrupted' WHERE run_id = ? AND status IN ('running', 'pending')",
+                (run_id,),
+            )
+
+    def set_step(self, run_id: str, step: str, **fields: Any) -> None:
+        """Insert or update one step run's row."""
+        with self.db.transaction():
+            self.db.execute(
+                "INSERT INTO step_runs (run_id, step, status) VALUES (?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING",
+                (run_id, step, fields.get("status", StepStatus.PENDING)),
+            )
+            if fields:
+                column_list(fields)  # refuses anything but column names
+                assignments = ", ".join(f"{key} = ?" for key in fields)
+                self.db.execute(
+                    f"UPDATE step_runs SET {assignments} WHERE run_id = ? AND step = ?",
+                    (*fields.values(), run_id, step),
+                )
+
+    def recent(self, limit: int | None = None) -> list[RunRecord]:
+        sql = "SELECT * FROM runs ORDER BY run_id DESC" + (" LIMIT ?" if limit else "")
+        return [self._run(row) for row in self.db.query(sql, (limit,) if limit else ())]
+
+    def get(self, run_id: str) -> RunRecord | None:
+        rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return self._run(rows[0]) if rows else None
+
+    def steps(self, run_id: str) -> list[StepRecord]:
+        run = self.get(run_id)
+        died = run is not None and run.message == DIED and run.status is RunStatus.INTERRUPTED
+        rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? ORDER BY rowid", (run_id,))
+        return [self._step(row, died=died) for row in rows]
+
+    def last_step_runs(self) -> dict[str, StepRecord]:
+        """The latest executed (not skipped) run of each step."""
+        rows = self.db.query(
+            "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('skipped', 'pending', 'fresh') ORDER BY s.run_id"
+        )
+        return {row["step"]: self._step(row) for row in rows}
+
+    def _dead(self, row: Row) -> bool:
+        return row["status"] == RunStatus.RUNNING and row["host"] == self.host and self._dead_pid(row)
+
+    @staticmethod
+    def _dead_pid(row: Row) -> bool:
+        return bool(row["pid"]) and not _alive(row["pid"])
+
+    def _run(self, row: Row) -> RunRecord:
+        """A run; one whose runner on this host died reads as `interrupted` (the next write records it)."""
+        overrides: dict[str, Any] = {
+            "params": json.loads(row["params"] or "{}"), "selection": json.loads(row["selection"] or "[]"),
+        }
+        if self._dead(row):
+            overrides.update(status=RunStatus.INTERRUPTED, message=DIED)
+        overrides["status"] = RunStatus(overrides.get("status", row["status"]))
+        return record_of(RunRecord, row, **overrides)  # type: ignore[no-any-return]
+
+    def _step(self, row: Row, *, died: bool = False) -> StepRecord:
+        status = StepStatus(row["status"])
+        if died and status in (StepStatus.RUNNING, StepStatus.PENDING):
+            status = StepStatus.INTERRUPTED
+        return record_of(StepRecord, row, status=status)  # type: ignore[no-any-return]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

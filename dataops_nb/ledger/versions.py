@@ -1,0 +1,191 @@
+"""Datasets' versions: staged by a step, then current, quarantined, superseded or deleted.
+
+`transition` is the one place a version's status changes. It refuses a move the life
+cycle does not allow (`IllegalTransitionError`) and makes the moves that follow from it in
+the same transaction: a version that becomes current supersedes the dataset's current one;
+a current version that is quarantined hands "current" back to the newest superseded one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import IllegalTransitionError, NotFoundError
+from .catalog import CatalogRepository
+from .db import Database, Row, placeholders
+from .paths import resolve_stored_path, stored_path
+from .records import VersionRecord, VersionStatus, now
+
+STAGED_COLUMNS = ("version_id", "dataset", "run_id", "step", "path", "rows", "bytes", "schema", "status",
+                  "created_at", "sql")
+S = VersionStatus
+# what each status may become; staying where it is changes nothing and is always allowed
+ALLOWED: dict[VersionStatus, frozenset[VersionStatus]] = {
+    S.STAGED: frozenset({S.CURRENT, S.QUARANTINED}),
+    S.QUARANTINED: frozenset({S.CURRENT}),
+    S.CURRENT: frozenset({S.SUPERSEDED, S.QUARANTINED}),
+    S.SUPERSEDED: frozenset({S.CURRENT, S.DELETED}),
+    S.DELETED: frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    version_id: str
+    dataset: str
+    before: VersionStatus
+    after: VersionStatus
+
+
+class VersionRepository:
+    def __init__(self, db: Database, store_root: Path, catalog: CatalogRepository) -> None:
+        self.db = db
+        self.store_root = store_root
+        self.catalog = catalog
+
+    # --- writes -----------------------------------------------------------------
+
+    def stage(
+        self,
+        version: VersionRecord,
+        inputs: Iterable[str],
+        *,
+        description: str = "",
+        owner: str | None = None,
+        tags: Iterable[str] = (),
+        freshness: dict[str, Any] | None = None,
+        columns: dict[str, dict[str, Any]] | None = None,
+        in_spec: bool = False,
+        sql: str | None = None,
+    ) -> None:
+        """Record a staged version; `sql` made it, when known.
+
+        The dataset's spec metadata (description, owner, tags, freshness SLA, columns) is
+        refreshed, and the version's column profile and auto-flagged PII are kept.
+        """
+        with self.db.transaction():
+            self.catalog.write_dataset_meta(
+                version.dataset, description=description, owner=owner, tags=tags,
+                freshness=freshness, columns=columns or {}, in_spec=in_spec,
+            )
+            self.db.execute(
+                f"INSERT INTO dataset_versions ({', '.join(STAGED_COLUMNS)}) VALUES ({placeholders(len(STAGED_COLUMNS))}) "
+                "ON CONFLICT (version_id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in STAGED_COLUMNS[1:]),
+                (
+                    version.version_id, version.dataset, version.run_id, version.step,
+                    stored_path(version.path, self.store_root), version.rows, version.bytes,
+                    json.dumps(version.schema), str(version.status), version.created_at, sql,
+                ),
+            )
+            self.db.executemany(
+                "INSERT INTO lineage (version_id, input_version_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(version.version_id, source) for source in inputs],
+            )
+            if version.profile is not None:
+                self.catalog.write_profile(version.version_id, version.profile, version.pii or {})
+            self.catalog.reindex(version.dataset)
+
+    def transition(self, version_ids: Iterable[str], to: VersionStatus | str) -> list[StatusChange]:
+        """Move each version to status `to`, with the moves that follow; every change made.
+
+        Refuses (changing nothing) a move the life cycle does not allow.
+        """
+        target = VersionStatus(to)
+        changes: list[StatusChange] = []
+        with self.db.transaction():
+            for version_id in version_ids:
+                row = self._status_row(version_id)
+                before = VersionStatus(row["status"])
+                if before == target:
+                    continue
+                if target not in ALLOWED[before]:
+                    raise IllegalTransitionError(version_id, before, target)
+                dataset = row["dataset"]
+                if target is S.CURRENT:
+                    for current in self._with_status(dataset, S.CURRENT):
+                        changes.append(self._set(current, dataset, S.CURRENT, S.SUPERSEDED))
+                changes.append(self._set(version_id, dataset, before, target))
+                if target is S.CURRENT:
+                    self.catalog.follow_current(dataset, version_id)
+                elif before is S.CURRENT and target is S.QUARANTINED:
+                    previous = self.db.query(
+                        "SELECT version_id FROM dataset_versions WHERE dataset = ? AND status = 'superseded' "
+                        "ORDER BY promoted_at DESC, version_id DESC LIMIT 1",
+                        (dataset,),
+                    )
+                    if previous:
+                        restored = previous[0]["version_id"]
+                        changes.append(self._set(restored, dataset, S.SUPERSEDED, S.CURRENT, promote=False))
+                        self.catalog.follow_current(dataset, restored)
+        return changes
+
+    def _set(self, version_id: str, dataset: str, before: VersionStatus, after: VersionStatus,
+             *, promote: bool = True) -> StatusChange:
+        stamp = now()
+        extra = ""
+        args: tuple[Any, ...] = (after.value,)
+        if after is S.CURRENT and promote:
+            extra, args = ", promoted_at = ?", (after.value, stamp)
+        elif after is S.DELETED:
+            extra, args = ", deleted_at = ?", (after.value, stamp)
+        self.db.execute(
+            f"UPDATE dataset_versions SET status = ?{extra} WHERE version_id = ? AND status = ?",
+            (*args, version_id, before.value),
+        )
+        return StatusChange(version_id, dataset, before, after)
+
+    def _status_row(self, version_id: str) -> Row:
+        rows = self.db.query("SELECT dataset, status FROM dataset_versions WHERE version_id = ?", (version_id,))
+        if not rows:
+            raise NotFoundError("version", version_id)
+        return rows[0]
+
+    def _with_status(self, dataset: str, status: VersionStatus) -> list[str]:
+        rows = self.db.query(
+            "SELECT version_id FROM dataset_versions WHERE dataset = ? AND status = ?", (dataset, status.value)
+        )
+        return [row["version_id"] for row in rows]
+
+    # --- reads ------------------------------------------------------------------
+
+    def current(self) -> dict[str, VersionRecord]:
+        rows = self.db.query("SELECT * FROM dataset_versions WHERE status = 'current' ORDER BY dataset")
+        return {row["dataset"]: version_record(row, self.store_root) for row in rows}
+
+    def of_dataset(self, dataset: str) -> list[VersionRecord]:
+        rows = self.db.query(
+            "SELECT * FROM dataset_versions WHERE dataset = ? ORDER BY created_at DESC, version_id DESC",
+            (dataset,),
+        )
+        return [version_record(row, self.store_root) for row in rows]
+
+    def of_run(self, run_id: str) -> list[VersionRecord]:
+        rows = self.db.query(
+            "SELECT * FROM dataset_versions WHERE run_id = ? ORDER BY created_at, version_id", (run_id,)
+        )
+        return [version_record(row, self.store_root) for row in rows]
+
+    def get(self, version_id: str) -> VersionRecord | None:
+        rows = self.db.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
+        return version_record(rows[0], self.store_root) if rows else None
+
+
+def version_record(row: Any, store_root: Path) -> VersionRecord:
+    """A `dataset_versions` row, its path resolved against `store_root`."""
+    return VersionRecord(
+        version_id=row["version_id"],
+        dataset=row["dataset"],
+        run_id=row["run_id"],
+        step=row["step"],
+        path=resolve_stored_path(row["path"], store_root),
+        rows=row["rows"],
+        bytes=row["bytes"],
+        schema=json.loads(row["schema"] or "[]"),
+        status=VersionStatus(row["status"]),
+        created_at=row["created_at"],
+    )

@@ -1,0 +1,88 @@
+"""Opening the ledger for reading never writes: not the file, not beside it, not a new one."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+import pytest
+
+from dataops_nb.errors import LedgerError
+from dataops_nb.ledger import MIGRATIONS, Ledger, VersionRecord, now
+from dataops_nb.ledger.migrations import sqlite as sqlite_migrations
+
+
+def files(folder):
+    """Each file's bytes and mtime; WAL sidecars count only for what they hold (a reader of a
+    WAL database may create the shared-memory index and an empty log: no data changes)."""
+    found = {}
+    for p in sorted(folder.iterdir()):
+        if p.name.endswith("-shm") or (p.name.endswith("-wal") and p.stat().st_size == 0):
+            continue
+        found[p.name] = (p.read_bytes(), os.stat(p).st_mtime_ns)
+    return found
+
+
+def written(path):
+    ledger = Ledger.open(path)
+    ledger.migrate()
+    ledger.runs.open("20261125-093012-0001abc", user="ann")
+    with ledger.transaction():
+        ledger.versions.stage(
+            VersionRecord("raw.a@r1", "raw.a", "r1", "s", "data/raw.a/r1.parquet", 1, 10, [], "staged", now()), []
+        )
+        ledger.versions.transition(["raw.a@r1"], "current")
+    ledger.close()
+    return path
+
+
+def test_reading_changes_no_byte_and_no_mtime(tmp_path):
+    path = written(tmp_path / "ledger.db")
+    before = files(tmp_path)
+    reader = Ledger.open(path, readonly=True)
+    assert reader.readonly
+    assert [r["run_id"] for r in reader.runs.recent()] == ["20261125-093012-0001abc"]
+    assert reader.versions.current()["raw.a"].status == "current"
+    assert reader.catalog.dataset_names() == ["raw.a"]
+    reader.close()
+    assert files(tmp_path) == before
+
+
+def test_a_read_only_ledger_refuses_writes_and_keeps_its_rows(tmp_path):
+    path = written(tmp_path / "ledger.db")
+    reader = Ledger.open(path, readonly=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+        reader.runs.end("20261125-093012-0001abc", "failed")
+    with pytest.raises(LedgerError, match="read-only"):
+        reader.migrate()
+    reader.close()
+    assert Ledger.open(path, readonly=True).runs.get("20261125-093012-0001abc")["status"] == "running"
+
+
+def test_reading_a_project_without_a_ledger_creates_nothing(tmp_path):
+    reader = Ledger.open(tmp_path / ".dataops" / "ledger.db", readonly=True)
+    assert reader.runs.recent() == [] and reader.versions.current() == {}
+    assert reader.schema_version == len(MIGRATIONS)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_an_older_ledger_asks_for_a_migration_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_migrations, "MIGRATIONS", MIGRATIONS[:5])
+    path = written(tmp_path / "ledger.db")
+    monkeypatch.undo()
+    before = files(tmp_path)
+    with pytest.raises(LedgerError, match=r"has schema 5 and this dataops-nb needs \d+: run `dataops-nb ledger migrate`"):
+        Ledger.open(path, readonly=True)
+    assert files(tmp_path) == before
+
+
+def test_a_project_reads_read_only_and_writes_only_when_asked(two_steps):
+    """`Project.ledger` opens read-only; `writable_ledger()` (the commands that write) migrates."""
+    from dataops_nb.project import Project
+
+    project = Project(two_steps.root)
+    assert project.ledger.readonly and project.ledger.runs.recent() == []
+    assert not (two_steps.root / ".dataops").exists()
+    writer = project.writable_ledger()
+    assert not writer.readonly and project.ledger is writer
+    assert (two_steps.root / ".dataops" / "ledger.db").is_file()
