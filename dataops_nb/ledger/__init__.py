@@ -150,6 +150,9 @@ class Ledger:
     def promote(self, con: Any, version_ids: Iterable[str]) -> None:
         self.versions.transition(version_ids, VersionStatus.CURRENT)
 
+    def accept_quarantined(self, con: Any, version_id: str) -> bool:
+        return self.versions.accept_quarantined(version_id)
+
     def set_version_status(self, con: Any, version_ids: Iterable[str], status: str) -> None:
         self.versions.transition(version_ids, status)
 

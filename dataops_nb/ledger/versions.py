@@ -124,6 +124,28 @@ class VersionRepository:
                         self.catalog.follow_current(dataset, restored)
         return changes
 
+    def accept_quarantined(self, version_id: str) -> bool:
+        """Promote an accepted quarantined version. When none of its step run's versions is left
+        in quarantine, that step run becomes `accepted`: it counts as a success for freshness (its
+        fingerprint was kept), so the next run does not redo it. Whether the step run became accepted."""
+        with self.db.transaction():
+            self.transition([version_id], S.CURRENT)
+            rows = self.db.query("SELECT run_id, step FROM dataset_versions WHERE version_id = ?", (version_id,))
+            if not rows or rows[0]["run_id"] is None or rows[0]["step"] is None:
+                return False
+            run_id, step = rows[0]["run_id"], rows[0]["step"]
+            if self.db.query(
+                "SELECT 1 FROM dataset_versions WHERE run_id = ? AND step = ? AND status IN ('quarantined', 'staged')",
+                (run_id, step),
+            ):
+                return False
+            changed = self.db.execute(
+                "UPDATE step_runs SET status = 'accepted' WHERE run_id = ? AND step = ? AND status = 'failed' "
+                "AND fingerprint IS NOT NULL",
+                (run_id, step),
+            )
+            return bool(changed.rowcount)
+
     def _set(self, version_id: str, dataset: str, before: VersionStatus, after: VersionStatus,
              *, promote: bool = True) -> StatusChange:
         stamp = now()
