@@ -36,6 +36,7 @@ RULES = {
     "NB108": ("warn", "dataset not described in the spec"),
     "NB109": ("warn", "hard-coded secret"),
     "NB110": ("warn", "absolute path"),
+    "NB111": ("warn", "opens a project file that the step does not declare as an input"),
 }
 _DATASET = r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*"
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
@@ -59,6 +60,9 @@ class _Use:
     reads: dict[str, tuple[int, int]]
     publishes: dict[str, tuple[int, int]]
     surely: set[str] = field(default_factory=set)  # read through the kit (`dn.read`, `step.read`), not any `.read`
+    names: dict[str, str] = field(default_factory=dict)  # simple constant assignments (parameters too)
+    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # literal paths: text -> (cell, line)
+    declared: set[str] = field(default_factory=set)  # literal paths passed to step.input()
 
 
 def lint(project: Project) -> list[Finding]:
@@ -92,12 +96,16 @@ def lint(project: Project) -> list[Finding]:
             tree = parse_code(cell_source(cell))
             if tree is None:
                 continue
-            if "parameters" in cell.get("metadata", {}).get("tags", []):
+            parameters = "parameters" in cell.get("metadata", {}).get("tags", [])
+            if parameters:
                 for node in tree.body:
                     if not isinstance(node, (ast.Assign, ast.AnnAssign)):
                         add("NB103", "keep the parameters cell to plain assignments "
                                      "(papermill injects the values after it)", index, node.lineno)
             _scan(tree, index, uses[step.name], add)
+            if parameters:  # the spec's values replace the defaults, as papermill injects them
+                uses[step.name].names.update({k: v for k, v in step.plain_params().items() if isinstance(v, str)})
+        _undeclared_files(project, step, path, uses[step.name], add)
     findings += _parameters(project, notebooks, unreadable=any(f.code == "NB100" for f in findings))
     findings += _dataflow(project, uses, paths)
     return sorted(findings, key=lambda f: (f.path, f.cell or 0, f.line or 0, f.code))
@@ -138,29 +146,102 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams], unreadab
 
 def _scan(tree: ast.Module, cell: int, use: _Use, add: Any) -> None:
     """Reads, publishes, secrets and absolute paths in one cell."""
+    for statement in tree.body:  # `src = "raw.x"` and parameters: what a later `step.read(src)` means
+        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            value = _text(statement.value, use.names)
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    if value is None:
+                        use.names.pop(target.id, None)
+                    else:
+                        use.names[target.id] = value
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
             first = node.args[0] if node.args else None
-            literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
-            if name == "read" and literal and re.fullmatch(_DATASET, literal):
-                use.reads.setdefault(literal, (cell, node.lineno))
+            literal = _text(first, use.names) if first is not None else None
+            dataset = _dataset(literal)
+            if name == "read" and dataset:
+                use.reads.setdefault(dataset, (cell, node.lineno))
                 if _is_kit(node.func):
-                    use.surely.add(literal)
-            elif name == "publish" and literal and re.fullmatch(_DATASET, literal):
-                use.publishes.setdefault(literal, (cell, node.lineno))
+                    use.surely.add(dataset)
+            elif name == "publish" and dataset:
+                use.publishes.setdefault(dataset, (cell, node.lineno))
                 if len(node.args) > 1:
                     _sql_reads(node.args[1], cell, use)
             elif name == "sql" and first is not None:
                 _sql_reads(first, cell, use)
+            elif name == "input" and literal:
+                use.declared.add(literal)
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             for target in node.targets:
                 if isinstance(target, ast.Name) and _SECRET_NAME.search(target.id) and node.value.value:
                     add("NB109", f"'{target.id}' is set to a literal: make it a parameter "
                                  f"{{secret: ENV_VAR}} in dataops.yaml", cell, node.lineno)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _ABSOLUTE.match(node.value):
-            add("NB110", f"{node.value!r} is an absolute path: it will not exist on another machine "
-                         "(use a path relative to the project, or a parameter)", cell, node.lineno)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _ABSOLUTE.match(node.value):
+                add("NB110", f"{node.value!r} is an absolute path: it will not exist on another machine "
+                             "(use a path relative to the project, or a parameter)", cell, node.lineno)
+            for found in _PATH_LITERAL.findall(node.value) if "'" in node.value else [node.value]:
+                if _LOOKS_LIKE_FILE.match(found):
+                    use.files.setdefault(found, (cell, node.lineno))
+
+
+_LOOKS_LIKE_FILE = re.compile(r"^[\w.\-/]+\.[A-Za-z0-9]{1,8}$")
+_PATH_LITERAL = re.compile(r"'([^'\s]+)'")  # a quoted path in SQL text: select * from 'data/x.csv'
+
+
+def _text(node: ast.expr | None, names: dict[str, str]) -> str | None:
+    """A string the expression certainly is: a literal, a known name, an f-string of those."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.JoinedStr):
+        parts = []
+        for value in node.values:
+            if isinstance(value, ast.FormattedValue):
+                inner = _text(value.value, names) if value.format_spec is None and value.conversion == -1 else None
+                if inner is None:
+                    return None
+                parts.append(inner)
+            else:
+                part = _text(value, names)
+                if part is None:
+                    return None
+                parts.append(part)
+        return "".join(parts)
+    return None
+
+
+def _dataset(text: str | None) -> str | None:
+    """A dataset name as DuckDB resolves it (case-insensitive, quoted or not), or None."""
+    if not text:
+        return None
+    plain = ".".join(part.strip().strip('"') for part in text.split(".")).lower()
+    return plain if re.fullmatch(_DATASET, plain) else None
+
+
+def _undeclared_files(project: Project, step: Any, notebook: Path, use: _Use, add: Any) -> None:
+    """NB111: a literal path to a file of the project that neither `inputs:` nor step.input() declares."""
+    from .inputs import expand, is_url, key_of
+
+    declared = set(expand([i for i in step.inputs if not is_url(i)], project.root))
+    declared |= {key_of(project.root / d, project.root) for d in use.declared if not is_url(d)}
+    store = project.store.root.resolve()
+    for text, (cell, line) in use.files.items():
+        if text.startswith("/"):
+            continue  # NB110's
+        for base in (project.root, notebook.parent):
+            candidate = (base / text).resolve()
+            if candidate.is_file() and candidate.is_relative_to(project.root.resolve()):
+                key = key_of(candidate, project.root)
+                if key not in declared and not candidate.is_relative_to(store) and candidate.suffix != ".py":
+                    add("NB111", f"the step opens {text}, which it does not declare: add it to the step's "
+                                 f"inputs: in dataops.yaml, or open it with step.input({text!r}), so that "
+                                 "changing the file makes the step stale", cell, line)
+                break
 
 
 def _is_kit(func: ast.expr) -> bool:
@@ -176,10 +257,18 @@ def _is_kit(func: ast.expr) -> bool:
 
 
 def _sql_reads(node: ast.expr, cell: int, use: _Use) -> None:
-    for part in ast.walk(node):
-        if isinstance(part, ast.Constant) and isinstance(part.value, str):
-            for name in re.findall(rf"\b(?:from|join)\s+\"?({_DATASET})\b", part.value, re.IGNORECASE):
-                use.reads.setdefault(name, (cell, part.lineno))
+    text = _text(node, use.names)
+    texts = [text] if text is not None else [
+        part.value for part in ast.walk(node) if isinstance(part, ast.Constant) and isinstance(part.value, str)
+    ]
+    for value in texts:
+        for name in _SQL_TABLE.findall(value):
+            dataset = _dataset(name)
+            if dataset:
+                use.reads.setdefault(dataset, (cell, node.lineno))
+
+
+_SQL_TABLE = re.compile(r'\b(?:from|join)\s+("?[A-Za-z_][A-Za-z0-9_]*"?\s*\.\s*"?[A-Za-z_][A-Za-z0-9_]*"?)', re.IGNORECASE)
 
 
 def _dataflow(project: Project, uses: dict[str, _Use], paths: dict[str, str]) -> list[Finding]:

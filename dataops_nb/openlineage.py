@@ -135,7 +135,7 @@ class _RunView:
             facets["errorMessage"] = _error(row["error"] or f"the step ended {row['status']}")
         time = row["ended_at"] or self.run["ended_at"] or row["started_at"] or self.run["started_at"]
         event = self._event(kind, time, step, facets)
-        event["inputs"] = [self._input(v) for v in self._inputs_of(step)]
+        event["inputs"] = [self._input(v) for v in self._inputs_of(step)] + self._file_inputs(row)
         event["outputs"] = [self._output(v) for v in self.versions if v.step == step]
         return redact(event, self.secrets)
 
@@ -222,6 +222,29 @@ class _RunView:
             rows = ledger.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
             if rows:
                 found.append(rows[0])
+        return found
+
+    def _file_inputs(self, row: Any) -> list[dict[str, Any]]:
+        """The files (and URLs) the step read, from its fingerprint: file datasets named by
+        their absolute path in the `file://` namespace (so namespace + name is the file's URI)."""
+        from urllib.parse import urlsplit
+
+        from .inputs import is_url
+
+        try:
+            files = json.loads(row["fingerprint"] or "{}").get("files") or {}
+        except (ValueError, AttributeError):
+            return []
+        found = []
+        for key, version in sorted(files.items()):
+            if is_url(key):
+                parts = urlsplit(key)
+                space, name = f"{parts.scheme}://{parts.hostname or ''}", parts.path or "/"
+            else:
+                path = Path(key) if Path(key).is_absolute() else self.project.root / key
+                space, name = "file://", path.resolve().as_posix()
+            facets = {"version": _facet("DatasetVersionDatasetFacet", datasetVersion=version)}
+            found.append({"namespace": space, "name": name, "facets": facets})
         return found
 
     def _dataset_facets(self, dataset: str, version_id: str, schema: list[dict[str, str]]) -> dict[str, Any]:

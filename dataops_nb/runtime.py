@@ -49,6 +49,7 @@ class StepContext:
     _read: dict[str, str | None] = field(default_factory=dict)
     _checks: list[dict[str, Any]] = field(default_factory=list)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _files: dict[str, str] = field(default_factory=dict)  # file or URL opened with input() -> its version
     _con: duckdb.DuckDBPyConnection | None = None
     _parser: duckdb.DuckDBPyConnection | None = None
 
@@ -145,6 +146,28 @@ class StepContext:
             self._note(name)
         self._save_manifest()
 
+    def input(self, path: str | Path) -> Any:
+        """A file this step reads from outside the store (relative to the project, or absolute;
+        or an http(s) URL): its version joins the step's fingerprint and lineage, so the step
+        runs again when the file changes. Returns the file's absolute Path (a URL as given)."""
+        from .inputs import FileVersions, InputError, is_url, key_of
+
+        text = str(path)
+        if is_url(text):
+            target: Any = text
+            key = text
+        else:
+            target = Path(path) if Path(path).is_absolute() else self.project / path
+            if not target.is_file():
+                raise InputError(f"Input file {text} does not exist (looked for {target}).", path=text)
+            key = key_of(target, self.project)
+        if self.manifest_path is not None:
+            versions = FileVersions(self.project, self.store.root / "cache")
+            self._files[key] = versions.version(key)
+            versions.save()
+            self._save_manifest()
+        return target
+
     # --- writing -----------------------------------------------------------------
 
     def publish(self, name: str, data: Any, *, replace: bool = False) -> Written:
@@ -233,6 +256,7 @@ class StepContext:
                 {"dataset": name, "version": version} for name, version in sorted(self._read.items())
             ],
             "checks": self._checks,
+            "files": [{"path": key, "version": version} for key, version in sorted(self._files.items())],
         }
         tmp = self.manifest_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(manifest, indent=2))

@@ -68,12 +68,27 @@ class Step(_Model):
     timeout: Duration | None = Field(default=None, description="Seconds, or 30s / 10m / 2h.")
     retries: int = Field(default=0, ge=0, le=10)
     description: str = ""
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="Files the step reads (relative to the project; globs allowed) or http(s) URLs: "
+        "their content joins the fingerprint and the lineage.",
+    )
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
         if not STEP_NAME.match(value):
             raise ValueError(f"step name '{value}' must be an identifier (letters, digits, _ or -)")
+        return value
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.strip():
+                raise ValueError("an input must be a path or an http(s) URL, not empty")
+            if "://" in item and not item.startswith(("http://", "https://")):
+                raise ValueError(f"input '{item}' is a URL of a scheme the kit cannot version (use http or https)")
         return value
 
     @field_validator("timeout", mode="before")

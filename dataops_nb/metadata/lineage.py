@@ -44,7 +44,7 @@ class Node:
     """A dataset (its version in effect) or a step (its latest run behind that version)."""
 
     id: str  # safe in mermaid and dot: [a-z0-9_] only
-    kind: str  # "dataset" | "step"
+    kind: str  # "dataset" | "step" | "file" (a file or URL a step read)
     name: str
     version: str | None = None  # datasets: the version in effect
     status: str | None = None  # datasets: current / quarantined / ...
@@ -138,6 +138,18 @@ def step_id(name: str) -> str:
     return "st_" + _escape(name)
 
 
+def file_id(key: str) -> str:
+    return "fi_" + _escape(key)
+
+
+def _files_of(fingerprint: str | None) -> dict[str, str]:
+    """The files (and URLs) a step run read, from its fingerprint."""
+    try:
+        return dict(json.loads(fingerprint or "{}").get("files") or {})
+    except (ValueError, AttributeError):
+        return {}
+
+
 def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool = True) -> LineageGraph:
     """The whole dataset-level graph of a project, from its ledger.
 
@@ -153,10 +165,9 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
     effective: dict[str, sqlite3.Row] = {}
     for row in rows:
         effective.setdefault(row["dataset"], row)
-    notebooks = {
-        (r["run_id"], r["step"]): r["output_notebook"]
-        for r in ledger.query("SELECT run_id, step, output_notebook FROM step_runs")
-    }
+    step_rows = ledger.query("SELECT run_id, step, output_notebook, fingerprint FROM step_runs")
+    notebooks = {(r["run_id"], r["step"]): r["output_notebook"] for r in step_rows}
+    files = {(r["run_id"], r["step"]): _files_of(r["fingerprint"]) for r in step_rows}
     by_version = {row["version_id"]: row for row in ledger.query("SELECT * FROM dataset_versions")}
 
     nodes: dict[str, Node] = {}
@@ -186,6 +197,9 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
         edges[(step_id(record.step), dataset_id(name))] = Edge(
             step_id(record.step), dataset_id(name), version=record.version_id
         )
+        for key, version in files.get((record.run_id, record.step), {}).items():  # the files it read
+            nodes.setdefault(file_id(key), Node(id=file_id(key), kind="file", name=key, version=version))
+            edges[(file_id(key), step_id(record.step))] = Edge(file_id(key), step_id(record.step), version=version)
         for input_id in ledger.inputs_of(record.version_id):
             source = by_version.get(input_id)
             if source is None:
@@ -258,7 +272,7 @@ def subgraph(graph: LineageGraph, dataset: str, *, direction: str = "both", dept
                     keep_nodes.add(step)
                     for edge2 in adjacency.get(step, []):  # step -> dataset
                         other = edge2.source if walk == "upstream" else edge2.target
-                        if kinds.get(other) != "dataset":
+                        if kinds.get(other) not in ("dataset", "file"):
                             continue
                         keep_edges.add(edge2)
                         keep_nodes.add(other)
@@ -512,6 +526,8 @@ def render_json(graph: LineageGraph) -> str:
 
 
 def _label(node: Node) -> str:
+    if node.kind == "file":
+        return f"{node.name}  (file, {node.version})"
     if node.kind == "step":
         bits = [f"step, run {node.run_id}" if node.run_id else "step"]
         if node.notebook:
@@ -583,7 +599,8 @@ def render_mermaid(graph: LineageGraph) -> str:
     lines = ["graph LR"]
     for node in graph.nodes:
         label = _mermaid_text(node.name)
-        lines.append(f'    {node.id}[("{label}")]' if node.kind == "dataset" else f'    {node.id}(["{label}"])')
+        shapes = {"dataset": '[("{}")]', "file": '[/"{}"/]'}
+        lines.append(f"    {node.id}" + shapes.get(node.kind, '(["{}"])').format(label))
     for edge in graph.edges:
         arrow = "-.->" if edge.stale else "-->"
         lines.append(f"    {edge.source} {arrow} {edge.target}")
@@ -599,7 +616,7 @@ def _dot_text(text: str) -> str:
 def render_dot(graph: LineageGraph) -> str:
     lines = ["digraph lineage {", "    rankdir=LR;"]
     for node in graph.nodes:
-        shape = "cylinder" if node.kind == "dataset" else "box"
+        shape = {"dataset": "cylinder", "file": "note"}.get(node.kind, "box")
         extra = ", penwidth=3" if node.id == graph.root else ""
         lines.append(f'    {node.id} [label="{_dot_text(node.name)}", shape={shape}{extra}];')
     for edge in graph.edges:

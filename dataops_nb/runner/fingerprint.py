@@ -13,7 +13,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -208,11 +208,13 @@ class Fingerprint:
     modules: dict[str, str]
     inputs: dict[str, str]  # dataset -> version read (filled after the step ran)
     environment: str | None = None  # the --env overlay and the Python it ran on (None: not recorded)
+    # file or URL -> its version: the step's declared `inputs:` and what it opened with step.input()
+    files: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
             {"code": self.code, "params": self.params, "modules": self.modules, "inputs": self.inputs,
-             "environment": self.environment},
+             "environment": self.environment, "files": self.files},
             sort_keys=True,
         )
 
@@ -222,11 +224,11 @@ class Fingerprint:
             return None
         data = json.loads(text)
         return cls(data["code"], data["params"], data.get("modules", {}), data.get("inputs", {}),
-                   data.get("environment"))
+                   data.get("environment"), data.get("files", {}))
 
 
 def fingerprint(project_root: Path, notebook: Path, parameters: dict[str, Any], secrets: dict[str, str],
-                *, environment: str | None = None) -> Fingerprint:
+                *, environment: str | None = None, files: dict[str, str] | None = None) -> Fingerprint:
     import sys
 
     code = code_of(notebook)
@@ -238,6 +240,7 @@ def fingerprint(project_root: Path, notebook: Path, parameters: dict[str, Any], 
         modules=local_modules(code, roots=roots, project=project_root),
         inputs={},
         environment=_digest(json.dumps([environment, sys.version.split()[0]])),
+        files=dict(files or {}),
     )
 
 
@@ -268,4 +271,7 @@ def stale_reasons(
     for dataset, version in sorted(last.inputs.items()):
         if current_versions.get(dataset) != version:
             reasons.append(f"input changed: {dataset}")
+    from ..inputs import changes
+
+    reasons += changes(now.files, last.files)  # `now` has a version of every file `last` read
     return reasons

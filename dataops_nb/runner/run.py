@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataOpsError, PublishError, QualityGateError
+from ..inputs import MISSING, FileVersions, InputError, expand, is_pattern, is_url
 from ..ledger import Ledger, VersionRecord, now
 from ..openlineage import LineageEmitter
 from ..project import Project
@@ -78,7 +79,7 @@ class RunSummary:
         }
 
 
-def plan(project: Project, request: RunRequest) -> list[StepPlan]:
+def plan(project: Project, request: RunRequest, *, versions: FileVersions | None = None) -> list[StepPlan]:
     """Everything checkable before anything runs: selection, notebooks, parameters, secrets."""
     spec = project.spec
     needs = {step.name: step.needs for step in spec.steps}
@@ -89,15 +90,22 @@ def plan(project: Project, request: RunRequest) -> list[StepPlan]:
         path = project.notebook_path(step)
         notebooks[step.name] = inspect_notebook(path, shown=Path(project.relative(path)))
     values = resolve(spec, steps, notebooks, env=request.env, overrides=request.overrides, where=project.where)
-    return [
-        StepPlan(
-            step,
-            path := project.notebook_path(step),
-            values[step.name],
-            fingerprint(project.root, path, values[step.name], step.secrets(), environment=request.env),
-        )
-        for step in steps
-    ]
+    versions = versions or file_versions(project)
+    plans = []
+    for step in steps:
+        path = project.notebook_path(step)
+        files = {key: versions.version(key) for key in expand(step.inputs, project.root)}
+        plans.append(StepPlan(
+            step, path, values[step.name],
+            fingerprint(project.root, path, values[step.name], step.secrets(), environment=request.env, files=files),
+        ))
+    versions.save()
+    return plans
+
+
+def file_versions(project: Project) -> FileVersions:
+    """File hashes, cached in the store (by size and mtime) across commands."""
+    return FileVersions(project.root, project.store.root / "cache")
 
 
 def staleness(project: Project, plans: list[StepPlan]) -> dict[str, list[str]]:
@@ -105,16 +113,23 @@ def staleness(project: Project, plans: list[StepPlan]) -> dict[str, list[str]]:
     last = project.ledger.last_step_runs() if project.has_ledger() else {}
     current = {name: v.version_id for name, v in project.ledger.current_versions().items()} if last else {}
     result: dict[str, list[str]] = {}
+    versions = file_versions(project)
     for item in plans:
         row = last.get(item.step.name)
+        before = Fingerprint.from_json(row["fingerprint"]) if row else None
+        now = item.fingerprint
+        if before is not None:  # what the step opened itself (step.input) is compared too
+            opened = {key: versions.version(key) for key in before.files if key not in now.files}
+            now = replace(now, files={**opened, **now.files})
         reasons = stale_reasons(
-            item.fingerprint,
-            Fingerprint.from_json(row["fingerprint"]) if row else None,
+            now,
+            before,
             last_status=row["status"] if row else None,
             current_versions=current,
         )
         reasons += [f"upstream '{need}' is stale" for need in item.step.needs if result.get(need)]
         result[item.step.name] = reasons
+    versions.save()
     return result
 
 
@@ -147,6 +162,21 @@ def resume_request(project: Project, run_id: str, *, jobs: int) -> RunRequest:
     return RunRequest(
         overrides=overrides, only=todo, jobs=jobs, env=row["environment"], force=True, resumed_from=run_id
     )
+
+
+def require_inputs(project: Project, plans: list[StepPlan]) -> None:
+    """Every file a planned step declares by name exists (checked before anything runs)."""
+    for item in plans:
+        for index, declared in enumerate(item.step.inputs):
+            if is_url(declared) or is_pattern(declared):
+                continue
+            key = expand([declared], project.root)[0]
+            if item.fingerprint.files.get(key) == MISSING:
+                where = project.where("steps", project.spec.steps.index(item.step), "inputs", index)
+                raise InputError(
+                    f"{where} step '{item.step.name}' declares input {declared}, which does not exist.",
+                    step=item.step.name, path=declared,
+                )
 
 
 def require_secrets(plans: list[StepPlan]) -> None:
@@ -209,9 +239,12 @@ class Runner:
         return self.project.writable_ledger()
 
     def run(self, *, wait_for_lock: bool = True) -> RunSummary:
-        plans = plan(self.project, self.request)
+        versions = file_versions(self.project)
+        plans = plan(self.project, self.request, versions=versions)
         require_secrets(plans)
+        require_inputs(self.project, plans)
         with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
+            versions.save()  # the store exists now: the next plan need not hash the files again
             executor = make_executor(
                 self.request.executor, jobs=max(1, self.request.jobs), steps=len(plans),
                 address=self.request.dask_address, notebooks=[p.notebook for p in plans],
@@ -387,7 +420,9 @@ class Runner:
         quarantined = False
         if outcome.status == "success":
             read = {r["dataset"]: r["version"] for r in outcome.manifest.get("read", []) if r.get("version")}
-            self._fingerprints[outcome.step] = replace(self._fingerprints[outcome.step], inputs=read)
+            planned = self._fingerprints[outcome.step]
+            opened = {f["path"]: f["version"] for f in outcome.manifest.get("files", []) if f.get("path")}
+            self._fingerprints[outcome.step] = replace(planned, inputs=read, files={**opened, **planned.files})
             try:
                 self._promote(run_id, outcome, published)
             except DataOpsError as exc:
