@@ -157,9 +157,10 @@ def _cell_error(nb: Any, exc: Any) -> str:
 
 def execute_step(task: StepTask) -> StepOutcome:
     """Run one step with a kernel of its own (for workers without a shared pool: Dask)."""
-    from .kernels import KernelPool
+    from .kernels import KernelPool, path_code
 
-    pool = KernelPool(warm=1, budget=1, warm_code="").start()  # used at once: nothing to warm ahead
+    # used at once: nothing to warm ahead, only the project's root on the import path
+    pool = KernelPool(warm=1, budget=1, warm_code=path_code(task.context.get("project"))).start()
     try:
         return pool.call(run_step(pool, task)).result()
     finally:

@@ -31,8 +31,8 @@ class Executor(Protocol):
 class LocalExecutor:
     """Steps on a pool of warm kernels, `jobs` at a time."""
 
-    def __init__(self, *, jobs: int, steps: int, notebooks: Sequence[Path] = ()) -> None:
-        self.jobs, self.steps = jobs, steps
+    def __init__(self, *, jobs: int, steps: int, notebooks: Sequence[Path] = (), project: Path | None = None) -> None:
+        self.jobs, self.steps, self.project = jobs, steps, project
         self.notebooks = list(notebooks)
         self.pool: KernelPool | None = None  # made by the first step to execute
 
@@ -41,14 +41,16 @@ class LocalExecutor:
 
     def submit(self, task: StepTask) -> Future[StepOutcome]:
         if self.pool is None:
-            from .kernels import KernelPool, warm_code
+            from .kernels import KernelPool, path_code, warm_code
 
             self.pool = KernelPool(
                 # one spare beyond the running steps: a kernel takes longer to warm than a short step runs
                 warm=min(self.jobs + 1, max(self.steps, 1)),
                 budget=self.steps,
                 # waiting kernels import the heavy libraries these steps import, and only those
-                warm_code=warm_code(m for nb in self.notebooks for m in imported_modules(nb)),
+                warm_code="\n".join(filter(None, [
+                    path_code(self.project), warm_code(m for nb in self.notebooks for m in imported_modules(nb)),
+                ])),
                 cwd=_common_directory(self.notebooks), context_env=CONTEXT_ENV, fork=self.steps > 1,
             ).start()
         return self.pool.call(run_step(self.pool, task))
@@ -120,9 +122,9 @@ EXECUTORS = ("local", "dask")
 
 
 def make_executor(name: str, *, jobs: int, steps: int, address: str | None = None,
-                  notebooks: Sequence[Path] = ()) -> Executor:
+                  notebooks: Sequence[Path] = (), project: Path | None = None) -> Executor:
     if name == "local":
-        return LocalExecutor(jobs=jobs, steps=steps, notebooks=notebooks)
+        return LocalExecutor(jobs=jobs, steps=steps, notebooks=notebooks, project=project)
     if name == "dask":
         return DaskExecutor(jobs=jobs, address=address)
     from ..errors import NotFoundError

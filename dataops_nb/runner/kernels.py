@@ -62,6 +62,20 @@ def warm_code(imported: Iterable[str]) -> str:
     )
 
 
+def path_code(project: str | Path | None) -> str:
+    """Code putting the project's root on the kernel's import path, right after the
+    notebook's own folder: a step imports the project's modules from either place."""
+    if not project:
+        return ""
+    root = str(project)
+    return (
+        "import sys as __dataops_sys\n"
+        f"if {root!r} not in __dataops_sys.path:\n"
+        f"    __dataops_sys.path.insert(1 if __dataops_sys.path[:1] == [''] else 0, {root!r})\n"
+        "del __dataops_sys"
+    )
+
+
 # What a pool warms when it does not know its steps (the papermill engine): the kit's own.
 DEFAULT_WARM_CODE = warm_code(["dataops_nb"])
 

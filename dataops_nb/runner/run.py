@@ -248,6 +248,7 @@ class Runner:
             executor = make_executor(
                 self.request.executor, jobs=max(1, self.request.jobs), steps=len(plans),
                 address=self.request.dask_address, notebooks=[p.notebook for p in plans],
+                project=self.project.root,
             )
             # started before the run is opened: a cluster that cannot be reached leaves no run behind
             executor.start()
