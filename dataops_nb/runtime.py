@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import duckdb
 
 from .errors import AccessDeniedError, DataOpsError, NotFoundError, PublishError
-from .ledger import resolve_stored_path, stored_path
+from .ledger import Ledger, stored_path
 from .spec import DATASET_NAME, SPEC_FILE, find_project, resolve_dataset_name, validate_dataset_name
 from .store import CONTEXT_ENV, Store, Written, attach_view, connect, scratch, write_parquet
 
@@ -449,17 +448,12 @@ def current_datasets(store: Store) -> dict[str, dict[str, str]]:
     """Current versions straight from the ledger, read-only (no write, no migration)."""
     if not store.ledger_path.is_file():
         return {}
-    con = sqlite3.connect(f"file:{store.ledger_path}?mode=ro", uri=True, timeout=30)
+    ledger = Ledger.open(store.ledger_path, readonly=True, store_root=store.root)
     try:
-        rows = con.execute(
-            "SELECT dataset, version_id, path FROM dataset_versions WHERE status = 'current'"
-        ).fetchall()
+        current = ledger.versions.current()
     finally:
-        con.close()
-    # the ledger keeps paths relative to the store: read them from where the store is now
-    return {
-        name: {"version": version, "path": resolve_stored_path(path, store.root)} for name, version, path in rows
-    }
+        ledger.close()
+    return {name: {"version": v.version_id, "path": v.path} for name, v in current.items()}
 
 
 def read(name: str, *, version: str | None = None, as_of: str | None = None, scratch: bool = False) -> Any:

@@ -97,6 +97,18 @@ class RunRepository:
         )
         return {row["step"]: self._step(row) for row in rows}
 
+    def started_by(self, pid: int, *, after: str) -> str | None:
+        """The run a runner process of this host opened after run `after`, once it has."""
+        rows = self.db.query(
+            "SELECT run_id FROM runs WHERE pid = ? AND host = ? AND run_id > ? ORDER BY run_id LIMIT 1",
+            (pid, self.host, after),
+        )
+        return str(rows[0]["run_id"]) if rows else None
+
+    def latest_id(self) -> str | None:
+        rows = self.db.query("SELECT max(run_id) AS run_id FROM runs")
+        return str(rows[0]["run_id"]) if rows and rows[0]["run_id"] else None
+
     def _dead(self, row: Row) -> bool:
         return row["status"] == RunStatus.RUNNING and row["host"] == self.host and self._dead_pid(row)
 

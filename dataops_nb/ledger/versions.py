@@ -192,6 +192,53 @@ class VersionRepository:
         )
         return [version_record(row, self.store_root) for row in rows]
 
+    def with_notebooks(self, dataset: str) -> list[tuple[VersionRecord, Row]]:
+        """Every version of `dataset`, newest first, with its row (promoted_at, the step run's notebook)."""
+        rows = self.db.query(
+            "SELECT v.*, s.output_notebook FROM dataset_versions v "
+            "LEFT JOIN step_runs s ON s.run_id = v.run_id AND s.step = v.step "
+            "WHERE v.dataset = ? ORDER BY v.version_id DESC",
+            (dataset,),
+        )
+        return [(version_record(row, self.store_root), row) for row in rows]
+
+    def good(self, dataset: str) -> list[VersionRecord]:
+        """Versions that passed the gate and are still kept (current, superseded), newest first."""
+        rows = self.db.query(
+            "SELECT * FROM dataset_versions WHERE dataset = ? AND status IN ('current', 'superseded') "
+            "ORDER BY version_id DESC",
+            (dataset,),
+        )
+        return [version_record(row, self.store_root) for row in rows]
+
+    def with_status(self, status: VersionStatus | str) -> list[VersionRecord]:
+        rows = self.db.query(
+            "SELECT * FROM dataset_versions WHERE status = ? ORDER BY version_id", (VersionStatus(status).value,)
+        )
+        return [version_record(row, self.store_root) for row in rows]
+
+    def current_at(self, dataset: str, moment: str) -> VersionRecord | None:
+        """The version of `dataset` that was current at `moment`: promoted last before it, leaving
+        out versions a reviewer quarantined after their promotion and before `moment`."""
+        rows = self.db.query(
+            "SELECT * FROM dataset_versions WHERE dataset = ? AND promoted_at IS NOT NULL AND promoted_at <= ? "
+            "ORDER BY promoted_at DESC, version_id DESC",
+            (dataset, moment),
+        )
+        quarantined = {
+            r["version_id"]: r["at"]
+            for r in self.db.query(
+                "SELECT version_id, max(created_at) AS at FROM reviews WHERE decision = 'quarantine' "
+                "AND dataset = ? AND created_at <= ? GROUP BY version_id",
+                (dataset, moment),
+            )
+        }
+        for row in rows:
+            demoted = quarantined.get(row["version_id"])
+            if demoted is None or demoted < row["promoted_at"]:
+                return version_record(row, self.store_root)
+        return None
+
     def get(self, version_id: str) -> VersionRecord | None:
         rows = self.db.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
         return version_record(rows[0], self.store_root) if rows else None

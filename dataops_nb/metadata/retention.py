@@ -12,18 +12,15 @@ history and check history stay intact; only the parquet file goes.
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, DataOpsError, NotFoundError
-from ..ledger import VersionRecord, now, resolve_stored_path, validate_run_id, version_record
+from ..ledger import Ledger, VersionRecord, VersionStatus, now, validate_run_id
 from ..spec import validate_dataset_name
 
-# The ledger columns this feature adds (append to `ledger.MIGRATIONS` as one entry):
-# `sql`, the SQL a version was published from (column lineage), and `deleted_at`.
 # --- listing ------------------------------------------------------------------------------
 
 
@@ -37,33 +34,26 @@ def versions(project: Any, dataset: str) -> list[dict[str, Any]]:
     """Every version of `dataset`, newest first, with whether the next gc would delete it."""
     validate_dataset_name(dataset)
     ledger = project.ledger
-    rows = ledger.query(
-        "SELECT v.*, s.output_notebook FROM dataset_versions v "
-        "LEFT JOIN step_runs s ON s.run_id = v.run_id AND s.step = v.step "
-        "WHERE v.dataset = ? ORDER BY v.version_id DESC",
-        (dataset,),
-    )
-    if not rows:
-        known = [r[0] for r in ledger.query("SELECT name FROM datasets ORDER BY name")]
-        raise NotFoundError("dataset", dataset, known)
+    found = ledger.versions.with_notebooks(dataset)
+    if not found:
+        raise NotFoundError("dataset", dataset, ledger.catalog.dataset_names())
     doomed = {e.version.version_id for e in _expired(project, dataset)}
-    files = {row["version_id"]: Path(resolve_stored_path(row["path"], ledger.store_root)) for row in rows}
     return [
         {
-            "version": row["version_id"],
-            "status": row["status"],
-            "run_id": row["run_id"],
-            "step": row["step"],
-            "rows": row["rows"],
-            "bytes": row["bytes"],
-            "created_at": row["created_at"],
+            "version": version.version_id,
+            "status": version.status,
+            "run_id": version.run_id,
+            "step": version.step,
+            "rows": version.rows,
+            "bytes": version.bytes,
+            "created_at": version.created_at,
             "promoted_at": row["promoted_at"],
             "notebook": row["output_notebook"],
-            "path": project.relative(files[row["version_id"]]),
-            "readable": row["status"] != "deleted" and files[row["version_id"]].is_file(),
-            "expires": row["version_id"] in doomed,
+            "path": project.relative(version.path),
+            "readable": version.status != "deleted" and Path(version.path).is_file(),
+            "expires": version.version_id in doomed,
         }
-        for row in rows
+        for version, row in found
     ]
 
 
@@ -73,42 +63,31 @@ def versions(project: Any, dataset: str) -> list[dict[str, Any]]:
 def resolve_as_of(ledger: Any, dataset: str, run_id: str) -> VersionRecord:
     """The version of `dataset` that was current when run `run_id` ended.
 
-    `ledger` is a `Ledger`, a sqlite3 connection, or the path of `ledger.db` (opened
-    read-only: what the runtime in a kernel should pass). Promotion times decide: the
+    `ledger` is a `Ledger` or the path of `ledger.db` (opened read-only: what the runtime
+    in a kernel passes). Promotion times decide: the
     version promoted last before the run's end (its start + now while it is running),
     minus versions a reviewer quarantined before then. The result may be `deleted` (its
     file removed by gc): `as_of_path` turns that into a clear error.
     """
     validate_dataset_name(dataset)
     validate_run_id(run_id, what="run id for as_of")
-    query, close, store_root = _querier(ledger)
+    opened = None
+    if isinstance(ledger, (str, os.PathLike)):
+        path = Path(ledger)
+        if not path.is_file():
+            raise DataOpsError(f"No ledger at {path}: nothing has run in this project yet.")
+        ledger = opened = Ledger.open(path, readonly=True)
     try:
-        run = query("SELECT run_id, status, ended_at FROM runs WHERE run_id = ?", (run_id,))
-        if not run:
-            known = [r[0] for r in query("SELECT run_id FROM runs ORDER BY run_id DESC LIMIT 20", ())]
-            raise NotFoundError("run", run_id, known)
-        moment = run[0][2] or now()
-        rows = query(
-            "SELECT * FROM dataset_versions WHERE dataset = ? AND promoted_at IS NOT NULL AND promoted_at <= ? "
-            "ORDER BY promoted_at DESC, version_id DESC",
-            (dataset, moment),
-        )
-        quarantined = {
-            r[0]: r[1]
-            for r in query(
-                "SELECT version_id, max(created_at) FROM reviews WHERE decision = 'quarantine' "
-                "AND dataset = ? AND created_at <= ? GROUP BY version_id",
-                (dataset, moment),
-            )
-        }
+        run = ledger.runs.get(run_id)
+        if run is None:
+            raise NotFoundError("run", run_id, [r.run_id for r in ledger.runs.recent(20)])
+        found = ledger.versions.current_at(dataset, run.ended_at or now())
     finally:
-        close()
-    for row in rows:
-        demoted = quarantined.get(row["version_id"])
-        if demoted is not None and demoted >= row["promoted_at"]:
-            continue
-        return version_record(row, store_root)
-    raise DataOpsError(f"{dataset} had no current version when run {run_id} ended.")
+        if opened is not None:
+            opened.close()
+    if found is None:
+        raise DataOpsError(f"{dataset} had no current version when run {run_id} ended.")
+    return found
 
 
 def as_of_path(ledger: Any, dataset: str, run_id: str) -> tuple[VersionRecord, Path]:
@@ -175,9 +154,7 @@ def plan_gc(project: Any, datasets: Iterable[str] | None = None) -> list[Expired
     """The superseded versions beyond each dataset's `keep_versions`, oldest last."""
     if not project.has_ledger():
         return []
-    names = list(datasets) if datasets is not None else [
-        r[0] for r in project.ledger.query("SELECT name FROM datasets ORDER BY name")
-    ]
+    names = list(datasets) if datasets is not None else project.ledger.catalog.dataset_names()
     return [item for name in names for item in _expired(project, name)]
 
 
@@ -185,19 +162,11 @@ def _expired(project: Any, dataset: str) -> list[Expired]:
     keep = keep_versions(project, dataset)
     if keep is None:
         return []
-    rows = project.ledger.query(
-        "SELECT * FROM dataset_versions WHERE dataset = ? AND status IN ('current', 'superseded') "
-        "ORDER BY version_id DESC",
-        (dataset,),
-    )
     expired = []
-    for position, row in enumerate(rows):
-        if position < keep or row["status"] != "superseded":
+    for position, version in enumerate(project.ledger.versions.good(dataset)):
+        if position < keep or version.status != "superseded":
             continue
-        expired.append(
-            Expired(version_record(row, project.ledger.store_root), keep,
-                    f"superseded; {dataset} keeps its {keep} newest good version(s)")
-        )
+        expired.append(Expired(version, keep, f"superseded; {dataset} keeps its {keep} newest good version(s)"))
     return expired
 
 
@@ -252,23 +221,9 @@ def _collect(project: Any, plan: list[Expired]) -> GcResult:
                 f"{item.version.version_id}: {item.version.path} is outside the store ({data_dir}); "
                 "gc deleted nothing."
             )
-    stamp = now()
-    has_deleted_at = "deleted_at" in _columns(ledger)
     # the ledger first, then the files: a crash in between leaves files to sweep, never a
     # ledger row that promises a file that is gone
-    with ledger.transaction() as con:
-        for item in plan:
-            if has_deleted_at:
-                con.execute(
-                    "UPDATE dataset_versions SET status = 'deleted', deleted_at = ? "
-                    "WHERE version_id = ? AND status = 'superseded'",
-                    (stamp, item.version.version_id),
-                )
-            else:
-                con.execute(
-                    "UPDATE dataset_versions SET status = 'deleted' WHERE version_id = ? AND status = 'superseded'",
-                    (item.version.version_id,),
-                )
+    ledger.versions.transition([item.version.version_id for item in plan], VersionStatus.DELETED)
     freed, missing = 0, []
     for item in plan:
         path = Path(item.version.path)
@@ -280,11 +235,11 @@ def _collect(project: Any, plan: list[Expired]) -> GcResult:
             missing.append(item.version.version_id)
     planned = {item.version.version_id for item in plan}
     swept = []
-    for row in ledger.query("SELECT version_id, path FROM dataset_versions WHERE status = 'deleted'"):
-        path = Path(resolve_stored_path(row["path"], ledger.store_root))
-        if row["version_id"] not in planned and _inside(path, data_dir) and path.is_file():
+    for version in ledger.versions.with_status(VersionStatus.DELETED):
+        path = Path(version.path)
+        if version.version_id not in planned and _inside(path, data_dir) and path.is_file():
             path.unlink()
-            swept.append(row["version_id"])
+            swept.append(version.version_id)
     return GcResult(False, tuple(plan), freed, tuple(missing), tuple(swept))
 
 
@@ -293,41 +248,6 @@ def _inside(path: Path, root: Path) -> bool:
         return path.resolve().is_relative_to(root)
     except OSError:
         return False
-
-
-# --- plumbing ------------------------------------------------------------------------------
-
-
-def _columns(ledger: Any) -> list[str]:
-    return [r[1] for r in ledger.query("PRAGMA table_info(dataset_versions)")]
-
-
-def _querier(source: Any) -> tuple[Any, Any, Path]:
-    """(query(sql, args) -> rows with names, close(), store root) over a Ledger, a connection or a path.
-
-    The store root (the ledger's folder) is what version paths are relative to.
-    """
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise DataOpsError(f"No ledger at {path}: nothing has run in this project yet.")
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        con.row_factory = sqlite3.Row
-        return (lambda sql, args: con.execute(sql, tuple(args)).fetchall()), con.close, path.parent.resolve()
-    if isinstance(source, sqlite3.Connection):
-        main = next((row[2] for row in source.execute("PRAGMA database_list") if row[1] == "main"), "")
-        root = Path(main).parent.resolve() if main else Path.cwd()
-
-        def query(sql: str, args: Iterable[Any]) -> list[Any]:
-            previous = source.row_factory
-            source.row_factory = sqlite3.Row
-            try:
-                return source.execute(sql, tuple(args)).fetchall()
-            finally:
-                source.row_factory = previous
-
-        return query, lambda: None, root
-    return source.query, lambda: None, source.store_root
 
 
 def expired_dicts(plan: Iterable[Expired]) -> list[dict[str, Any]]:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConflictError, DataOpsError, NotFoundError
 from ..project import Project
+
+if TYPE_CHECKING:
+    from ..ledger.runs import RunRepository
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -60,7 +63,7 @@ def start_run(
         args.append("--force")
     if env:
         args += ["--env", env]
-    before = _latest_run_id(project.store.ledger_path)
+    before = _latest_run_id(project)
     logs = project.store.root / "launched"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
@@ -71,12 +74,12 @@ def start_run(
         )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
-        run_id = _run_of_pid(project.store.ledger_path, process.pid, after=before)
+        run_id = _run_of_pid(project, process.pid, after=before)
         if run_id:
             return run_id
         code = process.poll()
         if code is not None:
-            run_id = _run_of_pid(project.store.ledger_path, process.pid, after=before)
+            run_id = _run_of_pid(project, process.pid, after=before)
             if run_id:
                 return run_id
             message = _last_line(log_path) or f"the run exited with code {code}"
@@ -87,26 +90,20 @@ def start_run(
     raise DataOpsError(f"The run did not start within {STARTUP_TIMEOUT_S:.0f} s; see {project.relative(log_path)}.")
 
 
-def _run_of_pid(ledger_path: Path, pid: int, *, after: str) -> str | None:
-    row = _query_one(ledger_path, "SELECT run_id FROM runs WHERE pid = ? AND run_id > ?", (pid, after))
-    return str(row[0]) if row else None
+def _run_of_pid(project: Project, pid: int, *, after: str) -> str | None:
+    runs = _runs(project)
+    return runs.started_by(pid, after=after) if runs else None
 
 
-def _latest_run_id(ledger_path: Path) -> str:
-    row = _query_one(ledger_path, "SELECT max(run_id) FROM runs", ())
-    return str(row[0]) if row and row[0] else ""
+def _latest_run_id(project: Project) -> str:
+    runs = _runs(project)
+    return (runs.latest_id() or "") if runs else ""
 
 
-def _query_one(ledger_path: Path, sql: str, args: tuple[object, ...]) -> tuple[object, ...] | None:
-    if not ledger_path.is_file():
-        return None
+def _runs(project: Project) -> RunRepository | None:
     try:
-        con = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute(sql, args).fetchone()
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
+        return project.ledger.runs
+    except DataOpsError:
         return None  # the ledger is being created or migrated
 
 

@@ -122,11 +122,7 @@ def test_versions_listing_and_time_travel(history: ProjectFactory) -> None:
     # run 5 only quarantined squares and skipped total: the r4 versions were current when it ended
     assert resolve_as_of(project.store.ledger_path, "staging.squares", r5).version_id == f"staging.squares@{r4}"
     assert resolve_as_of(project.ledger, "marts.total", r5).version_id == f"marts.total@{r4}"
-    con = sqlite3.connect(project.store.ledger_path)
-    try:
-        assert resolve_as_of(con, "marts.evens", r1).version_id == f"marts.evens@{r1}"
-    finally:
-        con.close()
+    assert resolve_as_of(project.store.ledger_path, "marts.evens", r1).version_id == f"marts.evens@{r1}"
     with pytest.raises(NotFoundError, match="Unknown run '2001"):
         resolve_as_of(project.ledger, "raw.numbers", "20010101-000000-000abcd")
     with pytest.raises(DataOpsError, match="raw.other had no current version when run"):
