@@ -239,6 +239,11 @@ class VersionRepository:
                 return version_record(row, self.store_root)
         return None
 
+    def sql_of(self, version_id: str) -> str | None:
+        """The SQL text the version was published from, when the runtime recorded it."""
+        rows = self.db.query("SELECT sql FROM dataset_versions WHERE version_id = ?", (version_id,))
+        return str(rows[0]["sql"]) if rows and rows[0]["sql"] else None
+
     def get(self, version_id: str) -> VersionRecord | None:
         rows = self.db.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
         return version_record(rows[0], self.store_root) if rows else None

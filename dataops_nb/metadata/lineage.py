@@ -19,7 +19,6 @@ Nothing here writes the ledger.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -162,7 +161,7 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
         "SELECT * FROM dataset_versions WHERE status NOT IN ('staged', 'deleted') "
         "ORDER BY dataset, (status = 'current') DESC, version_id DESC"
     )
-    effective: dict[str, sqlite3.Row] = {}
+    effective: dict[str, Any] = {}
     for row in rows:
         effective.setdefault(row["dataset"], row)
     step_rows = ledger.query("SELECT run_id, step, output_notebook, fingerprint FROM step_runs")
@@ -299,12 +298,9 @@ def published_sql(project: Any, version: VersionRecord) -> str | None:
     `sql` field of the version's entry in its step manifest (`runs/<run>/<step>.json`).
     None when the step published a dataframe (nothing to derive columns from).
     """
-    try:
-        rows = project.ledger.query("SELECT sql FROM dataset_versions WHERE version_id = ?", (version.version_id,))
-        if rows and rows[0][0]:
-            return str(rows[0][0])
-    except sqlite3.OperationalError:  # no such column: the ledger predates it
-        pass
+    recorded = project.ledger.versions.sql_of(version.version_id)
+    if recorded:
+        return recorded
     if not version.run_id or not version.step:
         return None
     manifest = project.store.run_dir(version.run_id) / f"{version.step}.json"
@@ -328,7 +324,7 @@ def version_column_lineage(
 
 
 def _columns(ledger: Any, version: VersionRecord, sql_for: SqlSource,
-             by_version: Mapping[str, sqlite3.Row]) -> ColumnMap | None:
+             by_version: Mapping[str, Any]) -> ColumnMap | None:
     sql = sql_for(version)
     if not sql:
         return None
