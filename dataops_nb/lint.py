@@ -223,6 +223,19 @@ def _dataset(text: str | None) -> str | None:
     return plain if re.fullmatch(_DATASET, plain) else None
 
 
+def published_datasets(notebook: Path, values: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """The datasets a notebook visibly publishes, with `values` for its parameters: name -> (cell, line)."""
+    use = _Use({}, {})
+    for index, cell in enumerate(load_notebook_json(notebook).get("cells", []), start=1):
+        tree = parse_code(cell_source(cell)) if cell.get("cell_type") == "code" else None
+        if tree is None:
+            continue
+        _scan(tree, index, use, lambda *args: None)
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            use.names.update({k: v for k, v in values.items() if isinstance(v, str)})
+    return use.publishes
+
+
 def _undeclared_files(project: Project, step: Any, notebook: Path, use: _Use, add: Any) -> None:
     """NB111: a literal path to a file of the project that neither `inputs:` nor step.input() declares."""
     from .inputs import expand, is_url, key_of

@@ -92,3 +92,29 @@ def test_hand_run_publish_says_it_went_to_scratch_and_dn_read_keeps_reading_publ
     assert "no run sees it" in message and "dn.read reads the published version" in message
     assert reads == "1 5 [42]"
     assert again == "[43]"
+
+
+def test_two_steps_visibly_publishing_one_dataset_are_refused_before_the_run(project):
+    # as the templates are written: the dataset is a parameter, given by the spec
+    project.spec(
+        """
+        name: collide
+        steps:
+          - name: first
+            notebook: notebooks/first.ipynb
+          - name: second
+            notebook: notebooks/second.ipynb
+            params: {target: raw.shared}
+        """
+    )
+    project.notebook("first", "", 'import dataops_nb as dn\nname = "raw.shared"\ndn.step().publish(name, "select 1 as a")')
+    project.notebook("second", 'target = "raw.other"',
+                     'import dataops_nb as dn\ndn.step().publish(target, "select 2 as a")')
+    before = project.snapshot()
+    result = project.cli("run")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Steps 'first' (cell 2) and 'second' (cell 2) both publish raw.shared" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert project.snapshot() == before
+    lint = project.cli("lint")
+    assert "NB107" in lint.stdout and "raw.shared is also published by step 'first'" in lint.stdout

@@ -179,6 +179,28 @@ def require_inputs(project: Project, plans: list[StepPlan]) -> None:
                 )
 
 
+def refuse_shared_publishes(project: Project, plans: list[StepPlan]) -> None:
+    """Two steps that visibly publish one dataset: refused before anything runs (lint's NB107)."""
+    from ..errors import ConflictError
+    from ..lint import published_datasets
+
+    planned = {item.step.name: item.parameters for item in plans}
+    publisher: dict[str, tuple[str, int]] = {}
+    for step in project.spec.steps:
+        try:
+            found = published_datasets(project.notebook_path(step), planned.get(step.name, step.plain_params()))
+        except DataOpsError:
+            continue  # a notebook that cannot be read: the run says so when it gets there
+        for dataset, (cell, _line) in found.items():
+            if dataset in publisher and publisher[dataset][0] != step.name:
+                other, other_cell = publisher[dataset]
+                raise ConflictError(
+                    f"Steps '{other}' (cell {other_cell}) and '{step.name}' (cell {cell}) both publish {dataset}: "
+                    "a dataset has one publishing step."
+                )
+            publisher.setdefault(dataset, (step.name, cell))
+
+
 def require_secrets(plans: list[StepPlan]) -> None:
     """Every secret a planned step needs is set (checked before anything runs)."""
     for item in plans:
@@ -243,6 +265,7 @@ class Runner:
         plans = plan(self.project, self.request, versions=versions)
         require_secrets(plans)
         require_inputs(self.project, plans)
+        refuse_shared_publishes(self.project, plans)
         with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
             versions.save()  # the store exists now: the next plan need not hash the files again
             executor = make_executor(
