@@ -1,4 +1,4 @@
-"""Evaluating checks on one dataset version: the fused scan, outcomes, masked samples."""
+"""Evaluating checks on one dataset version: the fused scan (or the one pass), outcomes, masked samples."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import duckdb
 
 from ..metadata.pii import mask_rows
 from ..store import quote_path, scratch
+from . import onepass
 from .builtin import Unique
 from .checks import Check
 from .results import CheckResult, Target
@@ -19,8 +20,9 @@ from .sql import compile_scans, sample_query, source
 
 __all__ = ["CheckResult", "Target", "explain", "run_checks"]
 
-# Between these row counts a unique check proves itself on 64-bit key hashes in polars (about
-# 5x faster than DuckDB's exact distinct count on 10M keys); below, the distinct count costs
+# Between these row counts a file with a unique check is checked in one pass (onepass.py): key
+# hashes and failing-row bits streamed to polars (about 5x faster than DuckDB's exact distinct
+# count on 10M keys, and the columns decoded once); below, the distinct count costs
 # milliseconds and stays in the fused statement; above, the hashes would not fit in memory.
 # Files smaller than HASHED_UNIQUE_MIN_BYTES are not even asked for their row count.
 HASHED_UNIQUE_ROWS = (1_000_000, 100_000_000)
@@ -39,7 +41,7 @@ def run_checks(checks: Iterable[Check], target: Target) -> list[CheckResult]:
 
 
 def explain(checks: Iterable[Check], target: Target) -> list[str]:
-    """The statements a check of `target` runs: the fused scan, then any hashed unique checks."""
+    """The statements a check of `target` runs: the one pass of a large file, then the fused scan."""
     checks = list(checks)
     con = scratch()
     try:
@@ -47,10 +49,16 @@ def explain(checks: Iterable[Check], target: Target) -> list[str]:
     finally:
         con.close()
     refs = {name: source(path) for name, path in target.refs.items()}
-    fused = [check for check in checks if not _hashed(check, hashed)]
-    statements = [scan.sql for scan in compile_scans(fused, target.path, refs)]
-    return statements + [f"-- {check.name}: distinct hashes counted in polars; the keys only if a hash repeats\n"
-                         f"{UNIQUE.key_hashes(check, target.path)}" for check in checks if _hashed(check, hashed)]
+    indexed = list(enumerate(checks))
+    statements = []
+    if hashed:
+        scan = onepass.plan(indexed, target.path, refs)
+        statements.append("-- one pass: key hashes and failing-row bits to Arrow, counted in polars "
+                          "(the keys only if a hash repeats)\n" + scan.sql)
+        indexed = [(index, check) for index, check in indexed if index not in scan.indices]
+        if not indexed:
+            return statements
+    return statements + [scan.sql for scan in compile_scans([check for _, check in indexed], target.path, refs)]
 
 
 def _run(con: duckdb.DuckDBPyConnection, checks: list[Check], target: Target) -> list[CheckResult]:
@@ -67,35 +75,41 @@ def _run(con: duckdb.DuckDBPyConnection, checks: list[Check], target: Target) ->
         else:
             runnable.append((index, check))
     refs = {name: source(path) for name, path in target.refs.items()}
-    hashed = _hashed_uniques(con, [check for _, check in runnable], target.path)
-    fused = [(index, check) for index, check in runnable if not _hashed(check, hashed)]
     started = time.perf_counter()
     values: dict[int, Any] = {}
     statements: dict[int, str] = {}
+    rows: int | None = None
+    if _hashed_uniques(con, [check for _, check in runnable], target.path):
+        scan = onepass.plan(runnable, target.path, refs)
+        try:
+            rows, counted, statements = onepass.run(con, scan, target.path)
+            values.update(counted)
+        except duckdb.Error:  # a predicate the data cannot answer: the fused scan isolates it
+            rows, statements = None, {}
+    fused = [(index, check) for index, check in runnable if index not in values
+             and (rows is None or check.handler.expression(check, refs, target.path) is not None)]
+    sql_text: list[str] = []
     try:
-        rows, sql_text = _scan(con, fused, target.path, refs, values)
+        if fused or rows is None:
+            rows, sql_text = _scan(con, fused, target.path, refs, values)
     except duckdb.Error:
         # one check the data cannot answer (its SQL, a type): scan each check on its own, so
         # that one is an error result and every other check still reports
-        rows, sql_text = 0, []
+        isolated: dict[int, str] = {}
         for item in fused:
             try:
                 rows, text = _scan(con, [item], target.path, refs, values)
             except duckdb.Error as exc:
-                results[item[0]] = CheckResult(item[1], "error", rows, message=_broken(exc))
+                results[item[0]] = CheckResult(item[1], "error", rows or 0, message=_broken(exc))
                 continue
-            statements[item[0]] = "\n;\n".join(text)
-        if not statements:  # even the row count fails: the file itself cannot be read
+            isolated[item[0]] = "\n;\n".join(text)
+        if not isolated and not values:  # even the row count fails: the file itself cannot be read
             raise
+        statements.update(isolated)
         runnable = [(index, check) for index, check in runnable if index not in results]
-    scan_time = time.perf_counter() - started
+    duration = (time.perf_counter() - started) / max(len(runnable), 1)
     for index, check in runnable:
-        if _hashed(check, hashed):
-            started = time.perf_counter()
-            values[index], statements[index] = _duplicates_by_hash(con, check, target.path)
-            results[index] = _judged(check, values[index], rows, target, time.perf_counter() - started)
-        else:
-            results[index] = _judged(check, values.get(index), rows, target, scan_time / max(len(fused), 1))
+        results[index] = _judged(check, values.get(index), rows or 0, target, duration)
     for index, result in list(results.items()):
         if result.status != "pass" and result.failing:
             results[index] = _with_sample(con, result, target, refs)
@@ -132,17 +146,9 @@ def _broken(exc: Exception) -> str:
     return f"the check could not run: {first.split(': ', 1)[-1]}"
 
 
-UNIQUE = Unique()
-
-
-def _hashed(check: Check, hashed: bool) -> bool:
-    """Whether `check` is a unique check counted on key hashes (when `hashed`: the file is large)."""
-    return hashed and isinstance(check.handler, Unique)
-
-
 def _hashed_uniques(con: duckdb.DuckDBPyConnection, checks: list[Check], path: str) -> bool:
-    """Whether unique checks on this file count key hashes in polars (large files only)."""
-    if not any(_hashed(check, True) for check in checks) or _size(path) < HASHED_UNIQUE_MIN_BYTES:
+    """Whether this file is checked in one pass with unique keys hashed (large files with unique checks)."""
+    if not any(isinstance(check.handler, Unique) for check in checks) or _size(path) < HASHED_UNIQUE_MIN_BYTES:
         return False
     rows = con.sql(f"SELECT sum(num_rows) FROM parquet_file_metadata({quote_path(path)})").fetchall()[0][0]
     low, high = HASHED_UNIQUE_ROWS
@@ -154,17 +160,6 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
-
-
-def _duplicates_by_hash(con: duckdb.DuckDBPyConnection, check: Check, path: str) -> tuple[int, str]:
-    """Rows repeating an earlier key, exact: as many distinct key hashes as keys proves there
-    are none; only when hashes repeat (a duplicate, or a rare collision) are keys counted."""
-    hashed = UNIQUE.key_hashes(check, path)
-    hashes = con.sql(hashed).pl().to_series()
-    if hashes.n_unique() == hashes.len():
-        return 0, hashed
-    exact = UNIQUE.duplicates(check, path)
-    return int(con.sql(exact).fetchall()[0][0] or 0), f"{hashed}\n;\n{exact}"
 
 
 def _with_sample(con: duckdb.DuckDBPyConnection, result: CheckResult, target: Target, refs: dict[str, str]) -> CheckResult:

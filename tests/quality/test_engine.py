@@ -121,8 +121,9 @@ def test_one_fused_statement(flights):
 
 
 def test_unique_on_a_large_file_counts_exactly_through_key_hashes(tmp_path):
-    """From a million rows on, a unique check proves itself on 64-bit key hashes; a repeat
-    (a real duplicate, or a hash collision) falls back to DuckDB's exact count."""
+    """From a million rows on, a file with unique checks is checked in one pass: key hashes and
+    failing-row bits streamed once; a repeated hash (a real duplicate, or a collision) falls back
+    to DuckDB's exact count."""
     path, clean = tmp_path / "big.parquet", tmp_path / "clean.parquet"
     rows = 1_200_000
     con = duckdb.connect()
@@ -134,25 +135,33 @@ def test_unique_on_a_large_file_counts_exactly_through_key_hashes(tmp_path):
     schema = [{"name": n, "type": t} for n, t, *_ in con.sql(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
     big = Target("raw.big", str(path), schema, {})
     checks = [check("unique", "id"), check("unique", "maybe"), check({"unique": {"columns": ["id", "half"]}}),
-              check("unique", "name"), check({"unique": {"columns": ["half"], "severity": "warn"}})]
+              check("unique", "name"), check({"unique": {"columns": ["half"], "severity": "warn"}}),
+              check("not_null", "maybe"), check({"range": {"max": 5}}, "id"), check({"row_count": {"max": 10}})]
     results = {r.check.name: r for r in run_checks(checks, big)}
+    assert results["not_null(maybe)"].failing == rows // 3 + 1 and len(results["not_null(maybe)"].sample) == 10
+    assert results["range(id)"].failing == rows - 6 + 2  # 6..rows-1, and the extra 7 and 8
+    assert results["row_count"].status == "error" and f"{rows + 2} rows" in results["row_count"].message
     assert results["unique(id)"].failing == 2 and results["unique(id)"].status == "error"
     assert results["unique(maybe)"].failing == 1  # the NULLs repeat but are not keys
     assert results["unique(id,half)"].failing == 2  # (7, 1) and (8, 0) each twice
     assert results["unique(name)"].failing == 1
     assert results["unique(half)"].failing == rows + 2 - 2 and results["unique(half)"].status == "warn"
     assert {row["id"] for row in results["unique(id)"].sample} == {7, 8}
-    assert 'SELECT hash("id") AS "h"' in results["unique(id)"].sql and "count(DISTINCT" in results["unique(id)"].sql
+    assert 'CASE WHEN "id" IS NOT NULL THEN hash("id") END AS "h0"' in results["unique(id)"].sql
+    assert "count(DISTINCT" in results["unique(id)"].sql
     assert all(r.rows == rows + 2 for r in results.values())
 
     target = Target("raw.clean", str(clean), schema[:1] + schema[3:], {})
     passed = run_checks([check("unique", "id"), check({"unique": {"columns": ["id", "name"]}}), check("not_null", "id")], target)
     assert [r.status for r in passed] == ["pass"] * 3 and [r.failing for r in passed] == [0, 0, 0]
     assert "count(DISTINCT" not in passed[0].sql  # distinct hashes alone proved it
-    fused, hashed_id, hashed_pair = explain([check("unique", "id"), check({"unique": {"columns": ["id", "name"]}}),
-                                             check("not_null", "id")], target)
-    assert "DISTINCT" not in fused and 'count(*) FILTER (WHERE "id" IS NULL)' in fused
-    assert hashed_id.startswith("-- unique(id):") and 'hash("id", "name")' in hashed_pair
+    [one_pass] = explain([check("unique", "id"), check({"unique": {"columns": ["id", "name"]}}),
+                          check("not_null", "id")], target)
+    assert one_pass.startswith("-- one pass:") and "DISTINCT" not in one_pass
+    assert 'hash("id", "name") AS "h1"' in one_pass and '(CASE WHEN "id" IS NULL THEN 1::USMALLINT' in one_pass
+    # checks that are not a predicate of the row stay in a fused statement beside the one pass
+    one_pass, fused = explain([check("unique", "id"), check({"freshness": {"warn_after": "1d"}}, "id")], target)
+    assert '"m"' not in one_pass and 'max("id")' in fused
 
 
 @pytest.mark.parametrize(
