@@ -51,6 +51,9 @@ COMMAND = os.environ.get("DATAOPS_NB_COMMAND", {command!r})
 RUN = {run_args!r}  # arguments given to every `run`
 
 STEPS = {steps}
+# Environment variables the tasks read secrets from ({{secret: ENV}} parameters): set them on the
+# machines that run the tasks (never in this file). A task whose variable is missing fails at once.
+SECRETS = {secrets!r}
 
 
 def step_command(step):
@@ -129,12 +132,16 @@ def dag_source(project: Project, *, dag_id: str | None = None, schedule: str | N
     steps: dict[str, dict[str, Any]] = {
         step.name: {
             "needs": list(step.needs),
-            "description": step.description,
+            "description": "\n\n".join(filter(None, [step.description, _needs_secrets(step)])),
+            "secrets": sorted(set(step.secrets().values())),
             "timeout": None if step.timeout is None else step.timeout * (step.retries + 1) + _SLACK_SECONDS,
         }
         for step in spec.steps
     }
     doc = spec.description or f"The dataops-nb pipeline '{spec.name}'."
+    secrets = sorted({var for step in steps.values() for var in step["secrets"]})
+    if secrets:
+        doc += "\n\nThe tasks read secrets from these environment variables: " + ", ".join(secrets) + "."
     return TEMPLATE.format(
         marker=MARKER,
         spec=project.relative(project.spec_path),
@@ -143,10 +150,16 @@ def dag_source(project: Project, *, dag_id: str | None = None, schedule: str | N
         command=command or default_command(),
         run_args=["-q", *(["--env", env] if env else [])],
         steps=_literal(steps),
+        secrets=secrets,
         dag_id=dag_id_of(project, dag_id),
         description=spec.description or None,
         schedule=check_schedule(schedule),
     )
+
+
+def _needs_secrets(step: Any) -> str:
+    names = sorted(set(step.secrets().values()))
+    return f"Needs the environment variables {', '.join(names)}." if names else ""
 
 
 def _literal(steps: dict[str, dict[str, Any]]) -> str:

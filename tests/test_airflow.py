@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import make_two_steps
+from .conftest import TWO_STEPS, make_two_steps
 
 AIRFLOW = "apache-airflow>=3.0,<4"
 CACHE = Path(os.environ.get("DATAOPS_TEST_CACHE", Path.home() / ".cache" / "dataops-nb-tests"))
@@ -110,3 +110,26 @@ def test_export_airflow_refuses_bad_input_and_keeps_files(project):
     # a file it wrote is simply regenerated
     project.cli("export", "airflow", "-o", str(mine), "--dag-id", "numbers", check=0)
     assert "dag_id='numbers'" in mine.read_text()
+
+
+DOCS = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+dag = bag.dags[sys.argv[2]]
+print(json.dumps({"dag": dag.doc_md, "tasks": {t.task_id: t.doc_md for t in dag.tasks}}))
+"""
+
+
+def test_the_dag_names_the_secrets_its_tasks_need(project, airflow_venv, tmp_path):
+    make_two_steps(project, TWO_STEPS.replace("notebook: notebooks/double.ipynb",
+                                              "notebook: notebooks/double.ipynb\n    params: {token: {secret: NUMBERS_TOKEN}}"))
+    dag_file = project.root / json.loads(project.cli("export", "airflow", "--json", check=0).stdout)["path"]
+    assert "SECRETS = ['NUMBERS_TOKEN']" in dag_file.read_text()
+    loaded = subprocess.run([str(airflow_venv / "bin" / "python"), "-c", DOCS, str(dag_file.parent), "twosteps"],
+                            check=False, capture_output=True, text=True, env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "af")},
+                            timeout=300)
+    docs = json.loads(loaded.stdout.strip().splitlines()[-1])
+    assert "secrets from these environment variables: NUMBERS_TOKEN." in docs["dag"]
+    assert docs["tasks"]["double"] == "Needs the environment variables NUMBERS_TOKEN."
+    assert docs["tasks"]["make"] is None
