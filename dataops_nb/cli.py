@@ -27,6 +27,7 @@ class Settings:
     json: bool = False
     debug: bool = False
     printed: bool = False  # a JSON document is on stdout already (an error then goes to stderr only)
+    opened: Any = None  # the project a command opened
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -65,6 +66,7 @@ def _project(ctx: click.Context) -> Any:
     from . import service
 
     project = service.open_project(_settings(ctx).project)
+    _settings(ctx).opened = project  # the error boundary records access denials in its audit log
     gc.enable()  # start-up is over (see main): what the command allocates is collected as usual
     return project
 
@@ -698,6 +700,34 @@ def strip(ctx: click.Context, notebooks: tuple[Path, ...]) -> None:
     _emit(ctx, {"changed": changed}, lambda d: click.echo("\n".join(f"stripped {p}" for p in d["changed"])))
 
 
+@cli.command("audit")
+@common
+@click.option("--since", metavar="T", help="Entries at or after T: a date, a time (UTC) or an age (30m, 12h, 7d).")
+@click.option("--user", "user", metavar="U", help="Only entries of user U.")
+@click.option("--verify", is_flag=True, help="Check the hash chain; exit 1 naming the first altered entry.")
+@click.pass_context
+def audit_command(ctx: click.Context, since: str | None, user: str | None, verify: bool) -> None:
+    """Who did what, when and from where (cli or server): runs, reviews, status changes, gc, denials, exports."""
+    from . import service
+
+    project = _project(ctx)
+    if verify:
+        result = service.audit_verify(project)
+        _emit(ctx, result, lambda d: click.echo(
+            f"audit log intact: {d['entries']} entries" + (f", newest hash {d['head']}" if d["head"] else "")))
+        return
+    entries = service.audit_log(project, since=since, user=user)
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("No audit entries.")
+            return
+        _table([{**row, "details": json.dumps(row["details"], sort_keys=True, default=str)[:120]} for row in rows],
+               ["id", "at", "user", "origin", "action", "target", "details"])
+
+    _emit(ctx, entries, human)
+
+
 # --- the error boundary ------------------------------------------------------------
 
 
@@ -723,6 +753,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except DataOpsError as exc:
+        _record_denial(settings, exc)
         if debug:
             raise
         _json_error(settings, args, exc, str(exc))
@@ -752,6 +783,19 @@ def _json_error(settings: Settings, args: list[str], exc: BaseException, message
     error = {"type": type(exc).__name__, "message": message, "file": None if file is None else str(file),
              "line": line if isinstance(line, int) else None}
     click.echo(json.dumps({"error": error}, indent=2, default=str))
+
+
+def _record_denial(settings: Settings, exc: DataOpsError) -> None:
+    """A command refused by the access rules leaves an entry in the audit log."""
+    from .errors import AccessDeniedError
+
+    if isinstance(exc, AccessDeniedError) and settings.opened is not None:
+        from . import service
+
+        try:
+            service.record_denial(settings.opened, str(exc))
+        except DataOpsError:
+            pass  # the denial itself is what the user must see
 
 
 def _before_exit() -> None:

@@ -95,6 +95,21 @@ class AccessDeniedError(DataOpsError):
     """The user's roles (`access` in dataops.yaml) do not allow this."""
 
 
+class LedgerUnreadableError(DataOpsError):
+    """A ledger file exists but is not a database the kit can read (empty, truncated, another format).
+
+    It is never replaced: it may be the only record of the project's history.
+    """
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(
+            f"The ledger {path} {problem}; it was left untouched: restore it from a backup, "
+            "or move it aside to start a new, empty ledger."
+        )
+        self.path = str(path)
+        self.problem = problem
+
+
 class StepFailedError(DataOpsError):
     """One or more steps failed during a run."""
 

@@ -14,9 +14,15 @@ from typing import Any
 MASK = "********"
 
 
+USER_VARIABLE = "DATAOPS_USER"
+ORIGIN_VARIABLE = "DATAOPS_ORIGIN"  # set by the server for the runs it starts; the CLI is "cli"
+ORIGINS = ("cli", "server")
+
+
 def current_user() -> str:
-    """DATAOPS_USER, else JUPYTERHUB_USER, else the OS user."""
-    for variable in ("DATAOPS_USER", "JUPYTERHUB_USER"):
+    """DATAOPS_USER, else JUPYTERHUB_USER, else the OS user (the CLI's identity; the server
+    passes Jupyter's authenticated user instead)."""
+    for variable in (USER_VARIABLE, "JUPYTERHUB_USER"):
         value = os.environ.get(variable)
         if value:
             return value
@@ -26,8 +32,14 @@ def current_user() -> str:
         return "unknown"
 
 
+def current_origin() -> str:
+    """Where the current process acts from: "server" for a run the server started, else "cli"."""
+    origin = os.environ.get(ORIGIN_VARIABLE, "cli")
+    return origin if origin in ORIGINS else "cli"
+
+
 def role_grants(spec: Any, user: str, dataset: str, right: str) -> bool:
-    """A role of `user` has a `right` (read, unmask, review) pattern matching `dataset`."""
+    """A role of `user` has a `right` (read, unmask, review; run for a step) pattern matching `dataset`."""
     for role in spec.access.members.get(user, []):
         patterns = spec.access.roles.get(role)
         if patterns and any(fnmatch.fnmatchcase(dataset, p) for p in getattr(patterns, right)):
@@ -41,6 +53,16 @@ def may(spec: Any, user: str, dataset: str, right: str) -> bool:
     if right != "unmask" and not spec.access.members:
         return True
     return role_grants(spec, user, dataset, right)
+
+
+def may_run(spec: Any, user: str, steps: Iterable[str]) -> str | None:
+    """The first of `steps` that `user` may not start (None when all are allowed).
+
+    Like reading, open to anyone until `access.members` names people; then a role's `run`
+    patterns must match every step the run would execute."""
+    if not spec.access.members:
+        return None
+    return next((step for step in steps if not role_grants(spec, user, step, "run")), None)
 
 
 def secret_values(env_names: Iterable[str]) -> list[str]:

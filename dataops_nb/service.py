@@ -113,8 +113,15 @@ def report(project: Project, run_id: str | None = None, output: Path | None = No
     path = (output or project.store.root / "reports" / f"{run['run_id']}.html").resolve()
     checks = {version: quality(project.ledger, version) for version in versions}
     write_text(path, render(project, run, checks, failed, path))
+    _record_export(project, "report", project.relative(path), user=user, run_id=run["run_id"])
     return {"run_id": run["run_id"], "status": run["status"], "path": project.relative(path),
             "failures": len(failed)}
+
+
+def _record_export(project: Project, kind: str, path: str, *, user: str | None = None, **details: Any) -> None:
+    from . import audit
+
+    audit.record(project.writable_ledger(), audit.EXPORT, user=user, target=kind, details={"path": path, **details})
 
 
 def latest_run_id(project: Project) -> str:
@@ -270,14 +277,15 @@ def _sample_for(project: Project, dataset: str, version: str, rows: list[dict[st
     return mask_rows(rows, hidden(project.spec, project.ledger, dataset, version, user=user))
 
 
-def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None) -> dict[str, Any]:
+def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None,
+                  origin: str | None = None) -> dict[str, Any]:
     from .quality.review import decide
     from .security import current_user
 
     if not project.has_ledger():
         raise NotFoundError("review target", target)
     return decide(project.writable_ledger(), project.spec, target=target, decision=decision, reason=reason,
-                  user=user or current_user())
+                  user=user or current_user(), origin=origin)
 
 
 # --- catalog ------------------------------------------------------------------------------
@@ -335,12 +343,31 @@ def pipeline(project: Project) -> dict[str, Any]:
     return {"name": project.spec.name, "steps": steps, "edges": edges, "running": running}
 
 
-def start_run(project: Project, *, only: list[str] = (), from_step: str | None = None,  # type: ignore[assignment]
-              force: bool = False, env: str | None = None) -> str:
-    """Start a run in a process of its own (it outlives the caller); returns its run id."""
-    from .runner.background import start_run as start
+def start_run(project: Project, *, only: list[str] = (),  # type: ignore[assignment]
+              from_step: str | None = None, force: bool = False, env: str | None = None,
+              user: str | None = None, origin: str = "cli") -> str:
+    """Start a run in a process of its own (it outlives the caller); returns its run id.
 
-    return start(project, only=list(only), from_step=from_step, force=force, env=env)
+    `user` (default: the current one) must be allowed to run every step the run selects
+    (`access.roles.<role>.run`); the run records `user` and `origin` as who started it.
+    """
+    from .errors import AccessDeniedError, DataOpsError
+    from .runner import dag
+    from .runner.background import start_run as start
+    from .security import current_user, may_run
+
+    user = user or current_user()
+    needs = {step.name: step.needs for step in project.spec.steps}
+    try:
+        selected = dag.select(needs, only=list(only), start=[from_step] if from_step else [])
+    except NotFoundError as exc:  # a step named in a request is bad input, not a missing resource
+        raise DataOpsError(str(exc)) from exc
+    refused = may_run(project.spec, user, selected)
+    if refused is not None:
+        raise AccessDeniedError(
+            f"User '{user}' may not run step {refused} (see access.roles.<role>.run in dataops.yaml)."
+        )
+    return start(project, only=list(only), from_step=from_step, force=force, env=env, user=user, origin=origin)
 
 
 def templates(project: Project | None = None) -> list[dict[str, Any]]:
@@ -392,6 +419,7 @@ def export_openlineage(project: Project, run_id: str | None, output: Path | None
     run_id = run_id or latest_run_id(project)
     path = export_run(project, run_id, output)
     events = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line)
+    _record_export(project, "openlineage", project.relative(path), run_id=run_id, events=events)
     return {"run_id": run_id, "path": project.relative(path), "events": events}
 
 
@@ -403,6 +431,7 @@ def export_airflow(project: Project, output: Path | None = None, *, force: bool 
     dag_id = dag_id_of(project, dag_id)
     path = export_dag(project, output, force=force, dag_id=dag_id, schedule=schedule, env=env, command=command)
     tasks = {step.name: list(step.needs) for step in project.spec.steps}
+    _record_export(project, "airflow", project.relative(path), dag_id=dag_id)
     return {"dag_id": dag_id, "path": project.relative(path), "schedule": schedule, "tasks": tasks}
 
 
@@ -410,7 +439,9 @@ def export_docker(project: Project, *, force: bool = False, env: str | None = No
     """A Dockerfile, .dockerignore and pinned requirements that run the pipeline in a container."""
     from .container import export_image
 
-    return export_image(project, force=force, env=env)
+    result = export_image(project, force=force, env=env)
+    _record_export(project, "docker", ", ".join(result.get("files", [])))
+    return result
 
 
 def lint(project: Project) -> list[dict[str, Any]]:
@@ -427,8 +458,13 @@ def freshness(project: Project) -> list[dict[str, Any]]:
     return freshness_report(project) if project.has_ledger() else []
 
 
-def executed_notebook(project: Project, run_id: str, step: str, user: str | None = None) -> dict[str, Any]:
+def executed_notebook(project: Project, run_id: str, step: str, user: str | None = None,
+                      within: Path | None = None) -> dict[str, Any]:
     """The notebook a step left in a run, read from the store (never a file outside it).
+
+    It is read only from the path the ledger recorded for that step (`runs/RUN_ID/STEP.ipynb`),
+    never through a symbolic link, and, with `within` (the server's root), only when the file
+    really lies inside it.
 
     The fields are those of a Jupyter contents model; the path is `RUN_ID/STEP.ipynb`. It is a
     record of what ran: its cells are marked neither editable nor deletable, and never trusted.
@@ -453,10 +489,7 @@ def executed_notebook(project: Project, run_id: str, step: str, user: str | None
     from .access import check_step_access
 
     check_step_access(project, user, run_id, step)
-    runs = project.store.runs_dir.resolve()
-    path = (project.root / executed[step]).resolve()
-    if not path.is_relative_to(runs) or not path.is_file():
-        raise NotFoundError(f"executed notebook in the store of run {run_id}", executed[step])
+    path = _recorded_notebook(project, run_id, step, executed[step], within)
     content = json.loads(path.read_text(encoding="utf-8"))
     for cell in content.get("cells", []):
         cell.setdefault("metadata", {}).update(editable=False, deletable=False, trusted=False)
@@ -469,3 +502,70 @@ def executed_notebook(project: Project, run_id: str, step: str, user: str | None
         "created": datetime.fromtimestamp(stat.st_ctime, timezone.utc),
         "last_modified": datetime.fromtimestamp(stat.st_mtime, timezone.utc),
     }
+
+
+def _recorded_notebook(project: Project, run_id: str, step: str, recorded: str, within: Path | None) -> Path:
+    """The file of a step's executed notebook, refused unless it is exactly where the ledger says."""
+    import os
+
+    from .errors import AccessDeniedError
+
+    expected = project.store.runs_dir / run_id / f"{step}.ipynb"
+    missing = NotFoundError(f"executed notebook in the store of run {run_id}", recorded)
+    # the ledger's record is the store's layout, and the file there is no link to another one
+    if os.path.normpath(project.root / recorded) != os.path.normpath(expected) or expected.is_symlink():
+        raise missing
+    resolved = expected.resolve()
+    if within is not None and not resolved.is_relative_to(within):
+        raise AccessDeniedError(f"The executed notebook of step {step} in run {run_id} lies outside the "
+                                "server's root directory; the server does not serve it.")
+    if not resolved.is_file():
+        raise missing
+    return resolved
+
+
+def confine(project: Project, root: Path) -> None:
+    """Refuse a project whose store or ledger resolves outside `root` (the server's root directory).
+
+    Executed notebooks are checked one by one when served (`executed_notebook(within=root)`)."""
+    from .errors import AccessDeniedError
+
+    for what, path in (("store", project.store.root), ("ledger", project.store.ledger_path)):
+        resolved = path.resolve()
+        if not resolved.is_relative_to(root):
+            raise AccessDeniedError(
+                f"The project's {what} {project.relative(path)} resolves to {resolved}, outside the server's "
+                "root directory; the server does not serve it."
+            )
+
+
+def record_denial(project: Project, message: str, *, user: str | None = None, origin: str | None = None,
+                  target: str | None = None) -> None:
+    """An access denial in the audit log (the interfaces call this when they refuse a request)."""
+    from . import audit
+
+    if project.has_ledger():
+        audit.record(project.writable_ledger(), audit.ACCESS_DENIED, user=user, origin=origin, target=target,
+                     details={"message": message})
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def audit_log(project: Project, *, since: str | None = None, user: str | None = None) -> list[dict[str, Any]]:
+    """Audit entries, oldest first (`since`: ISO date or time, or an age like 12h; `user`: one actor)."""
+    from . import audit
+
+    if not project.has_ledger():
+        return []
+    return [entry.to_dict() for entry in audit.entries(project.ledger, since=since, user=user)]
+
+
+def audit_verify(project: Project) -> dict[str, Any]:
+    """Walk the audit log's hash chain; raises AuditChainError (exit 1) at the first broken entry."""
+    from . import audit
+
+    if not project.has_ledger():
+        return {"entries": 0, "head": None, "ok": True}
+    verified = audit.verify(project.ledger)
+    return {"entries": verified.entries, "head": verified.head, "ok": True}

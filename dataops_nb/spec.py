@@ -158,6 +158,7 @@ class Role(_Model):
     read: list[str] = Field(default_factory=list)
     unmask: list[str] = Field(default_factory=list)
     review: list[str] = Field(default_factory=list)
+    run: list[str] = Field(default_factory=list, description="Steps (name patterns) this role may run from the server.")
 
 
 class Access(_Model):

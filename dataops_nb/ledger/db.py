@@ -87,6 +87,31 @@ def open_database(url: str | Path, *, readonly: bool = False) -> Database:
     return SqliteDatabase(sqlite_path(text), readonly=readonly)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_ledger_file(path: Path) -> None:
+    """Refuse a ledger file that exists but is empty, truncated or not an SQLite database."""
+    from ..errors import LedgerUnreadableError
+
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return  # a new project: the ledger is created
+    if size == 0:
+        raise LedgerUnreadableError(path, "is empty (0 bytes)")
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
+        raise LedgerUnreadableError(path, "is not an SQLite database")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    # the page count in the header is valid when its change counter matches (SQLite file format 1.3)
+    if pages and header[24:28] == header[92:96] and size < pages * page_size:
+        raise LedgerUnreadableError(path, f"is truncated ({size} of {pages * page_size} bytes)")
+
+
 class SqliteDatabase:
     """One SQLite file in WAL mode (or, read-only and missing, an empty in-memory ledger)."""
 
@@ -103,14 +128,27 @@ class SqliteDatabase:
             self._con = self._connect(":memory:")
             self.migrate()
             self._con.execute("PRAGMA query_only = ON")
-        elif readonly:
-            self._con = self._connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
-            self._con.execute("PRAGMA query_only = ON")
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = self._connect(str(path))
-            self._con.execute("PRAGMA journal_mode=WAL")
-            self._con.execute("PRAGMA synchronous=NORMAL")
+            # SQLite would silently start an empty database over an empty or foreign file
+            check_ledger_file(path)
+            try:
+                if readonly:
+                    self._con = self._connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+                    self._con.execute("PRAGMA query_only = ON")
+                else:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self._con = self._connect(str(path))
+                    self._con.execute("PRAGMA journal_mode=WAL")
+                    self._con.execute("PRAGMA synchronous=NORMAL")
+                self.schema_version()
+                self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except (sqlite3.DatabaseError, LedgerError) as exc:
+                cause = exc.__cause__ if isinstance(exc, LedgerError) else exc
+                if not isinstance(cause, sqlite3.DatabaseError) or "locked" in str(cause):
+                    raise
+                from ..errors import LedgerUnreadableError
+
+                raise LedgerUnreadableError(path, f"cannot be read as a database ({cause})") from exc
         self._check_not_newer()
 
     def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:

@@ -223,7 +223,14 @@ def _collect(project: Any, plan: list[Expired]) -> GcResult:
             )
     # the ledger first, then the files: a crash in between leaves files to sweep, never a
     # ledger row that promises a file that is gone
-    ledger.versions.transition([item.version.version_id for item in plan], VersionStatus.DELETED)
+    with ledger.transaction():
+        ledger.versions.transition([item.version.version_id for item in plan], VersionStatus.DELETED)
+        if plan:
+            from .. import audit
+
+            audit.record(ledger, audit.GC_DELETED, details={"versions": [
+                {"version": e.version.version_id, "bytes": e.version.bytes, "reason": e.reason} for e in plan
+            ]})
     freed, missing = 0, []
     for item in plan:
         path = Path(item.version.path)

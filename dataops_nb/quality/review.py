@@ -17,6 +17,7 @@ from ..security import may
 from ..spec import DATASET_NAME, Spec
 
 DECISIONS = ("accept", "waive", "quarantine", "comment")
+MAX_ID = 2**63 - 1  # larger ids fit no ledger column (SQLite INTEGER, PostgreSQL BIGINT)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Resolved:
 def resolve(ledger: Ledger, target: str) -> Resolved:
     target = target.strip()
     if target.lstrip("#").isdigit():
+        if int(target.lstrip("#")) > MAX_ID:
+            raise NotFoundError("check result", target)
         rows = ledger.query(
             "SELECT c.id, c.dataset, c.version_id, v.status FROM check_results c "
             "JOIN dataset_versions v USING (version_id) WHERE c.id = ?",
@@ -61,8 +64,11 @@ def resolve(ledger: Ledger, target: str) -> Resolved:
     return Resolved(chosen.dataset, chosen.version_id, None, chosen.status)
 
 
-def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: str, user: str) -> dict[str, Any]:
-    """Record one decision; accepting a quarantined version promotes it."""
+def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: str, user: str,
+           origin: str | None = None) -> dict[str, Any]:
+    """Record one decision (and its audit entry); accepting a quarantined version promotes it."""
+    from .. import audit
+
     if decision not in DECISIONS:
         raise NotFoundError("decision", decision, DECISIONS)
     if not reason.strip():
@@ -93,6 +99,13 @@ def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: st
             (target, found.dataset, found.version_id, found.check_id, decision, reason, user, now()),
         )
         review_id = cursor.lastrowid
+        audit.record(ledger, audit.REVIEW, user=user, origin=origin, target=target, con=con, details={
+            "decision": decision, "reason": reason, "dataset": found.dataset, "version": found.version_id,
+            "check_id": found.check_id, "effect": effect,
+        })
+        if effect != "recorded":
+            audit.record(ledger, audit.STATUS_CHANGED, user=user, origin=origin, target=found.version_id, con=con,
+                         details={"versions": [found.version_id], "why": f"review: {decision}", "effect": effect})
     return {
         "id": review_id, "target": target, "dataset": found.dataset, "version": found.version_id,
         "check_id": found.check_id, "decision": decision, "reason": reason, "user": user, "effect": effect,

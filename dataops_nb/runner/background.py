@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,8 +46,13 @@ def start_run(
     from_step: str | None = None,
     force: bool = False,
     env: str | None = None,
+    user: str | None = None,
+    origin: str = "cli",
 ) -> str:
-    """Start `dataops-nb run` detached; returns its run id once the ledger has it."""
+    """Start `dataops-nb run` detached; returns its run id once the ledger has it.
+
+    The run records `user` and `origin` (the server passes its authenticated user) as who
+    started it, whatever DATAOPS_USER the server's own environment holds."""
     for name in [*only, *([from_step] if from_step else [])]:
         try:
             project.spec.step(name)
@@ -71,6 +77,7 @@ def start_run(
         process = subprocess.Popen(
             args, cwd=project.root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # not killed with the server or the request
+            env=started_by(os.environ, user, origin),
         )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -88,6 +95,16 @@ def start_run(
             raise DataOpsError(message.removeprefix("Error: "))
         time.sleep(0.05)
     raise DataOpsError(f"The run did not start within {STARTUP_TIMEOUT_S:.0f} s; see {project.relative(log_path)}.")
+
+
+def started_by(environ: Mapping[str, str], user: str | None, origin: str) -> dict[str, str]:
+    """The environment of a run started on behalf of `user` from `origin`."""
+    from ..security import ORIGIN_VARIABLE, USER_VARIABLE
+
+    result = {**environ, ORIGIN_VARIABLE: origin}
+    if user:
+        result[USER_VARIABLE] = user
+    return result
 
 
 def _run_of_pid(project: Project, pid: int, *, after: str) -> str | None:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import audit as audit_log
 from ..errors import DataOpsError, PublishError, QualityGateError
 from ..inputs import MISSING, FileVersions, InputError, expand, is_pattern, is_url
 from ..ledger import Ledger, VersionRecord, now
@@ -295,17 +296,23 @@ class Runner:
         by_name = {p.step.name: p for p in plans}
         self._fingerprints = {p.step.name: p.fingerprint for p in plans}
         self.warnings: dict[str, list[str]] = {}
+        git = self.project.git_state()
+        params = {p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans}
         self.ledger.open_run(
             run_id,
-            **self.project.git_state(),
+            **git,
             user=current_user(),
             environment=self.request.env,
-            params={p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans},
+            params=params,
             selection=list(by_name),
             pid=os.getpid(),
             host=socket.gethostname(),
             resumed_from=self.request.resumed_from,
         )
+        audit_log.record(self.ledger, audit_log.RUN_STARTED, target=run_id, secrets=_secret_values(plans), details={
+            "environment": self.request.env, "steps": list(by_name), "params": params,
+            "git_commit": git.get("git_commit"), "resumed_from": self.request.resumed_from,
+        })
         for name in by_name:
             self.ledger.set_step(run_id, name, status="pending")
         from ..metadata.model import sync_spec
@@ -359,6 +366,8 @@ class Runner:
             for name in [*running.values(), *pending]:  # Ctrl-C: no step row is left running
                 self.ledger.set_step(run_id, name, status="interrupted")
             self.ledger.end_run(run_id, "interrupted", "the runner was stopped")
+            audit_log.record(self.ledger, audit_log.RUN_ENDED, target=run_id,
+                         details={"status": "interrupted", "message": "the runner was stopped"})
             self._emit("run_finished", run_id=run_id, status="interrupted")
             raise
         failed = [name for name, s in state.items() if s in ("failed", "timed_out")]
@@ -368,6 +377,7 @@ class Runner:
             first = outcomes[failed[0]]
             message = f"step '{failed[0]}' {first.status if first else 'failed'}"
         self.ledger.end_run(run_id, status, message)
+        audit_log.record(self.ledger, audit_log.RUN_ENDED, target=run_id, details={"status": status, "message": message})
         self._emit("run_finished", run_id=run_id, status=status)
         warnings = {step: found for step, found in self.warnings.items() if found}
         return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings)
@@ -539,10 +549,16 @@ class Runner:
                 self.ledger.record_checks(
                     con, result_rows(record, results[record.version_id], run_id=run_id, step=outcome.step)
                 )
+            versions = [record.version_id for record in records]
             if errors:
-                self.ledger.set_version_status(con, [r.version_id for r in records], "quarantined")
+                self.ledger.set_version_status(con, versions, "quarantined")
             else:
-                self.ledger.promote(con, [record.version_id for record in records])
+                self.ledger.promote(con, versions)
+            if versions:
+                audit_log.record(self.ledger, audit_log.STATUS_CHANGED, target=run_id, con=con, details={
+                    "step": outcome.step, "versions": versions, "status": "quarantined" if errors else "current",
+                    "why": "error-severity checks failed" if errors else "checks passed",
+                })
         self.warnings[outcome.step] = [r.summary() for rs in results.values() for r in rs if r.status == "warn"]
         if errors:
             raise QualityGateError(
@@ -560,6 +576,12 @@ def _open_checks_engine() -> bool:
 
     threading.Thread(target=lambda: scratch().close(), name="checks-engine", daemon=True).start()
     return True
+
+
+def _secret_values(plans: list[StepPlan]) -> list[str]:
+    from ..security import secret_values
+
+    return secret_values(env for p in plans for env in p.step.secrets().values())
 
 
 def _secret_refs(step: Step) -> dict[str, Any]:

@@ -3,7 +3,12 @@
 Every handler is authenticated (APIHandler + `@tornado.web.authenticated`); POSTs are
 XSRF-protected by jupyter_server. Each request names its project with `?project=DIR`
 relative to the server root (default: the root itself); a directory outside the root is
-refused with 400.
+refused with 400, and a project whose store or ledger resolves outside it with 403.
+
+Who asks is Jupyter's authenticated user (`current_user.username`; behind JupyterHub, the
+hub's user), passed explicitly to every service call that decides on access: the server
+never reads DATAOPS_USER or any other variable a caller could set. Every input is a
+bounded pydantic model: oversized values are 400 with one sentence.
 """
 
 from __future__ import annotations
@@ -20,13 +25,20 @@ from jupyter_server.utils import url_path_join
 from pydantic import BaseModel, ValidationError
 
 from .. import service
-from ..errors import AccessDeniedError, ConflictError, DataOpsError, NotFoundError
+from ..errors import (
+    AccessDeniedError,
+    ConflictError,
+    DataOpsError,
+    LedgerUnreadableError,
+    NotFoundError,
+)
 from ..project import Project
 from . import models
 from .projects import PROJECTS
 
 Model = TypeVar("Model", bound=BaseModel)
 NAME = r"[A-Za-z0-9_.\-@#]+"
+ORIGIN = "server"
 
 
 class BadRequestError(DataOpsError):
@@ -34,14 +46,32 @@ class BadRequestError(DataOpsError):
 
 
 class DataOpsHandler(APIHandler):
-    """The base of every /dataops/ handler: project resolution, models, error mapping."""
+    """The base of every /dataops/ handler: identity, project resolution, models, error mapping."""
 
     @property
     def server_root(self) -> Path:
         return Path(self.settings["server_root_dir"]).expanduser().resolve()
 
+    @property
+    def user(self) -> str:
+        """The authenticated user's name (the only identity the server decides with)."""
+        current = self.current_user
+        name = getattr(current, "username", None) if current is not None else None
+        if not name:  # @authenticated ran first: an authenticated request always has a user
+            raise tornado.web.HTTPError(403)
+        return str(name)
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        # a name in the URL is bounded like every other input (once the caller is known)
+        longest = 2 * models.NAME_MAX + 1
+        if self.current_user is not None and any(len(arg) > longest for arg in self.path_args):
+            self.set_status(400)
+            self.finish({"error": "BadRequestError",
+                         "message": f"Bad request: a name in the path is longer than {longest} characters."})
+
     def project_dir(self) -> Path:
-        relative = self.get_query_argument("project", "") or ""
+        relative = self.query(models.ProjectQuery).project
         root = self.server_root
         target = (root / relative).resolve()
         if not target.is_relative_to(root):
@@ -56,6 +86,7 @@ class DataOpsHandler(APIHandler):
             raise NotFoundError("project (dataops.yaml)", str(target)) from exc
         if not project.root.resolve().is_relative_to(self.server_root):
             raise NotFoundError("project (dataops.yaml) under the server root", str(target))
+        service.confine(project, self.server_root)
         return project
 
     def body(self, model: type[Model]) -> Model:
@@ -76,17 +107,33 @@ class DataOpsHandler(APIHandler):
 
     async def answer(self, call: Callable[[Project], Any], *, status: int = 200) -> None:
         """Run `call(project)` off the event loop and write its result as JSON."""
+        opened: list[Project] = []
+
+        def work() -> Any:
+            opened.append(self.open_project())
+            return call(opened[0])
+
         try:
-            result = await asyncio.to_thread(lambda: call(self.open_project()))
-        except Exception as exc:  # noqa: BLE001 - the one place errors become HTTP codes
+            result = await asyncio.to_thread(work)
+        except Exception as exc:
             code = _status_of(exc)
             if code == 500:
                 self.log.exception("dataops-nb: %s %s failed", self.request.method, self.request.path)
+            if isinstance(exc, AccessDeniedError) and opened:
+                await asyncio.to_thread(self._record_denial, opened[0], exc)
             self.set_status(code)
             self.finish({"error": type(exc).__name__, "message": str(exc) if code != 500 else "Internal error; see the server log."})
             return
         self.set_status(status)
         self.finish(result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result, default=str))
+
+
+    def _record_denial(self, project: Project, exc: AccessDeniedError) -> None:
+        try:
+            service.record_denial(project, str(exc), user=self.user, origin=ORIGIN,
+                                  target=f"{self.request.method} {self.request.path}")
+        except DataOpsError:
+            self.log.warning("dataops-nb: could not record an access denial in the audit log")
 
 
 def _bad_request(exc: ValueError, where: str, fallback: str) -> BadRequestError:
@@ -98,6 +145,8 @@ def _bad_request(exc: ValueError, where: str, fallback: str) -> BadRequestError:
 
 
 def _status_of(exc: Exception) -> int:
+    if isinstance(exc, LedgerUnreadableError):
+        return 503
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, AccessDeniedError):
@@ -145,6 +194,8 @@ class RunsHandler(DataOpsHandler):
                 from_step=request.step if request.mode == "from" else None,
                 force=request.force,
                 env=request.env,
+                user=self.user,
+                origin=ORIGIN,
             )
             return models.RunStarted(run_id=run_id)
 
@@ -163,7 +214,8 @@ class ExecutedNotebookHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str, step: str) -> None:
         def notebook(project: Project) -> models.NotebookContents:
-            return models.NotebookContents(**service.executed_notebook(project, run_id, step))
+            return models.NotebookContents(**service.executed_notebook(project, run_id, step, user=self.user,
+                                                                       within=self.server_root))
 
         await self.answer(notebook)
 
@@ -171,14 +223,16 @@ class ExecutedNotebookHandler(DataOpsHandler):
 class CatalogHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        query = self.get_query_argument("q", "")
-        await self.answer(lambda project: models.Listing(items=service.catalog_search(project, query)))
+        def search(project: Project) -> models.Listing:
+            return models.Listing(items=service.catalog_search(project, self.query(models.CatalogQuery).q))
+
+        await self.answer(search)
 
 
 class DatasetHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
-        await self.answer(lambda project: models.Record(**service.catalog_show(project, dataset)))
+        await self.answer(lambda project: models.Record(**service.catalog_show(project, dataset, user=self.user)))
 
 
 class LineageHandler(DataOpsHandler):
@@ -194,13 +248,14 @@ class LineageHandler(DataOpsHandler):
 class ReviewsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Record(**service.review_items(project)))
+        await self.answer(lambda project: models.Record(**service.review_items(project, user=self.user)))
 
     @tornado.web.authenticated
     async def post(self) -> None:
         def decide(project: Project) -> models.Record:
             request = self.body(models.Decision)
-            return models.Record(**service.review_decide(project, request.target, request.decision, request.reason))
+            return models.Record(**service.review_decide(project, request.target, request.decision, request.reason,
+                                                         user=self.user, origin=ORIGIN))
 
         await self.answer(decide, status=201)
 

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from ..spec import STEP_NAME
+
+# Every request field is bounded: an oversized value is a 400 with one sentence, never a 500
+# from a database overflow or a file name the system refuses.
+NAME_MAX = 128
+TEXT_MAX = 10_000
+ID_MAX = 2**63 - 1  # the largest id a ledger (SQLite or PostgreSQL BIGINT) holds
+
+StepName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX, pattern=STEP_NAME.pattern)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
 
 
 class _Request(BaseModel):
@@ -16,29 +28,45 @@ class StartRun(_Request):
     """Run all steps, one step, or a step and everything downstream."""
 
     mode: Literal["all", "only", "from"] = "all"
-    step: str | None = None
+    step: StepName | None = None
     force: bool = False
-    env: str | None = None
+    env: StepName | None = None
 
 
 class Decision(_Request):
-    target: str = Field(min_length=1)
+    target: str = Field(min_length=1, max_length=2 * NAME_MAX + 1)
     decision: Literal["accept", "waive", "quarantine", "comment"]
-    reason: str = Field(min_length=1)
+    reason: Text
+
+    @field_validator("target")
+    @classmethod
+    def _bounded_check_id(cls, target: str) -> str:
+        number = target.strip().lstrip("#")
+        if number.isdigit() and int(number) > ID_MAX:
+            raise ValueError(f"check result ids are at most {ID_MAX}")
+        return target
 
 
 class NewStep(_Request):
-    name: str = Field(min_length=1)
-    template: str = Field(min_length=1)
-    needs: list[str] = Field(default_factory=list)
+    name: StepName
+    template: Name
+    needs: list[StepName] = Field(default_factory=list, max_length=1000)
 
 
 class RunsQuery(_Request):
-    limit: int = Field(50, ge=1)
+    limit: int = Field(50, ge=1, le=10_000)
 
 
 class LineageQuery(_Request):
-    depth: int = Field(3, ge=0)
+    depth: int = Field(3, ge=0, le=1000)
+
+
+class CatalogQuery(_Request):
+    q: str = Field("", max_length=1000)
+
+
+class ProjectQuery(_Request):
+    project: str = Field("", max_length=4096)
 
 
 class Settings(BaseModel):

@@ -12,6 +12,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from ..catalog.conftest import PEOPLE
+from ..identities import as_user
 
 SPEC = """
 name: guarded
@@ -119,9 +120,9 @@ def test_may_read_step_decides_from_manifests_of_failed_steps_and_of_earlier_att
 # --- the server, with two identities ----------------------------------------------------
 
 
-async def fetch_notebook(jp_fetch, run, step):
+async def fetch_notebook(jp_fetch, run, step, user):
     try:
-        response = await jp_fetch("dataops", "runs", run, "notebooks", step)
+        response = await jp_fetch("dataops", "runs", run, "notebooks", step, headers=as_user(user))
     except HTTPClientError as exc:
         return exc.code, exc.response.body
     return response.code, response.body
@@ -129,13 +130,12 @@ async def fetch_notebook(jp_fetch, run, step):
 
 async def test_server_serves_a_readers_notebook_only_to_who_may_read_what_it_read(jp_fetch, served, monkeypatch):
     run = build(served)
+    monkeypatch.setenv("DATAOPS_USER", "alice")  # the server decides with Jupyter's user, never this
     for step in ("peek", "crash", "stall"):
-        monkeypatch.setenv("DATAOPS_USER", "carol")
-        code, body = await fetch_notebook(jp_fetch, run, step)
+        code, body = await fetch_notebook(jp_fetch, run, step, "carol")
         assert code == 403 and SECRET_ROW.encode() not in body
         assert json.loads(body)["message"].startswith("User 'carol' may not read raw.people")
-        monkeypatch.setenv("DATAOPS_USER", "alice")
-        code, body = await fetch_notebook(jp_fetch, run, step)
+        code, body = await fetch_notebook(jp_fetch, run, step, "alice")
         assert code == 200 and SECRET_ROW.encode() in body
 
 

@@ -9,11 +9,12 @@ import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F403
 
 from ..conftest import ProjectFactory, make_two_steps
+from ..identities import server_config
 
 
 @pytest.fixture
 def jp_server_config():
-    return {"ServerApp": {"jpserver_extensions": {"dataops_nb.server": True}}}
+    return server_config()
 
 
 @pytest.fixture

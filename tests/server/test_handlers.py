@@ -9,6 +9,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from ..conftest import TWO_STEPS
+from ..identities import as_user
 
 pytestmark = pytest.mark.usefixtures("api_project")
 
@@ -161,22 +162,19 @@ access:
 """
 
 
-async def test_review_decisions_go_through_the_api(jp_fetch, api_project, monkeypatch):
+async def test_review_decisions_go_through_the_api(jp_fetch, api_project):
     api_project.spec(REVIEWED)
     api_project.cli("run", check=0)
     reviews = await get(jp_fetch, "reviews")
     [failure] = reviews["failures"]
     assert failure["check"] == "row_count" and failure["status"] == "warn"
 
-    monkeypatch.setenv("DATAOPS_USER", "bob")
-    code, body = await failure_of(post(jp_fetch, "reviews", {"target": f"#{failure['id']}", "decision": "accept",
-                                                            "reason": "ten is fine"}))
+    decision = {"target": f"#{failure['id']}", "decision": "accept", "reason": "ten is fine"}
+    code, body = await failure_of(post(jp_fetch, "reviews", decision, headers=as_user("bob")))
     assert code == 403 and "bob" in body["message"]
     assert api_project.ledger_rows("select count(*) from reviews") == [(0,)]
 
-    monkeypatch.setenv("DATAOPS_USER", "sam")
-    code, decided = await post(jp_fetch, "reviews", {"target": f"#{failure['id']}", "decision": "accept",
-                                                     "reason": "ten is fine"})
+    code, decided = await post(jp_fetch, "reviews", decision, headers=as_user("sam"))
     assert code == 201
     assert api_project.ledger_rows("select decision, user, reason from reviews") == [("accept", "sam", "ten is fine")]
     assert (await get(jp_fetch, "reviews"))["failures"] == []

@@ -66,7 +66,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         "HOME": str(home),
         "JUPYTER_CONFIG_DIR": str(base / "config"),
         "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
-        "DATAOPS_USER": "alice",
+        "DATAOPS_USER": "nobody",  # the server decides with Jupyter's user (alice), never with this
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     # the frontend built from this tree (`jlpm build:prod`) goes ahead of the copy that the last
     # `pip install` left in share/jupyter/labextensions: the browser runs the current source
@@ -81,7 +82,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         [
             sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
             f"--ServerApp.port={lab.port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
-            f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+            "--ServerApp.identity_provider_class=tests.identities.TokenUsers",
+            f"--TokenUsers.token={TOKEN}", "--TokenUsers.token_user=alice", f"--ServerApp.root_dir={root}",
             f"--LabApp.app_settings_dir={settings}", "--LabApp.news_url=",
             f"--LabApp.extra_labextensions_path={extensions}",
         ],

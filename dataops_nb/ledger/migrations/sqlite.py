@@ -182,7 +182,34 @@ MIGRATIONS: list[Migration] = [
     lambda db: _allow_status(db, "dataset_versions", "deleted"),
     # v7: version paths relative to the store root, so a copied or moved project reads its own files
     lambda db: _relative_version_paths(db),
+    # v8: the audit log (append-only, hash-chained); ids are assigned by the writer, not the
+    # database, so the table reads the same on PostgreSQL and the chain has no gaps
+    """
+    CREATE TABLE audit_log (
+        id        BIGINT PRIMARY KEY,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        origin    TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        target    TEXT,
+        details   TEXT NOT NULL DEFAULT '{}',
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_by_actor ON audit_log(actor, id);
+    CREATE INDEX audit_log_by_time ON audit_log(at, id);
+    """,
+    lambda db: _append_only(db, "audit_log"),
 ]
+
+
+def _append_only(db: SqliteDatabase, table: str) -> None:
+    """Triggers that refuse UPDATE and DELETE on `table` (SQLite's syntax; PostgreSQL has its own)."""
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )
 
 
 def _allow_status(con: SqliteDatabase, table: str, status: str) -> None:
