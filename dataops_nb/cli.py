@@ -86,20 +86,26 @@ def _emit(ctx: click.Context, data: Any, human: Callable[[Any], None]) -> None:
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     from rich.table import Table
 
-    from .console import STYLES, stdout
+    from .console import STYLES, cell, stdout
 
     table = Table(box=None, pad_edge=False)
     for column in columns:
-        table.add_column(column)
+        table.add_column(cell(column))
     for row in rows:
         cells = []
         for column in columns:
             value = row.get(column)
             text = "" if value is None else str(value)
-            style = STYLES.get(text)
-            cells.append(f"[{style}]{text}[/]" if style else text)
+            cells.append(cell(text, STYLES.get(text)))  # data and errors: never markup
         table.add_row(*cells)
     stdout().print(table)
+
+
+def _say(text: str) -> None:
+    """A line of human output made of values from data, notebooks, errors or the spec."""
+    from .console import plain
+
+    click.echo(plain(text))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -235,7 +241,7 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
         click.echo(f"run {summary.run_id}: {summary.status}")
         for step, found in summary.warnings.items():
             for warning in found:
-                click.echo(f"  warning in step '{step}': {warning}")
+                _say(f"  warning in step '{step}': {warning}")
     if summary.status != "success":
         lines = []
         for name, outcome in summary.failures.items():
@@ -310,9 +316,9 @@ def show(ctx: click.Context, run_id: str | None, step: str | None) -> None:
     data = service.show_run(project, run_id or service.latest_run_id(project))
 
     def human(d: dict[str, Any]) -> None:
-        click.echo(f"run {d['run_id']}  {d['status']}  by {d['user']}  env {d['environment'] or '-'}  "
+        _say(f"run {d['run_id']}  {d['status']}  by {d['user']}  env {d['environment'] or '-'}  "
                    f"git {(d['git_commit'] or '-')[:10]}{' (dirty)' if d['git_dirty'] else ''}")
-        click.echo(f"started {d['started_at']}  ended {d['ended_at'] or '-'}  log {d['log']}")
+        _say(f"started {d['started_at']}  ended {d['ended_at'] or '-'}  log {d['log']}")
         _table(d["steps"], ["name", "status", "attempt", "duration_s", "output_notebook", "error"])
         if d["datasets"]:
             _table(d["datasets"], ["dataset", "version", "step", "rows", "status"])
@@ -462,25 +468,25 @@ def _show_page(d: dict[str, Any]) -> None:
     def fmt(value: Any) -> str:
         return "" if value is None else str(value)
 
-    click.echo(f"{d['name']}  owner {d['owner'] or '-'}  tags {', '.join(d['tags']) or '-'}")
+    _say(f"{d['name']}  owner {d['owner'] or '-'}  tags {', '.join(d['tags']) or '-'}")
     if d["description"]:
-        click.echo(d["description"])
+        _say(d["description"])
     current = d["current_version"]
     if current:
-        click.echo(f"current {current['version']}  {current['rows']} rows  {current['bytes']} bytes  "
+        _say(f"current {current['version']}  {current['rows']} rows  {current['bytes']} bytes  "
                    f"step {current['step']}  run {current['run_id']}")
     else:
-        click.echo("no current version")
+        _say("no current version")
     fresh = d["freshness"]
     if fresh["newest"]:
-        click.echo(f"freshness {fresh['status']}: newest {fresh['newest']} ({fresh['age_s'] / 86400:.1f} days, "
+        _say(f"freshness {fresh['status']}: newest {fresh['newest']} ({fresh['age_s'] / 86400:.1f} days, "
                    f"by {fresh.get('measured_by')})")
-    click.echo(f"quality {d['quality']['status'] or '-'}"
+    _say(f"quality {d['quality']['status'] or '-'}"
                + "".join(f"\n  {c['check']}: {c['status']}{' (waived)' if c['waived'] else ''}"
                          for c in d["quality"]["checks"] if c["status"] != "pass"))
     if d["notebook"]:
-        click.echo(f"notebook {d['notebook']['path']}")
-    click.echo("upstream " + (", ".join(u["dataset"] for u in d["upstream"]) or "-")
+        _say(f"notebook {d['notebook']['path']}")
+    _say("upstream " + (", ".join(u["dataset"] for u in d["upstream"]) or "-")
                + "   downstream " + (", ".join(u["dataset"] for u in d["downstream"]) or "-"))
     _table([
         {
@@ -495,13 +501,13 @@ def _show_page(d: dict[str, Any]) -> None:
         for c in d["columns"]
     ], ["column", "type", "tags", "nulls", "distinct~", "min", "max", "description"])
     if len(d["versions"]) > 1:
-        click.echo("versions:")
+        _say("versions:")
         _table(d["versions"], ["version", "status", "rows", "step", "created_at"])
     preview = d["preview"]["rows"]
     if d["preview"]["notice"]:
-        click.echo(d["preview"]["notice"])
+        _say(d["preview"]["notice"])
     if preview:
-        click.echo("preview" + (f" (masked for {d['preview']['user']}: {', '.join(d['preview']['masked_columns'])})"
+        _say("preview" + (f" (masked for {d['preview']['user']}: {', '.join(d['preview']['masked_columns'])})"
                                 if d["preview"]["masked_columns"] else "") + ":")
         _table(preview, list(preview[0]))
 
@@ -756,8 +762,10 @@ def main(argv: list[str] | None = None) -> None:
         _record_denial(settings, exc)
         if debug:
             raise
+        from .console import plain
+
         _json_error(settings, args, exc, str(exc))
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {plain(exc)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from functools import cached_property
@@ -11,6 +12,26 @@ if TYPE_CHECKING:  # rich loads only when something is shown: a quiet run never 
     from rich.console import Console
     from rich.live import Live
     from rich.table import Table
+    from rich.text import Text
+
+# what a terminal would act on rather than show: ANSI/OSC sequences start with ESC (or C1)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(value: Any) -> str:
+    """`value` as text a terminal shows literally: control characters as `\\xNN`.
+
+    Everything that comes from data, notebooks, errors or the spec passes through here (or
+    `cell`) before it is printed, so a value can neither style the terminal nor link."""
+    text = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def cell(value: Any, style: str | None = None) -> Text:
+    """A Rich renderable of `value` that no markup in it can style, link or break."""
+    from rich.text import Text
+
+    return Text(plain(value), style=style or "")
 
 STYLES = {
     "pending": "dim",
@@ -50,7 +71,7 @@ class RunDisplay:
         kind = event["event"]
         step = event.get("step")
         if kind == "waiting":
-            self.console.print(f"Waiting for another run to finish ({event['holder']})...")
+            self.console.print(cell(f"Waiting for another run to finish ({event['holder']})..."))
         elif kind == "run_started":
             self.rows = {name: {"state": "pending", "attempt": "", "duration": "", "rows": ""} for name in event["steps"]}
             if self.live_mode and not self.quiet:
@@ -61,7 +82,7 @@ class RunDisplay:
                                   transient=False)
                 self._live.start()
             elif not self.quiet:
-                self.console.print(f"run {event['run_id']}: {len(self.rows)} step(s)")
+                self.console.print(cell(f"run {event['run_id']}: {len(self.rows)} step(s)"))
         elif step is not None and step in self.rows:
             row = self.rows[step]
             if kind == "step_started":
@@ -74,7 +95,7 @@ class RunDisplay:
             elif kind == "step_skipped":
                 row.update(state=event.get("status", "skipped"))
             if not self.live_mode and not self.quiet and kind != "step_started":
-                self.console.print(f"  {step}: {row['state']} {row['duration']}".rstrip())
+                self.console.print(cell(f"  {step}: {row['state']} {row['duration']}".rstrip()))
         if kind == "run_finished" and self._live is not None:
             self._live.update(self._table())
             self._live.stop()
@@ -94,7 +115,7 @@ class RunDisplay:
             if row["state"] == "running" and name in self._started:
                 duration = f"{now - self._started[name]:.1f}s"
             style = STYLES.get(row["state"], "")
-            table.add_row(name, f"[{style}]{row['state']}[/]", row["attempt"], duration, row["rows"])
+            table.add_row(cell(name), cell(row["state"], style), row["attempt"], duration, row["rows"])
         return table
 
 

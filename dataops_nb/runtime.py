@@ -188,7 +188,7 @@ class StepContext:
             target = self.store.scratch_path(name)
         else:
             target = self.store.version_path(name, self.version_id)
-        written = write_parquet(self.con, data, target, dataset=name)
+        written = self._without_secrets(write_parquet(self.con, data, target, dataset=name))
         written = dataclasses.replace(written, dataset=name, scratch=self.dev)
         self._published[name] = {
             "dataset": name,
@@ -227,6 +227,17 @@ class StepContext:
             return
         with os.fdopen(fd, "w") as handle:
             handle.write(self.step_name)
+
+    def _without_secrets(self, written: Written) -> Written:
+        """The staged file with this step's secrets masked: a secret is never published."""
+        from .secrets import MIN_LENGTH, Redactor, mask_parquet
+
+        values = [os.environ.get(env) or "" for env in self.secrets_env.values()]
+        redactor = Redactor(v for v in values if len(v) >= MIN_LENGTH)
+        if not mask_parquet(self.con, written.path, written.schema, redactor):
+            return written
+        schema = [{**column, "name": redactor.text(column["name"])} for column in written.schema]
+        return dataclasses.replace(written, bytes=written.path.stat().st_size, schema=schema)
 
     def _catalog_entry(self, written: Written) -> dict[str, Any]:
         """The column profile and auto-flagged PII, computed here while the file is warm.

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-MASK = "********"
+from .secrets import MASK  # noqa: F401  (re-exported: masking PII uses the same mask)
 
 
 USER_VARIABLE = "DATAOPS_USER"
@@ -66,38 +66,32 @@ def may_run(spec: Any, user: str, steps: Iterable[str]) -> str | None:
 
 
 def secret_values(env_names: Iterable[str]) -> list[str]:
-    """The values behind secret environment variables, longest first (for replacement)."""
-    values = {os.environ[name] for name in env_names if os.environ.get(name)}
-    # very short values would mask ordinary text everywhere; they are refused earlier
-    return sorted(values, key=len, reverse=True)
+    """The values behind secret environment variables that can be masked, longest first."""
+    from .secrets import values_of
+
+    return values_of(env_names)
 
 
 def redact_text(text: str, values: Iterable[str]) -> str:
-    for value in values:
-        text = text.replace(value, MASK)
-        escaped = json.dumps(value)[1:-1]
-        if escaped != value:
-            text = text.replace(escaped, MASK)
-    return text
+    """`text` with every form of every value masked (see `secrets.forms`)."""
+    from .secrets import Redactor
+
+    return Redactor(values).text(text)
 
 
 def redact(data: Any, values: list[str]) -> Any:
-    """`data` (JSON-like) with every secret value masked in every string."""
-    if not values:
-        return data
-    if isinstance(data, str):
-        return redact_text(data, values)
-    if isinstance(data, list):
-        return [redact(item, values) for item in data]
-    if isinstance(data, dict):
-        return {key: redact(item, values) for key, item in data.items()}
-    return data
+    """`data` (JSON-like) with every form of every secret value masked in every string."""
+    from .secrets import Redactor
+
+    return Redactor(values).data(data)
 
 
 def redact_notebook(source: Path, target: Path, values: list[str]) -> None:
     """Copy an executed notebook to `target` with secret values masked in every output."""
+    from .secrets import Redactor
+
     nb = json.loads(source.read_text(encoding="utf-8"))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".ipynb.tmp")
-    tmp.write_text(json.dumps(redact(nb, values), indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json.dumps(Redactor(values).notebook(nb), indent=1, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, target)

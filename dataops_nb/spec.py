@@ -191,6 +191,15 @@ class LedgerConfig(_Model):
         return value
 
 
+class Secrets(_Model):
+    """Spec-wide rules for secret variables."""
+
+    pass_env: list[str] = Field(
+        default_factory=list,
+        description="Variables named by `{secret: ENV}` parameters that every step's kernel may see.",
+    )
+
+
 class Spec(_Model):
     name: str
     description: str = ""
@@ -201,6 +210,7 @@ class Spec(_Model):
     steps: list[Step] = Field(default_factory=list)
     datasets: dict[str, Dataset] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
+    secrets: Secrets = Field(default_factory=Secrets)
 
     def step(self, name: str) -> Step:
         for step in self.steps:

@@ -8,6 +8,7 @@ papermill does (a cell tagged `injected-parameters` after the `parameters` cell)
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..ledger import now
 from ..notebooks import inject_parameters, write
-from ..security import redact, redact_text, secret_values
+from ..secrets import Redactor
 from ..store import CONTEXT_ENV
 
 if TYPE_CHECKING:  # asyncio and the kernels load only when a step executes
@@ -36,7 +37,9 @@ class StepTask:
     context_path: str
     manifest_path: str
     parameters: dict[str, Any]
-    secret_envs: tuple[str, ...] = ()
+    secret_envs: tuple[str, ...] = ()  # the step's own: its kernel receives these
+    run_secret_envs: tuple[str, ...] = ()  # every secret of the run: masked in all it leaves behind
+    hidden_envs: tuple[str, ...] = ()  # what no kernel starts with (a worker's own pool)
     timeout: float | None = None
     attempt: int = 1
     delay: float = 0.0  # seconds to wait first (retry backoff)
@@ -88,6 +91,7 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
             await kernel.run_silently(
                 f"import os; os.chdir({workdir!r}); os.environ[{CONTEXT_ENV!r}] = {task.context_path!r}"
             )
+        await kernel.receive_secrets({env: os.environ[env] for env in task.secret_envs if env in os.environ})
         client = NotebookClient(
             nb, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
             resources={"metadata": {"path": workdir}},
@@ -109,16 +113,19 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     if expired.is_set():
         status, error = "timed_out", f"timed out after {task.timeout:g} s"
     duration = round(time.perf_counter() - clock, 3)
-    secrets = secret_values(task.secret_envs)
+    redactor = Redactor.from_env(task.run_secret_envs or task.secret_envs)
     nb.metadata["dataops"] = {
         "run_id": task.run_id, "step": task.step, "attempt": task.attempt, "parameters": task.parameters,
         "started_at": started, "duration_s": duration, "status": status,
     }
     Path(task.output).parent.mkdir(parents=True, exist_ok=True)
-    write(Path(task.output), redact(nbformat.from_dict(nb), secrets))
+    write(Path(task.output), redactor.notebook(nbformat.from_dict(nb)))
     manifest: dict[str, Any] = {}
     if Path(task.manifest_path).exists():
-        manifest = redact(json.loads(Path(task.manifest_path).read_text()), secrets)
+        written = Path(task.manifest_path).read_text()
+        manifest = redactor.data(json.loads(written))
+        if redactor.found_in(written):  # the file stays beside the notebook
+            Path(task.manifest_path).write_text(json.dumps(manifest, indent=2))
     return StepOutcome(
         step=task.step,
         status=status,
@@ -127,7 +134,7 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
         duration_s=duration,
         output_notebook=task.output,
         attempt=task.attempt,
-        error=redact_text(error, secrets) if error else None,
+        error=redactor.text(error) if error else None,
         manifest=manifest,
     )
 
@@ -159,8 +166,10 @@ def execute_step(task: StepTask) -> StepOutcome:
     """Run one step with a kernel of its own (for workers without a shared pool: Dask)."""
     from .kernels import KernelPool, path_code
 
-    # used at once: nothing to warm ahead, only the project's root on the import path
-    pool = KernelPool(warm=1, budget=1, warm_code=path_code(task.context.get("project"))).start()
+    # used at once: nothing to warm ahead, only the project's root on the import path; the
+    # worker's environment may hold every secret
+    pool = KernelPool(warm=1, budget=1, warm_code=path_code(task.context.get("project")),
+                      hidden_env=frozenset(task.hidden_envs)).start()
     try:
         return pool.call(run_step(pool, task)).result()
     finally:

@@ -31,8 +31,10 @@ class Executor(Protocol):
 class LocalExecutor:
     """Steps on a pool of warm kernels, `jobs` at a time."""
 
-    def __init__(self, *, jobs: int, steps: int, notebooks: Sequence[Path] = (), project: Path | None = None) -> None:
+    def __init__(self, *, jobs: int, steps: int, notebooks: Sequence[Path] = (), project: Path | None = None,
+                 hidden_env: frozenset[str] = frozenset()) -> None:
         self.jobs, self.steps, self.project = jobs, steps, project
+        self.hidden_env = hidden_env
         self.notebooks = list(notebooks)
         self.pool: KernelPool | None = None  # made by the first step to execute
 
@@ -52,6 +54,7 @@ class LocalExecutor:
                     path_code(self.project), warm_code(m for nb in self.notebooks for m in imported_modules(nb)),
                 ])),
                 cwd=_common_directory(self.notebooks), context_env=CONTEXT_ENV, fork=self.steps > 1,
+                hidden_env=self.hidden_env,
             ).start()
         return self.pool.call(run_step(self.pool, task))
 
@@ -122,9 +125,11 @@ EXECUTORS = ("local", "dask")
 
 
 def make_executor(name: str, *, jobs: int, steps: int, address: str | None = None,
-                  notebooks: Sequence[Path] = (), project: Path | None = None) -> Executor:
+                  notebooks: Sequence[Path] = (), project: Path | None = None,
+                  hidden_env: frozenset[str] = frozenset()) -> Executor:
+    """`hidden_env`: variables no kernel starts with (a Dask task carries them to its worker)."""
     if name == "local":
-        return LocalExecutor(jobs=jobs, steps=steps, notebooks=notebooks, project=project)
+        return LocalExecutor(jobs=jobs, steps=steps, notebooks=notebooks, project=project, hidden_env=hidden_env)
     if name == "dask":
         return DaskExecutor(jobs=jobs, address=address)
     from ..errors import NotFoundError

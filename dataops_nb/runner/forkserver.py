@@ -42,14 +42,16 @@ def forkable(argv: list[str]) -> bool:
 class ForkServer:
     """The runner's handle on the server: start it, fork kernels from it, stop it."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str] | None = None) -> None:
         # a socket in a directory only this user may enter: whoever connects runs code as us
         self.directory = tempfile.mkdtemp(prefix=f"dataops-forks-{os.getpid()}-")
         self.path = str(Path(self.directory) / "server.sock")
-        # its own session: Ctrl-C in the terminal reaches the runner, which stops the kernels
+        # its own session: Ctrl-C in the terminal reaches the runner, which stops the kernels.
+        # `env` is what every forked kernel's /proc/PID/environ shows: no secret belongs in it.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dataops_nb.runner.forkserver", self.path],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+            env=env,
         )
         self._ready: bool | None = None
 

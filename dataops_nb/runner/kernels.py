@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import DataOpsError
+from ..secrets import kernel_env
 
 T = TypeVar("T")
 
@@ -102,6 +103,16 @@ class Kernel:
                 f"The kernel could not prepare the step: {content.get('ename')}: {content.get('evalue')}"
             )
 
+    async def receive_secrets(self, values: dict[str, str]) -> None:
+        """Put a step's own secrets into this kernel's environment.
+
+        Sent as silent code (no history, no output, nothing in the notebook): the kernel
+        started without them, so they are not in its initial environment (/proc/PID/environ)
+        either, where a step running beside it could read them.
+        """
+        if values:
+            await self.run_silently(f"import os as __os; __os.environ.update({values!r}); del __os")
+
     async def stop(self) -> None:
         try:
             self.kc.stop_channels()
@@ -126,8 +137,12 @@ class KernelPool:
 
     def __init__(self, *, warm: int = 1, budget: int | None = None, kernel_name: str = "python3",
                  warm_code: str = DEFAULT_WARM_CODE, cwd: str | None = None,
-                 context_env: str | None = None, fork: bool = False) -> None:
+                 context_env: str | None = None, fork: bool = False,
+                 hidden_env: frozenset[str] = frozenset()) -> None:
         self.warm = max(1, warm)
+        # variables no kernel (nor the fork server) starts with: a step receives its own
+        # secrets when it is assigned a kernel (`Kernel.receive_secrets`)
+        self.hidden_env = hidden_env
         self.warm_code = warm_code
         # Kernels start in `cwd` with `context_env` naming a context file of their own: a
         # step in that directory is then prepared by writing the file, with no round trip.
@@ -196,8 +211,8 @@ class KernelPool:
         started: dict[str, Any] = {}
         if self.cwd:
             started["cwd"] = self.cwd
-        if self.context_env and context_path:
-            started["env"] = {**os.environ, self.context_env: context_path}
+        extra = {self.context_env: context_path} if self.context_env and context_path else {}
+        started["env"] = kernel_env(os.environ, self.hidden_env, **extra)
         # kernels chatter on stderr when they start; what a step prints reaches its notebook
         try:
             await km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **started)
@@ -230,7 +245,7 @@ class KernelPool:
             return None
         if self._forks is None:
             async def started() -> ForkServer | None:
-                server = ForkServer()
+                server = ForkServer(env=kernel_env(os.environ, self.hidden_env))
                 return server if await asyncio.to_thread(server.ready) else None
 
             self._forks = asyncio.ensure_future(started())

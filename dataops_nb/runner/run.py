@@ -23,6 +23,7 @@ from ..ledger import Ledger, VersionRecord, now
 from ..openlineage import LineageEmitter
 from ..project import Project
 from ..runlog import RunLog
+from ..secrets import Redactor, hidden_envs, secret_envs
 from ..security import current_user
 from ..spec import DATASET_NAME, Step
 from . import dag
@@ -203,7 +204,9 @@ def refuse_shared_publishes(project: Project, plans: list[StepPlan]) -> None:
 
 
 def require_secrets(plans: list[StepPlan]) -> None:
-    """Every secret a planned step needs is set (checked before anything runs)."""
+    """Every secret a planned step needs is set, and can be masked (checked before anything runs)."""
+    from ..secrets import require_strong
+
     for item in plans:
         for name, env in item.step.secrets().items():
             if not os.environ.get(env):
@@ -211,6 +214,7 @@ def require_secrets(plans: list[StepPlan]) -> None:
                     f"Step '{item.step.name}' needs secret parameter '{name}': "
                     f"set the environment variable {env}."
                 )
+    require_strong(sorted({env for item in plans for env in item.step.secrets().values()}))
 
 
 class RunLock:
@@ -255,6 +259,10 @@ class Runner:
         self.report: Reporter = report or (lambda event: None)
         self.store = project.store
         self.listeners: list[Reporter] = [LineageEmitter(project)]
+        # every secret of the spec, masked in every error, event and log line of the run
+        self.secret_envs = tuple(secret_envs(project.spec))
+        self.hidden_envs = tuple(sorted(hidden_envs(project.spec)))
+        self.redactor = Redactor.from_env(self.secret_envs)
 
     @property
     def ledger(self) -> Ledger:
@@ -273,6 +281,7 @@ class Runner:
                 self.request.executor, jobs=max(1, self.request.jobs), steps=len(plans),
                 address=self.request.dask_address, notebooks=[p.notebook for p in plans],
                 project=self.project.root,
+                hidden_env=frozenset(self.hidden_envs),
             )
             # started before the run is opened: a cluster that cannot be reached leaves no run behind
             executor.start()
@@ -383,7 +392,7 @@ class Runner:
         return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings)
 
     def _emit(self, event: str, **fields: Any) -> None:
-        record = self.log.event(event, **fields)
+        record = self.log.event(event, **self.redactor.data(fields))
         for listener in self.listeners:
             listener(record)
         self.report(record)
@@ -417,6 +426,8 @@ class Runner:
             manifest_path=context["manifest"],
             parameters=plan_.parameters,
             secret_envs=tuple(plan_.step.secrets().values()),
+            run_secret_envs=self.secret_envs,
+            hidden_envs=self.hidden_envs,
             timeout=plan_.step.timeout,
             attempt=attempt,
             delay=delay,
@@ -463,6 +474,8 @@ class Runner:
                 quarantined = isinstance(exc, QualityGateError) and exc.quarantined
                 outcome = _failed(outcome, str(exc))
                 published = []
+        if outcome.error:  # a worker's own message, or a check's: masked here for every secret of the run
+            outcome = replace(outcome, error=self.redactor.text(outcome.error))
         rel = self.project.relative(outcome.output_notebook) if outcome.output_notebook else None
         self.ledger.set_step(
             run_id,
