@@ -57,12 +57,17 @@ on: [push, pull_request]
 jobs:
   notebooks:
     runs-on: ubuntu-latest
+    # The environment variables of the spec's {secret: ENV} parameters, read from the repository's
+    # secrets (Settings > Secrets and variables > Actions). Add one line per variable, e.g.
+    #   FLIGHTS_TOKEN: ${{ secrets.FLIGHTS_TOKEN }}
+    env:
+      DATAOPS_USER: ci
     steps:
       - uses: actions/checkout@v4
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install dataops-nb matplotlib   # and whatever else your notebooks import
+      - run: pip install -r requirements.txt     # the kit, and whatever else your notebooks import
       - run: dataops-nb lint
       - run: dataops-nb test
       - run: dataops-nb run --env test --quiet
@@ -76,6 +81,22 @@ jobs:
             dataops-report.html
             .dataops/runs/
 """
+
+
+REQUIREMENTS = """\
+# What the pipeline needs: `pip install -r requirements.txt` (the CI workflow and the image do).
+{kit}
+"""
+
+
+def _kit_requirement(directory: Path) -> str:
+    """A release pin, or (for a kit installed from source, which no index serves) its wheel in wheels/."""
+    from . import kitwheel
+
+    if kitwheel.from_index():
+        return f"dataops-nb=={kitwheel.version()}"
+    wheel = kitwheel.build(directory / "wheels")
+    return f"# this kit was installed from source: its wheel, to commit with the project\n./wheels/{wheel.name}"
 
 
 def _scalar(value: str) -> str:
@@ -106,6 +127,7 @@ def init_project(directory: Path, *, name: str | None = None) -> list[str]:
         ".gitignore": GITIGNORE,
         ".pre-commit-config.yaml": PRE_COMMIT,
         ".github/workflows/dataops.yml": CI_WORKFLOW,
+        "requirements.txt": None,
         "templates/README.md": "Your team's own step templates (.ipynb); they add to and override the built-ins.\n",
     }
     template = {t.name: t for t in list_templates()}[SAMPLE_TEMPLATE]
@@ -114,6 +136,7 @@ def init_project(directory: Path, *, name: str | None = None) -> list[str]:
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
+            text = REQUIREMENTS.format(kit=_kit_requirement(directory)) if text is None else text
             path.write_text(text, encoding="utf-8")
             written.append(relative)
         elif relative == ".gitignore":

@@ -118,3 +118,25 @@ def test_every_requirement_the_image_installs_is_in_the_context_or_on_the_index(
     where = subprocess.run([str(python), "-c", "import dataops_nb; print(dataops_nb.__file__)"], cwd=tmp_path,
                            env=env, capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(venv))
+
+
+def test_the_ci_workflow_from_init_installs_what_requirements_txt_names(tmp_path):
+    from .conftest import run_cli
+
+    run_cli("init", "fresh", cwd=tmp_path, check=0)
+    root = tmp_path / "fresh"
+    workflow = (root / ".github" / "workflows" / "dataops.yml").read_text()
+    assert "pip install -r requirements.txt" in workflow and "pip install dataops-nb" not in workflow
+    assert "${{ secrets." in workflow  # where the secrets' variables go, read from the CI's secrets
+    requirements = [line for line in (root / "requirements.txt").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]
+    for requirement in requirements:  # each a file of the project or resolvable on the index
+        if requirement.startswith("./"):
+            assert (root / requirement).is_file(), requirement
+            continue
+        got = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(tmp_path / "dl"),
+                              requirement], check=False, capture_output=True, text=True)
+        assert got.returncode == 0, requirement + got.stderr
+    from dataops_nb import __version__
+
+    assert requirements == [f"./wheels/dataops_nb-{__version__}-py3-none-any.whl"]  # the kit is installed from source
