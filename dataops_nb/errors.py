@@ -170,3 +170,15 @@ class IllegalTransitionError(DataOpsError):
         self.version_id = version_id
         self.current = current
         self.wanted = wanted
+
+
+class CheckFileAccessError(DataOpsError):
+    """A check's SQL tried to open a file other than its dataset's own (or a relationship's)."""
+
+    def __init__(self, dataset: str, detail: str) -> None:
+        super().__init__(
+            f"A check of {dataset} tried to open a file other than the dataset's own ({detail}): "
+            "checks read only {this} and, for relationships, the dataset they name."
+        )
+        self.dataset = dataset
+        self.detail = detail

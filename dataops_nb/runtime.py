@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,15 +57,40 @@ class StepContext:
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection on which every current dataset is a view."""
+        """A DuckDB connection on which every current dataset is a view.
+
+        Run by hand, the views are the datasets the user may read, and the connection opens no
+        other file of the store (see `_reach`)."""
         if self._con is None:
-            self._con = connect({name: self._file(info) for name, info in self.datasets.items()})
+            views = {name: self._file(info) for name, info in self.datasets.items()}
+            self._con = connect(views, confine_to=self._reach() if self.reader is not None else None)
         return self._con
+
+    def _reach(self) -> list[Path]:
+        """What a hand-run notebook's SQL may open besides its views: the scratch area it
+        publishes to, and the project's files and folders outside the store (not hidden ones)."""
+        self.store.scratch_dir.mkdir(parents=True, exist_ok=True)
+        return [self.store.scratch_dir, *outside(self.project, self.store.root)]
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Run DuckDB SQL over the datasets; `.pl()` on the result gives polars."""
         self._note_reads(query)
+        if self.reader is not None:  # a confined connection does not find dataframes by name
+            self._register_frames(query, sys._getframe(1))
         return self.con.sql(query)
+
+    def _register_frames(self, query: str, frame: Any) -> None:
+        """Register the caller's dataframes that `query` names bare, as DuckDB would find them."""
+        from .frames import to_arrow
+
+        try:
+            names = self._parser.get_table_names(query) if self._parser is not None else set()
+        except duckdb.Error:
+            return
+        for name in names:
+            value = frame.f_locals.get(name, frame.f_globals.get(name))
+            if "." not in name and type(value).__module__.split(".")[0] in ("polars", "pandas", "pyarrow"):
+                self.con.register(name, to_arrow(value))
 
     def read(self, name: str, *, version: str | None = None, as_of: str | None = None,
              published: bool = False) -> Any:
@@ -465,6 +491,25 @@ def current_datasets(store: Store) -> dict[str, dict[str, str]]:
     finally:
         ledger.close()
     return {name: {"version": v.version_id, "path": v.path} for name, v in current.items()}
+
+
+def outside(root: Path, store: Path) -> list[Path]:
+    """The files and folders of `root` that hold no part of `store`, hidden ones left out."""
+    store = store.resolve()
+    found: list[Path] = []
+
+    def walk(folder: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            real = entry.resolve()
+            if entry.name.startswith(".") or real.is_relative_to(store):
+                continue
+            if store.is_relative_to(real):
+                walk(entry)
+            else:
+                found.append(entry)
+
+    walk(root)
+    return found
 
 
 def read(name: str, *, version: str | None = None, as_of: str | None = None, scratch: bool = False) -> Any:

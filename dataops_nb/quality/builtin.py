@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')
 _MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
+_OPENED_FILE = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
 DEFAULT_SENSITIVITY = 3.5
 DEFAULT_MIN_HISTORY = 5
 
@@ -313,10 +314,10 @@ class Sql(CheckKind):
         NULL, which DuckDB casts to whatever the query compares it with."""
         import duckdb
 
-        from ..store import scratch
+        from ..store import sealed
 
         what = f"sql check '{check.label}'" if check.label else "the sql check"
-        con = scratch()
+        con = sealed()  # a query that opens a file (read_csv('/etc/passwd')) does not bind
         try:
             for typed in (True, False):
                 empty = ", ".join((f"CAST(NULL AS {kind})" if typed and kind else "NULL") + f" AS {ident(name)}"
@@ -332,7 +333,11 @@ class Sql(CheckKind):
         finally:
             con.close()
         missing, table = _MISSING_COLUMN.search(first), _MISSING_TABLE.search(first)
-        if missing:
+        opened = _OPENED_FILE.search(first)
+        if opened:
+            problem = (f"{what} on {check.dataset} opens the file {opened.group(1)}: a check reads only "
+                       "{this} (and, for relationships, the dataset it names)")
+        elif missing:
             problem = (f"{what} on {check.dataset} refers to column '{missing.group(1)}', which {check.dataset} "
                        f"does not have{did_you_mean(missing.group(1), columns)}")
         elif table:

@@ -10,8 +10,9 @@ from typing import Any
 
 import duckdb
 
+from ..errors import CheckFileAccessError
 from ..metadata.pii import mask_rows
-from ..store import quote_path, scratch
+from ..store import confined, quote_path
 from . import onepass
 from .builtin import Unique
 from .checks import Check
@@ -30,20 +31,29 @@ HASHED_UNIQUE_MIN_BYTES = 1 << 20
 
 
 def run_checks(checks: Iterable[Check], target: Target) -> list[CheckResult]:
+    """Every check of one version, on a DuckDB that may open only the files they are about."""
     checks = list(checks)
     if not checks:
         return []
-    con = scratch()
+    con = confined(files=files_of(checks, target))
     try:
         return _run(con, checks, target)
+    except duckdb.PermissionException as exc:
+        raise CheckFileAccessError(target.dataset, str(exc).splitlines()[0]) from exc
     finally:
         con.close()
+
+
+def files_of(checks: Iterable[Check], target: Target) -> list[str]:
+    """The files checks of `target` may read: its own, and the datasets relationships name."""
+    named = {name for check in checks for name in check.handler.datasets(check)}
+    return [target.path, *(path for name, path in target.refs.items() if name in named)]
 
 
 def explain(checks: Iterable[Check], target: Target) -> list[str]:
     """The statements a check of `target` runs: the one pass of a large file, then the fused scan."""
     checks = list(checks)
-    con = scratch()
+    con = confined(files=files_of(checks, target))
     try:
         hashed = _hashed_uniques(con, checks, target.path)
     finally:

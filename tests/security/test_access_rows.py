@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -146,3 +147,83 @@ def by_hand(project, code, user):
     out = subprocess.run([sys.executable, "-c", code], check=False, cwd=project.root, capture_output=True, text=True,
                          timeout=120, env={**os.environ, "DATAOPS_USER": user})
     return out.stdout + out.stderr
+
+
+PASSWD = "root:x:0:0"
+
+
+def store_bytes(project) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted((project.root / ".dataops").rglob("*")) if p.is_file())
+
+
+def test_a_check_cannot_read_files_other_than_its_datasets_own(guarded):
+    project, _ = guarded
+    assert PASSWD in Path("/etc/passwd").read_text()  # the file the checks go after is really there
+    (project.root / "notes.csv").write_text("who,what\nceo,layoffs\n")
+    [(mart,)] = project.ledger_rows("SELECT path FROM dataset_versions WHERE dataset = 'marts.cities'")
+    mart = str((project.root / ".dataops" / mart).resolve())
+    checks = {
+        "passwd": "select * from read_csv('/etc/passwd', header=false)",
+        "notes": f"select * from read_csv('{project.root / 'notes.csv'}')",
+        "sibling": f"select * from read_parquet('{mart}')",
+        "glob": "select * from glob('/etc/*')",
+    }
+    original = (project.root / "dataops.yaml").read_text()
+    try:
+        for name, query in checks.items():
+            spec = original.replace("      full_name: {tags: [pii]}\n", "      full_name: {tags: [pii]}\n"
+                                    f"    checks:\n      - sql: {{query: \"{query}\", severity: warn}}\n")
+            project.spec(spec)
+            before = project.ledger_rows("SELECT count(*) FROM check_results")
+            checked = project.cli("check", "raw.people", "--json", env={"DATAOPS_USER": "alice"}, check=2)
+            assert checked.stdout == "" and PASSWD not in checked.stderr and "layoffs" not in checked.stderr
+            assert checked.stderr.startswith("Error: A check of raw.people tried to open a file other than the "
+                                             "dataset's own (Permission Error: Cannot access file"), name
+            assert checked.stderr.count("\n") == 1 and "Traceback" not in checked.stderr
+            assert project.ledger_rows("SELECT count(*) FROM check_results") == before  # nothing recorded
+        # in a run, the step fails with the same sentence and nothing of the file is stored anywhere
+        ran = project.cli("run", "--only", "people", "--force", env={"DATAOPS_USER": "alice"}, check=1)
+        assert "tried to open a file other than the dataset's own" in ran.stdout + ran.stderr
+        project.cli("report", env={"DATAOPS_USER": "alice"}, check=0)
+        stored = store_bytes(project)
+        assert b"Cannot access file" in stored and b"layoffs" not in stored and PASSWD.encode() not in stored
+        review = project.cli("review", "--json", env={"DATAOPS_USER": "alice"}, check=0).stdout
+        assert "layoffs" not in review and PASSWD not in review
+    finally:
+        project.spec(original)
+
+
+HAND = """
+import polars as pl
+import dataops_nb as dn
+step = dn.step()
+frame = pl.DataFrame({"n": [1, 2, 3]})
+for query in ("select sum(n) from frame",
+              "select count(*) from read_csv('{root}/notes.csv')",
+              "select count(*) from read_parquet('{people}')",
+              "select count(*) from read_csv('/etc/passwd', header=false)",
+              "select count(*) from read_parquet('{store}/data/*/*.parquet')"):
+    try:
+        print("ok", step.sql(query).fetchall())
+    except Exception as exc:
+        print(type(exc).__name__, str(exc).splitlines()[0][:60])
+print("con", step.con.sql("select count(*) from marts.cities").fetchall())
+"""
+
+
+def test_a_hand_run_notebook_opens_no_store_file_but_those_the_user_may_read(guarded):
+    project, _ = guarded
+    (project.root / "notes.csv").write_text("who,what\nceo,layoffs\n")
+    [(people,)] = project.ledger_rows("SELECT path FROM dataset_versions WHERE dataset = 'raw.people' "
+                                      "AND status = 'current'")
+    store = project.root / ".dataops"
+    code = HAND.replace("{root}", str(project.root)).replace("{people}", str((store / people).resolve()))
+    code = code.replace("{store}", str(store))
+    denied = "PermissionException Permission Error: Cannot access file"
+    carol = by_hand(project, code, "carol").splitlines()
+    assert carol[:2] == ["ok [(6,)]", "ok [(1,)]"]  # dataframes by name, and the project's own files
+    assert carol[2].startswith(denied) and carol[3].startswith(denied) and carol[4].startswith(denied)
+    assert carol[5] == "con [(1,)]"
+    alice = by_hand(project, code, "alice").splitlines()
+    assert alice[:3] == ["ok [(6,)]", "ok [(1,)]", "ok [(6,)]"]  # her own view's file
+    assert alice[3].startswith(denied) and alice[4].startswith(denied)  # no other file of the store, no /etc
