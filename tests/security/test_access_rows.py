@@ -175,7 +175,7 @@ def test_a_check_cannot_read_files_other_than_its_datasets_own(guarded):
             project.spec(original.replace("      full_name: {tags: [pii]}\n", "      full_name: {tags: [pii]}\n"
                                           f"    checks:\n      - sql: {{query: \"{query}\", severity: warn}}\n"))
             before = project.ledger_rows("SELECT count(*) FROM check_results")
-            checked = project.cli("check", "raw.people", "--json", env={"DATAOPS_USER": "alice"}, check=2)
+            checked = project.cli("check", "raw.people", env={"DATAOPS_USER": "alice"}, check=2)
             assert checked.stdout == "" and PASSWD not in checked.stderr and "layoffs" not in checked.stderr
             assert f"the sql check on raw.people opens the file {path}: a check reads only {{this}}" in checked.stderr
             assert checked.stderr.count("\n") == 1 and "Traceback" not in checked.stderr
