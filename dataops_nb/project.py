@@ -29,7 +29,27 @@ class Project:
 
     @property
     def ledger_url(self) -> str:
+        """`sqlite:///<store>/ledger.db`, or a shared ledger's URL from the environment: the variable the
+        spec's `ledger.url_env` names, else DATAOPS_LEDGER_URL. The URL itself is never in the spec."""
+        import os
+
+        config = self.spec.ledger
+        name = config.url_env if config else "DATAOPS_LEDGER_URL"
+        url = os.environ.get(name, "").strip()
+        if url:
+            return url
+        if config is not None:
+            from .errors import LedgerError
+
+            message = (f"{self.where('ledger', 'url_env')} ledger.url_env: the environment variable {name} "
+                       "is not set (it holds the shared ledger's URL).")
+            raise LedgerError(message)
         return f"sqlite:///{self.store.ledger_path}"
+
+    @property
+    def shared_ledger(self) -> bool:
+        """Whether the ledger is a server's (PostgreSQL) rather than the store's SQLite file."""
+        return not self.ledger_url.startswith("sqlite:")
 
     @property
     def ledger(self) -> Ledger:
@@ -39,7 +59,7 @@ class Project:
         opened = self.__dict__.get("_ledger")
         if opened is None:
             opened = Ledger.open(self.ledger_url, readonly=True, store_root=self.store.root)
-            if self.has_ledger():  # an empty stand-in is not kept: the next read sees the file once it exists
+            if not getattr(opened.db, "in_memory", False):  # an empty stand-in is not kept: the next read sees the file once it exists
                 self.__dict__["_ledger"] = opened
         return opened
 
@@ -56,7 +76,7 @@ class Project:
         return opened
 
     def has_ledger(self) -> bool:
-        return self.store.ledger_path.is_file()
+        return self.shared_ledger or self.store.ledger_path.is_file()
 
     def notebook_path(self, step: Step) -> Path:
         path = (self.root / step.notebook).resolve()

@@ -44,6 +44,14 @@ class ProjectFactory:
         return run_cli(*args, cwd=self.root, env=env, check=check)
 
     def ledger_rows(self, sql: str) -> list[tuple[Any, ...]]:
+        url = os.environ.get("DATAOPS_LEDGER_URL")
+        if url:  # the project's ledger is the test's PostgreSQL database
+            import psycopg
+
+            from dataops_nb.ledger.postgres import translate
+
+            with psycopg.connect(url) as con:
+                return [tuple(row) for row in con.execute(translate(sql, ())[0]).fetchall()]
         import sqlite3
 
         con = sqlite3.connect(self.root / ".dataops" / "ledger.db")
@@ -145,3 +153,16 @@ def pg_url(pg_server) -> str:
     name = pg_server.create_database()
     yield pg_server.url(name)
     pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_backend(request, monkeypatch) -> str:
+    """Runs a test once per ledger backend: the default SQLite file, then a PostgreSQL database of
+    its own, through DATAOPS_LEDGER_URL (the CLI, the server and kernels inherit it). Returns its URL,
+    or "" for SQLite."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("DATAOPS_LEDGER_URL", raising=False)
+        return ""
+    url = request.getfixturevalue("pg_url")
+    monkeypatch.setenv("DATAOPS_LEDGER_URL", url)
+    return url

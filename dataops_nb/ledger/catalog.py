@@ -126,16 +126,18 @@ class CatalogRepository:
             )]
             if row["fts_id"] is not None:
                 db.execute("DELETE FROM catalog_fts WHERE rowid = ?", (row["fts_id"],))
+            returning = " RETURNING rowid" if db.dialect == "postgresql" else ""  # FTS5 has no RETURNING
             cursor = db.execute(
                 "INSERT INTO catalog_fts (name, description, tags, owner, columns, column_descriptions) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                f"VALUES (?, ?, ?, ?, ?, ?){returning}",
                 (
                     row["name"], row["description"] or "", " ".join([*json.loads(row["tags"] or "[]"), *column_tags]),
                     row["owner"] or "", " ".join(c["name"] for c in columns),
                     " ".join(c["description"] for c in columns if c["description"]),
                 ),
             )
-            db.execute("UPDATE datasets SET fts_id = ? WHERE name = ?", (cursor.lastrowid, dataset))  # type: ignore[attr-defined]
+            fts_id = cursor.fetchone()[0] if returning else cursor.lastrowid  # type: ignore[attr-defined]
+            db.execute("UPDATE datasets SET fts_id = ? WHERE name = ?", (fts_id, dataset))
 
     def drop_dataset(self, dataset: str) -> None:
         """Forget a dataset that has no versions (it left the spec before it was ever published)."""

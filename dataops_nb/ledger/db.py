@@ -80,7 +80,11 @@ def open_database(url: str | Path, *, readonly: bool = False) -> Database:
     if scheme in ("postgresql", "postgres"):
         from . import postgres  # type: ignore[attr-defined]  # psycopg is imported only for PostgreSQL
 
-        return postgres.PostgresDatabase(text, readonly=readonly)  # type: ignore[no-any-return]
+        database = postgres.PostgresDatabase(text, readonly=readonly)
+        if readonly and database.schema_version() == 0:  # no ledger there yet: read it as an empty one
+            database.close()
+            return SqliteDatabase(Path("/nonexistent/dataops-nb-empty-ledger.db"), readonly=True)
+        return database  # type: ignore[no-any-return]
     if scheme not in ("", "sqlite"):
         message = f"Ledger URL scheme '{scheme}' is not supported (use sqlite:///... or postgresql://...)."
         raise LedgerError(message, url=f"{scheme}://...")

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+# the same search tests on the SQLite ledger (FTS5) and on a PostgreSQL one (tsvector)
+pytestmark = pytest.mark.usefixtures("ledger_backend")
+
 SPEC = """
 name: searchable
 steps: []

@@ -1,0 +1,248 @@
+"""The PostgreSQL backend of the ledger (psycopg 3), for a team sharing one ledger.
+
+Imported only when a ledger URL is `postgresql://...`. Repositories write SQL for both
+backends with `?` placeholders; `translate` turns it into psycopg's (`%s`, a literal `%` as
+`%%`, the reserved column name `user` quoted). The schema version and an application marker
+live in `dataops_meta`, so a database of another application is refused rather than written.
+No message ever carries the URL's password.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+from ..errors import LedgerError
+
+APPLICATION = "dataops-nb"
+CONNECT_TIMEOUT_S = 5
+# a transaction lock every migrating process takes: two machines never migrate at once
+MIGRATION_LOCK = 0x64617461  # "data"
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?(\d*)|%|\buser\b", re.IGNORECASE)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (and without a query string, which may carry one)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def translate(sql: str, args: Sequence[Any]) -> tuple[str, list[Any]]:
+    """SQLite-style SQL (`?`, `?N`) as psycopg's (`%s`), with the arguments in the order it needs."""
+    out: list[str] = []
+    ordered: list[Any] = []
+    position = 0
+    highest = 0
+    last = 0
+    for match in _TOKEN.finditer(sql):
+        text = match.group(0)
+        out.append(sql[last:match.start()])
+        last = match.end()
+        if text.startswith(("'", '"')):
+            out.append(text)
+        elif text == "%":
+            out.append("%%")
+        elif text.lower() == "user":
+            out.append('"user"')
+        else:  # a placeholder: `?` takes the next number after the highest seen, as in SQLite
+            number = int(match.group(1)) if match.group(1) else max(highest, position) + 1
+            highest = max(highest, number)
+            position = number
+            ordered.append(args[number - 1])
+            out.append("%s")
+    out.append(sql[last:])
+    return "".join(out), ordered if highest else list(args)
+
+
+class PgRow(tuple):
+    """A row by position and by column name, like sqlite3.Row."""
+
+    _index: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._index[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
+    names = [column.name for column in cursor.description or ()]
+    row_type = type("Row", (PgRow,), {"_index": {name: i for i, name in enumerate(names)}})
+    return lambda values: row_type(values)
+
+
+class PostgresDatabase:
+    """One connection to a PostgreSQL database; thread-safe (statements take turns)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str, *, readonly: bool = False) -> None:
+        self.url = redact(url)
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._password = urlsplit(url).password or ""
+        self._dsn = url  # kept for reopen(); never shown
+        try:
+            self._con = psycopg.connect(
+                url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
+                application_name="dataops-nb",
+            )
+        except psycopg.Error as exc:
+            raise LedgerError(self._connect_problem(exc), url=self.url) from None
+        if readonly:
+            self._con.execute("SET default_transaction_read_only = on")
+        self._check_application()
+
+    # --- opening ----------------------------------------------------------------
+
+    def _connect_problem(self, exc: psycopg.Error) -> str:
+        text = self._clean(str(exc)).lower()
+        where = self.url
+        if "password authentication failed" in text or "no password supplied" in text or "authentication" in text:
+            return f"The PostgreSQL ledger {where} refused the credentials (wrong user or password)."
+        if "does not exist" in text and "database" in text:
+            return f"The PostgreSQL ledger {where} names a database that does not exist (create it first)."
+        if "role" in text and "does not exist" in text:
+            return f"The PostgreSQL ledger {where} names a user that does not exist."
+        return f"Cannot reach the PostgreSQL server of the ledger {where} (is it running and reachable?)."
+
+    def _clean(self, text: str) -> str:
+        return text.replace(self._password, "***") if self._password else text
+
+    def _tables(self) -> set[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        return {row[0] for row in rows}
+
+    def _check_application(self) -> None:
+        """A database with tables but no ledger marker belongs to another application; a newer schema is refused."""
+        from .migrations import latest
+
+        tables = self._tables()
+        if "dataops_meta" not in tables:
+            if tables:
+                shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+                message = (f"The database {self.url} is not a dataops-nb ledger (it holds tables of another "
+                           f"application: {shown}); point the ledger URL at an empty database.")
+                raise LedgerError(message, url=self.url)
+            return
+        marker = self.query("SELECT value FROM dataops_meta WHERE key = 'application'")
+        if not marker or marker[0][0] != APPLICATION:
+            message = f"The database {self.url} is not a dataops-nb ledger (its dataops_meta names another application)."
+            raise LedgerError(message, url=self.url)
+        version = self.schema_version()
+        if version > latest(self.dialect):
+            message = (f"The ledger {self.url} was written by a newer dataops-nb (schema {version}); "
+                       "upgrade the kit to open it.")
+            raise LedgerError(message, url=self.url)
+
+    # --- statements -------------------------------------------------------------
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        text, values = translate(sql, args)
+        with self._lock:
+            try:
+                return self._con.execute(text, values)  # type: ignore[arg-type]
+            except psycopg.errors.ReadOnlySqlTransaction as exc:
+                raise LedgerError(f"The ledger {self.url} is open read-only.", url=self.url) from exc
+            except psycopg.OperationalError as exc:
+                raise LedgerError(f"Lost the connection to the PostgreSQL ledger {self.url}.", url=self.url) from exc
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        text, _ = translate(sql, rows[0])
+        with self._lock, self.transaction():
+            self._con.cursor().executemany(text, [translate(sql, row)[1] for row in rows])  # type: ignore[arg-type]
+
+    def executescript(self, script: str) -> None:
+        from .db import split_statements
+
+        for statement in split_statements(script):
+            with self._lock:
+                self._con.execute(statement)  # type: ignore[arg-type]  # DDL of a migration: no parameters
+
+    def query(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
+        return self.execute(sql, tuple(args)).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[PostgresDatabase]:
+        """BEGIN ... COMMIT; on this thread, a nested transaction joins this one."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._con.transaction():
+                    yield self
+            finally:
+                self._depth = 0
+
+    # --- schema -----------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if "dataops_meta" not in self._tables():
+            return 0
+        rows = self.query("SELECT value FROM dataops_meta WHERE key = 'schema_version'")
+        return int(rows[0][0]) if rows else 0
+
+    def migrate(self) -> list[int]:
+        """Apply pending migrations in one transaction (under a lock no other migrating process holds)."""
+        from .migrations import migrations_for
+
+        if self.readonly:
+            raise LedgerError(f"The ledger {self.url} is open read-only; it cannot be migrated.", url=self.url)
+        migrations = migrations_for(self.dialect)
+        applied = []
+        with self.transaction():
+            self.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            self.execute("CREATE TABLE IF NOT EXISTS dataops_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            self.execute(
+                "INSERT INTO dataops_meta (key, value) VALUES ('application', ?) ON CONFLICT (key) DO NOTHING",
+                (APPLICATION,),
+            )
+            for index in range(self.schema_version(), len(migrations)):
+                migration = migrations[index]
+                if callable(migration):
+                    migration(self)
+                else:
+                    self.executescript(migration)
+                self.execute(
+                    "INSERT INTO dataops_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (str(index + 1),),
+                )
+                applied.append(index + 1)
+        return applied
+
+    def integrity(self) -> str:
+        return "ok"
+
+    def reopen(self) -> PostgresDatabase:
+        return PostgresDatabase(self._dsn, readonly=self.readonly)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
