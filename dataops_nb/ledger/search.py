@@ -208,12 +208,19 @@ def _and(where: str) -> str:
     return f" AND {where}" if where else ""
 
 
-def _filters(query: Query) -> tuple[str, list[Any]]:
+# Whether a dataset's tags (a JSON list as text) hold the quoted tag, in each dialect.
+_TAG_IN_JSON = {
+    "sqlite": "instr(lower(d.tags), json_quote(?)) > 0",
+    "postgresql": "strpos(lower(d.tags), to_json(?::text)::text) > 0",
+}
+
+
+def _filters(query: Query, dialect: str = "sqlite") -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
     for tag in query.tags:
         clauses.append(
-            "(instr(lower(d.tags), json_quote(?)) > 0 "
+            f"({_TAG_IN_JSON[dialect]} "
             "OR EXISTS (SELECT 1 FROM column_tags t WHERE t.dataset = d.name AND lower(t.tag) = ?))"
         )
         args += [tag, tag]
@@ -245,32 +252,12 @@ def tsquery(query: Query) -> str:
     return " & ".join(parts)
 
 
-def _pg_filters(query: Query) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    args: list[Any] = []
-    for tag in query.tags:
-        clauses.append(
-            "(strpos(lower(d.tags), to_json(?::text)::text) > 0 "
-            "OR EXISTS (SELECT 1 FROM column_tags t WHERE t.dataset = d.name AND lower(t.tag) = ?))"
-        )
-        args += [tag, tag]
-    if query.owners:
-        clauses.append(f"lower(d.owner) IN ({', '.join('?' * len(query.owners))})")
-        args += list(query.owners)
-    if query.pii is not None:
-        clauses.append(
-            ("" if query.pii else "NOT ")
-            + "EXISTS (SELECT 1 FROM column_tags t WHERE t.dataset = d.name AND t.tag = 'pii')"
-        )
-    return " AND ".join(clauses), args
-
-
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _pg_ranked(db: Database, query: Query, limit: int) -> list[tuple[int, float, int]]:
-    where, args = _pg_filters(query)
+    where, args = _filters(query, "postgresql")
     text = tsquery(query)
     if not text:
         if query.terms:  # only punctuation: nothing can match
