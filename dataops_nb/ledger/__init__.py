@@ -81,8 +81,7 @@ class Ledger:
             db.close()
             message = (
                 f"The ledger {db.url} has schema {version} and this dataops-nb needs "
-                f"{latest(db.dialect)}: run `dataops-nb ledger migrate` (any command that writes, such as "
-                "`run`, also migrates it)."
+                f"{latest(db.dialect)}: a command that writes, such as `dataops-nb run`, migrates it."
             )
             raise LedgerError(message, url=db.url)
         return ledger
