@@ -97,7 +97,7 @@ class _RunView:
         self.steps = {s["step"]: s for s in ledger.step_runs(run_id)}
         self.versions = ledger.versions_of_run(run_id)
         self.checks: dict[str, list[Any]] = {}
-        for check in ledger.query("SELECT * FROM check_results WHERE run_id = ? ORDER BY id", (run_id,)):
+        for check in ledger.checks.of_run(run_id):
             self.checks.setdefault(check["version_id"], []).append(check)
         envs = [
             value["secret"]
@@ -217,12 +217,8 @@ class _RunView:
             ids += [r["version"] for r in json.loads(manifest.read_text()).get("read", []) if r.get("version")]
         except (OSError, ValueError):
             pass  # a step that failed before reading anything has no manifest
-        found = []
-        for version_id in dict.fromkeys(ids):
-            rows = ledger.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
-            if rows:
-                found.append(rows[0])
-        return found
+        found = {version.version_id: version for version in ledger.versions.get_many(ids)}
+        return [found[version_id] for version_id in dict.fromkeys(ids) if version_id in found]
 
     def _file_inputs(self, row: Any) -> list[dict[str, Any]]:
         """The files (and URLs) the step read, from its fingerprint: file datasets named by
@@ -264,9 +260,9 @@ class _RunView:
             facets["documentation"] = _facet("DocumentationDatasetFacet", description=meta.description)
         return facets
 
-    def _input(self, row: Any) -> dict[str, Any]:
-        facets = self._dataset_facets(row["dataset"], row["version_id"], json.loads(row["schema"]))
-        return {"namespace": self.namespace, "name": row["dataset"], "facets": facets}
+    def _input(self, version: Any) -> dict[str, Any]:
+        facets = self._dataset_facets(version.dataset, version.version_id, version.schema)
+        return {"namespace": self.namespace, "name": version.dataset, "facets": facets}
 
     def _output(self, version: Any) -> dict[str, Any]:
         facets = self._dataset_facets(version.dataset, version.version_id, version.schema)

@@ -90,6 +90,10 @@ class RunRepository:
         rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [self._step(row, died=died) for row in rows]
 
+    def step(self, run_id: str, step: str) -> StepRecord | None:
+        rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? AND step = ?", (run_id, step))
+        return self._step(rows[0]) if rows else None
+
     def last_step_runs(self) -> dict[str, StepRecord]:
         """The latest executed (not skipped) run of each step."""
         rows = self.db.query(

@@ -248,6 +248,23 @@ class VersionRepository:
         rows = self.db.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
         return version_record(rows[0], self.store_root) if rows else None
 
+    def get_many(self, version_ids: Iterable[str]) -> list[VersionRecord]:
+        """The versions of `version_ids` that exist, oldest first."""
+        ids = list(dict.fromkeys(version_ids))
+        if not ids:
+            return []
+        rows = self.db.query(
+            f"SELECT * FROM dataset_versions WHERE version_id IN ({placeholders(len(ids))}) "
+            "ORDER BY created_at, version_id",
+            ids,
+        )
+        return [version_record(row, self.store_root) for row in rows]
+
+    def promoted_at(self, version_id: str) -> str | None:
+        """When the version last became current (None if it never did)."""
+        rows = self.db.query("SELECT promoted_at FROM dataset_versions WHERE version_id = ?", (version_id,))
+        return str(rows[0]["promoted_at"]) if rows and rows[0]["promoted_at"] else None
+
 
 def version_record(row: Any, store_root: Path) -> VersionRecord:
     """A `dataset_versions` row, its path resolved against `store_root`."""

@@ -92,7 +92,6 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
 
 
 def _version(project: Any, version: Any, ledger: Any, *, brief: bool = False) -> dict[str, Any]:
-    promoted = ledger.query("SELECT promoted_at FROM dataset_versions WHERE version_id = ?", (version.version_id,))
     result = {
         "version": version.version_id,
         "status": version.status,
@@ -101,7 +100,7 @@ def _version(project: Any, version: Any, ledger: Any, *, brief: bool = False) ->
         "rows": version.rows,
         "bytes": version.bytes,
         "created_at": version.created_at,
-        "promoted_at": promoted[0][0] if promoted else None,
+        "promoted_at": ledger.versions.promoted_at(version.version_id),
     }
     if not brief:
         result["schema"] = version.schema
@@ -120,9 +119,7 @@ def freshness(sla: dict[str, Any] | None, current: Any, profiles: dict[str, Any]
         newest = _moment(profiles[column]["max"])
         result["measured_by"] = f"max({column})"
     if newest is None:
-        promoted = ledger.query("SELECT promoted_at, created_at FROM dataset_versions WHERE version_id = ?",
-                                (current.version_id,))
-        newest = _moment(promoted[0][0] or promoted[0][1]) if promoted else None
+        newest = _moment(ledger.versions.promoted_at(current.version_id) or current.created_at)
         result["measured_by"] = "publish time"
     if newest is None:
         return result
@@ -163,13 +160,7 @@ def _moment(value: Any) -> datetime | None:
 
 def quality(ledger: Any, version_id: str) -> dict[str, Any]:
     """The latest result of each check on the version, and the worst of them."""
-    rows = ledger.query(
-        "SELECT c.*, EXISTS (SELECT 1 FROM reviews r WHERE r.decision IN ('waive', 'accept') AND "
-        "(r.check_id = c.id OR (r.check_id IS NULL AND r.version_id = c.version_id))) AS waived "
-        "FROM check_results c WHERE c.version_id = ? AND c.id IN "
-        "(SELECT max(id) FROM check_results WHERE version_id = ? GROUP BY check_name) ORDER BY c.check_name",
-        (version_id, version_id),
-    )
+    rows = ledger.checks.latest_of_version(version_id)
     checks = [
         {"id": r["id"], "check": r["check_name"], "severity": r["severity"], "status": r["status"],
          "failing": r["failing"], "message": r["message"], "checked_at": r["created_at"], "waived": bool(r["waived"])}
@@ -182,10 +173,8 @@ def quality(ledger: Any, version_id: str) -> dict[str, Any]:
 
 def _upstream(ledger: Any, version_id: str) -> list[dict[str, Any]]:
     result = []
-    for source in ledger.inputs_of(version_id):
-        rows = ledger.query("SELECT dataset, status FROM dataset_versions WHERE version_id = ?", (source,))
-        if rows:
-            result.append({"dataset": rows[0]["dataset"], "version": source, "status": rows[0]["status"]})
+    for found in ledger.versions.get_many(ledger.inputs_of(version_id)):
+        result.append({"dataset": found.dataset, "version": found.version_id, "status": found.status})
     return sorted(result, key=lambda r: r["dataset"])
 
 
@@ -193,15 +182,9 @@ def _downstream(ledger: Any, name: str, versions: list[Any]) -> list[dict[str, A
     """Datasets whose versions read a version of this one (the latest such version of each)."""
     latest: dict[str, dict[str, Any]] = {}
     readers = ledger.outputs_of([v.version_id for v in versions])
-    if readers:
-        rows = ledger.query(
-            f"SELECT dataset, version_id, status, created_at FROM dataset_versions WHERE version_id IN "
-            f"({', '.join('?' * len(readers))}) ORDER BY created_at, version_id",
-            readers,
-        )
-        for row in rows:
-            if row["dataset"] != name:
-                latest[row["dataset"]] = {"dataset": row["dataset"], "version": row["version_id"], "status": row["status"]}
+    for reader in ledger.versions.get_many(readers):
+        if reader.dataset != name:
+            latest[reader.dataset] = {"dataset": reader.dataset, "version": reader.version_id, "status": reader.status}
     return [latest[key] for key in sorted(latest)]
 
 
@@ -209,9 +192,8 @@ def _notebook(project: Any, ledger: Any, version: Any) -> dict[str, Any] | None:
     """The executed notebook (run artifact) that produced the version."""
     if not version.run_id or not version.step:
         return None
-    rows = ledger.query("SELECT output_notebook FROM step_runs WHERE run_id = ? AND step = ?",
-                        (version.run_id, version.step))
-    relative = rows[0][0] if rows and rows[0][0] else None
+    step_run = ledger.runs.step(version.run_id, version.step)
+    relative = step_run.output_notebook if step_run else None
     path = project.root / relative if relative else project.store.run_dir(version.run_id) / f"{version.step}.ipynb"
     return {"run_id": version.run_id, "step": version.step, "path": project.relative(path), "exists": Path(path).is_file()}
 

@@ -519,13 +519,10 @@ class Runner:
             path = (self.store.root / item["path"]).resolve()  # the manifest's path is relative to the store
             if not path.is_file() or not path.is_relative_to(self.store.data_dir.resolve()):
                 raise PublishError(f"Step '{outcome.step}' published {name}, but its file is missing.")
-            taken = self.ledger.query(
-                "SELECT step FROM dataset_versions WHERE version_id = ? AND dataset = ?",
-                (f"{name}@{run_id}", name),
-            )
-            if taken:
+            taken = self.ledger.versions.get(f"{name}@{run_id}")
+            if taken is not None and taken.dataset == name:
                 raise PublishError(
-                    f"Step '{outcome.step}' published {name}, which step '{taken[0][0]}' "
+                    f"Step '{outcome.step}' published {name}, which step '{taken.step}' "
                     "already published in this run."
                 )
             profile, pii = described(item, path)
