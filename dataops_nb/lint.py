@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from .errors import NotebookError, ParameterError
 from .notebooks import is_golden
 from .project import Project
 from .runner.dag import upstream
+from .runner.dataflow import Dataflow, is_parameters, scan
 from .runner.fingerprint import parse_code
 from .runner.params import NotebookParams, cell_source, inspect_notebook, load_notebook_json
 from .spec import line_of, read_yaml
@@ -38,7 +39,6 @@ RULES = {
     "NB110": ("warn", "absolute path"),
     "NB111": ("warn", "opens a project file that the step does not declare as an input"),
 }
-_DATASET = r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*"
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^(/(home|Users|root|mnt|data|tmp)/|[A-Za-z]:\\)")
 
@@ -53,22 +53,10 @@ class Finding:
     message: str
 
 
-@dataclass
-class _Use:
-    """Where a step reads and publishes datasets: name -> (cell, line) of the first use."""
-
-    reads: dict[str, tuple[int, int]]
-    publishes: dict[str, tuple[int, int]]
-    surely: set[str] = field(default_factory=set)  # read through the kit (`dn.read`, `step.read`), not any `.read`
-    names: dict[str, str] = field(default_factory=dict)  # simple constant assignments (parameters too)
-    files: dict[str, tuple[int, int]] = field(default_factory=dict)  # literal paths: text -> (cell, line)
-    declared: set[str] = field(default_factory=set)  # literal paths passed to step.input()
-
-
 def lint(project: Project) -> list[Finding]:
     spec = project.spec
     findings: list[Finding] = []
-    uses: dict[str, _Use] = {}
+    uses: dict[str, Dataflow] = {}
     notebooks = {}
     paths: dict[str, str] = {}
     for step in spec.steps:
@@ -77,7 +65,7 @@ def lint(project: Project) -> list[Finding]:
         def add(code: str, message: str, cell: int | None = None, line: int | None = None, shown: str = shown) -> None:
             findings.append(Finding(shown, cell, line, code, RULES[code][0], message))
 
-        uses[step.name] = _Use({}, {})
+        uses[step.name] = Dataflow()
         try:
             path = project.notebook_path(step)
             cells = load_notebook_json(path, shown=shown).get("cells", [])
@@ -96,13 +84,14 @@ def lint(project: Project) -> list[Finding]:
             tree = parse_code(cell_source(cell))
             if tree is None:
                 continue
-            parameters = "parameters" in cell.get("metadata", {}).get("tags", [])
+            parameters = is_parameters(cell)
             if parameters:
                 for node in tree.body:
                     if not isinstance(node, (ast.Assign, ast.AnnAssign)):
                         add("NB103", "keep the parameters cell to plain assignments "
                                      "(papermill injects the values after it)", index, node.lineno)
-            _scan(tree, index, uses[step.name], add)
+            scan(tree, index, uses[step.name])
+            _hygiene(tree, index, add)
             if parameters:  # the spec's values replace the defaults, as papermill injects them
                 uses[step.name].names.update({k: v for k, v in step.plain_params().items() if isinstance(v, str)})
         _undeclared_files(project, step, path, uses[step.name], add)
@@ -144,99 +133,20 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams], unreadab
     return findings
 
 
-def _scan(tree: ast.Module, cell: int, use: _Use, add: Any) -> None:
-    """Reads, publishes, secrets and absolute paths in one cell."""
-    for statement in tree.body:  # `src = "raw.x"` and parameters: what a later `step.read(src)` means
-        if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
-            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
-            value = _text(statement.value, use.names)
-            for target in targets:
-                if isinstance(target, ast.Name):
-                    if value is None:
-                        use.names.pop(target.id, None)
-                    else:
-                        use.names[target.id] = value
+def _hygiene(tree: ast.Module, cell: int, add: Any) -> None:
+    """Hard-coded secrets and absolute paths in one cell."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
-            first = node.args[0] if node.args else None
-            literal = _text(first, use.names) if first is not None else None
-            dataset = _dataset(literal)
-            if name == "read" and dataset:
-                use.reads.setdefault(dataset, (cell, node.lineno))
-                if _is_kit(node.func):
-                    use.surely.add(dataset)
-            elif name == "publish" and dataset:
-                use.publishes.setdefault(dataset, (cell, node.lineno))
-                if len(node.args) > 1:
-                    _sql_reads(node.args[1], cell, use)
-            elif name == "sql" and first is not None:
-                _sql_reads(first, cell, use)
-            elif name == "input" and literal:
-                use.declared.add(literal)
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             for target in node.targets:
                 if isinstance(target, ast.Name) and _SECRET_NAME.search(target.id) and node.value.value:
                     add("NB109", f"'{target.id}' is set to a literal: make it a parameter "
                                  f"{{secret: ENV_VAR}} in dataops.yaml", cell, node.lineno)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if _ABSOLUTE.match(node.value):
-                add("NB110", f"{node.value!r} is an absolute path: it will not exist on another machine "
-                             "(use a path relative to the project, or a parameter)", cell, node.lineno)
-            for found in _PATH_LITERAL.findall(node.value) if "'" in node.value else [node.value]:
-                if _LOOKS_LIKE_FILE.match(found):
-                    use.files.setdefault(found, (cell, node.lineno))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _ABSOLUTE.match(node.value):
+            add("NB110", f"{node.value!r} is an absolute path: it will not exist on another machine "
+                         "(use a path relative to the project, or a parameter)", cell, node.lineno)
 
 
-_LOOKS_LIKE_FILE = re.compile(r"^[\w.\-/]+\.[A-Za-z0-9]{1,8}$")
-_PATH_LITERAL = re.compile(r"'([^'\s]+)'")  # a quoted path in SQL text: select * from 'data/x.csv'
-
-
-def _text(node: ast.expr | None, names: dict[str, str]) -> str | None:
-    """A string the expression certainly is: a literal, a known name, an f-string of those."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Name):
-        return names.get(node.id)
-    if isinstance(node, ast.JoinedStr):
-        parts = []
-        for value in node.values:
-            if isinstance(value, ast.FormattedValue):
-                inner = _text(value.value, names) if value.format_spec is None and value.conversion == -1 else None
-                if inner is None:
-                    return None
-                parts.append(inner)
-            else:
-                part = _text(value, names)
-                if part is None:
-                    return None
-                parts.append(part)
-        return "".join(parts)
-    return None
-
-
-def _dataset(text: str | None) -> str | None:
-    """A dataset name as DuckDB resolves it (case-insensitive, quoted or not), or None."""
-    if not text:
-        return None
-    plain = ".".join(part.strip().strip('"') for part in text.split(".")).lower()
-    return plain if re.fullmatch(_DATASET, plain) else None
-
-
-def published_datasets(notebook: Path, values: dict[str, Any]) -> dict[str, tuple[int, int]]:
-    """The datasets a notebook visibly publishes, with `values` for its parameters: name -> (cell, line)."""
-    use = _Use({}, {})
-    for index, cell in enumerate(load_notebook_json(notebook).get("cells", []), start=1):
-        tree = parse_code(cell_source(cell)) if cell.get("cell_type") == "code" else None
-        if tree is None:
-            continue
-        _scan(tree, index, use, lambda *args: None)
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            use.names.update({k: v for k, v in values.items() if isinstance(v, str)})
-    return use.publishes
-
-
-def _undeclared_files(project: Project, step: Any, notebook: Path, use: _Use, add: Any) -> None:
+def _undeclared_files(project: Project, step: Any, notebook: Path, use: Dataflow, add: Any) -> None:
     """NB111: a literal path to a file of the project that neither `inputs:` nor step.input() declares."""
     from .inputs import expand, is_url, key_of
 
@@ -257,34 +167,7 @@ def _undeclared_files(project: Project, step: Any, notebook: Path, use: _Use, ad
                 break
 
 
-def _is_kit(func: ast.expr) -> bool:
-    """`dn.read`, `step.read`, `dn.step().read`: a call of the kit, not of a file or zip object."""
-    if isinstance(func, ast.Name):
-        return True  # `from dataops_nb import read`
-    receiver = func.value if isinstance(func, ast.Attribute) else None
-    if isinstance(receiver, ast.Call):
-        receiver = receiver.func
-    if isinstance(receiver, ast.Attribute):
-        receiver = receiver.value
-    return isinstance(receiver, ast.Name) and receiver.id in {"dn", "dataops_nb", "step"}
-
-
-def _sql_reads(node: ast.expr, cell: int, use: _Use) -> None:
-    text = _text(node, use.names)
-    texts = [text] if text is not None else [
-        part.value for part in ast.walk(node) if isinstance(part, ast.Constant) and isinstance(part.value, str)
-    ]
-    for value in texts:
-        for name in _SQL_TABLE.findall(value):
-            dataset = _dataset(name)
-            if dataset:
-                use.reads.setdefault(dataset, (cell, node.lineno))
-
-
-_SQL_TABLE = re.compile(r'\b(?:from|join)\s+("?[A-Za-z_][A-Za-z0-9_]*"?\s*\.\s*"?[A-Za-z_][A-Za-z0-9_]*"?)', re.IGNORECASE)
-
-
-def _dataflow(project: Project, uses: dict[str, _Use], paths: dict[str, str]) -> list[Finding]:
+def _dataflow(project: Project, uses: dict[str, Dataflow], paths: dict[str, str]) -> list[Finding]:
     spec = project.spec
     needs = {step.name: list(step.needs) for step in spec.steps}
     publisher: dict[str, str] = {}

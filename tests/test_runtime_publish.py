@@ -36,8 +36,8 @@ def test_publishing_a_dataset_twice_in_a_step_is_an_error_unless_replace(project
     assert pl.read_parquet(project.root / ".dataops" / path)["a"].to_list() == [2]
 
 
-def test_a_second_step_publishing_the_same_dataset_in_a_run_fails_and_changes_nothing(project):
-    # the name is computed, so no static reading of the notebooks can see the collision
+def _computed_publishers(project):
+    """Two steps publishing raw.shared under a computed name, which no static reading can see."""
     project.spec(
         """
         name: collide
@@ -50,15 +50,12 @@ def test_a_second_step_publishing_the_same_dataset_in_a_run_fails_and_changes_no
         """
     )
     for name, value in (("first", 1), ("second", 2)):
-        project.notebook(
-            name,
-            "",
-            f"""
-            import dataops_nb as dn
-            step = dn.step()
-            step.publish(".".join(["raw", "shared"]), "select {value} as a")
-            """,
-        )
+        project.notebook(name, "", "import dataops_nb as dn\n"
+                         f'dn.step().publish(".".join(["raw", "shared"]), "select {value} as a")')
+
+
+def test_a_second_step_publishing_the_same_dataset_in_a_run_fails_and_changes_nothing(project):
+    _computed_publishers(project)
     result = project.cli("run")
     assert result.returncode == 1, result.stdout
     out = result.stdout + result.stderr
@@ -118,3 +115,19 @@ def test_two_steps_visibly_publishing_one_dataset_are_refused_before_the_run(pro
     assert project.snapshot() == before
     lint = project.cli("lint")
     assert "NB107" in lint.stdout and "raw.shared is also published by step 'first'" in lint.stdout
+
+
+def test_a_step_publishing_what_another_step_published_in_an_earlier_run_fails_at_commit(project):
+    # separate runs: only the commit can see that the dataset has an owner
+    _computed_publishers(project)
+    project.cli("run", "--only", "first", check=0)
+
+    result = project.cli("run", "--only", "second")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = " ".join((result.stdout + result.stderr).split())
+    assert "Step 'second' published raw.shared, whose current version step 'first' published" in out
+    assert "nothing of 'second' was promoted" in out
+    rows = project.ledger_rows("select step, status from dataset_versions where dataset = 'raw.shared'")
+    assert rows == [("first", "current")]
+    assert project.ledger_rows("select status from step_runs where step = 'second'") == [("failed",)]

@@ -184,7 +184,7 @@ def require_inputs(project: Project, plans: list[StepPlan]) -> None:
 def refuse_shared_publishes(project: Project, plans: list[StepPlan]) -> None:
     """Two steps that visibly publish one dataset: refused before anything runs (lint's NB107)."""
     from ..errors import ConflictError
-    from ..lint import published_datasets
+    from .dataflow import published_datasets
 
     planned = {item.step.name: item.parameters for item in plans}
     publisher: dict[str, tuple[str, int]] = {}
@@ -512,6 +512,7 @@ class Runner:
         spec = self.project.spec
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
         records = []
+        current = self.ledger.current_versions() if published else {}
         for item in published:
             name = item["dataset"]
             if not DATASET_NAME.match(name) or item.get("version") != run_id:
@@ -525,6 +526,7 @@ class Runner:
                     f"Step '{outcome.step}' published {name}, which step '{taken.step}' "
                     "already published in this run."
                 )
+            _refuse_other_publisher(self.project, current, outcome.step, name)
             profile, pii = described(item, path)
             records.append(
                 VersionRecord(
@@ -575,6 +577,19 @@ class Runner:
                 "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors),
                 quarantined=True,
             )
+
+
+def _refuse_other_publisher(project: Project, current: dict[str, VersionRecord], step: str, dataset: str) -> None:
+    """A dataset whose current version another step of the spec published (in an earlier
+    run, under a name no static reading could see): the second publisher fails."""
+    owner = current.get(dataset)
+    if owner is None or owner.step == step or owner.step not in project.spec.step_names:
+        return  # a new dataset, the same step, or a step that is gone: the dataset changes hands
+    raise PublishError(
+        f"Step '{step}' published {dataset}, whose current version step '{owner.step}' published "
+        f"(run {owner.run_id}); a dataset has one publishing step, so nothing of '{step}' was promoted "
+        f"(change one of the two names, or remove step '{owner.step}' from the spec)."
+    )
 
 
 def _open_checks_engine() -> bool:
