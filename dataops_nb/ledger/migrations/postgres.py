@@ -10,7 +10,12 @@ a lease row (`run_leases`), renewed by its runner, that expires when the runner 
 
 from __future__ import annotations
 
-MIGRATIONS: list[str] = [
+from collections.abc import Callable
+from typing import Any
+
+Migration = str | Callable[[Any], None]
+
+MIGRATIONS: list[Migration] = [
     # v1: everything SQLite's v1..v7 hold
     """
     CREATE TABLE runs (
@@ -180,4 +185,36 @@ MIGRATIONS: list[str] = [
         expires_at  DOUBLE PRECISION NOT NULL
     );
     """,
+    # v2, v3: the audit log (SQLite's v8, v9): append-only, hash-chained, ids assigned by the writer
+    """
+    CREATE TABLE audit_log (
+        id        BIGINT PRIMARY KEY,
+        at        TEXT NOT NULL,
+        actor     TEXT NOT NULL,
+        origin    TEXT NOT NULL,
+        action    TEXT NOT NULL,
+        target    TEXT,
+        details   TEXT NOT NULL DEFAULT '{}',
+        prev_hash TEXT NOT NULL,
+        hash      TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_by_actor ON audit_log(actor, id);
+    CREATE INDEX audit_log_by_time ON audit_log(at, id);
+    """,
+    lambda db: _append_only(db, "audit_log"),
 ]
+
+
+def _append_only(db: Any, table: str) -> None:
+    """A trigger that refuses UPDATE, DELETE and TRUNCATE on `table` (PostgreSQL's syntax; SQLite has its own).
+
+    A function body holds semicolons, which a migration script would split on: run statement by statement.
+    """
+    db.execute(
+        f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
+    )
+    db.execute(f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+               f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()")
+    db.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+               f"FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()")
