@@ -734,6 +734,69 @@ def audit_command(ctx: click.Context, since: str | None, user: str | None, verif
     _emit(ctx, entries, human)
 
 
+# --- the ledger ----------------------------------------------------------------------
+
+
+@cli.group("ledger")
+@common
+def ledger_group() -> None:
+    """The ledger itself: where it is, its schema, moving it between SQLite and PostgreSQL."""
+
+
+@ledger_group.command("info")
+@common
+@click.pass_context
+def ledger_info(ctx: click.Context) -> None:
+    """Backend, URL (without password), schema version and what the ledger holds; writes nothing."""
+    from . import service
+
+    info = service.ledger_info(_project(ctx))
+
+    def human(d: dict[str, Any]) -> None:
+        pending = d["latest_schema"] - d["schema_version"]
+        schema = (f"{d['schema_version']} (latest)" if d["exists"] and not pending else
+                  f"{d['schema_version']} of {d['latest_schema']}: `dataops-nb ledger migrate` applies "
+                  f"{pending} pending" if d["exists"] else "none yet (the first command that writes creates it)")
+        _say(f"backend: {d['backend']}\nurl: {d['url']}" + (f" (from {d['from']})" if d["from"] else "")
+             + f"\nschema: {schema}")
+        _table([{"records": k, "count": v} for k, v in d["counts"].items()], ["records", "count"])
+
+    _emit(ctx, info, human)
+
+
+@ledger_group.command("migrate")
+@common
+@click.pass_context
+def ledger_migrate(ctx: click.Context) -> None:
+    """Apply the ledger's pending schema migrations."""
+    from . import service
+
+    done = service.ledger_migrate(_project(ctx))
+    _emit(ctx, done, lambda d: _say(
+        f"Migrated the ledger {d['url']} from schema {d['from_schema']} to {d['to_schema']} "
+        f"(applied {', '.join(map(str, d['applied']))})." if d["applied"] else
+        f"The ledger {d['url']} is at schema {d['to_schema']}, the latest: nothing to migrate."))
+
+
+@ledger_group.command("copy")
+@common
+@click.option("--to", "to", required=True, metavar="URL",
+              help="An empty ledger: sqlite:///path/ledger.db or postgresql://user@host/db (password from PGPASSWORD "
+                   "or ~/.pgpass keeps it out of the shell history).")
+@click.pass_context
+def ledger_copy(ctx: click.Context, to: str) -> None:
+    """Copy every run, version, check result, review, lineage edge and audit entry to another ledger."""
+    from . import service
+
+    done = service.ledger_copy(_project(ctx), to)
+
+    def human(d: dict[str, Any]) -> None:
+        _say(f"Copied the ledger {d['from']} to {d['to']}, verified (content hash {d['content_hash'][:16]}).")
+        _table([{"table": k, "rows": v} for k, v in d["copied"].items()], ["table", "rows"])
+
+    _emit(ctx, done, human)
+
+
 # --- the error boundary ------------------------------------------------------------
 
 

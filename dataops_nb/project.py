@@ -47,6 +47,15 @@ class Project:
         return f"sqlite:///{self.store.ledger_path}"
 
     @property
+    def ledger_source(self) -> str | None:
+        """The environment variable the ledger's URL came from (None for the store's SQLite file)."""
+        import os
+
+        config = self.spec.ledger
+        name = config.url_env if config else "DATAOPS_LEDGER_URL"
+        return name if os.environ.get(name, "").strip() else None
+
+    @property
     def shared_ledger(self) -> bool:
         """Whether the ledger is a server's (PostgreSQL) rather than the store's SQLite file."""
         return not self.ledger_url.startswith("sqlite:")
@@ -58,7 +67,8 @@ class Project:
         After `writable_ledger()`, the same handle serves reads too."""
         opened = self.__dict__.get("_ledger")
         if opened is None:
-            opened = Ledger.open(self.ledger_url, readonly=True, store_root=self.store.root)
+            opened = Ledger.open(self.ledger_url, readonly=True, store_root=self.store.root,
+                                 source=self.ledger_source)
             if not getattr(opened.db, "in_memory", False):  # an empty stand-in is not kept: the next read sees the file once it exists
                 self.__dict__["_ledger"] = opened
         return opened
@@ -69,7 +79,7 @@ class Project:
         if opened is None:
             import socket
 
-            opened = Ledger.open(self.ledger_url, store_root=self.store.root)
+            opened = Ledger.open(self.ledger_url, store_root=self.store.root, source=self.ledger_source)
             opened.migrate()
             opened.runs.reap_dead(socket.gethostname())
             self.__dict__["_writable_ledger"] = self.__dict__["_ledger"] = opened

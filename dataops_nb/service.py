@@ -569,3 +569,72 @@ def audit_verify(project: Project) -> dict[str, Any]:
         return {"entries": 0, "head": None, "ok": True}
     verified = audit.verify(project.ledger)
     return {"entries": verified.entries, "head": verified.head, "ok": True}
+
+
+# --- the ledger itself ---------------------------------------------------------------------
+
+
+def _inspect_ledger(project: Project) -> Any:
+    """The project's ledger opened read-only as it is, whatever its schema (or an empty stand-in)."""
+    from .ledger import Ledger
+
+    return Ledger.open(project.ledger_url, readonly=True, store_root=project.store.root,
+                       source=project.ledger_source, any_schema=True)
+
+
+def ledger_info(project: Project) -> dict[str, Any]:
+    """The ledger's backend, URL (never its password), schema version and what it holds. Writes nothing."""
+    from .ledger import contents
+    from .ledger.migrations import latest
+
+    ledger = _inspect_ledger(project)
+    try:
+        db = ledger.db
+        version = ledger.schema_version if ledger.exists else 0
+        return {
+            "backend": "postgresql" if project.shared_ledger else "sqlite",
+            "url": db.url if ledger.exists or project.shared_ledger else f"sqlite:///{project.store.ledger_path}",
+            "from": project.ledger_source,
+            "exists": ledger.exists and version > 0,
+            "schema_version": version,
+            "latest_schema": latest(db.dialect),
+            "counts": contents.counts(db) if ledger.exists else dict.fromkeys(contents.COUNTED, 0),
+        }
+    finally:
+        ledger.close()
+
+
+def ledger_migrate(project: Project) -> dict[str, Any]:
+    """Apply the ledger's pending migrations (creating the ledger if there is none); what was applied."""
+    before = ledger_info(project)
+    after = project.writable_ledger()
+    version = after.schema_version
+    return {"backend": before["backend"], "url": before["url"], "from_schema": before["schema_version"],
+            "to_schema": version, "applied": list(range(before["schema_version"] + 1, version + 1))}
+
+
+def ledger_copy(project: Project, to: str) -> dict[str, Any]:
+    """Copy every row of the project's ledger into the empty ledger at `to` (SQLite or PostgreSQL),
+    verified by counts and content hash. Refuses a target that holds anything; the source is only read."""
+    from .errors import LedgerError
+    from .ledger import Ledger, contents
+
+    if not project.has_ledger():
+        raise LedgerError("The project has no ledger yet: there is nothing to copy.")
+    source = project.ledger
+    target = Ledger.open(to, store_root=project.store.root, source="--to")
+    try:
+        if target.db.url == source.db.url:
+            raise LedgerError(f"--to names the project's own ledger ({target.db.url}): copy to another one.",
+                              url=target.db.url)
+        held = contents.nonempty(target.db)
+        if held:
+            shown = ", ".join(f"{n} {table}" for table, n in held.items())
+            message = f"The ledger {target.db.url} (from --to) is not empty ({shown}): copy into an empty ledger."
+            raise LedgerError(message, url=target.db.url)
+        target.migrate()
+        result = contents.copy(source.db, target.db)
+    finally:
+        target.close()
+    return {"from": source.db.url, "to": target.db.url, "copied": result.counts,
+            "content_hash": result.content_hash, "verified": True}

@@ -64,24 +64,27 @@ class Ledger:
         self.audit = AuditRepository(db)
 
     @classmethod
-    def open(cls, url: str | Path, *, readonly: bool = False, store_root: Path | None = None) -> Ledger:
+    def open(cls, url: str | Path, *, readonly: bool = False, store_root: Path | None = None,
+             source: str | None = None, any_schema: bool = False) -> Ledger:
         """The ledger at `url` (`sqlite:///path`, a path, or `postgresql://...`); never migrates.
 
         Read-only, it refuses a schema older than this kit's (the commands that write
-        migrate it); read-write, call `migrate()` before writing.
+        migrate it); read-write, call `migrate()` before writing. `source` names the setting
+        the URL came from (an environment variable), for messages. With `any_schema`, an older
+        schema (or none) is opened as it is, to be inspected.
         """
-        db = open_database(url, readonly=readonly)
+        db = open_database(url, readonly=readonly, source=source, any_schema=any_schema)
         if store_root is None:
             if not isinstance(db, SqliteDatabase):
                 raise LedgerError("A ledger that is not a SQLite file needs the store's root.", url=db.url)
             store_root = db.path.parent
         ledger = cls(db, store_root=store_root)
         version = ledger.schema_version
-        if readonly and version < latest(db.dialect):
+        if readonly and not any_schema and version < latest(db.dialect):
             db.close()
             message = (
                 f"The ledger {db.url} has schema {version} and this dataops-nb needs "
-                f"{latest(db.dialect)}: a command that writes, such as `dataops-nb run`, migrates it."
+                f"{latest(db.dialect)}: `dataops-nb ledger migrate` (or any command that writes) migrates it."
             )
             raise LedgerError(message, url=db.url)
         return ledger
@@ -92,6 +95,11 @@ class Ledger:
     def path(self) -> Path | None:
         """The SQLite file, when the ledger is one."""
         return getattr(self.db, "path", None)
+
+    @property
+    def exists(self) -> bool:
+        """Whether there is a ledger (read-only, a missing SQLite file reads as an empty one held in memory)."""
+        return not getattr(self.db, "in_memory", False)
 
     @property
     def readonly(self) -> bool:

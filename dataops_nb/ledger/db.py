@@ -59,6 +59,16 @@ class Database(Protocol):
 
     def migrate(self) -> list[int]: ...
 
+    def tables(self) -> list[str]: ...
+
+    def columns(self, table: str, *, all_columns: bool = False) -> list[str]:
+        """The stored columns of `table` (with `all_columns`, generated and hidden ones too)."""
+        ...
+
+    def identities_follow(self, table: str) -> None:
+        """After rows were inserted with explicit ids, the next generated id follows the highest."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -73,20 +83,26 @@ def sqlite_path(url: str | Path) -> Path:
     return Path(text)
 
 
-def open_database(url: str | Path, *, readonly: bool = False) -> Database:
-    """The database of a ledger URL: `sqlite:///...` (or a file path) or `postgresql://...`."""
+def open_database(url: str | Path, *, readonly: bool = False, source: str | None = None,
+                  any_schema: bool = False) -> Database:
+    """The database of a ledger URL: `sqlite:///...` (or a file path) or `postgresql://...`.
+
+    `source` names the setting the URL came from (an environment variable), for messages.
+    Read-only, a PostgreSQL database without a ledger reads as an empty ledger, unless
+    `any_schema` asks for the database as it is."""
     text = str(url)
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     if scheme in ("postgresql", "postgres"):
         from . import postgres  # type: ignore[attr-defined]  # psycopg is imported only for PostgreSQL
 
-        database = postgres.PostgresDatabase(text, readonly=readonly)
-        if readonly and database.schema_version() == 0:  # no ledger there yet: read it as an empty one
+        database = postgres.PostgresDatabase(text, readonly=readonly, source=source)
+        if readonly and not any_schema and database.schema_version() == 0:  # no ledger there yet: read it as an empty one
             database.close()
             return SqliteDatabase(Path("/nonexistent/dataops-nb-empty-ledger.db"), readonly=True)
         return database  # type: ignore[no-any-return]
     if scheme not in ("", "sqlite"):
-        message = f"Ledger URL scheme '{scheme}' is not supported (use sqlite:///... or postgresql://...)."
+        given = f" in {source}" if source else ""
+        message = f"Ledger URL scheme '{scheme}'{given} is not supported (use sqlite:///... or postgresql://...)."
         raise LedgerError(message, url=f"{scheme}://...")
     return SqliteDatabase(sqlite_path(text), readonly=readonly)
 
@@ -247,6 +263,16 @@ class SqliteDatabase:
 
     def integrity(self) -> str:
         return str(self.query("PRAGMA integrity_check")[0][0])
+
+    def tables(self) -> list[str]:
+        return [row[0] for row in self.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+
+    def columns(self, table: str, *, all_columns: bool = False) -> list[str]:
+        rows = self.query(f"PRAGMA table_xinfo({column_list([table])})")
+        return [row["name"] for row in rows if all_columns or row["hidden"] == 0]  # 2, 3: generated
+
+    def identities_follow(self, table: str) -> None:
+        """AUTOINCREMENT already follows explicitly inserted ids."""
 
     @property
     def connection(self) -> sqlite3.Connection:

@@ -90,8 +90,11 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, readonly: bool = False) -> None:
+    def __init__(self, url: str, *, readonly: bool = False, source: str | None = None) -> None:
         self.url = redact(url)
+        self.source = source
+        # the ledger as messages name it: its URL without the password, and the setting that gave it
+        self.where = f"{self.url} (from {source})" if source else self.url
         self.readonly = readonly
         self._lock = threading.RLock()
         self._depth = 0
@@ -112,14 +115,14 @@ class PostgresDatabase:
 
     def _connect_problem(self, exc: psycopg.Error) -> str:
         text = self._clean(str(exc)).lower()
-        where = self.url
+        where = self.where
         if "password authentication failed" in text or "no password supplied" in text or "authentication" in text:
             return f"The PostgreSQL ledger {where} refused the credentials (wrong user or password)."
         if "does not exist" in text and "database" in text:
             return f"The PostgreSQL ledger {where} names a database that does not exist (create it first)."
         if "role" in text and "does not exist" in text:
             return f"The PostgreSQL ledger {where} names a user that does not exist."
-        return f"Cannot reach the PostgreSQL server of the ledger {where} (is it running and reachable?)."
+        return f"Cannot reach the PostgreSQL server of the ledger {where}: is it running and reachable?"
 
     def _clean(self, text: str) -> str:
         return text.replace(self._password, "***") if self._password else text
@@ -138,17 +141,17 @@ class PostgresDatabase:
         if "dataops_meta" not in tables:
             if tables:
                 shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
-                message = (f"The database {self.url} is not a dataops-nb ledger (it holds tables of another "
+                message = (f"The database {self.where} is not a dataops-nb ledger (it holds tables of another "
                            f"application: {shown}); point the ledger URL at an empty database.")
                 raise LedgerError(message, url=self.url)
             return
         marker = self.query("SELECT value FROM dataops_meta WHERE key = 'application'")
         if not marker or marker[0][0] != APPLICATION:
-            message = f"The database {self.url} is not a dataops-nb ledger (its dataops_meta names another application)."
+            message = f"The database {self.where} is not a dataops-nb ledger (its dataops_meta names another application)."
             raise LedgerError(message, url=self.url)
         version = self.schema_version()
         if version > latest(self.dialect):
-            message = (f"The ledger {self.url} was written by a newer dataops-nb (schema {version}); "
+            message = (f"The ledger {self.where} was written by a newer dataops-nb (schema {version}); "
                        "upgrade the kit to open it.")
             raise LedgerError(message, url=self.url)
 
@@ -240,8 +243,34 @@ class PostgresDatabase:
     def integrity(self) -> str:
         return "ok"
 
+    def tables(self) -> list[str]:
+        return sorted(self._tables())
+
+    def _column_rows(self, table: str) -> list[Any]:
+        return self.query(
+            "SELECT column_name, is_generated, is_identity FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+
+    def columns(self, table: str, *, all_columns: bool = False) -> list[str]:
+        """Stored columns, leaving out generated ones and the identity `rowid` (SQLite's implicit one)."""
+        rows = self._column_rows(table)
+        return [r[0] for r in rows if all_columns or (r[1] == "NEVER" and r[0] != "rowid")]
+
+    def identities_follow(self, table: str) -> None:
+        from .db import column_list
+
+        for name, _, identity in self._column_rows(table):
+            if identity == "YES" and name != "rowid":
+                column, quoted = column_list([name]), column_list([table])
+                self.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{quoted}', '{column}'), "
+                    f"coalesce(max({column}), 0) + 1, false) FROM {quoted}"
+                )
+
     def reopen(self) -> PostgresDatabase:
-        return PostgresDatabase(self._dsn, readonly=self.readonly)
+        return PostgresDatabase(self._dsn, readonly=self.readonly, source=self.source)
 
     def close(self) -> None:
         with self._lock:

@@ -275,6 +275,8 @@ class Runner:
         require_secrets(plans)
         require_inputs(self.project, plans)
         refuse_shared_publishes(self.project, plans)
+        # a ledger that cannot be opened (URL, server, credentials) refuses the run before anything is written
+        self.project.writable_ledger()
         with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
             versions.save()  # the store exists now: the next plan need not hash the files again
             executor = make_executor(

@@ -71,7 +71,7 @@ def test_reading_an_older_ledger_asks_for_a_migration_and_writes_nothing(tmp_pat
     path = written(tmp_path / "ledger.db")
     monkeypatch.undo()
     before = files(tmp_path)
-    with pytest.raises(LedgerError, match=r"has schema 5 and this dataops-nb needs \d+: a command that writes, such as `dataops-nb run`, migrates it"):
+    with pytest.raises(LedgerError, match=r"has schema 5 and this dataops-nb needs \d+: `dataops-nb ledger migrate` \(or any command that writes\) migrates it"):
         Ledger.open(path, readonly=True)
     assert files(tmp_path) == before
 
