@@ -164,15 +164,23 @@ def templates(ctx: click.Context) -> None:
 @click.argument("step")
 @click.option("-t", "--template", required=True, help="Template name (see 'dataops-nb templates').")
 @click.option("--needs", multiple=True, help="A step this one needs (repeatable).")
+@click.option("--publishes", metavar="SCHEMA.TABLE", help="The dataset it publishes (default: named after the step).")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Set a template parameter.")
 @click.pass_context
-def new(ctx: click.Context, step: str, template: str, needs: tuple[str, ...]) -> None:
+def new(ctx: click.Context, step: str, template: str, needs: tuple[str, ...], publishes: str | None,
+        params: tuple[str, ...]) -> None:
     """Add a step from a template: writes notebooks/STEP.ipynb and registers it."""
-    from .templates import new_step
+    from . import service
+    from .runner.params import parse_overrides
 
     project = _project(ctx)
-    path = new_step(project, step, template, needs=list(needs))
-    _emit(ctx, {"step": step, "notebook": project.relative(path), "template": template},
-          lambda d: click.echo(f"Added step '{d['step']}' from template '{template}': {d['notebook']}"))
+    path = service.new_step(project, step, template, needs=list(needs), publishes=publishes,
+                            params=parse_overrides(params))
+    data = {"step": step, "notebook": project.relative(path), "template": template,
+            "publishes": service.published_by(path)}
+    _emit(ctx, data, lambda d: click.echo(
+        f"Added step '{d['step']}' from template '{template}': {d['notebook']}"
+        + (f" (publishes {', '.join(d['publishes'])})" if d["publishes"] else "")))
 
 
 # --- running ---------------------------------------------------------------------

@@ -57,18 +57,46 @@ def strip_outputs(path: Path) -> bool:
     return True
 
 
-def blank_copy(template: Path, target: Path, *, description: str | None = None) -> None:
-    """A new step notebook from a template: no outputs at all, golden cells included."""
+def blank_copy(template: Path, target: Path, *, description: str | None = None,
+               defaults: dict[str, Any] | None = None) -> None:
+    """A new step notebook from a template: no outputs at all, golden cells included;
+    `defaults` replace the values its parameters cell assigns."""
     nb = stripped(read(template))
     for cell in nb.get("cells", []):
         if cell.get("cell_type") == "code":
             cell["outputs"], cell["execution_count"] = [], None
+            if defaults and "parameters" in cell.get("metadata", {}).get("tags", []):
+                cell["source"] = _with_defaults(source(cell), defaults)
     meta = nb.setdefault("metadata", {})
     meta.pop("dataops", None)
     if description:
         meta["dataops"] = {"description": description}
     target.parent.mkdir(parents=True, exist_ok=True)
     write(target, nb)
+
+
+def _with_defaults(text: str, values: dict[str, Any]) -> str:
+    """The parameters cell's text with each `NAME = value` of `values` rewritten, the rest kept."""
+    import ast
+
+    lines = text.splitlines(keepends=True)
+    edits = []
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target = node.target
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in values:
+            value = values[target.id]
+            edits.append((node.value, json.dumps(value) if isinstance(value, str) else repr(value)))
+    for value, literal in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        start, end = value.lineno - 1, (value.end_lineno or value.lineno) - 1
+        head = lines[start].encode()[: value.col_offset].decode()
+        tail = lines[end].encode()[value.end_col_offset :].decode()
+        lines[start : end + 1] = [head + literal + tail]
+    return "".join(lines)
 
 
 def inject_parameters(nb: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:

@@ -371,19 +371,28 @@ def start_run(project: Project, *, only: list[str] = (),  # type: ignore[assignm
 
 
 def templates(project: Project | None = None) -> list[dict[str, Any]]:
-    from .templates import list_templates
+    """Each template with its parameters (name, default, whether it names a published dataset)."""
+    from .templates import list_templates, template_parameters
 
     return [
-        {"name": t.name, "description": t.description, "source": t.source}
+        {"name": t.name, "description": t.description, "source": t.source, "parameters": template_parameters(t)}
         for t in list_templates(project.root if project else None)
     ]
 
 
-def new_step(project: Project, step: str, template: str, *, needs: list[str]) -> Path:
+def new_step(project: Project, step: str, template: str, *, needs: list[str], publishes: str | None = None,
+             params: dict[str, Any] | None = None) -> Path:
     """notebooks/STEP.ipynb from a template, and the step appended to dataops.yaml."""
     from .templates import new_step as create
 
-    return create(project, step, template, needs=needs)
+    return create(project, step, template, needs=needs, publishes=publishes, params=params)
+
+
+def published_by(notebook: Path) -> list[str]:
+    """The datasets a step notebook visibly publishes with its own defaults."""
+    from .runner.dataflow import published_datasets
+
+    return sorted(published_datasets(notebook, {}))
 
 
 # --- lineage, versions, retention, export ---------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
@@ -13,7 +15,9 @@ from ruamel.yaml.error import YAMLError
 from .errors import ConflictError, DataOpsError, NotFoundError, SpecError
 from .notebooks import blank_copy, read
 from .project import Project
-from .spec import STEP_NAME, _yaml, load_spec, read_yaml
+from .runner.dataflow import published_datasets, read_dataflow
+from .runner.params import inspect_notebook
+from .spec import STEP_NAME, _yaml, load_spec, read_yaml, validate_dataset_name
 
 PROJECT_TEMPLATES = "templates"
 
@@ -53,8 +57,14 @@ def list_templates(project_root: Path | None = None) -> list[Template]:
     return sorted(templates.values(), key=lambda t: t.name)
 
 
-def new_step(project: Project, step: str, template: str, *, needs: list[str]) -> Path:
-    """Write notebooks/STEP.ipynb from a template and append the step to dataops.yaml."""
+def new_step(project: Project, step: str, template: str, *, needs: list[str],
+             publishes: str | None = None, params: dict[str, Any] | None = None) -> Path:
+    """Write notebooks/STEP.ipynb from a template and append the step to dataops.yaml.
+
+    The datasets the template publishes through a parameter are named after the step
+    (`raw.example` becomes `raw.STEP`), or `publishes`; `params` set any other parameter.
+    A name another step already publishes is refused before anything is written.
+    """
     if not STEP_NAME.match(step):
         raise DataOpsError(f"Step name '{step}' must be an identifier (letters, digits, _ or -).")
     if step in project.spec.step_names:
@@ -68,11 +78,13 @@ def new_step(project: Project, step: str, template: str, *, needs: list[str]) ->
     notebook = project.root / "notebooks" / f"{step}.ipynb"
     if notebook.exists():
         raise ConflictError(f"{project.relative(notebook)} already exists; choose another step name.")
+    defaults = template_defaults(templates[template], step, publishes=publishes, params=params or {})
+    _refuse_collisions(project, templates[template], step, defaults)
 
     original = project.spec_path.read_bytes().decode("utf-8")
     text = _with_step(original, step, needs, project.spec_path)
 
-    blank_copy(templates[template].path, notebook, description=templates[template].description)
+    blank_copy(templates[template].path, notebook, description=templates[template].description, defaults=defaults)
     staged = project.spec_path.with_name(f".{project.spec_path.name}.new")
     try:
         staged.write_bytes(text.encode("utf-8"))
@@ -84,6 +96,58 @@ def new_step(project: Project, step: str, template: str, *, needs: list[str]) ->
     staged.replace(project.spec_path)
     project.reload()
     return notebook
+
+
+def template_parameters(template: Template) -> list[dict[str, Any]]:
+    """The template's parameters with their defaults, and whether each names a dataset it publishes."""
+    try:
+        defaults = inspect_notebook(template.path).defaults
+        flow = read_dataflow(template.path)
+    except DataOpsError:
+        return []
+    return [
+        {"name": name, "default": _plain(value), "publishes": name in flow.publish_names and isinstance(value, str)}
+        for name, value in defaults.items()
+    ]
+
+
+def template_defaults(template: Template, step: str, *, publishes: str | None,
+                      params: dict[str, Any]) -> dict[str, Any]:
+    """The values to write into the new notebook's parameters cell."""
+    nb = inspect_notebook(template.path, shown=Path(f"template {template.name}"))
+    for name, value in params.items():
+        nb.check(step, name, value, origin="-p")
+    values = {name: str(value) if isinstance(nb.defaults[name], str) else value for name, value in params.items()}
+    outputs = [p["name"] for p in template_parameters(template) if p["publishes"] and p["name"] not in values]
+    if publishes is not None:
+        validate_dataset_name(publishes)
+        if len(outputs) != 1:
+            raise DataOpsError(
+                f"Template '{template.name}' publishes {len(outputs) or 'no'} dataset(s) through a parameter"
+                f"{' (' + ', '.join(outputs) + ')' if outputs else ''}, so --publishes cannot name its output"
+                f"{'; set each with -p NAME=schema.table' if outputs else ''}."
+            )
+        return {**values, outputs[0]: publishes}
+    table = re.sub(r"[^a-z0-9_]", "_", step.lower())
+    schemas = [str(nb.defaults[name]).split(".")[0] for name in outputs]
+    for name, schema in zip(outputs, schemas, strict=True):  # two outputs in one schema: told apart by parameter
+        values[name] = f"{schema}.{table}" if schemas.count(schema) == 1 else f"{schema}.{table}_{name}"
+    return values
+
+
+def _refuse_collisions(project: Project, template: Template, step: str, defaults: dict[str, Any]) -> None:
+    """A dataset the new step would publish that a step of the spec publishes already."""
+    mine = published_datasets(template.path, defaults)
+    for other in project.spec.steps:
+        try:
+            theirs = published_datasets(project.notebook_path(other), other.plain_params())
+        except DataOpsError:
+            continue  # a notebook that cannot be read: lint says so
+        for dataset in sorted(set(mine) & set(theirs)):
+            raise ConflictError(
+                f"Step '{other.name}' already publishes {dataset}, which the new step '{step}' would publish "
+                "too: name its output with --publishes schema.table (or -p NAME=schema.table)."
+            )
 
 
 def _entry(step: str, needs: list[str]) -> CommentedMap:

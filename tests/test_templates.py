@@ -19,11 +19,11 @@ from dataops_nb.notebooks import GOLDEN_MARK
 from .conftest import REPO, ProjectFactory, notebook, run_cli
 
 BUILTINS = {"ingest_file", "sql_transform", "polars_transform", "report"}
-# what each template publishes when used as it comes (reading raw.example)
+# what a step `t` made from each template publishes (reading raw.example): named after the step
 PUBLISHES = {
-    "sql_transform": "staging.example",
-    "polars_transform": "staging.example_clean",
-    "report": "marts.example_report",
+    "sql_transform": "staging.t",
+    "polars_transform": "staging.t",
+    "report": "marts.t",
 }
 
 
@@ -237,20 +237,49 @@ def test_project_templates_add_to_and_override_the_builtins(fresh: Path) -> None
     run_cli("new", "mine", "--template", "team_step", cwd=fresh, check=0)
     run_cli("new", "again", "--template", "ingest_file", "--needs", "mine", cwd=fresh, check=0)
     assert "select 42" in text(code_cells(fresh / "notebooks" / "again.ipynb")[1])  # the project's, not the built-in
-    run_cli("run", "-p", "again.target=raw.again", cwd=fresh, check=0)
-    assert current_versions(fresh) == {"raw.example": 6, "raw.team": 1, "raw.again": 1}
+    run_cli("run", cwd=fresh, check=0)
+    assert current_versions(fresh) == {"raw.example": 6, "raw.mine": 1, "raw.again": 1}
+
+
+def test_a_second_ingest_step_publishes_its_own_dataset_and_both_run(fresh: Path) -> None:
+    # the new user's first move: a second file ingest beside the sample one
+    added = json.loads(run_cli("new", "extra", "--template", "ingest_file", "--json", cwd=fresh, check=0).stdout)
+    assert added["publishes"] == ["raw.extra"]
+    parameters = text(next(c for c in code_cells(fresh / "notebooks" / "extra.ipynb")
+                           if "parameters" in c["metadata"].get("tags", [])))
+    assert 'dataset = "raw.extra"' in parameters and parameters.startswith('path = ""  # a CSV')  # comments kept
+    human = run_cli("new", "more", "--template", "ingest_file", "--publishes", "raw.more_rows", cwd=fresh, check=0)
+    assert human.stdout.strip().endswith("notebooks/more.ipynb (publishes raw.more_rows)")
+
+    ran = json.loads(run_cli("run", "--json", cwd=fresh, check=0).stdout)
+
+    assert {s["name"]: s["status"] for s in ran["steps"]} == {"ingest": "success", "extra": "success", "more": "success"}
+    assert current_versions(fresh) == {"raw.example": 6, "raw.extra": 6, "raw.more_rows": 6}
+
+
+def test_new_sets_template_parameters(fresh: Path) -> None:
+    (fresh / "data").mkdir()
+    (fresh / "data" / "companies.csv").write_text("symbol,name\nAAA,Alpha\nBBB,Beta\n")
+    run_cli("new", "companies", "--template", "ingest_file", "-p", "path=data/companies.csv", cwd=fresh, check=0)
+    run_cli("run", cwd=fresh, check=0)
+    assert current_versions(fresh)["raw.companies"] == 2
 
 
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
+        (["new", "extra", "--template", "ingest_file", "--publishes", "raw.example"],
+         "Step 'ingest' already publishes raw.example, which the new step 'extra' would publish too"),
+        (["new", "extra", "--template", "ingest_file", "-p", "dataset=raw.example"], "already publishes raw.example"),
+        (["new", "extra", "--template", "ingest_file", "--publishes", "Not A Name"], "Not A Name"),
+        (["new", "extra", "--template", "ingest_file", "-p", "datset=raw.x"], "did you mean 'dataset'"),
         (["new", "t", "--template", "sql_transfrom"], "did you mean 'sql_transform'"),
         (["new", "ingest", "--template", "sql_transform"], "already exists"),
         (["new", "t", "--template", "sql_transform", "--needs", "ingset"], "did you mean 'ingest'"),
         (["new", "my step", "--template", "sql_transform"], "must be an identifier"),
         (["new", "t", "--template", "sql_transform", "--needs", "ingest", "--needs", "nope"], "Unknown step 'nope'"),
     ],
-    ids=["unknown-template", "existing-step", "unknown-needs", "invalid-name", "second-needs-unknown"],
+    ids=["collision", "collision-by-param", "bad-dataset-name", "unknown-param", "unknown-template", "existing-step", "unknown-needs", "invalid-name", "second-needs-unknown"],
 )
 def test_new_rejects_bad_input_and_changes_nothing(fresh: Path, args: list[str], expected: str) -> None:
     before = files(fresh)

@@ -271,8 +271,10 @@ class StepsHandler(DataOpsHandler):
     async def post(self) -> None:
         def create(project: Project) -> models.Record:
             request = self.body(models.NewStep)
-            notebook = service.new_step(project, request.name, request.template, needs=request.needs)
-            return models.Record(step=request.name, notebook=_relative(Path(notebook), self.server_root))
+            notebook = service.new_step(project, request.name, request.template, needs=request.needs,
+                                        publishes=request.publishes, params=request.params)
+            return models.Record(step=request.name, notebook=_relative(Path(notebook), self.server_root),
+                                 publishes=service.published_by(Path(notebook)))
 
         await self.answer(create, status=201)
 

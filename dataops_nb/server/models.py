@@ -51,6 +51,9 @@ class NewStep(_Request):
     name: StepName
     template: Name
     needs: list[StepName] = Field(default_factory=list, max_length=1000)
+    publishes: str | None = Field(None, max_length=200)  # default: named after the step
+    params: dict[str, str | int | float | bool | None | list[str | int | float | bool | None]] = Field(
+        default_factory=dict, max_length=100)  # the template's parameters, as its dialog asks for them
 
 
 class RunsQuery(_Request):

@@ -144,8 +144,15 @@ async def test_catalog_lineage_and_reviews_after_a_run(jp_fetch, api_project):
 async def test_new_step_from_a_template(jp_fetch, api_project):
     templates = await get(jp_fetch, "templates")
     assert {"ingest_file", "sql_transform", "polars_transform", "report"} <= {t["name"] for t in templates["items"]}
-    code, created = await post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform", "needs": ["double"]})
+    sql = next(t for t in templates["items"] if t["name"] == "sql_transform")
+    assert {"name": "target", "default": "staging.example", "publishes": True} in sql["parameters"]  # what the dialog asks
+    code, created = await post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform", "needs": ["double"],
+                                                   "params": {"source": "staging.doubled"}})
     assert code == 201 and created["notebook"] == "notebooks/summary.ipynb"
+    assert created["publishes"] == ["staging.summary"]
+    code, body = await failure_of(post(jp_fetch, "steps", {"name": "again", "template": "sql_transform",
+                                                           "publishes": "staging.doubled"}))
+    assert code == 409 and "already publishes staging.doubled" in body["message"]
     assert (api_project.root / "notebooks" / "summary.ipynb").is_file()
     assert "name: summary" in (api_project.root / "dataops.yaml").read_text()
     code, body = await failure_of(post(jp_fetch, "steps", {"name": "summary", "template": "sql_transform"}))
