@@ -240,7 +240,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                          [clock(lambda: fused([checks[1]], tgt)) for _ in range(args.repeats)])
     exact = Row.of("DuckDB: SELECT count(id) - count(DISTINCT id) (the exact count, alone)",
                    [clock(lambda: distinct_count(path)) for _ in range(args.repeats)])
-    rest_row = Row.of("kit: run_checks, the 9 streaming checks other than unique(id) (one fused query)",
+    rest_row = Row.of("kit: run_checks, the 9 checks other than unique(id) (one pass: failing-row bits to polars)",
                       [clock(lambda: fused(checks[:1] + checks[2:], tgt)) for _ in range(args.repeats)])
     rows += [unique_only, exact, rest_row]
 
@@ -282,7 +282,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                    f"pandera / kit: {ratio(pandera_row, fused_row):.3g}" if pandera_row else "pandera: —",
                ]),
         Result(f"9 streaming checks on {ROWS:,} rows vs bare scan", "the 9 checks other than unique(id), one "
-               "fused query, vs the same bare scan", [rest_row, bare_row], ratio(rest_row, bare_row),
+               "pass, vs the same bare scan", [rest_row, bare_row], ratio(rest_row, bare_row),
                "ratio 9 checks / bare scan", "<= 1.25", judge(ratio(rest_row, bare_row), 1.25)),
         Result(f"exact unique(id) on {ROWS:,} rows vs bare scan", "unique(id) alone (exact), vs the bare scan of "
                "every checked column", [unique_only, bare_row, exact], ratio(unique_only, bare_row),

@@ -1,4 +1,4 @@
-"""The one-pass scan of a large file that has unique checks: columns are decoded once for all checks.
+"""The one-pass scan of a large file: columns are decoded once, each row predicate evaluated once, for all checks.
 
 DuckDB cannot stream a distinct count next to other aggregates without materializing every
 scanned column, and a second scan for the keys decodes them again. So one statement streams,
@@ -41,6 +41,11 @@ def _streams(check: Check, refs: dict[str, str]) -> bool:
         return False
     predicate = kind.predicate(check, refs)
     return predicate is not None and THIS not in predicate
+
+
+def applies(checks: list[Check], refs: dict[str, str]) -> bool:
+    """Whether one of `checks` is hashed or streamed by the one pass."""
+    return any(isinstance(check.handler, Unique) or _streams(check, refs) for check in checks)
 
 
 def plan(checks: list[tuple[int, Check]], path: str, refs: dict[str, str]) -> OnePass:

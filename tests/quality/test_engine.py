@@ -164,6 +164,29 @@ def test_unique_on_a_large_file_counts_exactly_through_key_hashes(tmp_path):
     assert '"m"' not in one_pass and 'max("id")' in fused
 
 
+def test_row_checks_on_a_large_file_without_a_unique_check_run_in_one_pass(tmp_path):
+    """A large file is checked in one pass even with no unique check: each row predicate is
+    evaluated once, the failing counts are those of the fused statement."""
+    path, rows = tmp_path / "big.parquet", 1_100_000
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT range AS id, CASE WHEN range % 4 = 0 THEN NULL ELSE 'AA' END AS carrier
+                      FROM range({rows})) TO '{path}' (FORMAT parquet)""")
+    schema = [{"name": n, "type": t} for n, t, *_ in con.sql(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
+    checks = [check("not_null", "carrier"), check({"range": {"max": 999}}, "id"),
+              check({"accepted_values": {"values": ["AA"]}}, "carrier"), check({"row_count": {"min": 10}})]
+    target = Target("raw.big", str(path), schema, {})
+    statements = explain(checks, target)
+    assert statements[0].startswith("-- one pass:") and "hash(" not in statements[0]
+    results = {r.check.name: r for r in run_checks(checks, target)}
+    assert results["not_null(carrier)"].failing == rows // 4 and results["not_null(carrier)"].status == "error"
+    assert results["range(id)"].failing == rows - 1000
+    assert results["accepted_values(carrier)"].status == "pass" and results["row_count"].status == "pass"
+    small = tmp_path / "small.parquet"
+    con.execute(f"COPY (SELECT range AS id FROM range(1000)) TO '{small}' (FORMAT parquet)")
+    [fused] = explain([check("not_null", "id")], Target("raw.small", str(small), schema[:1], {}))
+    assert not fused.startswith("-- one pass") and 'FILTER (WHERE "id" IS NULL)' in fused
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
