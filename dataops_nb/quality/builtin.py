@@ -192,7 +192,9 @@ class Relationships(CheckKind):
         target = str(check.args["to"])
         if target not in spec.datasets:
             raise CheckDefinitionError(
-                f"relationships points to unknown dataset '{target}'{did_you_mean(target, spec.datasets)}"
+                f"relationships points to {target}, which is not declared under datasets: in the spec"
+                f"{did_you_mean(target, spec.datasets)}; a dataset a check refers to must be declared there "
+                "(a description is enough), even when a step publishes it"
             )
         target_columns = spec.datasets[target].columns
         if target_columns and check.args["field"] not in target_columns:

@@ -83,6 +83,7 @@ def _validate_references(check: Check, spec: Spec) -> None:
             if column not in declared:
                 raise CheckDefinitionError(
                     f"check '{check.kind}' is on column '{column}', which {check.dataset} does not declare"
-                    f"{did_you_mean(column, declared)}"
+                    f"{did_you_mean(column, declared)}; a dataset that declares columns declares every column "
+                    f"its checks name (add '{column}' under its columns:)"
                 )
     check.handler.validate(check, spec)
