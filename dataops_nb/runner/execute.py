@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,20 +146,29 @@ def _expire(kernel: Kernel, expired: asyncio.Event) -> None:
     kernel.kill()
 
 
+_ADDED_CELLS = {"injected-parameters", "dataops-error"}  # cells the run adds: not in the source notebook
+_CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _cell_error(nb: Any, exc: Any) -> str:
-    """`cell N: Error: message`, and a banner above the failing cell of the executed notebook."""
+    """`cell N:L: Error: message`, N counted in the source notebook (as lint counts it) and L
+    the line in that cell; and a banner above the failing cell of the executed notebook."""
     import nbformat
 
     for index, cell in enumerate(nb.cells):
         if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            source = 1 + sum(not _ADDED_CELLS & set(c.get("metadata", {}).get("tags", [])) for c in nb.cells[:index])
+            trace = getattr(exc, "traceback", None) or ""
+            lines = _CELL_LINE.findall(_ANSI.sub("", trace if isinstance(trace, str) else "\n".join(trace)))
             banner = nbformat.v4.new_markdown_cell(
                 f'<span style="color:red">**The step failed in the cell below:** '
                 f"`{exc.ename}: {exc.evalue}`</span>"
             )
             banner.metadata["tags"] = ["dataops-error"]
             nb.cells.insert(index, banner)
-            count = cell.get("execution_count")
-            return f"cell {count if count is not None else index}: {exc.ename}: {exc.evalue}"
+            where = f"cell {source}:{lines[-1]}" if lines else f"cell {source}"
+            return f"{where}: {exc.ename}: {exc.evalue}"
     return f"{exc.ename}: {exc.evalue}"
 
 

@@ -77,14 +77,15 @@ def test_failing_step_fails_run_and_skips_downstream(project):
         name: fails
         steps:
           - {name: make, notebook: notebooks/make.ipynb}
-          - {name: boom, notebook: notebooks/boom.ipynb, needs: [make]}
+          - {name: boom, notebook: notebooks/boom.ipynb, needs: [make], params: {d: 0}}
           - {name: after, notebook: notebooks/after.ipynb, needs: [boom]}
         """
     )
     result = project.cli("run", "-j", "1")
     assert result.returncode == 1
     assert "step 'boom' failed" in result.stderr
-    assert "ZeroDivisionError" in result.stderr
+    # the source notebook's cell 2, line 2 (the executed one has the injected parameters before it)
+    assert "cell 2:2: ZeroDivisionError" in result.stderr
     assert ".dataops/runs/" in result.stderr and "boom.ipynb" in result.stderr
     assert "step 'after' skipped" in result.stderr
     assert "Traceback" not in result.stderr
