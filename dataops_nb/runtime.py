@@ -114,12 +114,12 @@ class StepContext:
             self._save_manifest()
             return pl.read_parquet(path)
         if version is not None:
-            from .metadata.retention import parse_version
+            from .metadata.retention import missing_version, parse_version
 
             version_id, run_id = parse_version(name, version)
             path = self.store.version_path(name, run_id)
-            if not path.is_file():
-                raise NotFoundError(f"version of {name}", version)
+            if not path.is_file():  # gc collected it, or there never was one: the ledger knows which
+                raise missing_version(self.store.ledger_path, name, version_id, version)
             self._read[name] = version_id
             self._save_manifest()
             return pl.read_parquet(path)

@@ -73,7 +73,8 @@ class AuditRepository:
             )
         return AuditRecord(entry_id, at, user, origin, action, target, details, prev_hash, digest)
 
-    def entries(self, *, since: str | None = None, user: str | None = None) -> list[AuditRecord]:
+    def entries(self, *, since: str | None = None, user: str | None = None,
+                action: str | None = None) -> list[AuditRecord]:
         """Entries, oldest first; `since` is an ISO timestamp (UTC) compared with `at`."""
         clauses, args = [], []
         if since:
@@ -82,6 +83,9 @@ class AuditRepository:
         if user:
             clauses.append("actor = ?")
             args.append(user)
+        if action:
+            clauses.append("action = ?")
+            args.append(action)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self.db.query(f"SELECT * FROM audit_log{where} ORDER BY id", args)
         return [

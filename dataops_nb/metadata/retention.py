@@ -12,7 +12,8 @@ history and check history stay intact; only the parquet file goes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,53 @@ def as_of_path(ledger: Any, dataset: str, run_id: str) -> tuple[VersionRecord, P
     version = resolve_as_of(ledger, dataset, run_id)
     path = Path(version.path)
     if version.status == "deleted" or not path.is_file():
-        raise DataOpsError(
-            f"{version.version_id} (current when run {run_id} ended) was deleted by gc "
-            f"(keep_versions of {dataset}); it can no longer be read."
-        )
+        with _opened(ledger) as opened:
+            raise collected(opened, version, f" (current when run {run_id} ended)")
     return version, path
+
+
+def missing_version(ledger: Any, dataset: str, version_id: str, asked: str) -> DataOpsError:
+    """Why version `version_id` has no file: gc collected it (when, by whom, under which
+    policy), or no such version ever existed. The same sentence as `as_of` gives."""
+    if isinstance(ledger, (str, os.PathLike)) and not Path(ledger).is_file():
+        return NotFoundError(f"version of {dataset}", asked)
+    with _opened(ledger) as opened:
+        record = opened.versions.get(version_id)
+        if record is None or record.status != "deleted":
+            known = [v.version_id.partition("@")[2] for v in opened.versions.of_dataset(dataset)]
+            return NotFoundError(f"version of {dataset}", asked, known)
+        return collected(opened, record)
+
+
+def collected(ledger: Ledger, version: VersionRecord, context: str = "") -> DataOpsError:
+    """`VERSION was deleted by gc on WHEN by WHO (POLICY); it can no longer be read.`"""
+    from .. import audit
+
+    for entry in reversed(ledger.audit.entries(action=audit.GC_DELETED)):
+        for item in entry.details.get("versions", []):
+            if item.get("version") == version.version_id:
+                return DataOpsError(
+                    f"{version.version_id}{context} was deleted by gc on {entry.at[:19].replace('T', ' ')} UTC "
+                    f"by {entry.user} ({item.get('reason') or 'keep_versions of ' + version.dataset}); "
+                    "it can no longer be read."
+                )
+    return DataOpsError(
+        f"{version.version_id}{context} was deleted by gc (keep_versions of {version.dataset}); "
+        "it can no longer be read."
+    )
+
+
+@contextmanager
+def _opened(ledger: Any) -> Iterator[Ledger]:
+    """`ledger` itself, or the ledger at that path opened read-only for the block."""
+    if not isinstance(ledger, (str, os.PathLike)):
+        yield ledger
+        return
+    opened = Ledger.open(Path(ledger), readonly=True)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def parse_version(dataset: str, version: str) -> tuple[str, str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dataops_nb.errors import ConflictError, DataOpsError, NotFoundError
+from dataops_nb.ledger import MIGRATIONS, _statements
 from dataops_nb.metadata.retention import (
     as_of_path,
     gc,
@@ -18,10 +20,9 @@ from dataops_nb.metadata.retention import (
     resolve_as_of,
     versions,
 )
-from dataops_nb.errors import ConflictError, DataOpsError, NotFoundError
-from dataops_nb.ledger import MIGRATIONS, _statements
 from dataops_nb.project import Project
-from tests.conftest import TWO_STEPS, ProjectFactory
+from tests.conftest import TWO_STEPS, ProjectFactory, make_two_steps
+from tests.test_runtime import run_by_hand
 
 SPEC = """
 name: retention
@@ -275,3 +276,27 @@ def test_gc_refuses_a_version_outside_the_store_before_changing_anything(two_ste
     cli = two_steps.cli("gc")
     assert cli.returncode == 2 and "outside the store" in cli.stderr and "Traceback" not in cli.stderr
     assert two_steps.ledger_rows(rows) == before
+
+
+def test_reading_a_collected_version_says_gc_deleted_it_when_and_why(project: ProjectFactory) -> None:
+    spec = TWO_STEPS.replace("    owner: tests\n", "    owner: tests\n    keep_versions: 1\n")
+    history = make_two_steps(project, spec)
+    for n in (3, 4):
+        history.cli("run", "-p", f"n={n}", check=0)
+    first = history.ledger_rows("select run_id from runs order by run_id")[0][0]
+    history.cli("gc", check=0)
+
+    result = run_by_hand(history, f"""
+        import dataops_nb as dn
+        for how in ({{"version": "{first}"}}, {{"as_of": "{first}"}}, {{"version": "20200101-000000-0000000"}}):
+            try:
+                dn.read("raw.numbers", **how)
+            except dn.DataOpsError as exc:
+                print(exc)
+        """)
+
+    by_version, by_as_of, never = result.stdout.splitlines()
+    assert by_version.startswith(f"raw.numbers@{first} was deleted by gc on 20")
+    assert "(superseded; raw.numbers keeps its 1 newest good version(s)); it can no longer be read." in by_version
+    assert by_as_of == by_version.replace(f"@{first} ", f"@{first} (current when run {first} ended) ")
+    assert never.startswith("Unknown version of raw.numbers '20200101-000000-0000000'")
