@@ -300,8 +300,9 @@ def runs(ctx: click.Context, limit: int | None) -> None:
 
     def human(rows: list[dict[str, Any]]) -> None:
         _table(
-            [{**r, "steps": ", ".join(f"{s['name']}:{s['status']}" for s in r["steps"])} for r in rows],
-            ["run_id", "status", "started_at", "user", "environment", "steps"],
+            [{**r, "steps": ", ".join(f"{s['name']}:{s['status']}" for s in r["steps"]), "resume": _resume_link(r)}
+             for r in rows],
+            ["run_id", "status", "started_at", "user", "environment", "steps", "resume"],
         )
 
     _emit(ctx, data, human)
@@ -327,11 +328,24 @@ def show(ctx: click.Context, run_id: str | None, step: str | None) -> None:
         _say(f"run {d['run_id']}  {d['status']}  by {d['user']}  env {d['environment'] or '-'}  "
                    f"git {(d['git_commit'] or '-')[:10]}{' (dirty)' if d['git_dirty'] else ''}")
         _say(f"started {d['started_at']}  ended {d['ended_at'] or '-'}  log {d['log']}")
+        if d["resumed_from"]:
+            _say(f"resumes run {d['resumed_from']} (dataops-nb show {d['resumed_from']})")
+        for later in d["resumed_by"]:
+            _say(f"resumed by run {later} (dataops-nb show {later})")
+        if d["resume"]:
+            _say(f"to redo its unfinished steps: {d['resume']}")
         _table(d["steps"], ["name", "status", "attempt", "duration_s", "output_notebook", "error"])
         if d["datasets"]:
             _table(d["datasets"], ["dataset", "version", "step", "rows", "status"])
 
     _emit(ctx, data, human)
+
+
+def _resume_link(run: dict[str, Any]) -> str:
+    """Where a resumed run went on, where a resuming one came from, or how to resume."""
+    links = [f"from {run['resumed_from']}"] if run["resumed_from"] else []
+    links += [f"by {later}" for later in run["resumed_by"]]
+    return "; ".join(links) or (f"--resume {run['run_id']}" if run["resume"] else "")
 
 
 def run_to_file(default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

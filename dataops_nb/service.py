@@ -58,7 +58,10 @@ def _step_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def _run_dict(project: Project, row: Any) -> dict[str, Any]:
+def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None) -> dict[str, Any]:
+    if resumed_by is None:
+        resumed_by = project.ledger.runs.resumed_by(row["run_id"])
+    unfinished = row["status"] in ("failed", "interrupted") and not resumed_by
     return {
         "run_id": row["run_id"],
         "status": row["status"],
@@ -70,6 +73,8 @@ def _run_dict(project: Project, row: Any) -> dict[str, Any]:
         "git_dirty": None if row["git_dirty"] is None else bool(row["git_dirty"]),
         "message": row["message"],
         "resumed_from": row["resumed_from"],
+        "resumed_by": resumed_by,  # the link both ways: a resumed run stays failed
+        "resume": f"dataops-nb run --resume {row['run_id']}" if unfinished else None,
         "steps": [_step_dict(step) for step in project.ledger.step_runs(row["run_id"])],
     }
 
@@ -78,7 +83,12 @@ def runs(project: Project, limit: int | None = None) -> list[dict[str, Any]]:
     """Run history, newest first."""
     if not project.has_ledger():
         return []
-    return [_run_dict(project, row) for row in project.ledger.runs.recent(limit)]
+    rows = project.ledger.runs.recent(limit)
+    later: dict[str, list[str]] = {}  # a resuming run is newer than the one it resumes: listed too
+    for row in reversed(rows):
+        if row["resumed_from"]:
+            later.setdefault(row["resumed_from"], []).append(row["run_id"])
+    return [_run_dict(project, row, later.get(row["run_id"], [])) for row in rows]
 
 
 def show_run(project: Project, run_id: str) -> dict[str, Any]:

@@ -84,6 +84,11 @@ class RunRepository:
         rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
         return self._run(rows[0]) if rows else None
 
+    def resumed_by(self, run_id: str) -> list[str]:
+        """The runs that resumed `run_id`, oldest first."""
+        rows = self.db.query("SELECT run_id FROM runs WHERE resumed_from = ? ORDER BY run_id", (run_id,))
+        return [row["run_id"] for row in rows]
+
     def steps(self, run_id: str) -> list[StepRecord]:
         run = self.get(run_id)
         died = run is not None and run.message == DIED and run.status is RunStatus.INTERRUPTED

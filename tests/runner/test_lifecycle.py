@@ -72,12 +72,24 @@ def test_resume_runs_only_unfinished_steps(project):
     assert project.cli("run").returncode == 1
     [failed] = runs(project)
     assert [s["status"] for s in failed["steps"]] == ["success", "failed", "skipped"]
+    assert failed["resume"] == f"dataops-nb run --resume {failed['run_id']}"
+    shown = project.cli("show", failed["run_id"], check=0).stdout
+    assert f"to redo its unfinished steps: dataops-nb run --resume {failed['run_id']}" in shown
     # fix the notebook, then resume
     nb_path = project.root / "notebooks" / "b.ipynb"
     nb_path.write_text(nb_path.read_text().replace("fail = True", "fail = False"))
     project.cli("run", "--resume", failed["run_id"], check=0)
-    resumed, _ = runs(project)
+    resumed, failed = runs(project)
     assert resumed["resumed_from"] == failed["run_id"]
+    # the old run stays failed; the link shows both ways, and it is no longer offered for resuming
+    assert failed["status"] == "failed" and failed["resumed_by"] == [resumed["run_id"]] and failed["resume"] is None
+    listing = project.cli("runs", env={"COLUMNS": "250"}, check=0).stdout
+    assert f"by {resumed['run_id']}" in listing and f"from {failed['run_id']}" in listing
+    shown = project.cli("show", failed["run_id"], check=0).stdout
+    assert f"resumed by run {resumed['run_id']} (dataops-nb show {resumed['run_id']})" in shown
+    assert "to redo" not in shown
+    shown = project.cli("show", resumed["run_id"], check=0).stdout
+    assert f"resumes run {failed['run_id']} (dataops-nb show {failed['run_id']})" in shown
     assert [(s["name"], s["status"]) for s in resumed["steps"]] == [("b", "success"), ("c", "success")]
     assert project.ledger_rows("select rows from dataset_versions where dataset = 'raw.a'") == [(4,)]
     result = project.cli("run", "--resume", resumed["run_id"])
