@@ -22,6 +22,7 @@ from .audit import AuditRepository
 from .catalog import CatalogRepository
 from .checks import CheckRepository
 from .db import Database, Row, SqliteDatabase, open_database, split_statements
+from .leases import LeaseRepository
 from .lineage import LineageRepository
 from .migrations import latest
 from .migrations.sqlite import MIGRATIONS
@@ -62,6 +63,7 @@ class Ledger:
         self.checks = CheckRepository(db)
         self.lineage = LineageRepository(db)
         self.audit = AuditRepository(db)
+        self.leases = LeaseRepository(db)
 
     @classmethod
     def open(cls, url: str | Path, *, readonly: bool = False, store_root: Path | None = None,

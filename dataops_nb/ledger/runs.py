@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from typing import Any
 
 from .db import Database, Row, column_list, placeholders
+from .leases import LeaseRepository, this_host
 from .records import RunRecord, RunStatus, StepRecord, StepStatus, now, record_of
 
 DIED = "the runner process died"
 
 
 class RunRepository:
+    """Runs and step runs. A `running` run whose runner is gone reads as `interrupted`: no live
+    lease covers it (its runner stopped renewing, on whichever machine), or its process on this
+    host is dead."""
+
     def __init__(self, db: Database, *, host: str | None = None) -> None:
         self.db = db
-        self.host = host or socket.gethostname()  # a run's pid means something only on its host
+        self.host = host or this_host()  # a run's pid means something only on its host
+        self.leases = LeaseRepository(db)
 
     def open(self, run_id: str, **fields: Any) -> None:
         fields = {**fields, "params": json.dumps(fields.get("params", {}), default=str)}
@@ -32,21 +37,20 @@ class RunRepository:
         )
 
     def reap_dead(self, host: str | None = None) -> list[str]:
-        """Runs left `running` by a process of this host that no longer exists become `interrupted`."""
-        dead = [
-            row["run_id"]
-            for row in self.db.query("SELECT run_id, status, pid, host FROM runs WHERE status = 'running'")
-            if (row["host"] == (host or self.host)) and self._dead_pid(row)
-        ]
+        """Runs left `running` by a runner that is gone (see the class) become `interrupted`."""
+        rows = self.db.query("SELECT run_id, status, pid, host FROM runs WHERE status = 'running'")
+        leased = self.leases.leased_runs() if rows else set()
+        dead = [row["run_id"] for row in rows if self._dead(row, leased, host or self.host)]
         for run_id in dead:
             self.interrupt(run_id, DIED)
         return dead
 
     def in_flight(self) -> list[RunRecord]:
-        """Runs still `running`, newest first, leaving out those whose runner on this host died
+        """Runs still `running`, newest first, leaving out those whose runner is gone
         (reading never reaps them: the next command that writes does)."""
         rows = self.db.query("SELECT * FROM runs WHERE status = 'running' ORDER BY run_id DESC")
-        return [self._run(row) for row in rows if not self._dead(row)]
+        leased = self.leases.leased_runs() if rows else set()
+        return [self._run(row, leased) for row in rows if not self._dead(row, leased)]
 
     def interrupt(self, run_id: str, message: str) -> None:
         """A run that stopped without ending: it and its unfinished steps become `interrupted`."""
@@ -78,11 +82,13 @@ class RunRepository:
 
     def recent(self, limit: int | None = None) -> list[RunRecord]:
         sql = "SELECT * FROM runs ORDER BY run_id DESC" + (" LIMIT ?" if limit else "")
-        return [self._run(row) for row in self.db.query(sql, (limit,) if limit else ())]
+        rows = self.db.query(sql, (limit,) if limit else ())
+        leased = self._leased(rows)
+        return [self._run(row, leased) for row in rows]
 
     def get(self, run_id: str) -> RunRecord | None:
         rows = self.db.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
-        return self._run(rows[0]) if rows else None
+        return self._run(rows[0], self._leased(rows)) if rows else None
 
     def resumed_by(self, run_id: str) -> list[str]:
         """The runs that resumed `run_id`, oldest first."""
@@ -118,19 +124,23 @@ class RunRepository:
         rows = self.db.query("SELECT max(run_id) AS run_id FROM runs")
         return str(rows[0]["run_id"]) if rows and rows[0]["run_id"] else None
 
-    def _dead(self, row: Row) -> bool:
-        return row["status"] == RunStatus.RUNNING and row["host"] == self.host and self._dead_pid(row)
+    def _leased(self, rows: list[Row]) -> set[str]:
+        """The live leases' runs, asked only when a row is `running`."""
+        return self.leases.leased_runs() if any(row["status"] == RunStatus.RUNNING for row in rows) else set()
 
-    @staticmethod
-    def _dead_pid(row: Row) -> bool:
-        return bool(row["pid"]) and not _alive(row["pid"])
+    def _dead(self, row: Row, leased: set[str], host: str | None = None) -> bool:
+        if row["status"] != RunStatus.RUNNING:
+            return False
+        if row["run_id"] not in leased:
+            return True
+        return row["host"] == (host or self.host) and bool(row["pid"]) and not _alive(row["pid"])
 
-    def _run(self, row: Row) -> RunRecord:
-        """A run; one whose runner on this host died reads as `interrupted` (the next write records it)."""
+    def _run(self, row: Row, leased: set[str]) -> RunRecord:
+        """A run; one whose runner is gone reads as `interrupted` (the next write records it)."""
         overrides: dict[str, Any] = {
             "params": json.loads(row["params"] or "{}"), "selection": json.loads(row["selection"] or "[]"),
         }
-        if self._dead(row):
+        if self._dead(row, leased):
             overrides.update(status=RunStatus.INTERRUPTED, message=DIED)
         overrides["status"] = RunStatus(overrides.get("status", row["status"]))
         return record_of(RunRecord, row, **overrides)  # type: ignore[no-any-return]

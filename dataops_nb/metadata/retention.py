@@ -234,12 +234,12 @@ def gc(project: Any, *, dry_run: bool = False, datasets: Iterable[str] | None = 
         plan = plan_gc(project, datasets)
         return GcResult(True, tuple(plan), sum(int(e.version.bytes or 0) for e in plan),
                         blocked_by=tuple(running_runs(project)))
-    from ..runner.run import RunLock
+    from ..runner.lease import RunLease
 
     if not project.has_ledger():
         return GcResult(False, (), 0)
     try:
-        lock = RunLock(project.store.root / "run.lock", wait=False, report=lambda event: None)
+        lock = RunLease(project, wait=False)
         lock.__enter__()
     except ConflictError as exc:
         raise ConflictError(f"{exc} gc deletes nothing while a run is in flight; try again when it ends.") from None

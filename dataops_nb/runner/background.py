@@ -7,7 +7,6 @@ the runner records its pid when it opens the run.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -25,18 +24,15 @@ if TYPE_CHECKING:
 STARTUP_TIMEOUT_S = 60.0
 
 
-def lock_is_held(project: Project) -> bool:
-    """Is a run in progress? (Probes the run lock without waiting for it.)"""
-    path = project.store.root / "run.lock"
-    if not path.is_file():
-        return False
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+def lock_is_held(project: Project) -> str | None:
+    """Who holds the pipeline's run lease, if anyone (asked without taking it)."""
+    from .lease import holder
+
+    try:
+        lease = holder(project)
+    except DataOpsError:
+        return None  # no ledger yet, or one the run will migrate: the run itself says what is wrong
+    return lease.describe() if lease else None
 
 
 def start_run(
@@ -58,8 +54,9 @@ def start_run(
             project.spec.step(name)
         except NotFoundError as exc:  # a step named in a request is bad input, not a missing resource
             raise DataOpsError(str(exc)) from exc
-    if lock_is_held(project):
-        raise ConflictError("Another run is in progress; wait for it to finish.")
+    held = lock_is_held(project)
+    if held:
+        raise ConflictError(f"Another run is in progress: {held}.")
     args = [sys.executable, "-m", "dataops_nb.cli", "-C", str(project.root), "run", "--no-wait", "--quiet"]
     for name in only:
         args += ["--only", name]

@@ -6,9 +6,7 @@ in one thread, writes the ledger, so its rows stay consistent under parallelism.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
@@ -20,6 +18,7 @@ from .. import audit as audit_log
 from ..errors import DataOpsError, PublishError, QualityGateError
 from ..inputs import MISSING, FileVersions, InputError, expand, is_pattern, is_url
 from ..ledger import Ledger, VersionRecord, now
+from ..ledger.leases import this_host
 from ..openlineage import LineageEmitter
 from ..project import Project
 from ..runlog import RunLog
@@ -30,6 +29,7 @@ from . import dag
 from .execute import StepOutcome, StepTask
 from .executors import Executor, make_executor
 from .fingerprint import Fingerprint, fingerprint, stale_reasons
+from .lease import RunLease
 from .params import inspect_notebook, resolve
 
 Reporter = Callable[[dict[str, Any]], None]
@@ -217,41 +217,6 @@ def require_secrets(plans: list[StepPlan]) -> None:
     require_strong(sorted({env for item in plans for env in item.step.secrets().values()}))
 
 
-class RunLock:
-    """One run at a time per project: an advisory lock on `.dataops/run.lock`."""
-
-    def __init__(self, path: Path, *, wait: bool, report: Reporter) -> None:
-        self.path, self.wait, self.report = path, wait, report
-        self._handle: Any = None
-
-    def __enter__(self) -> RunLock:
-        from ..errors import ConflictError
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = self.path.open("a+")
-        try:
-            fcntl.flock(self._handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._handle.seek(0)
-            holder = self._handle.read().strip() or "another process"
-            if not self.wait:
-                self._handle.close()
-                raise ConflictError(f"Another run is in progress ({holder}).") from None
-            self.report({"event": "waiting", "holder": holder})
-            fcntl.flock(self._handle, fcntl.LOCK_EX)
-        self._handle.seek(0)
-        self._handle.truncate()
-        self._handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
-        self._handle.flush()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.seek(0)
-        self._handle.truncate()
-        fcntl.flock(self._handle, fcntl.LOCK_UN)
-        self._handle.close()
-
-
 class Runner:
     def __init__(self, project: Project, request: RunRequest, report: Reporter | None = None) -> None:
         self.project = project
@@ -277,7 +242,8 @@ class Runner:
         refuse_shared_publishes(self.project, plans)
         # a ledger that cannot be opened (URL, server, credentials) refuses the run before anything is written
         self.project.writable_ledger()
-        with RunLock(self.store.root / "run.lock", wait=wait_for_lock, report=self.report):
+        with RunLease(self.project, wait=wait_for_lock, report=self.report) as lease:
+            self.lease = lease
             versions.save()  # the store exists now: the next plan need not hash the files again
             executor = make_executor(
                 self.request.executor, jobs=max(1, self.request.jobs), steps=len(plans),
@@ -309,17 +275,19 @@ class Runner:
         self.warnings: dict[str, list[str]] = {}
         git = self.project.git_state()
         params = {p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans}
-        self.ledger.open_run(
-            run_id,
-            **git,
-            user=current_user(),
-            environment=self.request.env,
-            params=params,
-            selection=list(by_name),
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            resumed_from=self.request.resumed_from,
-        )
+        with self.ledger.transaction():  # a run is never `running` without the lease that covers it
+            self.ledger.open_run(
+                run_id,
+                **git,
+                user=current_user(),
+                environment=self.request.env,
+                params=params,
+                selection=list(by_name),
+                pid=os.getpid(),
+                host=this_host(),
+                resumed_from=self.request.resumed_from,
+            )
+            self.lease.attach(run_id)
         audit_log.record(self.ledger, audit_log.RUN_STARTED, target=run_id, secrets=_secret_values(plans), details={
             "environment": self.request.env, "steps": list(by_name), "params": params,
             "git_commit": git.get("git_commit"), "resumed_from": self.request.resumed_from,
@@ -361,6 +329,7 @@ class Runner:
                 if not running:
                     continue
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                self.lease.check()  # a runner that lost its lease commits nothing more
                 for future in done:
                     name = running.pop(future)
                     outcome = _outcome(future, by_name[name].step.name)

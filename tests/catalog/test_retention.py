@@ -155,7 +155,7 @@ def test_gc_deletes_only_superseded_versions_beyond_keep(history: ProjectFactory
             assert running.poll() is None, running.communicate()
             assert time.time() < deadline
             time.sleep(0.1)
-        with pytest.raises(ConflictError, match="Another run is in progress .*gc deletes nothing"):
+        with pytest.raises(ConflictError, match="Another run is in progress: .*gc deletes nothing"):
             gc(project)
         blocked = gc(project, dry_run=True)
         assert len(blocked.blocked_by) == 1 and str(running.pid) in blocked.blocked_by[0]

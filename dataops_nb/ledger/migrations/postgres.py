@@ -202,6 +202,10 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX audit_log_by_time ON audit_log(at, id);
     """,
     lambda db: _append_only(db, "audit_log"),
+    # v4: who holds a run lease, for the refusal of a second run
+    """
+    ALTER TABLE run_leases ADD COLUMN "user" TEXT;
+    """,
 ]
 
 
