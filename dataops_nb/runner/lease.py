@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from ..errors import ConflictError, DataOpsError
 from ..ledger import Ledger
@@ -92,7 +92,7 @@ class RunLease:
     def ledger(self) -> Ledger:
         return self.project.writable_ledger()
 
-    def __enter__(self) -> RunLease:
+    def __enter__(self) -> Self:
         leases = self.ledger.leases
         reported = False
         while True:
@@ -141,7 +141,8 @@ class RunLease:
                     now_held = ledger.leases.get(self.pipeline)
                     self._lost = now_held if now_held and now_held.holder != self.token else True
                     return
-                except Exception:  # the server did not answer: try again until the lease would have expired
+                # any failure of the database (either driver's): try again until the lease would have expired
+                except Exception:  # noqa: BLE001
                     if time.monotonic() - renewed > self.ttl:
                         self._lost = True
                         return

@@ -56,7 +56,8 @@ def test_a_read_only_ledger_refuses_writes_and_keeps_its_rows(tmp_path):
     with pytest.raises(LedgerError, match="read-only"):
         reader.migrate()
     reader.close()
-    assert Ledger.open(path, readonly=True).runs.get("20261125-093012-0001abc")["status"] == "running"
+    stored = Ledger.open(path, readonly=True).query("SELECT status FROM runs WHERE run_id = '20261125-093012-0001abc'")
+    assert stored[0][0] == "running"
 
 
 def test_reading_a_project_without_a_ledger_creates_nothing(tmp_path):

@@ -124,7 +124,9 @@ def slow_project(project):
         step = dn.step()
         step.publish("raw.slow", "select 1 as x")
         open("published.flag", "w").close()
-        time.sleep(0 if os.environ.get("SLOW_STEP_FAST") else seconds)
+        deadline = time.time() + (0 if os.environ.get("SLOW_STEP_FAST") else seconds)
+        while time.time() < deadline and not os.path.exists("release.flag"):
+            time.sleep(0.05)
         """,
     )
     project.spec(
@@ -165,21 +167,28 @@ def test_sigkill_mid_step_leaves_nothing_half_done(slow_project):
     ]
 
 
-def test_second_run_waits_or_fails_with_no_wait(slow_project):
+def test_second_run_waits_or_fails_with_no_wait(slow_project, tmp_path):
     project = slow_project
     flag = project.root / "notebooks" / "published.flag"
-    runner = start_run(project, "-p", "seconds=4")
+    runner = start_run(project, "-p", "seconds=300")  # holds the run until release.flag exists
     try:
         wait_for(flag.exists)
         refused = project.cli("run", "--no-wait")
-        assert refused.returncode == 2 and "Another run is in progress" in refused.stderr
-        waited = project.cli("run", "--force", "-p", "seconds=0")
-        assert waited.returncode == 0, waited.stderr
-        assert "Waiting for another run" in waited.stderr
+        assert refused.returncode == 2 and "Another run is in progress: run 20" in refused.stderr
+        log = tmp_path / "waiting.log"
+        with log.open("w") as handle:
+            waiting = subprocess.Popen([sys.executable, "-m", "dataops_nb.cli", "run", "--force", "-p", "seconds=0"],
+                                       cwd=project.root, stdout=subprocess.DEVNULL, stderr=handle, text=True)
+        wait_for(lambda: "Waiting for another run" in log.read_text(), timeout=120)
+        (project.root / "notebooks" / "release.flag").write_text("go")
+        assert waiting.wait(timeout=300) == 0, log.read_text()
     finally:
+        (project.root / "notebooks" / "release.flag").write_text("go")
         runner.wait(timeout=120)
     assert runner.returncode == 0
-    assert [r["status"] for r in runs(project)] == ["success", "success"]
+    first, second = sorted(runs(project), key=lambda r: r["run_id"])
+    assert [first["status"], second["status"]] == ["success", "success"]
+    assert second["started_at"] >= first["ended_at"]  # the second run opened once the first had ended
 
 
 def test_ctrl_c_mid_step_marks_the_run_and_its_steps_interrupted(slow_project):

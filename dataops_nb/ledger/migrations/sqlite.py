@@ -200,7 +200,7 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX audit_log_by_time ON audit_log(at, id);
     """,
     lambda db: _append_only(db, "audit_log"),
-    # the run lock of each pipeline: a lease its runner renews (the columns of PostgreSQL's run_leases)
+    # v10: the run lock of each pipeline, a lease its runner renews (the columns of PostgreSQL's run_leases)
     """
     CREATE TABLE run_leases (
         pipeline    TEXT PRIMARY KEY,
