@@ -249,7 +249,7 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
         click.echo(f"run {summary.run_id}: {summary.status}")
         for step, found in summary.warnings.items():
             for warning in found:
-                _say(f"  warning in step '{step}': {warning}")
+                _say(f"  warning in step '{step}': {warning}" if step else f"  warning: {warning}")
     if summary.status != "success":
         lines = []
         for name, outcome in summary.failures.items():
@@ -817,6 +817,81 @@ def ledger_copy(ctx: click.Context, to: str) -> None:
         _table([{"table": k, "rows": v} for k, v in d["copied"].items()], ["table", "rows"])
 
     _emit(ctx, done, human)
+
+
+# --- monitoring ------------------------------------------------------------------
+
+
+@cli.command("monitor")
+@common
+@click.option("--grace", default="30m", show_default=True, metavar="DURATION",
+              help="How late a scheduled run may start before the pipeline counts as overdue.")
+@click.pass_context
+def monitor_command(ctx: click.Context, grace: str) -> None:
+    """Sweep freshness, row-count anomalies and the schedule; notify on changes; exit 1 on an error (for cron)."""
+    from . import service
+    from .monitor import MonitorError
+    from .spec import parse_duration
+
+    try:
+        seconds = parse_duration(grace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--grace") from exc
+    data = service.monitor(_project(ctx), env=_settings(ctx).env, grace=seconds)
+
+    def human(d: dict[str, Any]) -> None:
+        _say(f"monitor {d['environment'] or '-'}: {d['status']}, {d['checked']} judged, {d['warn']} warn, "
+             f"{d['error']} error, {d['changed']} changed")
+        if d["findings"]:
+            _table(d["findings"], ["status", "kind", "subject", "change", "message"])
+        for sent in d["notifications"]:
+            _say(f"  notified {sent['channel']} of {sent['alert']}: {sent['status']}"
+                 + (f" ({sent['error']})" if sent["error"] else ""))
+        for warning in d["warnings"]:
+            _say(f"  warning: {warning}")
+
+    _emit(ctx, data, human)
+    errors = [f"{f['kind']} {f['subject']}" for f in data["findings"] if f["status"] == "error"]
+    if errors:
+        raise MonitorError(errors)
+
+
+@cli.command("metrics")
+@common
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to FILE (atomically: for node_exporter's textfile collector) instead of stdout.")
+@click.pass_context
+def metrics_command(ctx: click.Context, output: Path | None) -> None:
+    """The project's Prometheus metrics in the text exposition format."""
+    from . import service
+
+    text, _ = service.metrics(_project(ctx))
+    if output is None:
+        click.echo(text.decode(), nl=False)
+        return
+    from .generated import write_text
+
+    write_text(output.resolve(), text.decode())
+    _emit(ctx, {"path": str(output)}, lambda d: click.echo(f"metrics written to {d['path']}", err=True))
+
+
+@cli.group("notify")
+@common
+def notify_group() -> None:
+    """Notifications to the spec's channels (apprise URLs from the environment)."""
+
+
+@notify_group.command("test")
+@common
+@click.argument("channel")
+@click.pass_context
+def notify_test(ctx: click.Context, channel: str) -> None:
+    """Send a test message to CHANNEL (a name of notify.channels)."""
+    from . import service
+
+    data = service.notify_test(_project(ctx), channel, env=_settings(ctx).env)
+    _emit(ctx, data, lambda d: click.echo(f"test message sent to channel '{d['channel']}'"
+                                          + (f" ({d['attempts']} attempts)" if d["attempts"] > 1 else "")))
 
 
 # --- the error boundary ------------------------------------------------------------

@@ -29,7 +29,20 @@ def open_project(directory: Path | str | None = None) -> Project:
 def run(project: Project, request: RunRequest, report: Reporter | None = None, *, wait: bool = True) -> RunSummary:
     from .runner.run import Runner
 
-    return Runner(project, request, report).run(wait_for_lock=wait)
+    summary = Runner(project, request, report).run(wait_for_lock=wait)
+    if project.spec.notify.rules and not project.spec.notify.report_url:
+        _report_for_alerts(project, summary.run_id)
+    return summary
+
+
+def _report_for_alerts(project: Project, run_id: str) -> None:
+    """The report file a run's notifications link to (when no `notify.report_url` serves reports)."""
+    from .errors import DataOpsError
+
+    try:
+        report(project, run_id)
+    except DataOpsError:
+        pass  # the run's outcome stands; the link then names a report to write with `dataops-nb report`
 
 
 def plan_steps(project: Project, request: RunRequest) -> list[dict[str, Any]]:
@@ -448,6 +461,7 @@ def export_airflow(project: Project, output: Path | None = None, *, force: bool 
     from .airflow_dag import dag_id_of, export_dag
 
     dag_id = dag_id_of(project, dag_id)
+    schedule = schedule or project.spec.schedule  # the spec's `schedule:` unless --schedule says otherwise
     path = export_dag(project, output, force=force, dag_id=dag_id, schedule=schedule, env=env, command=command)
     tasks = {step.name: list(step.needs) for step in project.spec.steps}
     _record_export(project, "airflow", project.relative(path), dag_id=dag_id)
@@ -657,3 +671,37 @@ def ledger_copy(project: Project, to: str) -> dict[str, Any]:
         target.close()
     return {"from": source.db.url, "to": target.db.url, "copied": result.counts,
             "content_hash": result.content_hash, "verified": True}
+
+
+# --- monitoring ----------------------------------------------------------------------
+
+
+def notify_test(project: Project, channel: str, *, env: str | None = None) -> dict[str, Any]:
+    """Send a test message to one channel of `notify.channels`; raises when it did not go out."""
+    from .notify.notifier import send_test
+
+    return send_test(project, channel, environment=env, ledger=project.writable_ledger).as_dict()
+
+
+def notify(project: Project, alert: Any) -> list[dict[str, Any]]:
+    """Send an `Alert` (such as a promotion) to the channels the rules pick; never raises."""
+    from .notify.notifier import Notifier
+
+    notifier = Notifier(project, environment=alert.environment, ledger=project.writable_ledger)
+    return [d.as_dict() for d in notifier.deliver(alert)]
+
+
+def monitor(project: Project, *, env: str | None = None, grace: float = 1800.0) -> dict[str, Any]:
+    """One monitoring sweep: freshness, volume anomalies, an overdue schedule; recorded and notified."""
+    from .monitor import sweep
+
+    if env is not None:
+        project.spec.environment(env)
+    return sweep(project, environment=env, grace=grace)
+
+
+def metrics(project: Project) -> tuple[bytes, str]:
+    """The project's Prometheus metrics (text format) and their content type."""
+    from .metrics import exposition
+
+    return exposition(project)

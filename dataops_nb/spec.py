@@ -191,6 +191,59 @@ class LedgerConfig(_Model):
         return value
 
 
+# what a notification rule can fire on (`notify.rules[].on`)
+EVENTS = (
+    "run_failed", "run_succeeded", "step_failed", "step_timed_out", "error_check", "warn_check", "quarantine",
+    "freshness_warn", "freshness_error", "volume_anomaly", "pipeline_overdue", "promotion",
+)
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Channel(_Model):
+    """Where alerts go: an apprise URL (Slack, Teams, e-mail, Matrix, json://...) read from the environment."""
+
+    url_env: str = Field(description="Environment variable holding the apprise URL (it holds tokens).")
+    timeout: Duration = Field(default=10.0, description="Seconds one attempt may take (one retry follows a failure).")
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not ENV_NAME.match(value):
+            raise ValueError("must name an environment variable, not hold the URL")
+        return value
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class Rule(_Model):
+    """Which events go to which channels: `to: owners` sends to each affected dataset's owner's channels."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    on: list[str] = Field(min_length=1, description="Event names: " + ", ".join(EVENTS) + ".")
+    to: str | list[str] = Field(description="`owners`, or a list of channel names (`owners` may be one of them).")
+    environments: list[str] | None = Field(default=None, description="Only events of these environments.")
+
+    @property
+    def targets(self) -> list[str]:
+        return [self.to] if isinstance(self.to, str) else list(self.to)
+
+
+class Notify(_Model):
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+    report_url: str | None = Field(
+        default=None, description="Link to a run's report, `{run_id}` filled in (default: the report file's path).")
+
+
+class Owner(_Model):
+    description: str = ""
+    notify: list[str] = Field(default_factory=list, description="Channels of `notify.channels` this owner hears on.")
+
+
 class Secrets(_Model):
     """Spec-wide rules for secret variables."""
 
@@ -211,6 +264,9 @@ class Spec(_Model):
     datasets: dict[str, Dataset] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
     secrets: Secrets = Field(default_factory=Secrets)
+    notify: Notify = Field(default_factory=Notify)
+    owners: dict[str, Owner] = Field(default_factory=dict)
+    schedule: str | None = Field(default=None, description="When the pipeline is expected to run (cron, or @daily ...).")
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -440,8 +496,8 @@ def _translate(exc: ValidationError, data: Any, path: Path) -> SpecError:
     message = message.removeprefix("Value error, ")
     value = error.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) and value is not None else ""
-    if loc and loc[0] == "ledger":
-        shown = ""  # what was written there may be a URL with its password
+    if loc and loc[0] in ("ledger", "notify"):
+        shown = ""  # what was written there may be a URL with its password or token
     return SpecError(f"{message[0].lower()}{message[1:]}{shown}", file=path, line=line, field=field or None)
 
 
@@ -472,6 +528,7 @@ def _validated(data: Any, path: Path, validate: Validator | None) -> Spec:
     except ValidationError as exc:
         raise _translate(exc, data, path) from exc
     _check_references(spec, data, path)
+    _check_alerting(spec, data, path)
     if validate is not None:
         validate(spec, data, path)
     return spec
@@ -525,6 +582,36 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
             line=line_of(data, ("steps", first, "needs")),
             field=f"steps[{cycle[0]}].needs",
         )
+
+
+def _check_alerting(spec: Spec, data: Any, path: Path) -> None:
+    """Notification rules name known events and channels; owners name known channels; the schedule parses."""
+    channels = list(spec.notify.channels)
+
+    def fail(message: str, *loc: Any) -> SpecError:
+        field = _field_path(data, loc)
+        return SpecError(message, file=path, line=line_of(data, loc), field=field or None)
+
+    for index, rule in enumerate(spec.notify.rules):
+        for position, event in enumerate(rule.on):
+            if event not in EVENTS:
+                raise fail(f"unknown event '{event}'{did_you_mean(event, EVENTS)}", "notify", "rules", index, "on", position)
+        for position, target in enumerate(rule.targets):
+            if target != "owners" and target not in channels:
+                loc = ("notify", "rules", index, "to") + (() if isinstance(rule.to, str) else (position,))
+                raise fail(f"unknown channel '{target}'{did_you_mean(target, [*channels, 'owners'])}", *loc)
+    for name, owner in spec.owners.items():
+        for position, channel in enumerate(owner.notify):
+            if channel not in channels:
+                raise fail(f"owner '{name}' notifies unknown channel '{channel}'{did_you_mean(channel, channels)}",
+                           "owners", name, "notify", position)
+    if spec.schedule is not None:
+        from .cron import CronError, parse_cron
+
+        try:
+            parse_cron(spec.schedule)
+        except CronError as exc:
+            raise fail(str(exc), "schedule") from exc
 
 
 def find_project(start: Path | None = None) -> Path:

@@ -26,6 +26,7 @@ from .leases import LeaseRepository
 from .lineage import LineageRepository
 from .migrations import latest
 from .migrations.sqlite import MIGRATIONS
+from .monitoring import MonitorRepository
 from .paths import resolve_stored_path, stored_path
 from .records import (
     RUN_ID,
@@ -39,6 +40,7 @@ from .records import (
     validate_run_id,
 )
 from .runs import RunRepository
+from .stats import StatsRepository
 from .versions import StatusChange, VersionRepository, version_record
 
 __all__ = [
@@ -64,6 +66,8 @@ class Ledger:
         self.lineage = LineageRepository(db)
         self.audit = AuditRepository(db)
         self.leases = LeaseRepository(db)
+        self.monitor = MonitorRepository(db)
+        self.stats = StatsRepository(db)
 
     @classmethod
     def open(cls, url: str | Path, *, readonly: bool = False, store_root: Path | None = None,

@@ -360,6 +360,14 @@ class Sql(CheckKind):
         return f"WITH {THIS} AS (SELECT * FROM {source(path)}) SELECT * FROM ({self.query(check)}) LIMIT {int(limit)}"
 
 
+def robust_score(measured: float, history: list[float]) -> tuple[float, float]:
+    """How far `measured` lies from the median of `history`, in robust standard deviations (MAD); and the median."""
+    median = statistics.median(history)
+    mad = statistics.median(abs(x - median) for x in history)
+    scale = 1.4826 * mad if mad else max(abs(median) * 0.01, 1e-9)
+    return abs(measured - median) / scale, median
+
+
 class AnomalyArguments(_Arguments):
     sensitivity: POSITIVE = None
     min_history: COUNT = None
@@ -383,10 +391,7 @@ class _Anomaly(CheckKind):
         if len(history) < minimum:
             return CheckResult(check, "pass", rows, observed=measured,
                                message=f"{len(history)} of {minimum} versions of history: no judgement yet")
-        median = statistics.median(history)
-        mad = statistics.median(abs(x - median) for x in history)
-        scale = 1.4826 * mad if mad else max(abs(median) * 0.01, 1e-9)
-        score = abs(measured - median) / scale
+        score, median = robust_score(measured, history)
         sensitivity = float(check.args.get("sensitivity", DEFAULT_SENSITIVITY))
         return CheckResult(check, check.severity if score > sensitivity else "pass", rows, observed=measured,
                            message=f"{self.what} {measured:g} vs median {median:g} "

@@ -223,7 +223,10 @@ class Runner:
         self.request = request
         self.report: Reporter = report or (lambda event: None)
         self.store = project.store
-        self.listeners: list[Reporter] = [LineageEmitter(project)]
+        from ..notify.run import RunAlerts
+
+        self.alerts = RunAlerts(project, request.env)
+        self.listeners: list[Reporter] = [LineageEmitter(project), self.alerts]
         # every secret of the spec, masked in every error, event and log line of the run
         self.secret_envs = tuple(secret_envs(project.spec))
         self.hidden_envs = tuple(sorted(hidden_envs(project.spec)))
@@ -359,6 +362,7 @@ class Runner:
         self.ledger.end_run(run_id, status, message)
         audit_log.record(self.ledger, audit_log.RUN_ENDED, target=run_id, details={"status": status, "message": message})
         self._emit("run_finished", run_id=run_id, status=status)
+        self.warnings[""] = self.alerts.warnings  # the run's own: a notification that could not go out
         warnings = {step: found for step, found in self.warnings.items() if found}
         return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings)
 

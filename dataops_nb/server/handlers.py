@@ -105,8 +105,9 @@ class DataOpsHandler(APIHandler):
         except ValidationError as exc:
             raise _bad_request(exc, "query", "bad query parameters") from exc
 
-    async def answer(self, call: Callable[[Project], Any], *, status: int = 200) -> None:
-        """Run `call(project)` off the event loop and write its result as JSON."""
+    async def answer(self, call: Callable[[Project], Any], *, status: int = 200,
+                     render: Callable[[Any], None] | None = None) -> None:
+        """Run `call(project)` off the event loop and write its result as JSON (or with `render`)."""
         opened: list[Project] = []
 
         def work() -> Any:
@@ -125,6 +126,9 @@ class DataOpsHandler(APIHandler):
             self.finish({"error": type(exc).__name__, "message": str(exc) if code != 500 else "Internal error; see the server log."})
             return
         self.set_status(status)
+        if render is not None:
+            render(result)
+            return
         self.finish(result.model_dump_json() if isinstance(result, BaseModel) else json.dumps(result, default=str))
 
 
@@ -279,6 +283,22 @@ class StepsHandler(DataOpsHandler):
         await self.answer(create, status=201)
 
 
+class MetricsHandler(DataOpsHandler):
+    """The project's Prometheus metrics (text format), for a scraper holding a Jupyter token."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        def metrics(project: Project) -> tuple[bytes, str]:
+            return service.metrics(project)
+
+        await self.answer(metrics, render=self._exposition)
+
+    def _exposition(self, result: tuple[bytes, str]) -> None:
+        text, content_type = result
+        self.set_header("Content-Type", content_type)
+        self.finish(text)
+
+
 def _relative(path: Path, root: Path) -> str:
     relative = path.resolve().relative_to(root).as_posix()
     return "" if relative == "." else relative
@@ -296,6 +316,7 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     ("reviews", ReviewsHandler),
     ("templates", TemplatesHandler),
     ("steps", StepsHandler),
+    ("metrics", MetricsHandler),
 ]
 
 

@@ -213,6 +213,44 @@ MIGRATIONS: list[Migration] = [
         user        TEXT
     );
     """,
+    # v11: monitoring: notifications sent (or not), each watched subject's last status, each sweep
+    """
+    CREATE TABLE notifications (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        event       TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        environment TEXT NOT NULL DEFAULT '',
+        run_id      TEXT,
+        subject     TEXT,
+        title       TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('sent', 'failed', 'unset')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        error       TEXT
+    );
+    CREATE INDEX notifications_by_time ON notifications(at);
+    CREATE TABLE monitor_state (
+        environment TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        since       TEXT NOT NULL,
+        checked_at  TEXT NOT NULL,
+        detail      TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (environment, kind, subject)
+    );
+    CREATE TABLE monitor_sweeps (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        checked     INTEGER NOT NULL,
+        warn        INTEGER NOT NULL,
+        error       INTEGER NOT NULL,
+        changed     INTEGER NOT NULL,
+        duration_s  REAL
+    );
+    CREATE INDEX monitor_sweeps_by_env ON monitor_sweeps(environment, id);
+    """,
 ]
 
 

@@ -1,0 +1,166 @@
+"""Aggregates over the whole ledger for the monitor and the Prometheus metrics.
+
+Each method is one or two statements whatever the number of datasets or runs: a sweep
+or a scrape over ten thousand datasets must not issue ten thousand queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .db import Database
+
+
+@dataclass(frozen=True)
+class DatasetState:
+    """A dataset with its freshness SLA and its current version, as the monitor judges it."""
+
+    name: str
+    owner: str | None
+    sla: dict[str, Any] | None
+    version_id: str | None
+    rows: int | None
+    published_at: str | None  # promotion time (creation when never promoted)
+    newest_value: str | None  # max of the SLA's column in the current version's profile
+
+
+@dataclass(frozen=True)
+class DurationBuckets:
+    step: str
+    environment: str
+    count: int
+    total: float
+    cumulative: tuple[int, ...]  # count at or below each bucket bound
+
+
+class StatsRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def datasets(self) -> list[DatasetState]:
+        """Every catalogued dataset with its SLA, current version and the newest value of the SLA's column."""
+        rows = self.db.query(
+            "SELECT d.name, d.owner, d.freshness, v.version_id, v.rows, coalesce(v.promoted_at, v.created_at) AS at "
+            "FROM datasets d LEFT JOIN dataset_versions v ON v.dataset = d.name AND v.status = 'current' "
+            "ORDER BY d.name"
+        )
+        newest = {
+            (r["version_id"], r["column_name"]): _decoded(r["max_value"])
+            for r in self.db.query(
+                "SELECT p.version_id, p.column_name, p.max_value FROM column_profiles p "
+                "JOIN dataset_versions v ON v.version_id = p.version_id AND v.status = 'current' "
+                "JOIN datasets d ON d.name = v.dataset WHERE d.freshness IS NOT NULL"
+            )
+        }
+        result = []
+        for r in rows:
+            sla = json.loads(r["freshness"]) if r["freshness"] else None
+            column = (sla or {}).get("column")
+            result.append(DatasetState(
+                r["name"], r["owner"], sla, r["version_id"], r["rows"], r["at"],
+                newest.get((r["version_id"], column)) if column else None,
+            ))
+        return result
+
+    def row_history(self, depth: int) -> dict[str, list[int]]:
+        """Row counts of each dataset's last `depth` good versions (current, superseded), oldest first."""
+        rows = self.db.query(
+            "SELECT dataset, rows FROM (SELECT dataset, rows, created_at, version_id, row_number() OVER "
+            "(PARTITION BY dataset ORDER BY created_at DESC, version_id DESC) AS n FROM dataset_versions "
+            "WHERE status IN ('current', 'superseded') AND rows IS NOT NULL) ranked WHERE n <= ? "
+            "ORDER BY dataset, created_at, version_id",
+            (depth,),
+        )
+        history: dict[str, list[int]] = {}
+        for r in rows:
+            history.setdefault(r["dataset"], []).append(int(r["rows"]))
+        return history
+
+    def last_runs(self, environment: str | None) -> dict[str, str | None]:
+        """Start time of the environment's newest run that succeeded, and of one still running."""
+        rows = self.db.query(
+            "SELECT status, max(started_at) AS at FROM runs WHERE environment IS NOT DISTINCT FROM ? "
+            "AND status IN ('success', 'running') GROUP BY status",
+            (environment,),
+        )
+        found: dict[str, str | None] = {"success": None, "running": None}
+        found.update({r["status"]: r["at"] for r in rows})
+        return found
+
+    def datasets_of_step(self, step: str) -> list[str]:
+        """Every dataset a step has published a version of, in any run."""
+        rows = self.db.query("SELECT DISTINCT dataset FROM dataset_versions WHERE step = ? ORDER BY dataset", (step,))
+        return [r["dataset"] for r in rows]
+
+    # --- for the metrics ------------------------------------------------------------
+
+    def runs_by_status(self) -> list[tuple[str, str, int]]:
+        rows = self.db.query(
+            "SELECT coalesce(environment, '') AS env, status, count(*) AS n FROM runs GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        return [(r["env"], r["status"], int(r["n"])) for r in rows]
+
+    def last_success(self) -> list[tuple[str, str]]:
+        """Each environment's newest successful run end."""
+        rows = self.db.query(
+            "SELECT coalesce(environment, '') AS env, max(ended_at) AS at FROM runs WHERE status = 'success' "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        return [(r["env"], r["at"]) for r in rows if r["at"]]
+
+    def step_durations(self, bounds: Sequence[float]) -> list[DurationBuckets]:
+        """Per step and environment: how many finished step runs took at most each bound, count and sum."""
+        buckets = ", ".join(f"sum(CASE WHEN s.duration_s <= ? THEN 1 ELSE 0 END) AS b{i}" for i in range(len(bounds)))
+        rows = self.db.query(
+            f"SELECT s.step, coalesce(r.environment, '') AS env, count(*) AS n, sum(s.duration_s) AS total, {buckets} "
+            "FROM step_runs s JOIN runs r ON r.run_id = s.run_id "
+            "WHERE s.duration_s IS NOT NULL AND s.status NOT IN ('fresh', 'skipped', 'pending', 'running') "
+            "GROUP BY s.step, coalesce(r.environment, '') ORDER BY 1, 2",
+            tuple(bounds),
+        )
+        return [
+            DurationBuckets(r["step"], r["env"], int(r["n"]), float(r["total"] or 0.0),
+                            tuple(int(r[f"b{i}"] or 0) for i in range(len(bounds))))
+            for r in rows
+        ]
+
+    def rows_published(self) -> list[tuple[str, int]]:
+        """Rows of every version that became current, per dataset."""
+        rows = self.db.query(
+            "SELECT dataset, sum(rows) AS n FROM dataset_versions WHERE promoted_at IS NOT NULL AND rows IS NOT NULL "
+            "GROUP BY dataset ORDER BY dataset"
+        )
+        return [(r["dataset"], int(r["n"] or 0)) for r in rows]
+
+    def check_results(self) -> list[tuple[str, str, int]]:
+        rows = self.db.query(
+            "SELECT status, severity, count(*) AS n FROM check_results GROUP BY status, severity ORDER BY 1, 2"
+        )
+        return [(r["status"], r["severity"], int(r["n"])) for r in rows]
+
+    def open_failures(self) -> list[tuple[str, int]]:
+        """Failing checks nobody waived or accepted, on versions still current or quarantined, by status."""
+        rows = self.db.query(
+            "SELECT c.status, count(*) AS n FROM check_results c "
+            "JOIN dataset_versions v ON v.version_id = c.version_id AND v.status IN ('current', 'quarantined') "
+            "WHERE c.status IN ('warn', 'error') AND c.id IN "
+            "(SELECT max(id) FROM check_results GROUP BY version_id, check_name) "
+            "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.decision IN ('waive', 'accept') AND "
+            "(r.check_id = c.id OR (r.check_id IS NULL AND r.version_id = c.version_id))) "
+            "GROUP BY c.status ORDER BY 1"
+        )
+        return [(r["status"], int(r["n"])) for r in rows]
+
+
+def _decoded(value: str | None) -> str | None:
+    """A profile's stored max (JSON text) as the text of the value."""
+    if value is None:
+        return None
+    try:
+        found = json.loads(value)
+    except ValueError:
+        return value
+    return None if found is None else str(found)
