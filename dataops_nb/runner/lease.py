@@ -109,6 +109,8 @@ class RunLease:
                 self.report({"event": "waiting", "holder": held.describe()})
                 reported = True
             time.sleep(POLL_S)
+        # a run the expired lease covered is recorded as interrupted now, not at the next command
+        self.ledger.runs.reap_dead()
         self._thread = threading.Thread(target=self._heartbeat, name="run-lease", daemon=True)
         self._thread.start()
         return self
