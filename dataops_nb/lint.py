@@ -38,6 +38,7 @@ RULES = {
     "NB109": ("warn", "hard-coded secret"),
     "NB110": ("warn", "absolute path"),
     "NB111": ("warn", "opens a project file that the step does not declare as an input"),
+    "NB112": ("warn", "a secret parameter the notebook never reads"),
 }
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^(/(home|Users|root|mnt|data|tmp)/|[A-Za-z]:\\)")
@@ -96,6 +97,7 @@ def lint(project: Project) -> list[Finding]:
                 uses[step.name].names.update({k: v for k, v in step.plain_params().items() if isinstance(v, str)})
         _undeclared_files(project, step, path, uses[step.name], add)
     findings += _parameters(project, notebooks, unreadable=any(f.code == "NB100" for f in findings))
+    findings += _unread_secrets(project, uses, notebooks)
     findings += _dataflow(project, uses, paths)
     return sorted(findings, key=lambda f: (f.path, f.cell or 0, f.line or 0, f.code))
 
@@ -112,9 +114,8 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams], unreadab
     for index, step in enumerate(spec.steps):
         nb = notebooks.get(step.name)
         for name, value in step.params.items() if nb else ():
-            secret = name in step.secrets()
-            if secret and name in nb.defaults:
-                continue  # its value comes from the environment, inside the kernel
+            if name in step.secrets():
+                continue  # its value comes from the environment, inside the kernel (NB112)
             try:
                 nb.check(step.name, name, value, origin=f"steps[{step.name}].params")
             except ParameterError as exc:
@@ -130,6 +131,27 @@ def _parameters(project: Project, notebooks: dict[str, NotebookParams], unreadab
                     notebooks[step].check(step, name, value, origin=f"environments.{env}.params")
                 except ParameterError as exc:
                     add(str(exc), ("environments", env, "params", name))
+    return findings
+
+
+def _unread_secrets(project: Project, uses: dict[str, Dataflow],
+                    notebooks: dict[str, NotebookParams]) -> list[Finding]:
+    """NB112: a `{secret: ENV}` parameter that no `step.secret(NAME)` of its notebook reads."""
+    data, shown = read_yaml(project.spec_path), project.relative(project.spec_path)
+    findings = []
+    for index, step in enumerate(project.spec.steps):
+        if step.name not in notebooks:
+            continue
+        for name, env in step.secrets().items():
+            if name in uses[step.name].secrets:
+                continue
+            kept = (f"; its `{name}` in the parameters cell keeps its default, since a secret never enters a cell"
+                    if name in notebooks[step.name].defaults else "")
+            findings.append(Finding(
+                shown, None, line_of(data, ("steps", index, "params", name)), "NB112", RULES["NB112"][0],
+                f"steps[{step.name}].params.{name}: {step.notebook} never reads this secret: read it with "
+                f"step.secret({name!r}), which gets the value of {env}{kept}",
+            ))
     return findings
 
 

@@ -34,6 +34,7 @@ class Dataflow:
     files: dict[str, tuple[int, int]] = field(default_factory=dict)  # literal paths: text -> (cell, line)
     declared: set[str] = field(default_factory=set)  # literal paths passed to step.input()
     publish_names: set[str] = field(default_factory=set)  # variables passed as publish's dataset
+    secrets: set[str] = field(default_factory=set)  # step.secret("NAME") with a known NAME
 
 
 def scan(tree: ast.Module, cell: int, flow: Dataflow) -> None:
@@ -68,6 +69,8 @@ def scan(tree: ast.Module, cell: int, flow: Dataflow) -> None:
                 _sql_reads(first, cell, flow)
             elif name == "input" and literal:
                 flow.declared.add(literal)
+            elif name == "secret" and literal:
+                flow.secrets.add(literal)
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             for found in _PATH_LITERAL.findall(node.value) if "'" in node.value else [node.value]:
                 if _LOOKS_LIKE_FILE.match(found):

@@ -219,7 +219,9 @@ def resolve(
         secrets = step.secrets()
         values: dict[str, Any] = {}
         index = spec.step_names.index(step.name)
-        for name, value in [*step.plain_params().items(), *((n, None) for n in secrets if n not in nb.defaults)]:
+        # a secret need not be in the parameters cell: its value reaches the kernel's
+        # environment, read with step.secret(NAME), never a notebook cell
+        for name, value in step.plain_params().items():
             nb.check(step.name, name, value,
                      origin=lambda n=name, i=index, s=step.name: f"{at('steps', i, 'params', n)} steps[{s}].params")
             if name not in secrets:

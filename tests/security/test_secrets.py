@@ -193,3 +193,35 @@ def test_every_form_listed_is_one_the_kit_masks():
     redactor = Redactor([QUOTED])
     for kind, form in encodings(QUOTED).items():
         assert QUOTED not in redactor.text(f"<{form}>") and form not in redactor.text(f"<{form}>"), kind
+
+
+def test_a_secret_parameter_needs_no_assignment_in_the_parameters_cell(project):
+    # what the README shows: declare it in the spec, read it with step.secret(); nothing in the cell
+    project.notebook("fetch", "rows = 1", """
+        import dataops_nb as dn
+        step = dn.step()
+        print("token length", len(step.secret("api_token")))
+        """)
+    project.notebook("naive", "api_token = ''", "print('uses', len(api_token))")  # expects it injected: it is not
+    project.spec("""
+        name: secrets
+        steps:
+          - name: fetch
+            notebook: notebooks/fetch.ipynb
+            params: {api_token: {secret: API_TOKEN}}
+          - name: naive
+            notebook: notebooks/naive.ipynb
+            params: {api_token: {secret: API_TOKEN}}
+        """)
+    env = {"API_TOKEN": TOKEN}
+
+    lint = project.cli("lint", env=env, check=0)
+    assert "fetch" not in lint.stdout
+    assert ("dataops.yaml:8: NB112 warn: steps[naive].params.api_token: notebooks/naive.ipynb never reads this "
+            "secret: read it with step.secret('api_token'), which gets the value of API_TOKEN; its `api_token` in "
+            "the parameters cell keeps its default, since a secret never enters a cell") in lint.stdout
+
+    project.cli("run", env=env, check=0)
+    [run] = json.loads(project.cli("runs", "--json", check=0).stdout)
+    executed = (project.root / run["steps"][0]["output_notebook"]).read_text()
+    assert "token length 23" in executed and TOKEN not in executed
