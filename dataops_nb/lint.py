@@ -39,6 +39,7 @@ RULES = {
     "NB110": ("warn", "absolute path"),
     "NB111": ("warn", "opens a project file that the step does not declare as an input"),
     "NB112": ("warn", "a secret parameter the notebook never reads"),
+    "NB113": ("warn", "a secret the CI workflow does not pass to the jobs that run dataops-nb"),
 }
 _SECRET_NAME = re.compile(r"(password|passwd|secret|token|api_?key|access_?key)$", re.IGNORECASE)
 _ABSOLUTE = re.compile(r"^(/(home|Users|root|mnt|data|tmp)/|[A-Za-z]:\\)")
@@ -98,6 +99,7 @@ def lint(project: Project) -> list[Finding]:
         _undeclared_files(project, step, path, uses[step.name], add)
     findings += _parameters(project, notebooks, unreadable=any(f.code == "NB100" for f in findings))
     findings += _unread_secrets(project, uses, notebooks)
+    findings += _ci_secrets(project)
     findings += _dataflow(project, uses, paths)
     return sorted(findings, key=lambda f: (f.path, f.cell or 0, f.line or 0, f.code))
 
@@ -152,6 +154,39 @@ def _unread_secrets(project: Project, uses: dict[str, Dataflow],
                 f"steps[{step.name}].params.{name}: {step.notebook} never reads this secret: read it with "
                 f"step.secret({name!r}), which gets the value of {env}{kept}",
             ))
+    return findings
+
+
+def _ci_secrets(project: Project) -> list[Finding]:
+    """NB113: a job of a GitHub workflow that runs dataops-nb without a secret's variable in its env."""
+    from .errors import SpecError
+    from .secrets import secret_envs
+
+    needed = {env: step.name for step in project.spec.steps for env in step.secrets().values()}
+    findings = []
+    for path in sorted((project.root / ".github" / "workflows").glob("*.y*ml")) if needed else []:
+        if "dataops-nb" not in path.read_text(encoding="utf-8", errors="replace"):
+            continue
+        try:
+            workflow = read_yaml(path)
+        except SpecError:
+            continue  # not ours to judge
+        jobs = workflow.get("jobs") if isinstance(workflow, dict) else None
+        for job, body in (jobs or {}).items():
+            steps = body.get("steps") or [] if isinstance(body, dict) else []
+            if not any("dataops-nb" in str(s.get("run", "")) for s in steps if isinstance(s, dict)):
+                continue
+            given = set(workflow.get("env") or {}) | set(body.get("env") or {})
+            given |= {name for s in steps if isinstance(s, dict) for name in (s.get("env") or {})}
+            for env in secret_envs(project.spec):
+                if env not in given:
+                    line = line_of(workflow, ("jobs", job, "env") if "env" in body else ("jobs", job))
+                    findings.append(Finding(
+                        project.relative(path), None, line, "NB113", RULES["NB113"][0],
+                        f"job '{job}' runs dataops-nb without {env}, which step '{needed[env]}' reads as a "
+                        f"secret: add `{env}: ${{{{ secrets.{env} }}}}` under its env: (and the secret to the "
+                        "repository's Actions secrets)",
+                    ))
     return findings
 
 

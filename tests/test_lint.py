@@ -98,3 +98,28 @@ def test_a_missing_or_broken_notebook_is_a_finding_not_a_crash(two_steps):
     assert "Traceback" not in missing.stderr + broken.stderr
     run = two_steps.cli("run", check=2)  # the same file stops a run before anything starts, in one sentence
     assert "is not a readable .ipynb file" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_lint_names_a_secret_the_ci_workflow_does_not_pass(project):
+    from dataops_nb.scaffold import CI_WORKFLOW
+
+    project.notebook("fetch", "rows = 1", 'import dataops_nb as dn\nprint(len(dn.step().secret("token")))')
+    project.spec("""
+        name: ci
+        steps:
+          - {name: fetch, notebook: notebooks/fetch.ipynb, params: {token: {secret: FETCH_TOKEN}}}
+        """)
+    workflow = project.root / ".github" / "workflows" / "dataops.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(CI_WORKFLOW)  # as init writes it
+    env_line = next(i for i, line in enumerate(CI_WORKFLOW.splitlines(), 1) if line.strip() == "env:")
+
+    result = project.cli("lint", check=0)
+    assert (f".github/workflows/dataops.yml:{env_line}: NB113 warn: job 'notebooks' runs dataops-nb without "
+            "FETCH_TOKEN, which step 'fetch' reads as a secret: add `FETCH_TOKEN: ${{ secrets.FETCH_TOKEN }}` "
+            "under its env:") in result.stdout
+    assert project.cli("lint", "--strict").returncode == 1
+
+    workflow.write_text(CI_WORKFLOW.replace("      DATAOPS_USER: ci\n",
+                                            "      DATAOPS_USER: ci\n      FETCH_TOKEN: ${{ secrets.FETCH_TOKEN }}\n"))
+    assert project.cli("lint", "--strict", check=0).stdout.strip() == "No findings."
