@@ -295,8 +295,7 @@ class MetricsHandler(DataOpsHandler):
 
     def _exposition(self, result: tuple[bytes, str]) -> None:
         text, content_type = result
-        self.set_header("Content-Type", content_type)
-        self.finish(text)
+        self.finish(text, set_content_type=content_type)
 
 
 def _relative(path: Path, root: Path) -> str:
