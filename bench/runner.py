@@ -217,7 +217,6 @@ import nbclient
 from dataops_nb import service
 from dataops_nb.runner import run as R, executors as X, kernels as K, execute as E
 from dataops_nb.quality import gate as G
-from dataops_nb.runner.run import RunRequest
 
 T = defaultdict(list)
 
@@ -252,7 +251,7 @@ wrap(R.Runner, "_run", "runner_loop")
 
 project = service.open_project(None)
 t0 = time.perf_counter()
-summary = service.run(project, RunRequest(force=True, jobs=1))
+summary = service.run(project, service.RunOptions(force=True, jobs=1))
 wall = time.perf_counter() - t0
 assert summary.status == "success", summary
 print(json.dumps({"wall": wall, "run_id": summary.run_id, **T}))

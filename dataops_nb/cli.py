@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,9 +124,9 @@ def cli() -> None:
 @click.pass_context
 def init(ctx: click.Context, directory: Path, name: str | None) -> None:
     """Create a new project in DIRECTORY that runs at once."""
-    from .scaffold import init_project
+    from . import service
 
-    created = init_project(directory, name=name)
+    created = service.init_project(directory, name=name)
     _emit(ctx, {"project": str(directory.resolve()), "files": created},
           lambda d: click.echo(f"Created project in {d['project']}:\n  " + "\n  ".join(d["files"])
                                + f"\nNext: cd {directory} && dataops-nb run"))
@@ -148,14 +147,14 @@ def schema(ctx: click.Context) -> None:
 @click.pass_context
 def templates(ctx: click.Context) -> None:
     """List the step templates (built-in and the project's own)."""
-    from .templates import list_templates
+    from . import service
 
-    root = None
+    project = None
     try:
-        root = _project(ctx).root
+        project = _project(ctx)
     except DataOpsError:
         pass  # outside a project: the built-ins only
-    data = [{"name": t.name, "description": t.description, "source": t.source} for t in list_templates(root)]
+    data = service.templates(project)
     _emit(ctx, data, lambda rows: _table(rows, ["name", "description", "source"]))
 
 
@@ -171,11 +170,10 @@ def new(ctx: click.Context, step: str, template: str, needs: tuple[str, ...], pu
         params: tuple[str, ...]) -> None:
     """Add a step from a template: writes notebooks/STEP.ipynb and registers it."""
     from . import service
-    from .runner.params import parse_overrides
 
     project = _project(ctx)
     path = service.new_step(project, step, template, needs=list(needs), publishes=publishes,
-                            params=parse_overrides(params))
+                            params=service.parse_params(params))
     data = {"step": step, "notebook": project.relative(path), "template": template,
             "publishes": service.published_by(path)}
     _emit(ctx, data, lambda d: click.echo(
@@ -186,15 +184,11 @@ def new(ctx: click.Context, step: str, template: str, needs: tuple[str, ...], pu
 # --- running ---------------------------------------------------------------------
 
 
-def _request(ctx: click.Context, params: tuple[str, ...] = (), only: tuple[str, ...] = (),
-             start: tuple[str, ...] = (), jobs: int = 1, force: bool = False) -> Any:
-    from .runner.params import parse_overrides
-    from .runner.run import RunRequest
+def _options(ctx: click.Context, params: tuple[str, ...] = (), only: tuple[str, ...] = (),
+             start: tuple[str, ...] = (), **more: Any) -> Any:
+    from .service import RunOptions
 
-    return RunRequest(
-        overrides=parse_overrides(params), only=only, start=start, jobs=jobs, env=_settings(ctx).env,
-        force=force,
-    )
+    return RunOptions(params=params, only=only, start=start, env=_settings(ctx).env, **more)
 
 
 def selection(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -232,16 +226,10 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
 
     settings = _settings(ctx)
     project = _project(ctx)
-    request = _request(ctx, params, only, start, jobs or os.cpu_count() or 1, force)
-    if resume:
-        from .runner.run import resume_request
-
-        if params or only or start:
-            raise DataOpsError("--resume takes the steps and parameters of the run it resumes; drop -p/--only/--from.")
-        request = resume_request(project, resume, jobs=request.jobs)
-    request = replace(request, executor=executor, dask_address=dask_address)
+    options = _options(ctx, params, only, start, jobs=jobs, force=force, resume=resume, executor=executor,
+                       dask_address=dask_address)
     display = RunDisplay(quiet=quiet or settings.json)
-    summary = service.run(project, request, display, wait=not no_wait)
+    summary = service.run(project, options, display, wait=not no_wait)
     details = service.show_run(project, summary.run_id)
     if settings.json:
         _echo_json(ctx, details)
@@ -251,10 +239,7 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
             for warning in found:
                 _say(f"  warning in step '{step}': {warning}" if step else f"  warning: {warning}")
     if summary.status != "success":
-        lines = []
-        for name, outcome in summary.failures.items():
-            notebook = project.relative(outcome.output_notebook) if outcome.output_notebook else "no notebook"
-            lines.append(f"step '{name}' {outcome.status} ({notebook}): {outcome.error}")
+        lines = [f"step '{f.step}' {f.status} ({f.notebook or 'no notebook'}): {f.error}" for f in summary.failures]
         for name, reason in summary.skipped.items():
             lines.append(f"step '{name}' skipped: {reason}")
         raise StepFailedError("\n".join(lines), run_id=summary.run_id)
@@ -272,7 +257,7 @@ def status(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], s
     """Each step: fresh or stale and why, and how its last run went."""
     from . import service
 
-    data = service.status(_project(ctx), _request(ctx, params, only, start))
+    data = service.status(_project(ctx), _options(ctx, params, only, start))
     _emit(ctx, data, lambda rows: _table(_reasons(rows), ["step", "state", "why", "last_status", "last_run"]))
 
 
@@ -284,7 +269,7 @@ def plan(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], sta
     """What a run would execute: each step fresh or stale, and why."""
     from . import service
 
-    data = service.plan_freshness(_project(ctx), _request(ctx, params, only, start))
+    data = service.plan_freshness(_project(ctx), _options(ctx, params, only, start))
     _emit(ctx, data, lambda rows: _table(_reasons(rows), ["step", "state", "why"]))
 
 
@@ -679,15 +664,15 @@ def export_docker(ctx: click.Context, force: bool) -> None:
 @click.pass_context
 def test(ctx: click.Context, record: bool, pytest_args: tuple[str, ...]) -> None:
     """Run nbval on the step notebooks with the test environment's parameters."""
-    from .nbtest import record_golden, test_notebooks
+    from . import service
 
     project = _project(ctx)
     env = _settings(ctx).env or "test"
     if record:
-        changed = record_golden(project, env=env)
+        changed = service.record_golden(project, env=env)
         _emit(ctx, {"recorded": changed}, lambda d: click.echo("\n".join(f"recorded {p}" for p in d["recorded"]) or "golden outputs unchanged"))
         return
-    code = test_notebooks(project, env=env, extra=list(pytest_args))
+    code = service.test_notebooks(project, env=env, extra=list(pytest_args))
     if code != 0:
         raise NotebookTestsFailedError(f"Notebook tests failed (pytest exit code {code}).")
 
@@ -721,10 +706,9 @@ def lint_command(ctx: click.Context, strict: bool) -> None:
 @click.pass_context
 def strip(ctx: click.Context, notebooks: tuple[Path, ...]) -> None:
     """Strip outputs for git, keeping golden outputs (# NBVAL_CHECK_OUTPUT cells)."""
-    from .notebooks import strip_outputs
+    from . import service
 
-    paths = list(notebooks) or sorted((_project(ctx).root / "notebooks").glob("*.ipynb"))
-    changed = [str(path) for path in paths if strip_outputs(path)]
+    changed = service.strip_notebooks(None if notebooks else _project(ctx), list(notebooks))
     _emit(ctx, {"changed": changed}, lambda d: click.echo("\n".join(f"stripped {p}" for p in d["changed"])))
 
 

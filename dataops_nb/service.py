@@ -1,18 +1,23 @@
 """The one facade every interface calls: the CLI, the widgets, the server handlers.
 
 Functions take a `Project` (or a directory) and return plain data (dicts and lists
-that serialize to JSON as they are). Nothing here prints.
+that serialize to JSON as they are), or this module's own request and result models
+(`RunOptions`, `RunResult`), so no interface imports the engine. Nothing here prints.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import NotFoundError
+from .errors import DataOpsError, NotFoundError
 from .project import Project
-from .runner.run import Reporter, RunRequest, RunSummary
+
+if TYPE_CHECKING:
+    from .runner.run import Reporter, RunRequest
 
 
 def open_project(directory: Path | str | None = None) -> Project:
@@ -23,35 +28,96 @@ def open_project(directory: Path | str | None = None) -> Project:
     return Project(find_project(Path(directory)))
 
 
+def init_project(directory: Path, *, name: str | None = None) -> list[str]:
+    """A new project in `directory` that runs at once; the files written."""
+    from .scaffold import init_project as scaffold
+
+    return scaffold(directory, name=name)
+
+
 # --- running -------------------------------------------------------------------------
 
 
-def run(project: Project, request: RunRequest, report: Reporter | None = None, *, wait: bool = True) -> RunSummary:
+@dataclass(frozen=True)
+class RunOptions:
+    """What an interface asks of a run, a plan or a status: parameters as typed (`KEY=VALUE`,
+    `STEP.KEY=VALUE`), the steps chosen, the environment, and how to run."""
+
+    params: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    start: tuple[str, ...] = ()
+    env: str | None = None
+    jobs: int | None = None  # steps at once; default: the machine's cores
+    force: bool = False
+    resume: str | None = None  # redo the unfinished steps of this run, with its parameters
+    executor: str = "local"
+    dask_address: str | None = None
+
+
+@dataclass(frozen=True)
+class StepProblem:
+    step: str
+    status: str
+    notebook: str | None  # the executed notebook, relative to the project
+    error: str | None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    status: str
+    failures: list[StepProblem] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # step -> why
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # step -> warnings of its checks
+
+
+def _request(project: Project, options: RunOptions | None) -> RunRequest:
+    from .runner.params import parse_overrides
+    from .runner.run import RunRequest, resume_request
+
+    options = options or RunOptions()
+    jobs = options.jobs or os.cpu_count() or 1
+    if options.resume:
+        if options.params or options.only or options.start:
+            raise DataOpsError("--resume takes the steps and parameters of the run it resumes; drop -p/--only/--from.")
+        request = resume_request(project, options.resume, jobs=jobs)
+    else:
+        request = RunRequest(overrides=parse_overrides(options.params), only=options.only, start=options.start,
+                             jobs=jobs, env=options.env, force=options.force)
+    return replace(request, executor=options.executor, dask_address=options.dask_address)
+
+
+def run(project: Project, options: RunOptions | None = None, report: Reporter | None = None, *,
+        wait: bool = True) -> RunResult:
+    """Run the pipeline; `report` is told each step's progress."""
     from .runner.run import Runner
 
-    summary = Runner(project, request, report).run(wait_for_lock=wait)
+    summary = Runner(project, _request(project, options), report).run(wait_for_lock=wait)
     if project.spec.notify.rules and not project.spec.notify.report_url:
         _report_for_alerts(project, summary.run_id)
-    return summary
+    failures = [
+        StepProblem(name, outcome.status, project.relative(outcome.output_notebook) if outcome.output_notebook else None,
+                    outcome.error)
+        for name, outcome in summary.failures.items()
+    ]
+    return RunResult(summary.run_id, summary.status, failures, dict(summary.skipped), dict(summary.warnings))
 
 
 def _report_for_alerts(project: Project, run_id: str) -> None:
     """The report file a run's notifications link to (when no `notify.report_url` serves reports)."""
-    from .errors import DataOpsError
-
     try:
         report(project, run_id)
     except DataOpsError:
         pass  # the run's outcome stands; the link then names a report to write with `dataops-nb report`
 
 
-def plan_steps(project: Project, request: RunRequest) -> list[dict[str, Any]]:
+def plan_steps(project: Project, options: RunOptions | None = None) -> list[dict[str, Any]]:
     """Validate a run without executing anything."""
     from .runner.run import plan
 
     return [
         {"step": p.step.name, "notebook": project.relative(p.notebook), "parameters": p.parameters}
-        for p in plan(project, request)
+        for p in plan(project, _request(project, options))
     ]
 
 
@@ -156,11 +222,11 @@ def latest_run_id(project: Project) -> str:
     return str(rows[0]["run_id"])
 
 
-def plan_freshness(project: Project, request: RunRequest | None = None) -> list[dict[str, Any]]:
+def plan_freshness(project: Project, options: RunOptions | None = None) -> list[dict[str, Any]]:
     """For each selected step: fresh or stale, and why."""
     from .runner.run import plan, staleness
 
-    plans = plan(project, request or RunRequest())
+    plans = plan(project, _request(project, options))
     reasons = staleness(project, plans)
     return [
         {"step": p.step.name, "state": "stale" if reasons[p.step.name] else "fresh", "reasons": reasons[p.step.name]}
@@ -168,11 +234,11 @@ def plan_freshness(project: Project, request: RunRequest | None = None) -> list[
     ]
 
 
-def status(project: Project, request: RunRequest | None = None) -> list[dict[str, Any]]:
+def status(project: Project, options: RunOptions | None = None) -> list[dict[str, Any]]:
     """Each step: fresh or stale and why, with how its last executed run went."""
     last = project.ledger.last_step_runs() if project.has_ledger() else {}
     result = []
-    for item in plan_freshness(project, request):
+    for item in plan_freshness(project, options):
         row = last.get(item["step"])
         step = project.spec.step(item["step"])
         result.append(
@@ -411,11 +477,44 @@ def new_step(project: Project, step: str, template: str, *, needs: list[str], pu
     return create(project, step, template, needs=needs, publishes=publishes, params=params)
 
 
+def parse_params(texts: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` texts as typed on a command line, as values (YAML scalars)."""
+    from .runner.params import parse_overrides
+
+    return dict(parse_overrides(tuple(texts)))
+
+
 def published_by(notebook: Path) -> list[str]:
     """The datasets a step notebook visibly publishes with its own defaults."""
     from .runner.dataflow import published_datasets
 
     return sorted(published_datasets(notebook, {}))
+
+
+# --- notebooks ------------------------------------------------------------------------------
+
+
+def test_notebooks(project: Project, *, env: str = "test", extra: list[str] | None = None) -> int:
+    """nbval on the step notebooks with `env`'s parameters; pytest's exit code."""
+    from .nbtest import test_notebooks as nbval
+
+    return nbval(project, env=env, extra=list(extra or []))
+
+
+def record_golden(project: Project, *, env: str = "test") -> list[str]:
+    """Execute the notebooks and store their golden outputs; the notebooks that changed."""
+    from .nbtest import record_golden as record
+
+    return list(record(project, env=env))
+
+
+def strip_notebooks(project: Project | None, notebooks: list[Path]) -> list[str]:
+    """Strip outputs (keeping golden ones) of `notebooks`, default: the project's; those that changed."""
+    from .notebooks import strip_outputs
+
+    if not notebooks and project is not None:
+        notebooks = sorted((project.root / "notebooks").glob("*.ipynb"))
+    return [str(path) for path in notebooks if strip_outputs(path)]
 
 
 # --- lineage, versions, retention, export ---------------------------------------------------

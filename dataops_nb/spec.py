@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -571,8 +571,6 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
                 line=line_of(data, ("environments", env)),
                 field=f"environments.{env}",
             )
-    from .runner.dag import find_cycle
-
     cycle = find_cycle({step.name: step.needs for step in spec.steps})
     if cycle:
         first = names.index(cycle[0])
@@ -612,6 +610,35 @@ def _check_alerting(spec: Spec, data: Any, path: Path) -> None:
             parse_cron(spec.schedule)
         except CronError as exc:
             raise fail(str(exc), "schedule") from exc
+
+
+def find_cycle(needs: Mapping[str, Iterable[str]]) -> list[str]:
+    """One cycle of the graph as a list of steps, or [] when there is none."""
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        stack.append(node)
+        for dep in needs.get(node, ()):
+            if dep not in needs:
+                continue
+            if state.get(dep) == 1:
+                return stack[stack.index(dep) :]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return []
+
+    for node in needs:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return []
 
 
 def find_project(start: Path | None = None) -> Path:

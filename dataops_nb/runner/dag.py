@@ -1,39 +1,10 @@
-"""The step graph: topological order, cycles, and step selection."""
+"""The step graph: topological order and step selection (the spec refuses a cycle: spec.find_cycle)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from ..errors import NotFoundError
-
-
-def find_cycle(needs: Mapping[str, Iterable[str]]) -> list[str]:
-    """One cycle of the graph as a list of steps, or [] when there is none."""
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        stack.append(node)
-        for dep in needs.get(node, ()):
-            if dep not in needs:
-                continue
-            if state.get(dep) == 1:
-                return stack[stack.index(dep) :]
-            if dep not in state:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return []
-
-    for node in needs:
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
-    return []
 
 
 def topological_order(needs: Mapping[str, Iterable[str]]) -> list[str]:
