@@ -58,9 +58,10 @@ def words(rng: random.Random, count: int) -> list[str]:
     return rng.choices(VOCAB, cum_weights=_CUMULATIVE, k=count)
 
 
-def build(path: Path, count: int, seed: int = 13) -> tuple[Ledger, list[str], float]:
+def build(path: Path | str, count: int, seed: int = 13, *, store_root: Path | None = None) -> tuple[Ledger, list[str], float]:
+    """A ledger at `path` (a SQLite file, or a PostgreSQL URL with `store_root`) holding `count` datasets."""
     rng = random.Random(seed)
-    ledger = Ledger.open(path)
+    ledger = Ledger.open(path, store_root=store_root)
     ledger.migrate()
     names: set[str] = set()
     started = time.perf_counter()

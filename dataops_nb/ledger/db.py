@@ -132,7 +132,35 @@ def check_ledger_file(path: Path) -> None:
         raise LedgerUnreadableError(path, f"is truncated ({size} of {pages * page_size} bytes)")
 
 
-class SqliteDatabase:
+class Joining:
+    """The transactions of a backend: the outermost one on a connection is the backend's
+    (`_outermost`); one opened inside it, on this thread, joins it."""
+
+    _lock: threading.RLock
+    _depth: int
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._outermost():
+                    yield self
+            finally:
+                self._depth = 0
+
+    def _outermost(self) -> Any:  # a context manager: BEGIN ... COMMIT, ROLLBACK on an error
+        raise NotImplementedError
+
+
+class SqliteDatabase(Joining):
     """One SQLite file in WAL mode (or, read-only and missing, an empty in-memory ledger)."""
 
     dialect = "sqlite"
@@ -213,27 +241,15 @@ class SqliteDatabase:
             return self._con.execute(sql, tuple(args)).fetchall()
 
     @contextmanager
-    def transaction(self) -> Iterator[SqliteDatabase]:
-        """BEGIN IMMEDIATE ... COMMIT; on this thread, a nested transaction joins this one."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            self._con.execute("BEGIN" if self.readonly else "BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield self
-            except BaseException:
-                self._depth = 0
-                self._con.execute("ROLLBACK")
-                raise
-            else:
-                self._depth = 0
-                self._con.execute("COMMIT")
+    def _outermost(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE (a writer takes the write lock at once) ... COMMIT."""
+        self._con.execute("BEGIN" if self.readonly else "BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
 
     # --- schema -----------------------------------------------------------------
 

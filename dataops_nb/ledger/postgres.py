@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
 from ..errors import LedgerError
+from .db import Joining
 
 APPLICATION = "dataops-nb"
 CONNECT_TIMEOUT_S = 5
@@ -85,7 +85,7 @@ def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
     return lambda values: row_type(values)
 
 
-class PostgresDatabase:
+class PostgresDatabase(Joining):
     """One connection to a PostgreSQL database; thread-safe (statements take turns)."""
 
     dialect = "postgresql"
@@ -185,23 +185,8 @@ class PostgresDatabase:
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
         return self.execute(sql, tuple(args)).fetchall()
 
-    @contextmanager
-    def transaction(self) -> Iterator[PostgresDatabase]:
-        """BEGIN ... COMMIT; on this thread, a nested transaction joins this one."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield self
-                finally:
-                    self._depth -= 1
-                return
-            self._depth = 1
-            try:
-                with self._con.transaction():
-                    yield self
-            finally:
-                self._depth = 0
+    def _outermost(self) -> Any:
+        return self._con.transaction()
 
     # --- schema -----------------------------------------------------------------
 

@@ -101,6 +101,10 @@ class RunRepository:
         rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [self._step(row, died=died) for row in rows]
 
+    def every_step(self) -> list[StepRecord]:
+        """Every step run of every run."""
+        return [self._step(row) for row in self.db.query("SELECT * FROM step_runs")]
+
     def step(self, run_id: str, step: str) -> StepRecord | None:
         rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? AND step = ?", (run_id, step))
         return self._step(rows[0]) if rows else None

@@ -248,6 +248,21 @@ class VersionRepository:
         rows = self.db.query("SELECT * FROM dataset_versions WHERE version_id = ?", (version_id,))
         return version_record(rows[0], self.store_root) if rows else None
 
+    def every(self) -> list[VersionRecord]:
+        """Every version of every dataset, whatever its status."""
+        return [version_record(row, self.store_root) for row in self.db.query("SELECT * FROM dataset_versions")]
+
+    def in_effect(self) -> dict[str, VersionRecord]:
+        """Each dataset's version in effect: its current one, else its newest not staged nor deleted."""
+        rows = self.db.query(
+            "SELECT * FROM dataset_versions WHERE status NOT IN ('staged', 'deleted') "
+            "ORDER BY dataset, (status = 'current') DESC, version_id DESC"
+        )
+        effective: dict[str, VersionRecord] = {}
+        for row in rows:
+            effective.setdefault(row["dataset"], version_record(row, self.store_root))
+        return effective
+
     def get_many(self, version_ids: Iterable[str]) -> list[VersionRecord]:
         """The versions of `version_ids` that exist, oldest first."""
         ids = list(dict.fromkeys(version_ids))

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import DataOpsError, NotFoundError
-from ..ledger import VersionRecord, version_record
+from ..ledger import VersionRecord
 from ..spec import validate_dataset_name
 
 DIRECTIONS = ("upstream", "downstream", "both")
@@ -157,23 +157,16 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
     """
     ledger = project.ledger
     sql_for = sql_for or (lambda version: published_sql(project, version))
-    rows = ledger.query(
-        "SELECT * FROM dataset_versions WHERE status NOT IN ('staged', 'deleted') "
-        "ORDER BY dataset, (status = 'current') DESC, version_id DESC"
-    )
-    effective: dict[str, Any] = {}
-    for row in rows:
-        effective.setdefault(row["dataset"], row)
-    step_rows = ledger.query("SELECT run_id, step, output_notebook, fingerprint FROM step_runs")
-    notebooks = {(r["run_id"], r["step"]): r["output_notebook"] for r in step_rows}
-    files = {(r["run_id"], r["step"]): _files_of(r["fingerprint"]) for r in step_rows}
-    by_version = {row["version_id"]: row for row in ledger.query("SELECT * FROM dataset_versions")}
+    effective = ledger.versions.in_effect()
+    step_rows = ledger.runs.every_step()
+    notebooks = {(r.run_id, r.step): r.output_notebook for r in step_rows}
+    files = {(r.run_id, r.step): _files_of(r.fingerprint) for r in step_rows}
+    by_version = {version.version_id: version for version in ledger.versions.every()}
 
     nodes: dict[str, Node] = {}
     edges: dict[tuple[str, str], Edge] = {}
     steps: dict[str, str | None] = {}  # step -> latest run behind a version in effect
-    for name, row in effective.items():
-        record = version_record(row, ledger.store_root)
+    for name, record in effective.items():
         cols = _columns(ledger, record, sql_for, by_version) if columns else None
         nodes[dataset_id(name)] = Node(
             id=dataset_id(name),
@@ -203,15 +196,15 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
             source = by_version.get(input_id)
             if source is None:
                 continue
-            in_effect = effective.get(source["dataset"])
-            key = (dataset_id(source["dataset"]), step_id(record.step))
-            stale = in_effect is None or in_effect["version_id"] != input_id
+            in_effect = effective.get(source.dataset)
+            key = (dataset_id(source.dataset), step_id(record.step))
+            stale = in_effect is None or in_effect.version_id != input_id
             previous = edges.get(key)
             if previous is None or (previous.version or "") < input_id:
                 edges[key] = Edge(key[0], key[1], version=input_id, stale=stale)
-            if source["dataset"] not in effective and key[0] not in nodes:
-                nodes[key[0]] = Node(id=key[0], kind="dataset", name=source["dataset"],
-                                     version=input_id, status=source["status"])
+            if source.dataset not in effective and key[0] not in nodes:
+                nodes[key[0]] = Node(id=key[0], kind="dataset", name=source.dataset,
+                                     version=input_id, status=source.status)
     for step, run_id in steps.items():
         nodes[step_id(step)] = Node(
             id=step_id(step), kind="step", name=step, run_id=run_id, notebook=notebooks.get((run_id, step))
@@ -318,23 +311,23 @@ def version_column_lineage(
     project: Any, version: VersionRecord, sql: str | None = None
 ) -> ColumnMap | None:
     """Column lineage of one version from `sql` (default: the SQL it was published from)."""
-    by_version = {row["version_id"]: row for row in project.ledger.query("SELECT * FROM dataset_versions")}
+    by_version = {v.version_id: v for v in project.ledger.versions.every()}
     return _columns(project.ledger, version, lambda v: sql if sql is not None else published_sql(project, v),
                     by_version)
 
 
 def _columns(ledger: Any, version: VersionRecord, sql_for: SqlSource,
-             by_version: Mapping[str, Any]) -> ColumnMap | None:
+             by_version: Mapping[str, VersionRecord]) -> ColumnMap | None:
     sql = sql_for(version)
     if not sql:
         return None
     schemas: dict[str, list[str]] = {}
     related = [by_version[i] for i in ledger.inputs_of(version.version_id) if i in by_version]
     # what the same step published earlier in the run is readable by its later SQL too
-    related += [r for r in by_version.values() if r["run_id"] == version.run_id and r["step"] == version.step
-                and r["dataset"] != version.dataset]
-    for row in related:
-        schemas[row["dataset"]] = [c["name"] for c in json.loads(row["schema"] or "[]")]
+    related += [v for v in by_version.values() if v.run_id == version.run_id and v.step == version.step
+                and v.dataset != version.dataset]
+    for other in related:
+        schemas[other.dataset] = [c["name"] for c in other.schema]
     result = column_lineage(sql, schemas)
     published = {c["name"].lower(): c["name"] for c in version.schema}
     if published:  # keep only columns the version really has, named as it names them

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+
 Migration = str | Callable[[Any], None]
 
 MIGRATIONS: list[Migration] = [
@@ -185,22 +187,9 @@ MIGRATIONS: list[Migration] = [
         expires_at  DOUBLE PRECISION NOT NULL
     );
     """,
-    # v2, v3: the audit log (SQLite's v8, v9): append-only, hash-chained, ids assigned by the writer
-    """
-    CREATE TABLE audit_log (
-        id        BIGINT PRIMARY KEY,
-        at        TEXT NOT NULL,
-        actor     TEXT NOT NULL,
-        origin    TEXT NOT NULL,
-        action    TEXT NOT NULL,
-        target    TEXT,
-        details   TEXT NOT NULL DEFAULT '{}',
-        prev_hash TEXT NOT NULL,
-        hash      TEXT NOT NULL
-    );
-    CREATE INDEX audit_log_by_actor ON audit_log(actor, id);
-    CREATE INDEX audit_log_by_time ON audit_log(at, id);
-    """,
+    # v2, v3: the audit log (SQLite's v8, v9): append-only, hash-chained, ids assigned by the writer;
+    # v2 is SQLite's v8 text for text (its SQL is portable)
+    SQLITE_MIGRATIONS[7],
     lambda db: _append_only(db, "audit_log"),
     # v4: who holds a run lease, for the refusal of a second run
     """
