@@ -815,10 +815,9 @@ def monitor_command(ctx: click.Context, grace: str) -> None:
     """Sweep freshness, row-count anomalies and the schedule; notify on changes; exit 1 on an error (for cron)."""
     from . import service
     from .monitor import MonitorError
-    from .spec import parse_duration
 
     try:
-        seconds = parse_duration(grace)
+        seconds = service.parse_duration(grace)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--grace") from exc
     data = service.monitor(_project(ctx), env=_settings(ctx).env, grace=seconds)

@@ -477,6 +477,13 @@ def new_step(project: Project, step: str, template: str, *, needs: list[str], pu
     return create(project, step, template, needs=needs, publishes=publishes, params=params)
 
 
+def parse_duration(text: str) -> float:
+    """Seconds of a duration as the spec writes them (`30m`, `2h`, `90s`, `1d`)."""
+    from .spec import parse_duration as parse
+
+    return float(parse(text))
+
+
 def parse_params(texts: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """`KEY=VALUE` texts as typed on a command line, as values (YAML scalars)."""
     from .runner.params import parse_overrides
