@@ -498,7 +498,9 @@ def _show_page(d: dict[str, Any]) -> None:
     _table([
         {
             "column": c["name"], "type": c["type"],
-            "tags": ", ".join(t["tag"] + (f" (auto {t['kind']} {t['confidence']})" if t["source"] == "auto" else "")
+            "tags": ", ".join(t["tag"] + (f" (auto {t['kind']} {t['confidence']})" if t["source"] == "auto" else
+                                          f" (inherited from {', '.join(t['from']) or '?'})"
+                                          if t["source"] == "inherited" else "")
                               for t in c["tags"]),
             "nulls": fmt((c["profile"] or {}).get("null_count")),
             "distinct~": fmt((c["profile"] or {}).get("approx_distinct")),

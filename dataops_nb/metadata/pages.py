@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError
-from .pii import hidden, mask_rows, may_unmask
+from .pii import INHERITED, hidden, inherited_of, mask_rows, may_unmask
 from .profile import plain
 
 PREVIEW_ROWS = 10
@@ -38,11 +38,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     masked = hidden(spec, ledger, name, current.version_id if current else None, user=user)
     profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
     schema_types = {c["name"]: c["type"] for c in current.schema} if current else {}
-    tags: dict[str, list[dict[str, Any]]] = {}
-    for tag in ledger.column_tags(name):
-        tags.setdefault(tag["column_name"], []).append(
-            {"tag": tag["tag"], "source": tag["source"], "kind": tag["kind"], "confidence": tag["confidence"]}
-        )
+    tags = _column_tags(spec, ledger, name, current.version_id if current else None)
     columns = []
     for column in ledger.dataset_columns(name):
         column_name = column["name"]
@@ -89,6 +85,24 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
             f"{user} may not read {name}: its rows and column profiles are hidden (see access in dataops.yaml).",
         },
     }
+
+
+def _column_tags(spec: Any, ledger: Any, name: str, version_id: str | None) -> dict[str, list[dict[str, Any]]]:
+    """Each column's tags; PII a column inherits along lineage is `source: inherited`, `from` its sources."""
+    inherited = inherited_of(spec, ledger, version_id) if version_id else {}
+    tags: dict[str, list[dict[str, Any]]] = {}
+    for tag in ledger.column_tags(name):
+        if tag["source"] == "auto" and tag["kind"] == INHERITED:  # stored on publish; shown as derived now
+            inherited.setdefault(tag["column_name"], [])
+            continue
+        tags.setdefault(tag["column_name"], []).append(
+            {"tag": tag["tag"], "source": tag["source"], "kind": tag["kind"], "confidence": tag["confidence"]}
+        )
+    for column, sources in sorted(inherited.items()):
+        tags.setdefault(column, []).append(
+            {"tag": "pii", "source": INHERITED, "kind": None, "confidence": None, "from": sources}
+        )
+    return tags
 
 
 def _version(project: Any, version: Any, ledger: Any, *, brief: bool = False) -> dict[str, Any]:

@@ -1,15 +1,34 @@
 """Personal data: find it on publish, and mask it wherever rows are shown.
 
-Classification looks at a sample of the string columns of a version and flags a column
-when most of its non-null sampled values look like one kind of personal data: e-mail
-addresses, phone numbers, payment card numbers (Luhn-valid) or national identifiers
-(US social security numbers). Its confidence is the share of sampled values that match.
+Classification looks at a sample of the string and integer columns of a version and flags
+a column when most of its non-null sampled values look like one kind of personal data:
+e-mail addresses, phone numbers, payment card numbers (13 to 19 digits that pass the Luhn
+check, as text or as integers), national identifiers (US social security numbers) and other
+numeric identifiers (text of 9 to 19 digits only, all of one length: account numbers,
+national ids and phone numbers written without separators). Integer columns are only
+ever card numbers: a column of large integers is more often a timestamp or a key. Its
+confidence is the share of sampled values that match.
 
 Masking has one policy and one function. The columns to mask are the union of the
 columns tagged `pii` in the spec and those flagged automatically, unless a role of the
 current user may unmask the dataset (`access.roles.<role>.unmask` patterns). Without an
 `access` section nobody may unmask. `mask_rows` is what previews, failing-row samples,
 widgets and JSON output all go through.
+
+PII follows the data. A column of a derived version is PII ("inherited", with the
+`dataset.column` it came from) when its column lineage (`lineage.column_lineage` over
+the SQL the version was published from) reads a PII column of a version it was made
+from. Where the SQL does not settle a column's origin, the column inherits from a
+same-named PII input column, or else from every PII column of its inputs: it is masked
+rather than guessed safe. A version published from a dataframe has no lineage; its
+columns inherit from same-named PII input columns, and the classifier looks at its values.
+The runner stores what a version inherited on publish (kind `inherited` in its profile,
+so search's `pii:yes` finds it); reads derive it again, so a column tagged upstream after
+the publish is masked downstream too.
+
+Failing-row samples of a `sql` check are masked by the lineage of the query's output
+columns (`sample_masked`): `select ssn as ref` masks `ref`, and an output column whose
+origin the SQL does not settle is withheld whenever the dataset has PII.
 """
 
 from __future__ import annotations
@@ -17,6 +36,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +50,13 @@ _EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za
 _SSN = re.compile(r"^(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}$")
 _CARD = re.compile(r"^\d{4}([ -]?)\d{4,6}\1\d{4,5}(\1\d{1,4})?$|^\d{13,19}$")
 _PHONE = re.compile(r"^\+?[\d\s().-]+$")
+_DIGITS = re.compile(r"^\d{9,19}$")
 _DATE_LIKE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?$|^\d{1,3}(\.\d{1,3}){3}$")
 
-KINDS = ("email", "national_id", "card_number", "phone")
+KINDS = ("email", "national_id", "card_number", "numeric_id", "phone")
+INHERITED = "inherited"  # the kind of a column that is PII because its source is
+INTEGER_TYPES = ("BIGINT", "HUGEINT", "UBIGINT", "UHUGEINT", "INT64", "INT128")
+STRING_TYPES = ("VARCHAR", "TEXT", "STRING")
 
 
 def luhn(digits: str) -> bool:
@@ -47,8 +71,20 @@ def luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def kind_of(value: str) -> str | None:
-    """The kind of personal data one value looks like, or None."""
+def card_number(digits: str) -> bool:
+    """13 to 19 digits, not all the same, that pass the Luhn check."""
+    return 13 <= len(digits) <= 19 and digits.isascii() and digits.isdigit() and len(set(digits)) > 1 \
+        and luhn(digits)
+
+
+def kind_of(value: Any) -> str | None:
+    """The kind of personal data one value (text, or an integer) looks like, or None."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        value = int(value)  # a DECIMAL(p, 0) column
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "card_number" if card_number(str(abs(value))) else None
+    if not isinstance(value, str):
+        return None
     text = value.strip()
     if not text or len(text) > MAX_LENGTH:
         return None
@@ -57,9 +93,10 @@ def kind_of(value: str) -> str | None:
     if _SSN.match(text):
         return "national_id"
     if _CARD.match(text):
-        digits = re.sub(r"[ -]", "", text)
-        if 13 <= len(digits) <= 19 and luhn(digits) and len(set(digits)) > 1:
+        if card_number(re.sub(r"[ -]", "", text)):
             return "card_number"
+    if _DIGITS.match(text):
+        return "numeric_id"
     if _PHONE.match(text) and not _DATE_LIKE.match(text):
         digits = re.sub(r"\D", "", text)
         separated = text.startswith("+") or any(c in text for c in " ()-.")
@@ -69,24 +106,31 @@ def kind_of(value: str) -> str | None:
 
 
 def classify_values(values: Iterable[Any]) -> tuple[str, float] | None:
-    """(kind, confidence) for one column's sampled values, or None when it is not PII."""
-    texts = [v for v in values if isinstance(v, str) and v.strip()]
+    """(kind, confidence) for one column's sampled values, or None when it is not PII.
+
+    Numeric identifiers count only when most of them have one length (an identifier
+    is written to a fixed width; counts and amounts are not)."""
+    texts = [v for v in values if (isinstance(v, str) and v.strip())
+             or (isinstance(v, (int, Decimal)) and not isinstance(v, bool))]
     if not texts:
         return None
-    kinds = Counter(kind_of(text) for text in texts)
+    found = [(kind_of(text), text) for text in texts]
+    kinds = Counter(kind for kind, _ in found)
     kinds.pop(None, None)
     if not kinds:
         return None
     kind, hits = kinds.most_common(1)[0]
+    if kind == "numeric_id":
+        hits = Counter(len(str(text).strip()) for k, text in found if k == kind).most_common(1)[0][1]
     confidence = round(hits / len(texts), 2)
     return (kind, confidence) if confidence >= MIN_CONFIDENCE else None
 
 
 def classify(path: Path | str, schema: list[dict[str, str]], con: Any = None, *, rows: int | None = None) -> dict[str, dict[str, Any]]:
-    """{column: {"kind", "confidence"}} for the string columns of a parquet file that look like PII."""
+    """{column: {"kind", "confidence"}} for the string and integer columns of a parquet file that look like PII."""
     from ..store import scratch
 
-    strings = [c["name"] for c in schema if c["type"].upper() in ("VARCHAR", "TEXT", "STRING")]
+    strings = [c["name"] for c in schema if _classified(c["type"])]
     if not strings:
         return {}
     own = con is None
@@ -107,11 +151,25 @@ def classify(path: Path | str, schema: list[dict[str, str]], con: Any = None, *,
     return found
 
 
+def _classified(kind: str) -> bool:
+    kind = kind.upper()
+    return kind in STRING_TYPES or kind in INTEGER_TYPES or (kind.startswith("DECIMAL") and kind.replace(" ", "").endswith(",0)"))
+
+
 def describe_file(path: Path | str, schema: list[dict[str, str]], con: Any = None, *, rows: int | None = None) -> dict[str, Any]:
     """What a publish adds to its manifest entry: the profile and the auto-flagged PII."""
     from .profile import profile
 
-    return {"profile": profile(path, schema, con), "pii": classify(path, schema, con, rows=rows)}
+    found = classify(path, schema, con, rows=rows)
+    return {"profile": without_extremes(profile(path, schema, con), found), "pii": found}
+
+
+def without_extremes(profile: list[dict[str, Any]] | None, columns: Iterable[str]) -> list[dict[str, Any]] | None:
+    """`profile` with no min or max kept for `columns`: a PII column's extremes are two of its values."""
+    personal = set(columns)
+    if profile is None or not personal:
+        return profile
+    return [{**col, "min": None, "max": None} if col.get("name") in personal else col for col in profile]
 
 
 # --- policy and masking ------------------------------------------------------------------
@@ -145,12 +203,116 @@ def hidden(spec: Any, ledger: Any, dataset: str, version_id: str | None = None, 
     """The masking policy for rows of one dataset version: what `user` may not see.
 
     `auto` are the columns flagged on publish when the caller has them (a staged
-    version's manifest); otherwise they come from the ledger (the version's profile and
-    the dataset's current flags).
+    version's manifest, inherited columns included); otherwise they come from the ledger
+    (the version's profile, the dataset's current flags, and what the version inherits).
     """
     if auto is None:
-        auto = ledger.auto_pii(dataset, version_id) if ledger is not None else ()
+        auto = personal(spec, ledger, dataset, version_id) if ledger is not None else ()
     return masked_columns(spec, dataset, auto, user)
+
+
+# --- PII along column lineage ----------------------------------------------------------------
+
+
+def personal(spec: Any, ledger: Any, dataset: str, version_id: str | None = None,
+             memo: dict[str, dict[str, list[str]]] | None = None) -> set[str]:
+    """Every PII column of a dataset version: spec-tagged, flagged on publish, and inherited."""
+    found = pii_columns(spec, dataset, ledger.auto_pii(dataset, version_id))
+    if version_id:
+        found |= set(inherited_of(spec, ledger, version_id, memo))
+    return found
+
+
+def inherited_of(spec: Any, ledger: Any, version_id: str,
+                 memo: dict[str, dict[str, list[str]]] | None = None) -> dict[str, list[str]]:
+    """{column: ["dataset.column", ...]}: the columns of a recorded version that are PII because
+    what they were computed from is."""
+    memo = {} if memo is None else memo
+    if version_id in memo:
+        return memo[version_id]
+    memo[version_id] = {}  # a cycle in the records inherits nothing more
+    version = ledger.versions.get(version_id)
+    if version is None:
+        return {}
+    memo[version_id] = inherit(spec, ledger, ledger.versions.sql_of(version_id), ledger.inputs_of(version_id),
+                               version.schema, memo)
+    return memo[version_id]
+
+
+def inherit(spec: Any, ledger: Any, sql: str | None, inputs: Iterable[str], schema: Iterable[Mapping[str, Any]],
+            memo: dict[str, dict[str, list[str]]] | None = None) -> dict[str, list[str]]:
+    """{column: ["dataset.column", ...]} for a version of columns `schema` made by `sql` (None:
+    from a dataframe) from the versions `inputs`: which of its columns inherit PII, and from where."""
+    memo = {} if memo is None else memo
+    columns: dict[str, list[str]] = {}  # input dataset -> its columns
+    personal_of: dict[str, set[str]] = {}  # input dataset -> its PII columns
+    for version_id in inputs:
+        source = ledger.versions.get(version_id)
+        if source is None:
+            continue
+        columns.setdefault(source.dataset, []).extend(c["name"] for c in source.schema)
+        personal_of.setdefault(source.dataset, set()).update(personal(spec, ledger, source.dataset, version_id, memo))
+    every = sorted(f"{ds}.{col}" for ds, cols in personal_of.items() for col in cols)
+    if not every:
+        return {}
+    lowered = {(ds.lower(), col.lower()): f"{ds}.{col}" for ds, cols in personal_of.items() for col in cols}
+    lineage: dict[str, list[tuple[str, str]]] | None = None
+    if sql:
+        from .lineage import column_lineage
+
+        lineage = {name.lower(): found for name, found in column_lineage(sql, columns).items()}
+    result: dict[str, list[str]] = {}
+    for column in (c["name"] for c in schema):
+        sources = None if lineage is None else lineage.get(column.lower())
+        if sources is not None:
+            hits = sorted({lowered[(ds.lower(), col.lower())] for ds, col in sources
+                           if (ds.lower(), col.lower()) in lowered})
+        else:
+            hits = sorted(name for name in every if name.rsplit(".", 1)[1].lower() == column.lower())
+            if not hits and lineage is not None:
+                hits = every  # the SQL does not say where it comes from: it may be any of them
+        if hits:
+            result[column] = hits
+    return result
+
+
+def with_inherited(spec: Any, ledger: Any, pii: Mapping[str, Any] | None, item: Mapping[str, Any],
+                   inputs: Iterable[str]) -> dict[str, Any]:
+    """A published manifest entry's PII flags plus the columns it inherits (kind `inherited`)."""
+    found = dict(pii or {})
+    for column, sources in inherit(spec, ledger, item.get("sql"), inputs, item.get("schema") or []).items():
+        found.setdefault(column, {"kind": INHERITED, "confidence": 1.0, "from": sources})
+    return found
+
+
+def sample_masked(query: str | None, schema: Iterable[Mapping[str, Any]], personal_columns: Iterable[str],
+                  hidden_columns: Iterable[str], output: Iterable[str]) -> set[str]:
+    """The output columns of a failing-row sample to mask.
+
+    `query` is a `sql` check's query (`{this}` for the dataset), None for a check whose
+    sample is the dataset's own rows (masked by name: `hidden_columns`). A query's output
+    column is masked when it is hidden by name, when its lineage reads a PII column
+    (`personal_columns`, whoever runs the check: the sample is stored, and a reader's
+    masking goes by name), or when its lineage is unknown and the dataset has PII.
+    """
+    output = list(output)
+    hidden_set = set(hidden_columns)
+    masked = {name for name in output if name in hidden_set}
+    if query is None:
+        return masked
+    pii = {name.lower() for name in personal_columns}
+    if not pii:
+        return masked
+    from .lineage import column_lineage
+
+    this = "__check.__this"
+    lineage = {name.lower(): found for name, found in
+               column_lineage(query.replace("{this}", this), {this: [c["name"] for c in schema]}).items()}
+    for name in output:
+        sources = lineage.get(name.lower())
+        if sources is None or any(col.lower() in pii for _, col in sources):
+            masked.add(name)
+    return masked
 
 
 def mask_rows(rows: Iterable[Mapping[str, Any]], columns: Iterable[str]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any
 import duckdb
 
 from ..errors import CheckFileAccessError
-from ..metadata.pii import mask_rows
+from ..metadata.pii import mask_rows, sample_masked
 from ..store import confined, quote_path
 from . import onepass
 from .checks import Check
@@ -179,7 +179,8 @@ def _with_sample(con: duckdb.DuckDBPyConnection, result: CheckResult, target: Ta
     relation = con.sql(query)
     names = relation.columns
     rows = [{name: _plain(value) for name, value in zip(names, row)} for row in relation.fetchall()]
-    return result.with_(sample=mask_rows(rows, target.pii))
+    query = str(result.check.args.get("query")) if result.check.kind == "sql" else None  # its own columns
+    return result.with_(sample=mask_rows(rows, sample_masked(query, target.schema, target.personal, target.pii, names)))
 
 
 def _plain(value: Any) -> Any:

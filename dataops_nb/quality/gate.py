@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..ledger import Ledger, VersionRecord
-from ..metadata.pii import hidden
+from ..metadata.pii import masked_columns, personal, pii_columns
 from ..spec import Spec
 from .checks import Check, from_record
 from .declared import declared_checks
@@ -28,6 +28,7 @@ def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[
     refs = {name: v.path for name, v in current.items()}
     refs.update(staged)  # a step's own new versions win (e.g. ingest publishing both sides)
     previous = current.get(version.dataset)
+    auto = set(version.pii) if version.pii is not None else personal(spec, ledger, version.dataset, version.version_id)
     return Target(
         dataset=version.dataset,
         path=version.path,
@@ -35,8 +36,8 @@ def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[
         refs=refs,
         previous_schema=previous.schema if previous and previous.version_id != version.version_id else None,
         history=ledger.check_history(version.dataset, excluding=version.version_id),
-        pii=tuple(sorted(hidden(spec, ledger, version.dataset, version.version_id,
-                                auto=None if version.pii is None else version.pii.keys()))),
+        pii=tuple(sorted(masked_columns(spec, version.dataset, auto))),
+        personal=tuple(sorted(pii_columns(spec, version.dataset, auto))),
     )
 
 

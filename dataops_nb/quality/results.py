@@ -47,4 +47,5 @@ class Target:
     previous_schema: list[dict[str, str]] | None = None
     history: dict[str, list[float]] = field(default_factory=dict)  # check name -> observed values
     pii: tuple[str, ...] = ()  # columns masked in failing-row samples (catalog.pii policy)
+    personal: tuple[str, ...] = ()  # every PII column, whoever checks (sql samples mask by lineage)
     sample_limit: int = 10

@@ -482,7 +482,7 @@ class Runner:
     def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
         """Stage the step's versions, audit them, then promote them or quarantine them."""
         from ..metadata.model import dataset_meta
-        from ..metadata.pii import described
+        from ..metadata.pii import described, pii_columns, with_inherited, without_extremes
 
         spec = self.project.spec
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
@@ -503,6 +503,9 @@ class Runner:
                 )
             _refuse_other_publisher(self.project, current, outcome.step, name)
             profile, pii = described(item, path)
+            if pii is not None:  # PII follows column lineage from what the step read
+                pii = with_inherited(spec, self.ledger, pii, item, inputs)
+                profile = without_extremes(profile, pii_columns(spec, name, pii))
             records.append(
                 VersionRecord(
                     version_id=f"{name}@{run_id}",

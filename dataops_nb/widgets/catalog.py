@@ -61,6 +61,8 @@ def tag_text(tag: str | dict[str, Any]) -> str:
     """A column tag as shown: `pii`, or `pii (auto, email, 0.98)` for a classifier's tag."""
     if isinstance(tag, str):
         return tag
+    if tag.get("source") == "inherited":
+        return f"{tag['tag']} (inherited from {', '.join(tag.get('from') or ()) or 'an upstream column'})"
     if tag.get("source") == "auto":
         return f"{tag['tag']} (auto, {tag.get('kind') or '?'}, {float(tag.get('confidence') or 0):.2f})"
     return str(tag["tag"])
