@@ -132,7 +132,10 @@ class _RunView:
         kind = _END_OF_STEP.get(row["status"], "ABORT")
         facets = {}
         if kind != "COMPLETE":
-            facets["errorMessage"] = _error(row["error"] or f"the step ended {row['status']}")
+            from .access import step_error  # a lineage backend is no member: PII values masked
+
+            error = step_error(self.project, ":openlineage", self.run_id, step, row["error"])
+            facets["errorMessage"] = _error(error or f"the step ended {row['status']}")
         time = row["ended_at"] or self.run["ended_at"] or row["started_at"] or self.run["started_at"]
         event = self._event(kind, time, step, facets)
         event["inputs"] = [self._input(v) for v in self._inputs_of(step)] + self._file_inputs(row)
@@ -292,8 +295,9 @@ class _RunView:
 
     def _column_metrics(self, version: Any) -> dict[str, dict[str, Any]]:
         """From the version's column profile; min and max only of numbers outside PII columns."""
-        meta = self.spec.datasets.get(version.dataset)
-        pii = set(meta.pii_columns) if meta else set()
+        from .metadata.pii import personal
+
+        pii = personal(self.spec, self.project.ledger, version.dataset, version.version_id)  # inherited too
         columns: dict[str, dict[str, Any]] = {}
         for column in self.project.ledger.column_profiles(version.version_id):
             metric: dict[str, Any] = {}

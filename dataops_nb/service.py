@@ -124,7 +124,9 @@ def plan_steps(project: Project, options: RunOptions | None = None) -> list[dict
 # --- history -------------------------------------------------------------------------
 
 
-def _step_dict(row: Any) -> dict[str, Any]:
+def _step_dict(project: Project, row: Any, user: str | None) -> dict[str, Any]:
+    from .access import step_error
+
     return {
         "name": row["step"],
         "status": row["status"],
@@ -133,11 +135,12 @@ def _step_dict(row: Any) -> dict[str, Any]:
         "ended_at": row["ended_at"],
         "duration_s": row["duration_s"],
         "output_notebook": row["output_notebook"],
-        "error": row["error"],
+        "error": step_error(project, user, row["run_id"], row["step"], row["error"]),  # PII for who may see it
     }
 
 
-def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None) -> dict[str, Any]:
+def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None,
+              user: str | None = None) -> dict[str, Any]:
     if resumed_by is None:
         resumed_by = project.ledger.runs.resumed_by(row["run_id"])
     unfinished = row["status"] in ("failed", "interrupted") and not resumed_by
@@ -154,12 +157,12 @@ def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None) -
         "resumed_from": row["resumed_from"],
         "resumed_by": resumed_by,  # the link both ways: a resumed run stays failed
         "resume": f"dataops-nb run --resume {row['run_id']}" if unfinished else None,
-        "steps": [_step_dict(step) for step in project.ledger.step_runs(row["run_id"])],
+        "steps": [_step_dict(project, step, user) for step in project.ledger.step_runs(row["run_id"])],
     }
 
 
-def runs(project: Project, limit: int | None = None) -> list[dict[str, Any]]:
-    """Run history, newest first."""
+def runs(project: Project, limit: int | None = None, *, user: str | None = None) -> list[dict[str, Any]]:
+    """Run history, newest first; step errors as `user` (default: the current one) may see them."""
     if not project.has_ledger():
         return []
     rows = project.ledger.runs.recent(limit)
@@ -167,17 +170,17 @@ def runs(project: Project, limit: int | None = None) -> list[dict[str, Any]]:
     for row in reversed(rows):
         if row["resumed_from"]:
             later.setdefault(row["resumed_from"], []).append(row["run_id"])
-    return [_run_dict(project, row, later.get(row["run_id"], [])) for row in rows]
+    return [_run_dict(project, row, later.get(row["run_id"], []), user) for row in rows]
 
 
-def show_run(project: Project, run_id: str) -> dict[str, Any]:
+def show_run(project: Project, run_id: str, *, user: str | None = None) -> dict[str, Any]:
     if not project.has_ledger():
         raise NotFoundError("run", run_id)
     row = project.ledger.run(run_id)
     if row is None:
         known = [r["run_id"] for r in project.ledger.runs.recent(50)]
         raise NotFoundError("run", run_id, known)
-    result = _run_dict(project, row)
+    result = _run_dict(project, row, user=user)
     result["params"] = row.params
     result["datasets"] = [
         {"dataset": v.dataset, "version": v.version_id, "step": v.step, "rows": v.rows, "status": v.status}
@@ -194,7 +197,7 @@ def report(project: Project, run_id: str | None = None, output: Path | None = No
     from .metadata.pages import quality
     from .report import failures, render
 
-    run = show_run(project, run_id or latest_run_id(project))
+    run = show_run(project, run_id or latest_run_id(project), user=user)
     versions = [d["version"] for d in run["datasets"]]
     failed = failures(project.ledger, versions)
     for failure in failed:

@@ -92,9 +92,8 @@ def kind_of(value: Any) -> str | None:
         return "email" if _EMAIL.match(text) else None
     if _SSN.match(text):
         return "national_id"
-    if _CARD.match(text):
-        if card_number(re.sub(r"[ -]", "", text)):
-            return "card_number"
+    if _CARD.match(text) and card_number(re.sub(r"[ -]", "", text)):
+        return "card_number"
     if _DIGITS.match(text):
         return "numeric_id"
     if _PHONE.match(text) and not _DATE_LIKE.match(text):
@@ -333,3 +332,54 @@ def described(item: Mapping[str, Any], path: Path | str) -> tuple[list[dict[str,
     except Exception:  # noqa: BLE001 - a version without a profile is still a version
         return None, None
     return found["profile"], found["pii"]
+
+
+# --- PII in free text (error messages) ---------------------------------------------------------
+
+_CANDIDATES = re.compile(
+    r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"  # an e-mail address
+    r"|(?<![\w.-])\+?\(?\d[\d ().-]{5,}\d(?![\w-])"  # a run of digits: card, id, phone
+)
+MIN_VALUE_LENGTH = 3  # shorter values would mask letters and digits everywhere
+MAX_TEXT = 100_000
+
+
+def mask_text(text: str, values: Iterable[str] = ()) -> str:
+    """`text` with every one of `values` and every match of the classifier masked."""
+    for value in sorted({v for v in values if len(v) >= MIN_VALUE_LENGTH}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return _CANDIDATES.sub(lambda m: MASK if kind_of(m.group(0).strip()) else m.group(0), text)
+
+
+def personal_values(project: Any, versions: Mapping[str, str], text: str) -> set[str] | None:
+    """The values of PII columns of the dataset `versions` ({version id: dataset}) that occur
+    in `text`; None when a version's file could not be searched (then nothing can be said)."""
+    from ..store import quote_path, scratch
+
+    ledger = project.ledger if project.has_ledger() else None
+    text = text[:MAX_TEXT]
+    found: set[str] = set()
+    con = None
+    try:
+        for version_id, dataset in sorted(versions.items()):
+            record = ledger.versions.get(version_id) if ledger is not None else None
+            if record is None or not Path(record.path).is_file():
+                continue
+            names = {c["name"] for c in record.schema}
+            columns = sorted(personal(project.spec, ledger, dataset, version_id) & names)
+            if not columns:
+                continue
+            con = con or scratch()
+            for column in columns:
+                ident = '"' + column.replace('"', '""') + '"'
+                rows = con.execute(
+                    f"SELECT DISTINCT v FROM (SELECT CAST({ident} AS VARCHAR) AS v FROM read_parquet({quote_path(record.path)})) "
+                    f"WHERE length(v) >= {MIN_VALUE_LENGTH} AND contains(?, v)", [text],
+                ).fetchall()
+                found.update(str(row[0]) for row in rows)
+    except Exception:  # noqa: BLE001 - a file that cannot be searched: the caller withholds the text
+        return None
+    finally:
+        if con is not None:
+            con.close()
+    return found

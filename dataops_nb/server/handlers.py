@@ -182,7 +182,7 @@ class RunsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         def runs(project: Project) -> models.Listing:
-            return models.Listing(items=service.runs(project, self.query(models.RunsQuery).limit))
+            return models.Listing(items=service.runs(project, self.query(models.RunsQuery).limit, user=self.user))
 
         await self.answer(runs)
 
@@ -209,7 +209,7 @@ class RunsHandler(DataOpsHandler):
 class RunHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        await self.answer(lambda project: models.Record(**service.show_run(project, run_id)))
+        await self.answer(lambda project: models.Record(**service.show_run(project, run_id, user=self.user)))
 
 
 class ExecutedNotebookHandler(DataOpsHandler):
