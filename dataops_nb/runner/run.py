@@ -503,9 +503,8 @@ class Runner:
                 )
             _refuse_other_publisher(self.project, current, outcome.step, name)
             profile, pii = described(item, path)
-            if pii is not None:  # PII follows column lineage from what the step read
-                pii = with_inherited(spec, self.ledger, pii, item, inputs)
-                profile = without_extremes(profile, pii_columns(spec, name, pii))
+            pii = with_inherited(spec, self.ledger, pii, item, inputs)  # PII follows column lineage
+            profile = without_extremes(profile, pii_columns(spec, name, pii))
             records.append(
                 VersionRecord(
                     version_id=f"{name}@{run_id}",

@@ -148,6 +148,9 @@ def test_sql_check_samples_are_masked_by_the_lineage_of_their_columns(pipeline):
         review = as_user(pipeline, user, "review", "--json")
         assert leaked(review.encode()) == [], user
         assert MASK in review
+    pipeline.cli("report", "--output", "report.html", env={"DATAOPS_USER": "alice"}, check=0)
+    html = (pipeline.root / "report.html").read_bytes()
+    assert leaked(html) == [] and MASK.encode() in html
     checked = pipeline.cli("check", "--json", env={"DATAOPS_USER": "alice"}, check=None).stdout
     assert leaked(checked.encode()) == [] and checked.count(MASK) >= 3
 
