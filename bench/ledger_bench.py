@@ -180,7 +180,7 @@ def noop50(args: argparse.Namespace) -> Result:
             ledger = project_ledger(root, env)
             statuses = {s.status for s in ledger.runs.steps(ledger.runs.latest_id() or "")}
             ledger.close()
-            notes.append(f"{name}: step statuses of the last timed run {sorted(statuses)} (expected only 'fresh')")
+            notes.append(f"{name}: step statuses of the last timed run {sorted(map(str, statuses))} (expected only 'fresh')")
             medians[name] = Row.of(f"dataops-nb run -q, nothing changed, 50-step chain: {name}", samples)
     value = ratio(medians["postgresql"], medians["sqlite"])
     return Result("no-op rebuild, 50-step chain: PostgreSQL vs SQLite",

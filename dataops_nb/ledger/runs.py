@@ -66,19 +66,15 @@ class RunRepository:
             )
 
     def set_step(self, run_id: str, step: str, **fields: Any) -> None:
-        """Insert or update one step run's row."""
-        with self.db.transaction():
-            self.db.execute(
-                "INSERT INTO step_runs (run_id, step, status) VALUES (?, ?, ?) ON CONFLICT (run_id, step) DO NOTHING",
-                (run_id, step, fields.get("status", StepStatus.PENDING)),
-            )
-            if fields:
-                column_list(fields)  # refuses anything but column names
-                assignments = ", ".join(f"{key} = ?" for key in fields)
-                self.db.execute(
-                    f"UPDATE step_runs SET {assignments} WHERE run_id = ? AND step = ?",
-                    (*fields.values(), run_id, step),
-                )
+        """Insert or update one step run's row: one statement (one round trip to a server)."""
+        values = {"status": fields.get("status", StepStatus.PENDING), **fields}
+        columns = column_list(["run_id", "step", *values])  # refuses anything but column names
+        change = ("DO UPDATE SET " + ", ".join(f"{key} = excluded.{key}" for key in fields)) if fields else "DO NOTHING"
+        self.db.execute(
+            f"INSERT INTO step_runs ({columns}) VALUES ({placeholders(len(values) + 2)}) "
+            f"ON CONFLICT (run_id, step) {change}",
+            (run_id, step, *values.values()),
+        )
 
     def recent(self, limit: int | None = None) -> list[RunRecord]:
         sql = "SELECT * FROM runs ORDER BY run_id DESC" + (" LIMIT ?" if limit else "")

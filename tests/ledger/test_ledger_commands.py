@@ -106,3 +106,15 @@ def test_copy_moves_every_row_to_postgresql_and_back_verified_by_content_hash(tw
         assert refused.returncode == 2 and len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
         assert "is not empty" in lines[0] or "the project's own ledger" in lines[0]
     assert _hash(pg_url, path.parent) == copied_hash and path.read_bytes() == sqlite_bytes
+
+
+def test_info_and_migrate_on_an_empty_postgresql_database(two_steps, pg_url):
+    team = {"DATAOPS_LEDGER_URL": pg_url}
+    info = _json(two_steps, "ledger", "info", env=team)
+    assert (info["backend"], info["url"], info["exists"], info["schema_version"]) == ("postgresql", pg_url, False, 0)
+    done = two_steps.cli("ledger", "migrate", env=team, check=0).stdout.strip()
+    newest = latest("postgresql")
+    applied = ", ".join(str(n) for n in range(1, newest + 1))
+    assert done == f"Migrated the ledger {pg_url} from schema 0 to {newest} (applied {applied})."
+    assert _json(two_steps, "ledger", "info", env=team)["schema_version"] == newest
+    assert not (two_steps.root / ".dataops").exists()  # the team's ledger is on the server, the store untouched
