@@ -124,7 +124,8 @@ def plan_steps(project: Project, options: RunOptions | None = None) -> list[dict
 # --- history -------------------------------------------------------------------------
 
 
-def _step_dict(project: Project, row: Any, user: str | None) -> dict[str, Any]:
+def _step_dict(project: Project, row: Any, user: str | None,
+               warnings: dict[tuple[str, str], int] | None = None) -> dict[str, Any]:
     from .access import step_error
 
     return {
@@ -136,6 +137,7 @@ def _step_dict(project: Project, row: Any, user: str | None) -> dict[str, Any]:
         "duration_s": row["duration_s"],
         "output_notebook": row["output_notebook"],
         "error": step_error(project, user, row["run_id"], row["step"], row["error"]),  # PII for who may see it
+        "warnings": (warnings or {}).get((row["run_id"], row["step"]), 0),  # checks that ended `warn`
     }
 
 
@@ -144,6 +146,8 @@ def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None,
     if resumed_by is None:
         resumed_by = project.ledger.runs.resumed_by(row["run_id"])
     unfinished = row["status"] in ("failed", "interrupted") and not resumed_by
+    warnings = project.ledger.checks.warnings([row["run_id"]])
+    steps = [_step_dict(project, step, user, warnings) for step in project.ledger.step_runs(row["run_id"])]
     return {
         "run_id": row["run_id"],
         "status": row["status"],
@@ -157,7 +161,9 @@ def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None,
         "resumed_from": row["resumed_from"],
         "resumed_by": resumed_by,  # the link both ways: a resumed run stays failed
         "resume": f"dataops-nb run --resume {row['run_id']}" if unfinished else None,
-        "steps": [_step_dict(project, step, user) for step in project.ledger.step_runs(row["run_id"])],
+        "selection": list(row["selection"] or []),
+        "warnings": sum(step["warnings"] for step in steps),
+        "steps": steps,
     }
 
 
@@ -417,15 +423,24 @@ def versions() -> dict[str, str]:
     return {"kit_version": kit, "extension_version": extension}
 
 
-def pipeline(project: Project) -> dict[str, Any]:
-    """Steps with their needs, fresh/stale state and last status; the edges; the run going on."""
+def pipeline(project: Project, user: str | None = None) -> dict[str, Any]:
+    """Steps with their needs, freshness (fresh/stale and why) and last outcome; the edges; the run going on.
+
+    Freshness and outcome are two things: a step can be fresh after a `warn`, or stale after a
+    success. The outcome is the step's latest run or skip, with how many checks ended `warn`
+    (its error masked for `user` as in the runs API).
+    """
+    outcomes = project.ledger.runs.last_outcomes() if project.has_ledger() else {}
+    warnings = project.ledger.checks.warnings(r.run_id for r in outcomes.values()) if outcomes else {}
     steps = []
     for item in status(project):
         step = project.spec.step(item["step"])
+        row = outcomes.get(step.name)
         steps.append({
             "name": step.name, "notebook": step.notebook, "needs": list(step.needs),
             "description": step.description or "", "state": item["state"], "reasons": item["reasons"],
             "last_status": item["last_status"], "last_run": item["last_run"],
+            "outcome": {**_step_dict(project, row, user, warnings), "run_id": row["run_id"]} if row else None,
         })
     running = None
     if project.has_ledger():

@@ -58,3 +58,17 @@ class CheckRepository:
             "(SELECT max(id) FROM check_results WHERE version_id = ? GROUP BY check_name) ORDER BY c.check_name",
             (version_id, version_id),
         )
+
+    def warnings(self, run_ids: Iterable[str]) -> dict[tuple[str, str], int]:
+        """How many checks (latest result of each on each version) ended `warn`, by run and step."""
+        ids = sorted(set(run_ids))
+        if not ids:
+            return {}
+        marks = placeholders(len(ids))
+        rows = self.db.query(
+            "SELECT run_id, step, count(*) AS n FROM check_results WHERE status = 'warn' AND id IN "
+            f"(SELECT max(id) FROM check_results WHERE run_id IN ({marks}) GROUP BY version_id, check_name) "
+            "GROUP BY run_id, step",
+            ids,
+        )
+        return {(row["run_id"], row["step"]): int(row["n"]) for row in rows}

@@ -112,6 +112,13 @@ class RunRepository:
         )
         return {row["step"]: self._step(row) for row in rows}
 
+    def last_outcomes(self) -> dict[str, StepRecord]:
+        """The latest outcome of each step: run or skipped (`pending` and `fresh` ran nothing)."""
+        rows = self.db.query(
+            "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('pending', 'fresh') ORDER BY s.run_id"
+        )
+        return {row["step"]: self._step(row) for row in rows}
+
     def started_by(self, pid: int, *, after: str) -> str | None:
         """The run a runner process of this host opened after run `after`, once it has."""
         rows = self.db.query(

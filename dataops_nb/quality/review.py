@@ -151,7 +151,7 @@ def _failure(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"], "dataset": row["dataset"], "version": row["version_id"],
         "version_status": row["version_status"], "run_id": row["run_id"], "step": row["step"],
-        "check": row["check_name"], "status": row["status"], "failing": row["failing"],
+        "check": row["check_name"], "column": row["column_name"], "status": row["status"], "failing": row["failing"],
         "fraction": row["fraction"], "rows": row["rows"], "message": row["message"],
         "sample": json.loads(row["sample"]), "created_at": row["created_at"],
     }

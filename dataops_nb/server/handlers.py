@@ -175,7 +175,7 @@ class SettingsHandler(DataOpsHandler):
 class PipelineHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Pipeline(**service.pipeline(project)))
+        await self.answer(lambda project: models.Pipeline(**service.pipeline(project, user=self.user)))
 
 
 class RunsHandler(DataOpsHandler):

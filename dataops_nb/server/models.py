@@ -98,15 +98,34 @@ class NotebookContents(BaseModel):
     content: dict[str, Any]
 
 
+class StepRun(BaseModel):
+    """One step in one run: its status, timing, error (`cell N: Error: message`) and warn checks."""
+
+    name: str
+    status: str
+    attempt: int | None
+    started_at: str | None
+    ended_at: str | None
+    duration_s: float | None
+    output_notebook: str | None
+    error: str | None
+    warnings: int
+
+
+class StepOutcome(StepRun):
+    run_id: str
+
+
 class PipelineStep(BaseModel):
     name: str
     notebook: str
     needs: list[str]
     description: str
-    state: Literal["fresh", "stale"]
-    reasons: list[str]
+    state: Literal["fresh", "stale"]  # freshness: would a run re-execute it?
+    reasons: list[str]  # why it is stale
     last_status: str | None
     last_run: str | None
+    outcome: StepOutcome | None  # the latest run or skip of the step
 
 
 class Pipeline(BaseModel):

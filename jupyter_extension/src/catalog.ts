@@ -1,17 +1,27 @@
 import { NotebookActions } from '@jupyterlab/notebook';
 
-import { IListing, requestAPI } from './api';
+import { DatasetPage as Page } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, h, table } from './dom';
 
-interface IHit {
-  name: string;
-  description: string;
-  owner: string | null;
-  tags: string[];
+/** A profile value as shown: numbers rounded to what a reader compares, text as it is. */
+export function statText(value: unknown): string {
+  if (value === null || value === undefined || value === '') {
+    return '';
+  }
+  const number = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(value) ? Number(value) : NaN;
+  if (Number.isNaN(number)) {
+    return String(value);
+  }
+  return number.toLocaleString('en-US', { maximumFractionDigits: Math.abs(number) >= 100 ? 1 : 3 });
 }
 
-type Page = Record<string, any>;
+/** The newest version in quarantine when it is newer than the current one (its readers get the older). */
+export function quarantinedNewer(versions: Page[]): Page | null {
+  const current = versions.find(v => v.status === 'current');
+  const held = versions.filter(v => v.status === 'quarantined' && (!current || String(v.created_at) > String(current.created_at)));
+  return held.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))[0] ?? null;
+}
 
 /** The snippet "insert code" puts into the active notebook. */
 export function readSnippet(name: string): string {
@@ -53,7 +63,7 @@ export class CatalogSection implements ISection {
 
   async search(): Promise<void> {
     const ticket = ++this.sequence;
-    const hits = (await requestAPI<IListing<IHit>>('catalog', {}, { q: this.input.value })).items;
+    const hits = (await this.context.api.search(this.input.value)).items;
     if (ticket !== this.sequence) {
       return; // a newer query answered first
     }
@@ -71,7 +81,7 @@ export class CatalogSection implements ISection {
 
   async show(name: string): Promise<void> {
     try {
-      const page = await requestAPI<Page>(`catalog/${encodeURIComponent(name)}`);
+      const page = await this.context.api.dataset(name);
       clear(this.page, this.render(page));
     } catch (error) {
       this.context.report(error);
@@ -91,20 +101,26 @@ export class CatalogSection implements ISection {
   private render(page: Page): HTMLElement {
     const name: string = page.name;
     const columns: Record<string, unknown>[] = (page.columns ?? []).map((c: Page) => ({
-      column: c.name, type: c.type ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
-      nulls: c.profile?.null_count ?? '', distinct: c.profile?.approx_distinct ?? '',
-      min: c.profile?.min ?? '', max: c.profile?.max ?? ''
+      column: c.name, type: c.type ?? '', description: c.description ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
+      nulls: statText(c.profile?.null_count), distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct)}`,
+      min: statText(c.profile?.min), max: statText(c.profile?.max)
     }));
     const checks: Page[] = page.quality?.checks ?? [];
     const names = (list: (string | Page)[] | undefined) => (list ?? []).map(item => (typeof item === 'string' ? item : String(item.dataset)));
     const link = (other: string) => h('a', { class: 'jp-DataOps-link', 'data-testid': 'dataops-lineage-link', href: '#', onclick: (e: Event) => { e.preventDefault(); void this.show(other); } }, other);
     const versions: Page[] = page.versions ?? [];
+    const held = quarantinedNewer(versions);
     const preview: Page[] = page.preview?.rows ?? [];
     const notebook: Page | null = page.notebook?.exists ? page.notebook : null;
     return h(
       'div',
       { class: 'jp-DataOps-card', 'data-testid': 'dataops-dataset-page', 'data-dataset': name },
-      h('h3', {}, name, ' ', badge(page.quality?.status ?? null)),
+      h('h3', {}, name, ' ', badge(page.quality?.status ?? null, held ? `${page.quality?.status ?? 'no checks'} (current version)` : undefined)),
+      held
+        ? h('p', { class: 'jp-DataOps-note', 'data-testid': 'dataops-quarantined-newer' },
+            `A newer version, ${held.version}, is in quarantine: readers still get the current one. `,
+            h('a', { class: 'jp-DataOps-link', href: '#', onclick: (e: Event) => { e.preventDefault(); this.context.showQuality(); } }, 'Review it'))
+        : null,
       h('p', {}, page.description || ''),
       h('p', { class: 'jp-DataOps-muted' }, `owner: ${page.owner ?? '—'} · tags: ${(page.tags ?? []).join(', ') || '—'}`),
       page.freshness ? h('p', { class: 'jp-DataOps-muted' }, 'freshness: ', badge(page.freshness.status), page.freshness.age_s !== undefined && page.freshness.age_s !== null ? ` ${Math.round(page.freshness.age_s / 3600)} h old` : '') : null,
@@ -112,7 +128,9 @@ export class CatalogSection implements ISection {
         h('button', { class: 'jp-mod-styled jp-mod-accept', 'data-testid': 'dataops-insert-code', onclick: () => this.insert(name) }, 'Insert code'),
         notebook ? h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-notebook', onclick: () => this.context.openExecuted(notebook.run_id, notebook.step) }, 'Executed notebook') : null),
       h('h4', {}, 'Schema'),
-      table(['column', 'type', 'tags', 'nulls', 'distinct', 'min', 'max'], columns),
+      h('div', { class: 'jp-DataOps-scroll', 'data-testid': 'dataops-schema' },
+        table(['column', 'type', 'description', 'tags', 'nulls', 'distinct', 'min', 'max'], columns)),
+      h('p', { class: 'jp-DataOps-muted' }, '≈ distinct counts are estimates (HyperLogLog).'),
       h('h4', {}, 'Quality'),
       checks.length
         ? h('div', { class: 'jp-DataOps-badges', 'data-testid': 'dataops-quality' }, ...checks.map(c => h('span', { title: c.message ?? '' }, badge(c.status), ` ${c.check ?? c.name} `)))

@@ -1,8 +1,11 @@
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker } from '@jupyterlab/notebook';
 
+import { DataOpsClient } from './api';
+
 /** What the panels share: opening documents, the active notebook, cross-panel links. */
 export interface IPanelContext {
+  api: DataOpsClient;
   docManager: IDocumentManager;
   notebooks: INotebookTracker;
   /** Directory of the project relative to the server root ('' when it is the root). */
@@ -15,8 +18,12 @@ export interface IPanelContext {
   showDataset(name: string): void;
   /** A run was started: panels poll until it ends. */
   runStarted(runId: string): void;
-  /** Show an error in the panel's message line. */
+  /** Show what an action did, or why it was refused, in the message line (it stays until the next). */
   report(error: unknown): void;
+  /** Switch to the Quality panel. */
+  showQuality(): void;
+  /** Show the Pipeline panel and run a step and what is stale below it. */
+  runFrom(step: string): void;
 }
 
 /** A panel of the sidebar. */

@@ -47,9 +47,22 @@ export function when(iso: string | null): string {
   return date.toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' });
 }
 
-export function badge(status: string | null): HTMLElement {
-  const text = status ?? 'never ran';
-  return h('span', { class: `jp-DataOps-badge jp-DataOps-status-${text.replace(/[^a-z_]/g, '')}` }, text);
+/** The colour family of a status: every colour comes from the theme's variables (see style/base.css). */
+const TONES: Record<string, string> = {
+  success: 'ok', pass: 'ok', fresh: 'ok', current: 'ok', ok: 'ok', accepted: 'ok',
+  warn: 'warn', quarantined: 'bad',
+  failed: 'bad', error: 'bad', timed_out: 'bad',
+  running: 'info', pending: 'info', staged: 'info',
+  skipped: 'muted', interrupted: 'muted', stale: 'muted', never_ran: 'muted', superseded: 'muted'
+};
+
+export function tone(status: string): string {
+  return TONES[status] ?? 'muted';
+}
+
+export function badge(status: string | null, label?: string): HTMLElement {
+  const key = (status ?? 'never_ran').replace(/[^a-z_]/g, '');
+  return h('span', { class: `jp-DataOps-badge jp-DataOps-tone-${tone(key)}`, 'data-status': key }, label ?? (status ?? 'never ran').replace('_', ' '));
 }
 
 export function table(columns: string[], rows: Record<string, unknown>[]): HTMLTableElement {

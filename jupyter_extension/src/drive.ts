@@ -1,6 +1,6 @@
 import { Contents, ServerConnection } from '@jupyterlab/services';
 
-import { requestAPI } from './api';
+import { DataOpsClient } from './api';
 
 /** The drive of executed notebooks: `DataOpsRuns:<run id>/<step>.ipynb`. */
 export const RUNS_DRIVE = 'DataOpsRuns';
@@ -13,8 +13,8 @@ export function isExecuted(path: string): boolean {
   return path.startsWith(`${RUNS_DRIVE}:`);
 }
 
-function readOnly(): Promise<never> {
-  return Promise.reject(new Error('Executed notebooks are read-only.'));
+function readOnly(what: string): () => Promise<never> {
+  return () => Promise.reject(new Error(`Executed notebooks are read-only (${what}).`));
 }
 
 /**
@@ -28,13 +28,15 @@ export class RunsDrive implements Contents.IDrive {
   readonly fileChanged: Contents.IDrive['fileChanged'] = { connect: () => true, disconnect: () => true };
   isDisposed = false;
 
+  constructor(private api: DataOpsClient) {}
+
   get(localPath: string): Promise<Contents.IModel> {
     const [runId, file, ...rest] = localPath.split('/');
     if (!runId || !file?.endsWith('.ipynb') || rest.length) {
       return Promise.reject(new Error(`'${localPath}' is not RUN_ID/STEP.ipynb.`));
     }
     const step = file.slice(0, -'.ipynb'.length);
-    return requestAPI<Contents.IModel>(`runs/${encodeURIComponent(runId)}/notebooks/${encodeURIComponent(step)}`);
+    return this.api.executedNotebook(runId, step);
   }
 
   async listCheckpoints(): Promise<Contents.ICheckpointModel[]> {
@@ -45,14 +47,14 @@ export class RunsDrive implements Contents.IDrive {
     throw new Error(`'${localPath}' is served by the DataOps API and has no download URL.`);
   }
 
-  newUntitled = readOnly;
-  delete = readOnly;
-  rename = readOnly;
-  save = readOnly;
-  copy = readOnly;
-  createCheckpoint = readOnly;
-  restoreCheckpoint = readOnly;
-  deleteCheckpoint = readOnly;
+  newUntitled = readOnly('newUntitled');
+  delete = readOnly('delete');
+  rename = readOnly('rename');
+  save = readOnly('save');
+  copy = readOnly('copy');
+  createCheckpoint = readOnly('createCheckpoint');
+  restoreCheckpoint = readOnly('restoreCheckpoint');
+  deleteCheckpoint = readOnly('deleteCheckpoint');
 
   dispose(): void {
     this.isDisposed = true;

@@ -1,5 +1,7 @@
 /** The pipeline DAG as SVG: layered top to bottom (a step sits below everything it needs). */
 
+import { tone } from './dom';
+
 const SVG = 'http://www.w3.org/2000/svg';
 const NODE_W = 128;
 const NODE_H = 30;
@@ -9,7 +11,10 @@ const GAP_Y = 34;
 export interface IGraphNode {
   name: string;
   needs: string[];
-  state: string; // fresh, stale, running, pending, success, failed, skipped, timed_out
+  /** The last outcome (see state.ts OUTCOMES): the node's fill. */
+  outcome: string;
+  /** fresh / stale (dashed outline) / in_run: the node's outline. */
+  freshness: string;
   title: string;
 }
 
@@ -89,9 +94,13 @@ export function drawGraph(
   }
   for (const node of nodes) {
     const { x, y } = position.get(node.name)!;
-    const group = svg('g', { class: `jp-DataOps-node jp-DataOps-state-${node.state}${node.name === selected ? ' jp-DataOps-selected' : ''}`, transform: `translate(${x}, ${y})` });
+    const group = svg('g', {
+      class: `jp-DataOps-node jp-DataOps-tone-${tone(node.outcome)} jp-DataOps-${node.freshness}${node.name === selected ? ' jp-DataOps-selected' : ''}`,
+      transform: `translate(${x}, ${y})`
+    });
     group.setAttribute('data-step', node.name);
-    group.setAttribute('data-state', node.state);
+    group.setAttribute('data-outcome', node.outcome);
+    group.setAttribute('data-freshness', node.freshness);
     const title = svg('title', {});
     title.textContent = node.title;
     group.append(title, svg('rect', { width: NODE_W, height: NODE_H, rx: 6 }));

@@ -3,11 +3,12 @@ import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
 import { PathExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ILauncher } from '@jupyterlab/launcher';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel, NotebookWidgetFactory } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 
-import { ISettings, requestAPI, setProject } from './api';
+import { DataOpsClient } from './api';
 import { executedPath, isExecuted, RunsDrive } from './drive';
 import { newStepDialog } from './newstep';
 import { DataOpsSidebar } from './sidebar';
@@ -23,6 +24,16 @@ const ICON = new LabIcon({
 });
 
 const COMMAND_NEW_STEP = 'dataops:new-step';
+const EXECUTED_FACTORY = 'DataOps executed notebook';
+
+/** The executed notebook's toolbar: what it is, in place of run and edit buttons. */
+function executedNotice(panel: NotebookPanel): Widget {
+  const [runId] = panel.context.localPath.split('/');
+  const notice = new Widget();
+  notice.addClass('jp-DataOps-executed-notice');
+  notice.node.textContent = `Executed in run ${runId} · this notebook is read-only and has no kernel`;
+  return notice;
+}
 const COMMAND_OPEN = 'dataops:open-sidebar';
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -40,21 +51,51 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     launcher: ILauncher | null
   ) => {
-    app.serviceManager.contents.addDrive(new RunsDrive());
-    // An executed notebook, opened from a panel or restored at start-up (so before any await),
-    // is a record of what ran: read-only and without a kernel (preferred as the widget is made,
-    // before its context asks for a kernel and the status bar shows it).
-    docManager.registry.getWidgetFactory('Notebook')?.widgetCreated.connect((_, widget) => {
+    const api = new DataOpsClient();
+    app.serviceManager.contents.addDrive(new RunsDrive(api));
+    // An executed notebook is a record of what ran: read-only, without a kernel (preferred as the
+    // widget is made, before its context asks for one), with a toolbar that offers nothing to
+    // run or edit. Its own factory keeps it out of the notebook tracker, whose followers (the
+    // widgets manager among them) expect a kernel. Registered before any await: a restored
+    // workspace reopens such tabs at start-up.
+    const notebookFactory = docManager.registry.getWidgetFactory('Notebook') as NotebookWidgetFactory | undefined;
+    const asExecuted = (widget: NotebookPanel) => {
       if (!isExecuted(widget.context.path)) {
         return;
       }
       widget.context.sessionContext.kernelPreference = { shouldStart: false, canStart: false };
       widget.addClass('jp-DataOps-executed');
+      // a tab label that is not the file name would be taken for a rename (refused by the
+      // read-only drive, an uncaught error each time): the label is ours to set
+      widget.title.changed.disconnect((widget as any)._onTitleChanged, widget);
+      const [runId] = widget.context.localPath.split('/');
+      const label = `${PathExt.basename(widget.context.path)} (run ${runId})`;
+      widget.title.label = label;
+      widget.title.caption = `Executed notebook of run ${runId} (read-only)`;
       void widget.context.ready.then(() => {
         widget.context.model.readOnly = true;
-        widget.title.label = `${PathExt.basename(widget.context.path)} (executed)`;
+        widget.title.label = label;
       });
-    });
+    };
+    if (notebookFactory) {
+      const executedFactory = new NotebookWidgetFactory({
+        name: EXECUTED_FACTORY,
+        label: 'Executed notebook',
+        fileTypes: ['notebook'],
+        modelName: notebookFactory.modelName ?? 'notebook',
+        preferKernel: false,
+        canStartKernel: false,
+        rendermime: notebookFactory.rendermime,
+        contentFactory: notebookFactory.contentFactory,
+        mimeTypeService: notebookFactory.mimeTypeService,
+        editorConfig: notebookFactory.editorConfig,
+        notebookConfig: notebookFactory.notebookConfig,
+        toolbarFactory: (widget: NotebookPanel) => [{ name: 'dataops-executed', widget: executedNotice(widget) }]
+      });
+      executedFactory.widgetCreated.connect((_, widget) => asExecuted(widget));
+      docManager.registry.addWidgetFactory(executedFactory);
+    }
+    notebookFactory?.widgetCreated.connect((_, widget) => asExecuted(widget as NotebookPanel));
     let refreshMs = 1000;
     let projectDir = '';
     if (registry) {
@@ -62,22 +103,24 @@ const plugin: JupyterFrontEndPlugin<void> = {
       const apply = () => {
         refreshMs = Math.max(200, Number(settings.get('refreshInterval').composite) || 1000);
         projectDir = String(settings.get('project').composite ?? '');
-        setProject(projectDir);
+        api.project = projectDir;
       };
       apply();
       settings.changed.connect(apply);
     }
     // the server resolves the project (the root, or a parent of the configured directory)
-    requestAPI<ISettings>('settings')
+    api
+      .settings()
       .then(found => {
         projectDir = found.project ?? projectDir;
       })
       .catch(() => undefined);
 
     const openFile = (path: string) => docManager.openOrReveal(PathExt.join(projectDir, path));
-    const openExecuted = (runId: string, step: string) => docManager.openOrReveal(executedPath(runId, step));
+    const openExecuted = (runId: string, step: string) =>
+      docManager.openOrReveal(executedPath(runId, step), notebookFactory ? EXECUTED_FACTORY : undefined);
     const sidebar = new DataOpsSidebar(
-      { docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted },
+      { api, docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted },
       () => refreshMs
     );
     sidebar.title.icon = ICON;
@@ -93,7 +136,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: ICON,
       execute: async () => {
         try {
-          const notebook = await newStepDialog();
+          const notebook = await newStepDialog(api);
           if (notebook) {
             await docManager.services.contents.get(notebook, { content: false });
             docManager.openOrReveal(notebook);
@@ -106,7 +149,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: COMMAND_NEW_STEP, category: 'DataOps' });
     palette?.addItem({ command: COMMAND_OPEN, category: 'DataOps' });
-    launcher?.add({ command: COMMAND_NEW_STEP, category: 'Notebook', rank: 10, args: { isLauncher: true } });
+    // its own category: the launcher draws a card of the Notebook category with a kernel's
+    // logo (or the label's first letter), and our icon in any other
+    launcher?.add({ command: COMMAND_NEW_STEP, category: 'DataOps', rank: 10, args: { isLauncher: true } });
   }
 };
 

@@ -1,62 +1,122 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { IListing, IPipeline, post, requestAPI } from './api';
+import { DataOpsClient, INewStep, ITemplate } from './api';
 import { h } from './dom';
 
-interface ITemplate {
-  name: string;
-  description: string;
-}
+const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-interface IChoice {
-  template: string;
-  name: string;
-  needs: string[];
+/** Why `name` cannot be a new step ('' when it can). */
+export function nameProblem(name: string, steps: string[]): string {
+  if (!name) {
+    return 'Give the step a name.';
+  }
+  if (name.length > 128) {
+    return 'A step name has at most 128 characters.';
+  }
+  if (!STEP_NAME.test(name)) {
+    return 'A step name starts with a letter or _ and has only letters, digits, _ and -.';
+  }
+  if (steps.includes(name)) {
+    return `The pipeline already has a step '${name}'.`;
+  }
+  return '';
 }
 
 class NewStepForm extends Widget {
   private template: HTMLSelectElement;
-  private name = h('input', { class: 'jp-mod-styled', placeholder: 'step_name', 'data-testid': 'dataops-new-name' });
-  private needs: HTMLSelectElement;
+  private name = h('input', { class: 'jp-mod-styled', placeholder: 'step_name', 'data-testid': 'dataops-new-name', autocomplete: 'off' });
+  private problem = h('div', { class: 'jp-DataOps-fieldproblem', 'data-testid': 'dataops-new-problem', role: 'alert' });
+  private filter = h('input', { class: 'jp-mod-styled', type: 'search', placeholder: 'Filter steps', 'data-testid': 'dataops-new-needs-filter' });
+  private boxes: HTMLInputElement[];
 
-  constructor(templates: ITemplate[], steps: string[]) {
+  constructor(templates: ITemplate[], private steps: string[], previous: INewStep | null, error: string) {
     super();
     this.addClass('jp-DataOps-form');
     this.template = h('select', { class: 'jp-mod-styled', 'data-testid': 'dataops-new-template' },
       ...templates.map(t => h('option', { value: t.name, title: t.description }, `${t.name} — ${t.description}`)));
-    this.needs = h('select', { class: 'jp-mod-styled', multiple: 'multiple', size: String(Math.min(6, Math.max(2, steps.length))), 'data-testid': 'dataops-new-needs' },
-      ...steps.map(s => h('option', { value: s }, s)));
+    this.boxes = steps.map(s => h('input', { type: 'checkbox', value: s }));
+    const needs = h('div', { class: 'jp-DataOps-needs', 'data-testid': 'dataops-new-needs', role: 'group', 'aria-label': 'Needs' },
+      ...this.boxes.map(box => h('label', { class: 'jp-DataOps-need', 'data-step': box.value }, box, ` ${box.value}`)));
+    if (previous) {
+      this.template.value = previous.template;
+      this.name.value = previous.name;
+      this.boxes.forEach(box => (box.checked = previous.needs.includes(box.value)));
+    }
+    this.name.addEventListener('input', () => this.validate());
+    this.filter.addEventListener('input', () => {
+      const text = this.filter.value.toLowerCase();
+      needs.querySelectorAll<HTMLElement>('.jp-DataOps-need').forEach(label => (label.hidden = !label.dataset.step!.toLowerCase().includes(text)));
+    });
     this.node.append(
       h('label', {}, 'Template', this.template),
-      h('label', {}, 'Step name', this.name),
-      h('label', {}, 'Needs', this.needs)
+      h('label', {}, 'Step name', this.name, this.problem),
+      h('div', { class: 'jp-DataOps-field' }, h('span', {}, 'Needs (the steps it runs after)'), steps.length > 8 ? this.filter : null, needs)
     );
+    this.showProblem(error);
   }
 
-  getValue(): IChoice {
+  private accept(): HTMLButtonElement | null {
+    return this.node.closest('.jp-Dialog-content')?.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept') ?? null;
+  }
+
+  protected onAfterAttach(): void {
+    this.validate(Boolean(this.problem.textContent));
+    this.name.focus();
+  }
+
+  /** Check the name as it is typed; Create stays disabled while it is not a valid new name. */
+  validate(keepShown = false): string {
+    const problem = nameProblem(this.name.value.trim(), this.steps);
+    if (!keepShown || problem) {
+      this.showProblem(this.name.value ? problem : '');
+    }
+    const accept = this.accept();
+    if (accept) {
+      accept.disabled = Boolean(problem);
+    }
+    return problem;
+  }
+
+  private showProblem(text: string): void {
+    this.problem.textContent = text;
+    this.name.setAttribute('aria-invalid', String(Boolean(text)));
+  }
+
+  getValue(): INewStep {
     return {
       template: this.template.value,
       name: this.name.value.trim(),
-      needs: Array.from(this.needs.selectedOptions).map(o => o.value)
+      needs: this.boxes.filter(b => b.checked).map(b => b.value)
     };
   }
 }
 
-/** Ask for template, name and needs; create the step; returns the notebook path. */
-export async function newStepDialog(): Promise<string | null> {
-  const [templates, pipeline] = await Promise.all([
-    requestAPI<IListing<ITemplate>>('templates'),
-    requestAPI<IPipeline>('pipeline')
-  ]);
-  const result = await showDialog({
-    title: 'New pipeline step',
-    body: new NewStepForm(templates.items, pipeline.steps.map(s => s.name)),
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Create' })]
-  });
-  if (!result.button.accept || !result.value) {
-    return null;
+/** Ask for template, name and needs; create the step; returns the notebook path. A refusal reopens the form as it was. */
+export async function newStepDialog(api: DataOpsClient): Promise<string | null> {
+  const [templates, pipeline] = await Promise.all([api.templates(), api.pipeline()]);
+  const steps = pipeline.steps.map(s => s.name);
+  let previous: INewStep | null = null;
+  let error = '';
+  for (;;) {
+    const result: Dialog.IResult<INewStep> = await showDialog({
+      title: 'New pipeline step',
+      body: new NewStepForm(templates.items, steps, previous, error),
+      buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Create' })]
+    });
+    if (!result.button.accept || !result.value) {
+      return null;
+    }
+    const choice: INewStep = result.value;
+    previous = choice;
+    error = nameProblem(choice.name, steps);
+    if (error) {
+      continue; // Enter pressed on a bad name: ask again, with what was typed
+    }
+    try {
+      return (await api.newStep(choice)).notebook;
+    } catch (refused) {
+      error = refused instanceof Error ? refused.message : String(refused);
+    }
   }
-  const created = await post<{ notebook: string }>('steps', result.value);
-  return created.notebook;
 }

@@ -1,6 +1,7 @@
-import { IListing, IRun, requestAPI } from './api';
+import { IRun, IStepRun } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, duration, h, when } from './dom';
+import { outcomeLabel, outcomeOfRun } from './state';
 
 function runDuration(run: IRun): string {
   if (!run.ended_at) {
@@ -9,7 +10,12 @@ function runDuration(run: IRun): string {
   return duration((Date.parse(run.ended_at) - Date.parse(run.started_at)) / 1000);
 }
 
-/** Run history; a run opens to its steps; a step opens its executed notebook. */
+/** A run's outcome as shown: `warn` when it succeeded with warn checks. */
+export function runOutcome(run: IRun): string {
+  return run.status === 'success' && run.warnings > 0 ? 'warn' : run.status;
+}
+
+/** Run history; a run opens to every step it selected; a step opens its executed notebook. */
 export class RunsSection implements ISection {
   readonly id = 'runs';
   readonly label = 'Runs';
@@ -20,7 +26,7 @@ export class RunsSection implements ISection {
   constructor(private context: IPanelContext) {}
 
   async refresh(): Promise<void> {
-    this.runs = (await requestAPI<IListing<IRun>>('runs', {}, { limit: '30' })).items;
+    this.runs = (await this.context.api.runs(30)).items;
     this.render();
   }
 
@@ -45,36 +51,71 @@ export class RunsSection implements ISection {
   }
 
   private item(run: IRun): HTMLElement {
+    const opened = this.open.has(run.run_id);
+    const outcome = runOutcome(run);
     const head = h(
       'div',
-      { class: 'jp-DataOps-row jp-DataOps-clickable', 'data-testid': 'dataops-run', 'data-run': run.run_id, onclick: () => this.toggle(run.run_id) },
-      badge(run.status),
-      h('span', { class: 'jp-DataOps-grow' }, when(run.started_at)),
-      h('span', { class: 'jp-DataOps-muted' }, `${runDuration(run)} · ${run.user ?? ''}${run.environment ? ' · ' + run.environment : ''}`)
+      {
+        class: 'jp-DataOps-row jp-DataOps-clickable jp-DataOps-runhead', 'data-testid': 'dataops-run', 'data-run': run.run_id, 'data-outcome': outcome,
+        role: 'button', 'aria-expanded': String(opened), title: opened ? 'Hide its steps' : 'Show its steps',
+        onclick: () => this.toggle(run.run_id)
+      },
+      h('span', { class: 'jp-DataOps-chevron' }, opened ? '▾' : '▸'),
+      badge(outcome, outcomeLabel(outcome)),
+      run.warnings ? h('span', { class: 'jp-DataOps-warncount', 'data-testid': 'dataops-run-warnings' }, `${run.warnings} warn`) : null,
+      h('span', { class: 'jp-DataOps-when', title: run.started_at }, when(run.started_at)),
+      h('span', { class: 'jp-DataOps-muted jp-DataOps-grow' }, `${runDuration(run)} · ${run.user ?? ''}${run.environment ? ' · ' + run.environment : ''}`)
     );
-    if (!this.open.has(run.run_id)) {
+    if (!opened) {
       return h('li', {}, head);
     }
-    const steps = run.steps.map(step =>
-      h(
-        'li',
-        {},
-        h(
-          'div',
-          {
-            class: `jp-DataOps-row${step.output_notebook ? ' jp-DataOps-clickable' : ''}`,
-            'data-testid': 'dataops-run-step',
-            'data-step': step.name,
-            title: step.output_notebook ? 'Open the executed notebook (read-only)' : '',
-            onclick: () => step.output_notebook && this.context.openExecuted(run.run_id, step.name)
-          },
-          badge(step.status),
-          h('span', { class: 'jp-DataOps-grow' }, step.name),
-          h('span', { class: 'jp-DataOps-muted' }, duration(step.duration_s))
-        ),
-        step.error ? h('pre', { class: 'jp-DataOps-error', 'data-testid': 'dataops-step-error' }, step.error) : null
-      )
+    const byName = new Map(run.steps.map(s => [s.name, s]));
+    const names = [...(run.selection?.length ? run.selection : run.steps.map(s => s.name))];
+    run.steps.forEach(s => names.includes(s.name) || names.push(s.name));
+    const steps = names.map(name => this.step(run, name, byName.get(name) ?? null));
+    return h(
+      'li',
+      {},
+      head,
+      h('div', { class: 'jp-DataOps-muted jp-DataOps-indent' }, `run ${run.run_id}`, run.message ? ` · ${run.message}` : ''),
+      h('ul', { class: 'jp-DataOps-list jp-DataOps-indent' }, ...steps)
     );
-    return h('li', {}, head, h('div', { class: 'jp-DataOps-muted jp-DataOps-indent' }, run.run_id), h('ul', { class: 'jp-DataOps-list jp-DataOps-indent' }, ...steps));
+  }
+
+  private step(run: IRun, name: string, step: IStepRun | null): HTMLElement {
+    const status = step?.status ?? 'pending';
+    const outcome = step ? outcomeOfRun(step) : 'pending';
+    const opens = Boolean(step?.output_notebook);
+    let detail = '';
+    if (status === 'fresh') {
+      detail = 'up to date, not re-run';
+    } else if (status !== 'skipped' && step?.duration_s !== null && step?.duration_s !== undefined) {
+      detail = duration(step.duration_s);
+    }
+    return h(
+      'li',
+      {},
+      h(
+        'div',
+        {
+          class: `jp-DataOps-row${opens ? ' jp-DataOps-clickable' : ''}`,
+          'data-testid': 'dataops-run-step',
+          'data-step': name,
+          'data-outcome': outcome ?? 'fresh',
+          title: opens ? 'Open the executed notebook (read-only)' : '',
+          onclick: () => opens && this.context.openExecuted(run.run_id, name)
+        },
+        outcome ? badge(outcome, outcomeLabel(outcome)) : badge('fresh', 'not re-run'),
+        h('span', { class: 'jp-DataOps-grow' }, name),
+        step?.warnings ? h('span', { class: 'jp-DataOps-warncount' }, `${step.warnings} warn`) : null,
+        h('span', { class: 'jp-DataOps-muted' }, detail),
+        opens ? h('span', { class: 'jp-DataOps-link', 'data-testid': 'dataops-open-executed', 'aria-hidden': 'true' }, 'notebook ↗') : null
+      ),
+      step?.error && status === 'skipped'
+        ? h('div', { class: 'jp-DataOps-note jp-DataOps-indent', 'data-testid': 'dataops-skip-reason' }, `Skipped: ${step.error}`)
+        : step?.error
+          ? h('pre', { class: 'jp-DataOps-error', 'data-testid': 'dataops-step-error' }, step.error.split('\n')[0])
+          : null
+    );
   }
 }

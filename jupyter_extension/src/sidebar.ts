@@ -11,16 +11,19 @@ import { RunsSection } from './runs';
 export class DataOpsSidebar extends Widget {
   readonly pipeline: PipelineSection;
   readonly catalog: CatalogSection;
+  readonly quality: QualitySection;
   private sections: ISection[];
   private current: ISection;
   private tabs = h('div', { class: 'jp-DataOps-tabs', role: 'tablist' });
   private body = h('div', { class: 'jp-DataOps-body' });
-  private message = h('div', { class: 'jp-DataOps-message', 'data-testid': 'dataops-message' });
+  private message = h('div', { class: 'jp-DataOps-message', 'data-testid': 'dataops-message', role: 'alert' });
   private timer = 0;
   private following: string | null = null;
+  private reported = '';
+  private refreshError = '';
 
   constructor(
-    context: Omit<IPanelContext, 'showDataset' | 'runStarted' | 'report'>,
+    context: Omit<IPanelContext, 'showDataset' | 'runStarted' | 'report' | 'runFrom' | 'showQuality'>,
     private refreshMs: () => number
   ) {
     super();
@@ -33,6 +36,11 @@ export class DataOpsSidebar extends Widget {
         this.showSection(this.catalog);
         void this.catalog.show(name);
       },
+      showQuality: () => this.showSection(this.quality),
+      runFrom: step => {
+        this.showSection(this.pipeline);
+        void this.pipeline.start({ mode: 'from', step, force: false });
+      },
       runStarted: runId => {
         this.following = runId;
         this.schedule(true);
@@ -41,7 +49,8 @@ export class DataOpsSidebar extends Widget {
     };
     this.pipeline = new PipelineSection(shared);
     this.catalog = new CatalogSection(shared);
-    this.sections = [this.pipeline, new RunsSection(shared), this.catalog, new QualitySection(shared)];
+    this.quality = new QualitySection(shared);
+    this.sections = [this.pipeline, new RunsSection(shared), this.catalog, this.quality];
     this.current = this.sections[0];
     this.node.append(this.tabs, this.message, this.body);
     this.renderTabs();
@@ -72,9 +81,17 @@ export class DataOpsSidebar extends Widget {
     clear(this.body, this.current.node);
   }
 
+  /** An action's refusal or failure: it stays until the next action or until closed. */
   report(error: unknown): void {
-    this.message.textContent = error ? messageOf(error) : '';
-    this.message.classList.toggle('jp-mod-visible', Boolean(error));
+    this.reported = error ? messageOf(error) : '';
+    this.showMessage();
+  }
+
+  private showMessage(): void {
+    const text = this.reported || this.refreshError;
+    clear(this.message, text ? h('span', { class: 'jp-DataOps-grow' }, text) : null,
+      this.reported ? h('button', { class: 'jp-DataOps-close', title: 'Dismiss', 'aria-label': 'Dismiss', onclick: () => this.report(null) }, '×') : null);
+    this.message.classList.toggle('jp-mod-visible', Boolean(text));
   }
 
   async refresh(): Promise<void> {
@@ -83,10 +100,11 @@ export class DataOpsSidebar extends Widget {
       if (this.current !== this.pipeline && this.following) {
         await this.pipeline.refresh(); // keeps `busy` right while another panel shows
       }
-      this.report(null);
+      this.refreshError = '';
     } catch (error) {
-      this.report(error);
+      this.refreshError = messageOf(error);
     }
+    this.showMessage();
     if (this.following && !this.pipeline.busy) {
       this.following = null;
     }

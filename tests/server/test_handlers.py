@@ -69,6 +69,10 @@ async def test_start_a_run_and_watch_it_finish(jp_fetch, api_project):
     assert {s["name"]: (s["state"], s["last_status"]) for s in pipeline["steps"]} == {
         "make": ("fresh", "success"), "double": ("fresh", "success")
     }
+    # the outcome, apart from freshness: which run, how it went, how many checks warned
+    assert {s["name"]: (s["outcome"]["run_id"], s["outcome"]["status"], s["outcome"]["warnings"])
+            for s in pipeline["steps"]} == {"make": (run["run_id"], "success", 0), "double": (run["run_id"], "success", 0)}
+    assert run["selection"] == ["make", "double"] and run["warnings"] == 0
     runs = await get(jp_fetch, "runs")
     assert runs["items"][0]["run_id"] == started["run_id"]
     # one step only
@@ -175,6 +179,11 @@ async def test_review_decisions_go_through_the_api(jp_fetch, api_project):
     reviews = await get(jp_fetch, "reviews")
     [failure] = reviews["failures"]
     assert failure["check"] == "row_count" and failure["status"] == "warn"
+    # the run and its step say they published with a warning
+    pipeline = await get(jp_fetch, "pipeline")
+    assert {s["name"]: s["outcome"]["warnings"] for s in pipeline["steps"]} == {failure["step"]: 1, "double": 0} \
+        if failure["step"] != "double" else {"make": 0, "double": 1}
+    assert (await get(jp_fetch, "runs"))["items"][0]["warnings"] == 1
 
     decision = {"target": f"#{failure['id']}", "decision": "accept", "reason": "ten is fine"}
     code, body = await failure_of(post(jp_fetch, "reviews", decision, headers=as_user("bob")))

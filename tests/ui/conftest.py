@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -179,3 +180,81 @@ def open_sidebar(page) -> None:
         tab.click()
     page.wait_for_selector("#dataops-sidebar [data-testid=dataops-tab-pipeline]")
 
+
+
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
+def use_theme(page: Any, theme: str) -> None:
+    """Switch Lab's theme from the Settings menu, as a user does; waits until it applies."""
+    light = "true" if theme == "light" else "false"
+    if page.evaluate("() => document.body.dataset.jpThemeLight") == light:
+        return
+    layout = "() => getComputedStyle(document.body).getPropertyValue('--jp-layout-color1').trim()"
+    before = page.evaluate(layout)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{THEMES[theme]}$")).click()
+    page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
+    # the theme's stylesheet applies after the attribute changes
+    page.wait_for_function(f"() => ({layout})() !== {json.dumps(before)}", timeout=30_000)
+
+
+def save_screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+# The contrast of each element's text against what is rendered behind it, from the computed
+# colours (a canvas resolves any CSS colour, color-mix() included, to RGBA). SVG text is read
+# against the fill of the shape drawn before it in its group.
+CONTRAST_JS = """
+(selector) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = canvas.height = 1;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  const rgba = value => {
+    ctx.clearRect(0, 0, 1, 1);
+    ctx.fillStyle = 'rgba(0, 0, 0, 0)';
+    ctx.fillStyle = value;
+    ctx.fillRect(0, 0, 1, 1);
+    const d = ctx.getImageData(0, 0, 1, 1).data;
+    return [d[0], d[1], d[2], d[3] / 255];
+  };
+  const over = (top, bottom) => {
+    const a = top[3];
+    return [0, 1, 2].map(i => top[i] * a + bottom[i] * (1 - a)).concat([1]);
+  };
+  const backdrop = node => {
+    const layers = [];
+    for (let n = node; n && n.nodeType === 1; n = n.parentElement) {
+      const c = rgba(getComputedStyle(n).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    return layers.reverse().reduce((acc, c) => over(c, acc), [255, 255, 255, 1]);
+  };
+  const luminance = c => {
+    const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  return [...document.querySelectorAll(selector)].filter(e => e.getClientRects().length).map(e => {
+    let bg, fg;
+    if (e instanceof SVGElement) {
+      const shape = e.parentElement.querySelector('rect');
+      bg = over(rgba(getComputedStyle(shape).fill), backdrop(e.closest('svg').parentElement));
+      fg = over(rgba(getComputedStyle(e).fill), bg);
+    } else {
+      bg = backdrop(e);
+      fg = over(rgba(getComputedStyle(e).color), bg);
+    }
+    const [l1, l2] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+    return { text: e.textContent.trim().slice(0, 40), ratio: (l1 + 0.05) / (l2 + 0.05), fg: fg.map(Math.round), bg: bg.map(Math.round) };
+  });
+}
+"""
+
+
+def contrast(page: Any, selector: str) -> list[dict[str, Any]]:
+    """Every visible element matching `selector`: its text, contrast ratio and rendered colours."""
+    return page.evaluate(CONTRAST_JS, selector)

@@ -32,7 +32,7 @@ def test_run_the_pipeline_and_watch_it_finish(page, lab):
     page.locator("[data-testid=dataops-run-all]").click()
     page.wait_for_selector("[data-testid=dataops-live] >> text=Run ", timeout=30_000)
     # live: a step shows as running while the run goes on
-    page.wait_for_selector("[data-testid=dataops-graph] g.jp-DataOps-node[data-state=running]", timeout=60_000)
+    page.wait_for_selector("[data-testid=dataops-graph] g.jp-DataOps-node[data-outcome=running]", timeout=60_000)
     # the run is a process of its own: reloading the browser neither stops nor loses it
     page.reload()
     page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]', timeout=60_000)
@@ -40,7 +40,8 @@ def test_run_the_pipeline_and_watch_it_finish(page, lab):
     page.wait_for_function(
         """() => {
             const nodes = [...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')];
-            return nodes.length === 5 && nodes.every(n => n.dataset.state === 'fresh');
+            return nodes.length === 5 && nodes.every(n => n.dataset.freshness === 'fresh'
+                                                      && ['success', 'warn'].includes(n.dataset.outcome));
         }""",
         timeout=180_000,
     )
@@ -51,7 +52,8 @@ def test_run_the_pipeline_and_watch_it_finish(page, lab):
     page.locator("[data-testid=dataops-tab-runs]").click()
     first = page.locator("[data-testid=dataops-run]").first
     assert first.get_attribute("data-run") == new[0]["run_id"]
-    assert "success" in first.inner_text()
+    # it succeeded, with the warn checks of staging.flights: the row says so
+    assert first.get_attribute("data-outcome") == "warn" and "warn" in first.inner_text()
 
 
 def test_open_an_executed_notebook_from_runs(page, lab):
@@ -62,7 +64,7 @@ def test_open_an_executed_notebook_from_runs(page, lab):
     run.click()
     page.locator('[data-testid=dataops-run-step][data-step="clean"]').click()
     # in the main area, as the current tab
-    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text="clean.ipynb (executed)")
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text=f"clean.ipynb (run {run_id})")
     tab.wait_for(timeout=30_000)
     panel = page.locator(".jp-NotebookPanel.jp-DataOps-executed:visible")
     # the outputs the run left, not the step notebook's (which has none)
@@ -113,33 +115,43 @@ def test_search_the_catalog_and_open_a_dataset(page):
 def test_record_a_review_decision(page, lab):
     open_sidebar(page)
     page.locator("[data-testid=dataops-tab-quality]").click()
-    item = page.locator("[data-testid=dataops-review-item]", has_text="not_null(dep_time)").first
-    item.wait_for()
-    target = item.get_attribute("data-target")
-    # a reason half typed on another card: the panel's refreshes, and the redraw after a decision, keep it
-    other = page.locator("[data-testid=dataops-review-item]", has_text="relationships(tailnum)").first
-    other.locator("[data-testid=dataops-reason]").fill("checking with the planes team")
+    # one card per version, its checks inside
+    card = page.locator("[data-testid=dataops-review-item]", has_text="not_null(dep_time)")
+    card.wait_for()
+    assert card.count() == 1
+    version = card.get_attribute("data-target")
+    checks = card.locator("[data-testid=dataops-review-check]")
+    assert {checks.nth(i).get_attribute("data-check") for i in range(checks.count())} == {
+        "not_null(dep_time)", "relationships(tailnum)"}
+    # a current version with warnings: waive a check; accepting or keeping it in quarantine does not apply
+    assert card.locator("[data-testid=dataops-accept], [data-testid=dataops-quarantine]").count() == 0
+    # a reason half typed survives the panel's refreshes
+    card.locator("[data-testid=dataops-reason]").fill("cancelled flights have no departure time")
     with page.expect_response(lambda r: "/dataops/reviews" in r.url and r.request.method == "GET"):
         pass
-    item.locator("[data-testid=dataops-reason]").fill("cancelled flights have no departure time")
-    item.locator("[data-testid=dataops-accept]").click()
+    assert card.locator("[data-testid=dataops-reason]").input_value() == "cancelled flights have no departure time"
+    card.locator('[data-testid=dataops-review-check][data-check="not_null(dep_time)"] [data-testid=dataops-waive]').click()
+    effect = page.locator("[data-testid=dataops-decision-effect]")
+    effect.wait_for()
+    assert effect.inner_text() == f"Waived not_null(dep_time) on {version}."
     page.wait_for_function(
-        f"() => !document.querySelector('[data-testid=dataops-review-item][data-target=\"{target}\"]')"
+        "() => !document.querySelector('[data-testid=dataops-review-check][data-check=\"not_null(dep_time)\"]')"
     )
+    card = page.locator(f'[data-testid=dataops-review-item][data-target="{version}"]')
+    assert card.locator("[data-testid=dataops-review-check]").count() == 1
     rows = lab.project.ledger_rows("SELECT decision, user, reason FROM reviews ORDER BY id DESC LIMIT 1")
-    assert rows == [("accept", "alice", "cancelled flights have no departure time")]
-    assert other.locator("[data-testid=dataops-reason]").input_value() == "checking with the planes team"
+    assert rows == [("waive", "alice", "cancelled flights have no departure time")]
 
 
 def test_create_a_step_from_a_template(page, lab):
     page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
     page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
-    page.locator(".jp-LauncherCard", has_text="Pipeline step").click()
+    page.locator(".jp-Launcher:visible .jp-LauncherCard", has_text="Pipeline step").click()
     dialog = page.locator(".jp-Dialog")
     dialog.wait_for()
     dialog.locator("[data-testid=dataops-new-template]").select_option("sql_transform")
     dialog.locator("[data-testid=dataops-new-name]").fill("weekly")
-    dialog.locator("[data-testid=dataops-new-needs]").select_option(["clean"])
+    dialog.locator('[data-testid=dataops-new-needs] [data-step="clean"] input').check()
     dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
     page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="weekly.ipynb").wait_for()
     spec = (lab.root / "dataops.yaml").read_text()
