@@ -155,8 +155,10 @@ export type DatasetPage = Record<string, any>;
 export class DataOpsClient {
   project = '';
 
+  constructor(private makeSettings: () => ServerConnection.ISettings = () => ServerConnection.makeSettings()) {}
+
   async request<T>(endPoint: string, init: RequestInit = {}, query: Record<string, string> = {}): Promise<T> {
-    const settings = ServerConnection.makeSettings();
+    const settings = this.makeSettings();
     const params = new URLSearchParams({ ...query, project: this.project });
     const url = URLExt.join(settings.baseUrl, 'dataops', endPoint) + '?' + params.toString();
     let response: Response;

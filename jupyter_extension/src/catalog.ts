@@ -3,25 +3,7 @@ import { NotebookActions } from '@jupyterlab/notebook';
 import { DatasetPage as Page } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, h, table } from './dom';
-
-/** A profile value as shown: numbers rounded to what a reader compares, text as it is. */
-export function statText(value: unknown): string {
-  if (value === null || value === undefined || value === '') {
-    return '';
-  }
-  const number = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(value) ? Number(value) : NaN;
-  if (Number.isNaN(number)) {
-    return String(value);
-  }
-  return number.toLocaleString('en-US', { maximumFractionDigits: Math.abs(number) >= 100 ? 1 : 3 });
-}
-
-/** The newest version in quarantine when it is newer than the current one (its readers get the older). */
-export function quarantinedNewer(versions: Page[]): Page | null {
-  const current = versions.find(v => v.status === 'current');
-  const held = versions.filter(v => v.status === 'quarantined' && (!current || String(v.created_at) > String(current.created_at)));
-  return held.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))[0] ?? null;
-}
+import { quarantinedNewer, statText } from './format';
 
 /** The snippet "insert code" puts into the active notebook. */
 export function readSnippet(name: string): string {
@@ -102,7 +84,7 @@ export class CatalogSection implements ISection {
     const name: string = page.name;
     const columns: Record<string, unknown>[] = (page.columns ?? []).map((c: Page) => ({
       column: c.name, type: c.type ?? '', description: c.description ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
-      nulls: statText(c.profile?.null_count), distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct)}`,
+      nulls: statText(c.profile?.null_count, true), distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct, true)}`,
       min: statText(c.profile?.min), max: statText(c.profile?.max)
     }));
     const checks: Page[] = page.quality?.checks ?? [];

@@ -3,25 +3,7 @@ import { Widget } from '@lumino/widgets';
 
 import { DataOpsClient, INewStep, ITemplate } from './api';
 import { h } from './dom';
-
-const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-
-/** Why `name` cannot be a new step ('' when it can). */
-export function nameProblem(name: string, steps: string[]): string {
-  if (!name) {
-    return 'Give the step a name.';
-  }
-  if (name.length > 128) {
-    return 'A step name has at most 128 characters.';
-  }
-  if (!STEP_NAME.test(name)) {
-    return 'A step name starts with a letter or _ and has only letters, digits, _ and -.';
-  }
-  if (steps.includes(name)) {
-    return `The pipeline already has a step '${name}'.`;
-  }
-  return '';
-}
+import { nameProblem } from './format';
 
 class NewStepForm extends Widget {
   private template: HTMLSelectElement;

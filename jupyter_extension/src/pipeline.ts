@@ -147,7 +147,7 @@ export function stepCard(
       : h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-step-outcome' }, 'Never ran.'),
     error
       ? h('div', { class: 'jp-DataOps-error', 'data-testid': 'dataops-step-error' },
-          error.cell ? h('strong', {}, `Cell ${error.cell}: `) : null, error.message)
+          error.cell ? h('strong', {}, `Cell ${error.cell}${error.line ? `, line ${error.line}` : ''}: `) : null, error.message)
       : null,
     run?.status === 'skipped' && run.error
       ? h('p', { class: 'jp-DataOps-note', 'data-testid': 'dataops-skip-reason' }, `Skipped: ${run.error}.`)

@@ -48,14 +48,14 @@ export function stepView(step: IPipelineStep, live: IRun | null): IStepView {
   return { outcome, runId: last?.run_id ?? null, run: last, freshness: step.state, reason };
 }
 
-/** `cell 4: ValueError: bad` → the error's first line and the cell it names. */
-export function errorParts(error: string | null): { cell: string | null; message: string } | null {
+/** `cell 4:2: ValueError: bad` → the error's first line, the cell (counted as in the step notebook) and the line. */
+export function errorParts(error: string | null): { cell: string | null; line: string | null; message: string } | null {
   if (!error) {
     return null;
   }
   const first = error.split('\n')[0];
-  const match = /^cell (\d+|\?): (.*)$/.exec(first);
-  return match ? { cell: match[1], message: match[2] } : { cell: null, message: first };
+  const match = /^cell (\d+|\?)(?::(\d+))?: (.*)$/.exec(first);
+  return match ? { cell: match[1], line: match[2] ?? null, message: match[3] } : { cell: null, line: null, message: first };
 }
 
 /** Steps downstream of `step` (everything that needs it, directly or not). */
