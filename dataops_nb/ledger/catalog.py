@@ -1,21 +1,30 @@
 """The catalog: datasets' spec metadata, columns, column tags and profiles, and the full-text index.
 
 The index is SQLite FTS5 (`catalog_fts`); a dataset's row there is rewritten whenever
-what it indexes changes.
+what it indexes changes. Every write that can change a search's answer also counts up
+`catalog_meta.changes` in its transaction, so a handle keeps the answers it gave until
+the count moves (one indexed read instead of the search, on any machine of the ledger).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+import threading
 from typing import Any
 
 from .db import Database, Row
+
+CHANGES_KEY = "changes"
+_CACHED_ANSWERS = 512
 
 
 class CatalogRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._lock = threading.Lock()
+        self._answers: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self._answers_at: int | None = None  # the change count the kept answers were read at
 
     # --- writes -----------------------------------------------------------------
 
@@ -36,6 +45,7 @@ class CatalogRepository:
         stamp = now()
         db = self.db
         with db.transaction():
+            self._touch()
             db.execute(
                 "INSERT INTO datasets (name, description, owner, tags, freshness, in_spec, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -83,6 +93,7 @@ class CatalogRepository:
         """Columns (order, type) and auto PII tags of the dataset follow its current version."""
         db = self.db
         with db.transaction():
+            self._touch()
             rows = db.query("SELECT schema FROM dataset_versions WHERE version_id = ?", (version_id,))
             schema = json.loads(rows[0]["schema"] or "[]") if rows else []
             db.execute("UPDATE dataset_columns SET position = NULL WHERE dataset = ?", (dataset,))
@@ -112,6 +123,7 @@ class CatalogRepository:
         """Rewrite the dataset's full-text row: tags holds the dataset's and its columns' tags."""
         db = self.db
         with db.transaction():
+            self._touch()
             rows = db.query("SELECT fts_id, name, description, tags, owner FROM datasets WHERE name = ?", (dataset,))
             if not rows:
                 return
@@ -143,6 +155,7 @@ class CatalogRepository:
         """Forget a dataset that has no versions (it left the spec before it was ever published)."""
         db = self.db
         with db.transaction():
+            self._touch()
             rows = db.query("SELECT fts_id FROM datasets WHERE name = ?", (dataset,))
             if not rows or db.query("SELECT 1 FROM dataset_versions WHERE dataset = ? LIMIT 1", (dataset,)):
                 return
@@ -168,6 +181,14 @@ class CatalogRepository:
                 self.drop_dataset(name)
             self.set_meta(key, digest)
 
+    def _touch(self) -> None:
+        """Count one change of what a search can see (inside the caller's transaction)."""
+        self.db.execute(
+            "INSERT INTO catalog_meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE "
+            "SET value = CAST(CAST(catalog_meta.value AS BIGINT) + 1 AS TEXT)",
+            (CHANGES_KEY,),
+        )
+
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute(
             "INSERT INTO catalog_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -175,6 +196,29 @@ class CatalogRepository:
         )
 
     # --- reads ------------------------------------------------------------------
+
+    def changes(self) -> int:
+        """How many times the searchable catalog has changed (0 for a ledger that never counted)."""
+        value = self.meta_value(CHANGES_KEY)
+        return int(value) if value else 0
+
+    def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """`ledger.search.search`, answered from this handle's kept answers while the catalog is unchanged."""
+        from .search import search
+
+        seen = self.changes()
+        key = (query, limit)
+        with self._lock:
+            kept = self._answers.get(key) if self._answers_at == seen else None
+        if kept is None:
+            kept = search(self.db, query, limit=limit)
+            with self._lock:
+                if self._answers_at != seen:
+                    self._answers, self._answers_at = {}, seen
+                if len(self._answers) >= _CACHED_ANSWERS:
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = kept
+        return [{**hit, "tags": list(hit["tags"])} for hit in kept]  # the caller's own copy
 
     def dataset(self, name: str) -> Row | None:
         rows = self.db.query("SELECT * FROM datasets WHERE name = ?", (name,))

@@ -44,7 +44,12 @@ def sync_spec(project: Any) -> bool:
     Reading the catalog of an unchanged spec writes nothing; a changed spec is written
     through the project's writable ledger (an explicit write step of the catalog commands)."""
     spec = project.spec
-    wanted = digest(spec)
+    kept = project.__dict__.get("_catalog_digest")
+    if kept is not None and kept[0] is spec:  # one digest per loaded spec: a server reads one spec for many calls
+        wanted = kept[1]
+    else:
+        wanted = digest(spec)
+        project.__dict__["_catalog_digest"] = (spec, wanted)
     if project.ledger.meta_value(DIGEST_KEY) == wanted:
         return False
     declared = {name: dataset_meta(spec, name) for name in spec.datasets}

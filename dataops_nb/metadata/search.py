@@ -16,4 +16,6 @@ __all__ = ["FILTERS", "Query", "SearchQueryError", "parse", "search"]
 
 def search(ledger: Ledger, query: str | Query, *, limit: int = 20) -> list[dict[str, Any]]:
     """Datasets matching `query`, best first: {name, description, owner, tags, score}."""
+    if isinstance(query, str) and hasattr(ledger, "catalog"):
+        return ledger.catalog.search(query, limit=limit)
     return _search(ledger.db if hasattr(ledger, "db") else ledger, query, limit=limit)

@@ -278,6 +278,7 @@ def test_gc_refuses_a_version_outside_the_store_before_changing_anything(two_ste
     assert two_steps.ledger_rows(rows) == before
 
 
+@pytest.mark.usefixtures("ledger_backend")  # on SQLite and on PostgreSQL
 def test_reading_a_collected_version_says_gc_deleted_it_when_and_why(project: ProjectFactory) -> None:
     spec = TWO_STEPS.replace("    owner: tests\n", "    owner: tests\n    keep_versions: 1\n")
     history = make_two_steps(project, spec)

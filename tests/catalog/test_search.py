@@ -130,3 +130,26 @@ def test_spec_edits_reach_the_index(catalog):
     assert names(catalog, "zeppelin") == ["raw.zeppelins"]
     catalog.spec(SPEC)
     assert names(catalog, "zeppelin") == []
+
+
+def test_a_kept_handle_answers_from_memory_only_while_nobody_changed_the_catalog(catalog):
+    """The server keeps one ledger handle and its answers; a write from elsewhere (a run, another
+    machine) is seen at the next search."""
+    from dataops_nb.project import Project
+    from dataops_nb.service import catalog_search
+
+    catalog.cli("catalog", "search", "x", check=0)  # the ledger holds the spec's datasets
+    server = Project(catalog.root)
+    first = catalog_search(server, "tailnum")
+    tags = list(first[0]["tags"])
+    first[0]["tags"].append("changed by the caller")  # the caller's copy: the kept answer is its own
+    assert catalog_search(server, "tailnum") == [{**first[0], "tags": tags}, *first[1:]]
+
+    elsewhere = Project(catalog.root).writable_ledger()
+    with elsewhere.transaction():
+        elsewhere.catalog.write_dataset_meta("raw.tails", description="Every tailnum ever seen.", owner="ops")
+        elsewhere.catalog.reindex("raw.tails")
+    assert "raw.tails" in [hit["name"] for hit in catalog_search(server, "tailnum")]
+    with elsewhere.transaction():
+        elsewhere.catalog.drop_dataset("raw.tails")
+    assert [hit["name"] for hit in catalog_search(server, "tailnum")] == [hit["name"] for hit in first]

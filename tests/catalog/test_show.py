@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import cli_json
 
 
+@pytest.mark.usefixtures("ledger_backend")  # on SQLite and on PostgreSQL
 def test_dataset_page(people):
     people.cli("run", check=0)
     people.cli("run", "-p", "bump=1", check=0)  # a second version of both datasets

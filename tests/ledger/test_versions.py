@@ -12,10 +12,12 @@ from dataops_nb.ledger import Ledger, VersionRecord, VersionStatus, now
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    led = Ledger.open(tmp_path / "ledger.db")
+def ledger(ledger_backend, tmp_path):
+    """A migrated ledger, once on SQLite and once on PostgreSQL."""
+    led = Ledger.open(ledger_backend or tmp_path / "ledger.db", store_root=tmp_path)
     led.migrate()
-    return led
+    yield led
+    led.close()
 
 
 def stage(ledger, run, dataset="raw.a"):

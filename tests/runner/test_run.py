@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 
 def runs_json(project) -> list[dict]:
     return json.loads(project.cli("runs", "--json", check=0).stdout)
 
 
+@pytest.mark.usefixtures("ledger_backend")  # on SQLite and on PostgreSQL
 def test_run_executes_in_order_and_records_everything(two_steps):
     source_before = (two_steps.root / "notebooks" / "make.ipynb").read_bytes()
     result = two_steps.cli("run", "-p", "n=7", "-p", "factor=3", "-j", "1", check=0)
