@@ -9,13 +9,14 @@ the count moves (one indexed read instead of the search, on any machine of the l
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from .db import Database, Row
 
 CHANGES_KEY = "changes"
+CHANNEL = "dataops_catalog"
 _CACHED_ANSWERS = 512
 
 
@@ -25,6 +26,9 @@ class CatalogRepository:
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self._answers_at: int | None = None  # the change count the kept answers were read at
+        self._meta: dict[str, str | None] = {}  # catalog_meta values read at that count
+        self._searches = 0
+        self._watch: Any = None  # on PostgreSQL, a LISTEN for changes: an unchanged catalog costs no query
 
     # --- writes -----------------------------------------------------------------
 
@@ -171,6 +175,7 @@ class CatalogRepository:
         A dataset that left the spec stays when it has versions (its data exists) and goes
         otherwise; `digest` of what was synced is kept under `key`."""
         with self.db.transaction():
+            self._touch()
             for name, meta in declared.items():
                 self.write_dataset_meta(name, **meta)
                 self.reindex(name)
@@ -182,12 +187,15 @@ class CatalogRepository:
             self.set_meta(key, digest)
 
     def _touch(self) -> None:
-        """Count one change of what a search can see (inside the caller's transaction)."""
+        """Count one change of what a search can see (inside the caller's transaction; on
+        PostgreSQL, watching handles hear of it when the transaction commits)."""
         self.db.execute(
             "INSERT INTO catalog_meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE "
             "SET value = CAST(CAST(catalog_meta.value AS BIGINT) + 1 AS TEXT)",
             (CHANGES_KEY,),
         )
+        if self.db.dialect == "postgresql":
+            self.db.execute(f"NOTIFY {CHANNEL}")
 
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute(
@@ -202,22 +210,48 @@ class CatalogRepository:
         value = self.meta_value(CHANGES_KEY)
         return int(value) if value else 0
 
+    def _seen(self) -> int:
+        """The change count, asked of the database only when a watch cannot vouch for it."""
+        if self._watch is not None and self._answers_at is not None and not self._watch.changed():
+            return self._answers_at
+        seen = self.changes()
+        with self._lock:
+            if self._answers_at != seen:
+                self._answers, self._meta, self._answers_at = {}, {}, seen
+        return seen
+
+    def kept_meta(self, key: str) -> str | None:
+        """`meta_value(key)` for a key that changes only with the catalog (the synced spec's digest)."""
+        seen = self._seen()
+        with self._lock:
+            if key in self._meta and self._answers_at == seen:
+                return self._meta[key]
+        value = self.meta_value(key)
+        with self._lock:
+            if self._answers_at == seen:
+                self._meta[key] = value
+        return value
+
     def search(self, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
-        """`ledger.search.search`, answered from this handle's kept answers while the catalog is unchanged."""
+        """`ledger.search.search`, answered from this handle's kept answers while the catalog is unchanged.
+
+        A handle that searches more than once (a server's) watches a PostgreSQL ledger for changes."""
         from .search import search
 
-        seen = self.changes()
+        self._searches += 1
+        if self._searches == 2 and hasattr(self.db, "watch"):
+            self._watch = self.db.watch(CHANNEL)
+        seen = self._seen()
         key = (query, limit)
         with self._lock:
             kept = self._answers.get(key) if self._answers_at == seen else None
         if kept is None:
             kept = search(self.db, query, limit=limit)
             with self._lock:
-                if self._answers_at != seen:
-                    self._answers, self._answers_at = {}, seen
-                if len(self._answers) >= _CACHED_ANSWERS:
-                    self._answers.pop(next(iter(self._answers)))
-                self._answers[key] = kept
+                if self._answers_at == seen:
+                    if len(self._answers) >= _CACHED_ANSWERS:
+                        self._answers.pop(next(iter(self._answers)))
+                    self._answers[key] = kept
         return [{**hit, "tags": list(hit["tags"])} for hit in kept]  # the caller's own copy
 
     def dataset(self, name: str) -> Row | None:

@@ -254,9 +254,49 @@ class PostgresDatabase(Joining):
                     f"coalesce(max({column}), 0) + 1, false) FROM {quoted}"
                 )
 
+    def watch(self, channel: str) -> Watch:
+        """A flag raised by every NOTIFY on `channel` (a connection and thread of its own)."""
+        return Watch(self._dsn, channel)
+
     def reopen(self) -> PostgresDatabase:
         return PostgresDatabase(self._dsn, readonly=self.readonly, source=self.source)
 
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+
+class Watch:
+    """LISTEN on a channel from a thread: `changed()` is True once a notification came since the
+    last call (and always, once the listening connection is lost: the caller asks the database)."""
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        self._seen = threading.Event()
+        self._seen.set()  # nothing is known before the first look
+        self._lost = False
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, args=(dsn, channel), name=f"listen-{channel}", daemon=True)
+        self._thread.start()
+        self._ready.wait(CONNECT_TIMEOUT_S)
+
+    def _listen(self, dsn: str, channel: str) -> None:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                                 application_name="dataops-nb-watch") as con:
+                con.execute(f"LISTEN {channel}")  # a fixed identifier of this package, never input
+                self._ready.set()
+                for _ in con.notifies():
+                    self._seen.set()
+        except psycopg.Error:
+            pass
+        finally:
+            self._lost = True
+            self._seen.set()
+            self._ready.set()
+
+    def changed(self) -> bool:
+        if self._lost:
+            return True
+        was = self._seen.is_set()
+        self._seen.clear()
+        return was

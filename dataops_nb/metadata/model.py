@@ -50,7 +50,7 @@ def sync_spec(project: Any) -> bool:
     else:
         wanted = digest(spec)
         project.__dict__["_catalog_digest"] = (spec, wanted)
-    if project.ledger.meta_value(DIGEST_KEY) == wanted:
+    if project.ledger.catalog.kept_meta(DIGEST_KEY) == wanted:
         return False
     declared = {name: dataset_meta(spec, name) for name in spec.datasets}
     project.writable_ledger().catalog.sync_declared(declared, key=DIGEST_KEY, digest=wanted)
