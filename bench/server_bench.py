@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import ledger_bench  # noqa: E402
-from common import Result, main  # noqa: E402
+import ledger_bench
+from common import Result, main
 
-from tests.pg import PostgresServer  # noqa: E402
+from tests.pg import PostgresServer
 
 
 def run(args: argparse.Namespace) -> list[Result]:
