@@ -16,6 +16,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,8 @@ class StepContext:
     attempt: int = 1
     # a notebook run by hand reads as its user, within `access` (the spec and the user), any version
     reader: tuple[Any, str] | None = None
+    # the variable that holds a shared ledger's URL (a name, never the URL: it may carry a password)
+    ledger_env: str = "DATAOPS_LEDGER_URL"
     _read: dict[str, str | None] = field(default_factory=dict)
     _checks: list[dict[str, Any]] = field(default_factory=list)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -109,7 +113,8 @@ class StepContext:
         if as_of is not None:
             from .metadata.retention import as_of_path
 
-            record, path = as_of_path(self.store.ledger_path, name, as_of)
+            with reading_ledger(self.store, self.ledger_env) as ledger:
+                record, path = as_of_path(ledger, name, as_of)
             self._read[name] = record.version_id
             self._save_manifest()
             return pl.read_parquet(path)
@@ -119,7 +124,8 @@ class StepContext:
             version_id, run_id = parse_version(name, version)
             path = self.store.version_path(name, run_id)
             if not path.is_file():  # gc collected it, or there never was one: the ledger knows which
-                raise missing_version(self.store.ledger_path, name, version_id, version)
+                with reading_ledger(self.store, self.ledger_env) as ledger:
+                    raise missing_version(ledger, name, version_id, version)
             self._read[name] = version_id
             self._save_manifest()
             return pl.read_parquet(path)
@@ -446,17 +452,20 @@ def _dev_context() -> StepContext:
             for key, env in candidate.secrets().items():
                 secrets.setdefault(key, env)
     user = current_user()
+    ledger_env = spec.ledger.url_env if spec.ledger else "DATAOPS_LEDGER_URL"
     return StepContext(
         project=project,
         store=store,
         step_name=step_name,
         run_id=None,
         version_id="scratch",
-        datasets={name: info for name, info in current_datasets(store).items() if _may_read(spec, user, name)},
+        datasets={name: info for name, info in current_datasets(store, ledger_env).items()
+                  if _may_read(spec, user, name)},
         secrets_env=secrets,
         manifest_path=None,
         dev=True,
         reader=(spec, user),
+        ledger_env=ledger_env,
     )
 
 
@@ -481,15 +490,25 @@ def _test_context(context: dict[str, Any]) -> StepContext:
     )
 
 
-def current_datasets(store: Store) -> dict[str, dict[str, str]]:
-    """Current versions straight from the ledger, read-only (no write, no migration)."""
-    if not store.ledger_path.is_file():
-        return {}
-    ledger = Ledger.open(store.ledger_path, readonly=True, store_root=store.root)
+@contextmanager
+def reading_ledger(store: Store, ledger_env: str = "DATAOPS_LEDGER_URL") -> Iterator[Ledger | Path]:
+    """The project's ledger opened read-only for the block: a shared one (its URL in the variable
+    `ledger_env`), else the store's SQLite file; the file's path when there is none yet."""
+    url = os.environ.get(ledger_env, "").strip()
+    if not url and not store.ledger_path.is_file():
+        yield store.ledger_path
+        return
+    opened = Ledger.open(url or store.ledger_path, readonly=True, store_root=store.root)
     try:
-        current = ledger.versions.current()
+        yield opened
     finally:
-        ledger.close()
+        opened.close()
+
+
+def current_datasets(store: Store, ledger_env: str = "DATAOPS_LEDGER_URL") -> dict[str, dict[str, str]]:
+    """Current versions straight from the ledger, read-only (no write, no migration)."""
+    with reading_ledger(store, ledger_env) as ledger:
+        current = {} if isinstance(ledger, Path) else ledger.versions.current()
     return {name: {"version": v.version_id, "path": v.path} for name, v in current.items()}
 
 

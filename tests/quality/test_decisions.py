@@ -3,8 +3,6 @@ standing decisions ("known issues") keep a repeating warning closed while their 
 
 from __future__ import annotations
 
-import pytest
-
 from .conftest import cli_json
 
 
@@ -12,7 +10,6 @@ def _states(project, *args):
     return {row["step"]: (row["state"], row["reasons"]) for row in cli_json(project, "status", *args)}
 
 
-@pytest.mark.usefixtures("ledger_backend")  # on SQLite and on PostgreSQL
 def test_accepting_a_quarantined_version_makes_its_step_fresh_and_dependents_stale(gated):
     gated.cli("run", check=0)
     bad = gated.cli("run", "-p", "make.dup=true")
