@@ -30,9 +30,6 @@ from typing import Any
 
 from .errors import AccessDeniedError
 
-WITHHELD = "(the error is withheld: it may show personal data of a dataset the step used)"
-
-
 @dataclass(frozen=True)
 class StepDatasets:
     """The datasets a step of a run is on record for; `complete` is False when a manifest was unreadable."""
@@ -50,14 +47,15 @@ def step_manifests(project: Any, run_id: str, step: str) -> list[Path]:
 
 
 def step_datasets(project: Any, run_id: str, step: str) -> StepDatasets:
-    names, complete, _ = _on_record(project, run_id, step)
+    names, complete, _, _ = _on_record(project, run_id, step)
     return StepDatasets(run_id, step, frozenset(names), complete)
 
 
-def _on_record(project: Any, run_id: str, step: str) -> tuple[set[str], bool, dict[str, str]]:
-    """(datasets, complete, {version id: dataset}) of what the step read and published."""
+def _on_record(project: Any, run_id: str, step: str) -> tuple[set[str], bool, dict[str, str], dict[str, str]]:
+    """(datasets, complete, {version id: dataset}, {published file: dataset}) of what the step read and published."""
     names: set[str] = set()
     versions: dict[str, str] = {}
+    files: dict[str, str] = {}
     complete = True
     if project.has_ledger():
         for version in project.ledger.versions_of_run(run_id):
@@ -85,9 +83,11 @@ def _on_record(project: Any, run_id: str, step: str) -> tuple[set[str], bool, di
                     version = item.get("version")
                     if isinstance(version, str) and version:
                         versions[version if "@" in version else f"{item['dataset']}@{version}"] = item["dataset"]
+                    if key == "published" and isinstance(item.get("path"), str):  # staged or not
+                        files[str(project.store.root / item["path"])] = item["dataset"]
                 else:
                     complete = False
-    return names, complete, versions
+    return names, complete, versions, files
 
 
 def _known_datasets(project: Any) -> set[str]:
@@ -139,7 +139,7 @@ def may_see_pii(project: Any, user: str | None, run_id: str, step: str) -> bool:
     from .security import current_user
 
     user = user or current_user()
-    names, complete, versions = _on_record(project, run_id, step)
+    names, complete, versions, _ = _on_record(project, run_id, step)
     if not complete or not may_read_step(project, user, run_id, step):
         return False
     ledger = project.ledger if project.has_ledger() else None
@@ -156,10 +156,10 @@ def step_error(project: Any, user: str | None, run_id: str, step: str, error: st
     """A step's error as `user` may see it: PII values masked unless they may see them."""
     if not error or may_see_pii(project, user, run_id, step):
         return error
-    from .metadata.pii import mask_text, personal_values
+    from .metadata.pii import WITHHELD, mask_text, personal_values
 
-    _, _, versions = _on_record(project, run_id, step)
-    values = personal_values(project, versions, error)
+    _, _, versions, files = _on_record(project, run_id, step)
+    values = personal_values(project, versions, error, files)
     if values is None:
         return WITHHELD
     return mask_text(error, values)

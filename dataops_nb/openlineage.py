@@ -73,6 +73,9 @@ def namespace(spec: Spec) -> str:
     return f"dataops://{slug}"
 
 
+LINEAGE_READER = ":openlineage"  # who reads the events: no member of any role, so PII values are masked
+
+
 def run_uuid(space: str, run_id: str, step: str | None = None) -> str:
     """The OpenLineage runId of a pipeline run (`step=None`) or of one step in it."""
     key = f"{space}/runs/{run_id}" + (f"/steps/{step}" if step else "")
@@ -134,7 +137,7 @@ class _RunView:
         if kind != "COMPLETE":
             from .access import step_error  # a lineage backend is no member: PII values masked
 
-            error = step_error(self.project, ":openlineage", self.run_id, step, row["error"])
+            error = step_error(self.project, LINEAGE_READER, self.run_id, step, row["error"])
             facets["errorMessage"] = _error(error or f"the step ended {row['status']}")
         time = row["ended_at"] or self.run["ended_at"] or row["started_at"] or self.run["started_at"]
         event = self._event(kind, time, step, facets)
@@ -282,7 +285,7 @@ class _RunView:
         facets["dataQualityMetrics"] = _facet("DataQualityMetricsDatasetFacet", **metrics)
         if checks:
             facets["dataQualityAssertions"] = _facet(
-                "DataQualityAssertionsDatasetFacet", assertions=[_assertion(c) for c in checks]
+                "DataQualityAssertionsDatasetFacet", assertions=[self._assertion(c) for c in checks]
             )
         statistics = {k: v for k, v in (("rowCount", version.rows), ("size", version.bytes)) if v is not None}
         return {
@@ -292,6 +295,16 @@ class _RunView:
             "outputFacets": {"outputStatistics": _facet("OutputStatisticsOutputDatasetFacet", **statistics)},
         }
 
+
+    def _assertion(self, check: Any) -> dict[str, Any]:
+        """A check result, its message's PII values masked (a lineage backend is no member)."""
+        from .metadata.pii import message_for
+
+        item = _assertion(check)
+        if "description" in item:
+            item["description"] = message_for(self.project, LINEAGE_READER, check["dataset"], check["version_id"],
+                                              item["description"])
+        return item
 
     def _column_metrics(self, version: Any) -> dict[str, dict[str, Any]]:
         """From the version's column profile; min and max only of numbers outside PII columns."""

@@ -208,6 +208,7 @@ def report(project: Project, run_id: str | None = None, output: Path | None = No
     failed = failures(project.ledger, versions)
     for failure in failed:
         failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
+        failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], user)
     path = (output or project.store.root / "reports" / f"{run['run_id']}.html").resolve()
     checks = {version: quality(project.ledger, version) for version in versions}
     write_text(path, render(project, run, checks, failed, path))
@@ -336,7 +337,7 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
             else "warn" if any(r.status == "warn" for r in results) else "pass",
             "results": [
                 {"check": r.check.name, "status": r.status, "failing": r.failing, "fraction": r.fraction,
-                 "rows": r.rows, "message": r.message,
+                 "rows": r.rows, "message": _message_for(project, version.dataset, version.version_id, r.message, None),
                  "sample": _sample_for(project, version.dataset, version.version_id, r.sample, None)}
                 for r in results
             ],
@@ -361,6 +362,7 @@ def review_items(project: Project, dataset: str | None = None, user: str | None 
     items = open_items(project.ledger, dataset)
     for failure in items["failures"]:
         failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
+        failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], user)
     return items
 
 
@@ -373,6 +375,13 @@ def _sample_for(project: Project, dataset: str, version: str, rows: list[dict[st
     if not rows or not may(project.spec, user or current_user(), dataset, "read"):
         return []
     return mask_rows(rows, hidden(project.spec, project.ledger, dataset, version, user=user))
+
+
+def _message_for(project: Project, dataset: str, version: str, message: str | None, user: str | None) -> str | None:
+    """A check's message as `user` may see it: PII values masked unless they may unmask."""
+    from .metadata.pii import message_for
+
+    return message_for(project, user, dataset, version, message)
 
 
 def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None,

@@ -71,7 +71,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
         "current_version": _version(project, current, ledger) if current else None,
         "versions": [_version(project, v, ledger, brief=True) for v in versions],
         "freshness": freshness(freshness_sla, current, profiles if readable else {}, ledger),
-        "quality": quality(ledger, current.version_id) if current else {"status": None, "checks": []},
+        "quality": _quality_for(project, user, name, current.version_id) if current else {"status": None, "checks": []},
         "upstream": _upstream(ledger, current.version_id) if current else [],
         "downstream": _downstream(ledger, name, versions),
         "notebook": _notebook(project, ledger, current) if current else None,
@@ -85,6 +85,16 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
             f"{user} may not read {name}: its rows and column profiles are hidden (see access in dataops.yaml).",
         },
     }
+
+
+def _quality_for(project: Any, user: str, name: str, version_id: str) -> dict[str, Any]:
+    """`quality` with each check's message as `user` may see it (PII values masked)."""
+    from .pii import message_for
+
+    result = quality(project.ledger, version_id)
+    for check in result["checks"]:
+        check["message"] = message_for(project, user, name, version_id, check["message"])
+    return result
 
 
 def _column_tags(spec: Any, ledger: Any, name: str, version_id: str | None) -> dict[str, list[dict[str, Any]]]:

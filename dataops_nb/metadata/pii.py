@@ -351,29 +351,36 @@ def mask_text(text: str, values: Iterable[str] = ()) -> str:
     return _CANDIDATES.sub(lambda m: MASK if kind_of(m.group(0).strip()) else m.group(0), text)
 
 
-def personal_values(project: Any, versions: Mapping[str, str], text: str) -> set[str] | None:
-    """The values of PII columns of the dataset `versions` ({version id: dataset}) that occur
-    in `text`; None when a version's file could not be searched (then nothing can be said)."""
+def personal_values(project: Any, versions: Mapping[str, str], text: str,
+                    files: Mapping[str, str] | None = None) -> set[str] | None:
+    """The values of PII columns of the dataset `versions` ({version id: dataset}) and `files`
+    ({parquet file: dataset}, for versions a failed step never staged) that occur in `text`;
+    None when a file could not be searched (then nothing can be said)."""
     from ..store import quote_path, scratch
 
     ledger = project.ledger if project.has_ledger() else None
+    sources: dict[str, tuple[str, str | None]] = {}  # file -> (dataset, version id)
+    for version_id, dataset in sorted(versions.items()):
+        record = ledger.versions.get(version_id) if ledger is not None else None
+        if record is not None:
+            sources[str(record.path)] = (dataset, version_id)
+    for path, dataset in sorted((files or {}).items()):
+        sources.setdefault(path, (dataset, None))
     text = text[:MAX_TEXT]
     found: set[str] = set()
     con = None
     try:
-        for version_id, dataset in sorted(versions.items()):
-            record = ledger.versions.get(version_id) if ledger is not None else None
-            if record is None or not Path(record.path).is_file():
-                continue
-            names = {c["name"] for c in record.schema}
-            columns = sorted(personal(project.spec, ledger, dataset, version_id) & names)
-            if not columns:
+        for path, (dataset, version_id) in sources.items():
+            if not Path(path).is_file():
                 continue
             con = con or scratch()
-            for column in columns:
+            names = {row[0] for row in con.execute(f"SELECT name FROM parquet_schema({quote_path(path)})").fetchall()}
+            wanted = pii_columns(project.spec, dataset) if ledger is None else \
+                personal(project.spec, ledger, dataset, version_id)
+            for column in sorted(wanted & names):
                 ident = '"' + column.replace('"', '""') + '"'
                 rows = con.execute(
-                    f"SELECT DISTINCT v FROM (SELECT CAST({ident} AS VARCHAR) AS v FROM read_parquet({quote_path(record.path)})) "
+                    f"SELECT DISTINCT v FROM (SELECT CAST({ident} AS VARCHAR) AS v FROM read_parquet({quote_path(path)})) "
                     f"WHERE length(v) >= {MIN_VALUE_LENGTH} AND contains(?, v)", [text],
                 ).fetchall()
                 found.update(str(row[0]) for row in rows)
@@ -383,3 +390,22 @@ def personal_values(project: Any, versions: Mapping[str, str], text: str) -> set
         if con is not None:
             con.close()
     return found
+
+
+def message_for(project: Any, user: str | None, dataset: str, version_id: str | None, text: str | None) -> str | None:
+    """A check's message on a dataset version as `user` (default: the current one) may see it:
+    whole for who may read and unmask the dataset (or when it has no PII), PII values masked
+    for anyone else (a DuckDB error quotes the value it could not convert)."""
+    from ..security import current_user, may
+
+    if not text or not project.has_ledger():
+        return text
+    spec, user = project.spec, user or current_user()
+    if may(spec, user, dataset, "read") and (
+            may_unmask(spec, user, dataset) or not personal(spec, project.ledger, dataset, version_id)):
+        return text
+    values = personal_values(project, {version_id: dataset} if version_id else {}, text)
+    return WITHHELD if values is None else mask_text(text, values)
+
+
+WITHHELD = "(withheld: it may show personal data)"

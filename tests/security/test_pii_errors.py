@@ -18,10 +18,17 @@ name: errors-pii
 steps:
   - {name: people, notebook: notebooks/people.ipynb}
   - {name: crash, notebook: notebooks/crash.ipynb, needs: [people]}
+  - {name: names, notebook: notebooks/names.ipynb}
 datasets:
   raw.people:
     columns:
       full_name: {tags: [pii]}
+  raw.names:
+    columns:
+      full_name: {tags: [pii]}
+      n: {checks: [not_null]}
+    checks:
+      - sql: {query: "select n from {this} where cast(full_name as integer) > 0", severity: warn}
 access:
   roles:
     steward: {read: ["*"], unmask: ["*"]}
@@ -37,12 +44,19 @@ row = dn.read("raw.people").row(0, named=True)
 raise ValueError(f"bad row for {row['full_name']} <{row['email']}>, card {row['card']}, "
                  f"account 9876543210 in run of step crash")
 """
+# a check DuckDB cannot answer quotes the value in its error
+NAMES = """
+import polars as pl
+import dataops_nb as dn
+dn.step().publish("raw.names", pl.DataFrame({"full_name": ["Ada Lovelace"], "n": [1]}))
+"""
 VALUES = {"name": "Ada Lovelace", "email": "ada@example.com", "card": "4111 1111 1111 1111", "account": "9876543210"}
 
 
 async def test_step_errors_show_pii_only_to_who_may_unmask(served, api):
     served.notebook("people", "bump = 0", PEOPLE)
     served.notebook("crash", "x = 1", CRASH)
+    served.notebook("names", "x = 1", NAMES)
     served.spec(SPEC)
     served.cli("run", env={"DATAOPS_USER": "alice"}, check=1)
     [(run,)] = served.ledger_rows("SELECT max(run_id) FROM runs")
@@ -72,6 +86,18 @@ async def test_step_errors_show_pii_only_to_who_may_unmask(served, api):
         assert code == 200 and leaks(body, VALUES) == [] and MASK.encode() in body, user
         code, body = await api(user, "GET", "runs")
         assert code == 200 and leaks(body, VALUES) == [], user
+    # a check's message too: in review, check, the catalog page, the report and the reviews API
+    [(message,)] = served.ledger_rows("SELECT message FROM check_results WHERE dataset = 'raw.names' AND kind = 'sql'")
+    assert "Ada Lovelace" in message
+    for user in ("bob", "carol"):
+        review, page = cli(user, "review", "--json"), cli(user, "catalog", "show", "raw.names", "--json")
+        [failure] = [f for f in json.loads(review)["failures"] if f["dataset"] == "raw.names"]
+        assert MASK in failure["message"] and leaks((review + page).encode(), VALUES) == [], user
+        code, body = await api(user, "GET", "reviews")
+        assert code == 200 and leaks(body, VALUES) == [], user
+        html = (served.root / f"report-{user}.html").read_bytes()
+        assert b"could not run" in html and leaks(html, VALUES) == []
+    assert any("Ada Lovelace" in f["message"] for f in json.loads(cli("alice", "review", "--json"))["failures"])
     # the steward sees the error as it was
     assert all(value in error_of(json.loads(cli("alice", "show", run, "--json"))) for value in VALUES.values())
     code, body = await api("alice", "GET", "runs", run)
