@@ -30,6 +30,7 @@ from typing import Any
 
 from .errors import AccessDeniedError
 
+
 @dataclass(frozen=True)
 class StepDatasets:
     """The datasets a step of a run is on record for; `complete` is False when a manifest was unreadable."""
