@@ -860,6 +860,28 @@ def metrics_command(ctx: click.Context, output: Path | None) -> None:
     _emit(ctx, {"path": str(output)}, lambda d: click.echo(f"metrics written to {d['path']}", err=True))
 
 
+@cli.command("cancel")
+@common
+@click.argument("run_id", required=False)
+@click.option("--grace", default="10s", show_default=True, metavar="DURATION",
+              help="How long interrupted steps have to stop before their kernels are killed.")
+@click.option("--no-wait", is_flag=True, help="Return once the request is made, not when the run has ended.")
+@click.pass_context
+def cancel_command(ctx: click.Context, run_id: str | None, grace: str, no_wait: bool) -> None:
+    """Stop a run (default: the one in progress); it ends cancelled and `run --resume RUN` redoes the rest."""
+    from . import service
+    from .spec import parse_duration
+
+    try:
+        seconds = parse_duration(grace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--grace") from exc
+    data = service.cancel_run(_project(ctx), run_id, grace=seconds, wait=not no_wait)
+    _emit(ctx, data, lambda d: click.echo(f"run {d['run_id']}: {d['status']}"
+                                          + ("" if d["status"] != "cancelled" else
+                                             f" (resume with `dataops-nb run --resume {d['run_id']}`)")))
+
+
 @cli.group("notify")
 @common
 def notify_group() -> None:

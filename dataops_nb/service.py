@@ -838,3 +838,13 @@ def metrics(project: Project) -> tuple[bytes, str]:
     from .metrics import exposition
 
     return exposition(project)
+
+
+def cancel_run(project: Project, run_id: str | None = None, *, user: str | None = None, grace: float = 10.0,
+               wait: bool = True) -> dict[str, Any]:
+    """Stop a run (default: the one in progress): its running steps are interrupted, then killed after
+    `grace` seconds; it ends `cancelled` and can be resumed."""
+    from .runner.cancel import cancel
+    from .security import current_user
+
+    return cancel(project, run_id, user=user or current_user(), grace=grace, wait=wait)

@@ -29,6 +29,7 @@ class RunStatus(StrEnum):
     SUCCESS = "success"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
 
 
 class StepStatus(StrEnum):

@@ -25,6 +25,8 @@ class Executor(Protocol):
 
     def submit(self, task: StepTask) -> Future[StepOutcome]: ...
 
+    def cancel(self, grace: float) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -58,6 +60,11 @@ class LocalExecutor:
             ).start()
         return self.pool.call(run_step(self.pool, task))
 
+    def cancel(self, grace: float) -> None:
+        """Interrupt the running steps; kill their kernels after `grace` seconds."""
+        if self.pool is not None:
+            self.pool.call(self.pool.interrupt_all(grace)).result(timeout=grace + 60)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.close()
@@ -82,6 +89,7 @@ class DaskExecutor:
         self.jobs, self.address = jobs, address
         self.client: Any = None
         self.cluster: Any = None
+        self.remote: list[Any] = []
 
     def start(self) -> None:
         try:
@@ -104,6 +112,7 @@ class DaskExecutor:
     def submit(self, task: StepTask) -> Future[StepOutcome]:
         result: Future[StepOutcome] = Future()
         remote = self.client.submit(execute_step, task, pure=False, key=f"{task.step}-{task.run_id}-{task.attempt}")
+        self.remote.append(remote)
 
         def settle(done: Any) -> None:
             try:
@@ -113,6 +122,11 @@ class DaskExecutor:
 
         remote.add_done_callback(settle)
         return result
+
+    def cancel(self, grace: float) -> None:
+        """Cancel the step tasks on the cluster (a running one is stopped with its worker's task)."""
+        if self.client is not None and self.remote:
+            self.client.cancel(self.remote, force=True)
 
     def close(self) -> None:
         if self.client is not None:

@@ -159,6 +159,7 @@ class KernelPool:
         # Kernels forked from a server that imported ipykernel once (worth it for several)
         self.fork = fork and os.environ.get("DATAOPS_FORK_KERNELS", "1") != "0"
         self._forks: asyncio.Task[Any] | None = None  # the fork server, once a kernel asked for it
+        self.cancelled = False  # the run was cancelled: no step gets a kernel any more
 
     # --- lifecycle (called from any thread) ------------------------------------------
 
@@ -254,12 +255,29 @@ class KernelPool:
     async def acquire(self) -> Kernel:
         """A ready kernel for one step; another starts warming at once."""
         assert self._ready is not None
+        if self.cancelled:
+            raise KernelStartError("the run was cancelled before this step started")
         if self._ready.empty():
             self._started += 1
             self._ready.put_nowait(asyncio.ensure_future(self._spawn()))
         task = await self._ready.get()
         await self._fill()
         return await task
+
+    async def interrupt_all(self, grace: float) -> None:
+        """Cancel: interrupt every kernel (a step's cell raises KeyboardInterrupt), then kill
+        those still running after `grace` seconds; no step starts afterwards."""
+        self.cancelled = True
+        for kernel in list(self._live):
+            try:
+                await kernel.km.interrupt_kernel()
+            except Exception:  # noqa: BLE001 - a kernel that is gone needs no interrupt
+                pass
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._live and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        for kernel in list(self._live):
+            kernel.kill()
 
     async def release(self, kernel: Kernel) -> None:
         """Shut a used kernel down in the background: the next step need not wait."""

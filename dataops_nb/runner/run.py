@@ -26,6 +26,8 @@ from ..secrets import Redactor, hidden_envs, secret_envs
 from ..security import current_user
 from ..spec import DATASET_NAME, Step
 from . import dag
+from .cancel import POLL_S as CANCEL_POLL_S
+from .cancel import RunCancelled, requested
 from .execute import StepOutcome, StepTask
 from .executors import Executor, make_executor
 from .fingerprint import Fingerprint, fingerprint, stale_reasons
@@ -311,6 +313,7 @@ class Runner:
         started_any = False
         try:
             while pending or running:
+                self._check_cancelled(run_id)
                 for name in list(pending):
                     deps = [d for d in by_name[name].step.needs if d in by_name]
                     blocked = [d for d in deps if state.get(d) in FAILED]
@@ -331,7 +334,9 @@ class Runner:
                         running[executor.submit(self._task(run_id, by_name[name], 1))] = name
                 if not running:
                     continue
-                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                done, _ = wait(list(running), timeout=CANCEL_POLL_S, return_when=FIRST_COMPLETED)
+                if not done:
+                    continue
                 self.lease.check()  # a runner that lost its lease commits nothing more
                 for future in done:
                     name = running.pop(future)
@@ -345,6 +350,8 @@ class Runner:
                     outcome = self._commit(run_id, outcome)
                     outcomes[name] = outcome
                     state[name] = outcome.status
+        except RunCancelled as cancelled:
+            return self._cancelled(run_id, cancelled, executor, running, pending, outcomes, skipped)
         except BaseException:
             for name in [*running.values(), *pending]:  # Ctrl-C: no step row is left running
                 self.ledger.set_step(run_id, name, status="interrupted")
@@ -365,6 +372,31 @@ class Runner:
         self.warnings[""] = self.alerts.warnings  # the run's own: a notification that could not go out
         warnings = {step: found for step, found in self.warnings.items() if found}
         return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings)
+
+    def _check_cancelled(self, run_id: str) -> None:
+        request = requested(self.store.root, run_id)
+        if request is not None:
+            raise RunCancelled(request)
+
+    def _cancelled(self, run_id: str, cancelled: RunCancelled, executor: Executor,
+                   running: dict[Future[StepOutcome], str], pending: list[str],
+                   outcomes: dict[str, StepOutcome | None], skipped: dict[str, str]) -> RunSummary:
+        """Stop the running steps (interrupt, then kill after the grace period); commit nothing they
+        staged; they and the steps not started become `interrupted`; the run ends `cancelled`."""
+        self._emit("run_cancelling", run_id=run_id, by=cancelled.request.get("by"), grace_s=cancelled.grace,
+                   steps=list(running.values()))
+        executor.cancel(cancelled.grace)
+        wait(list(running), timeout=cancelled.grace + 30)
+        for name in [*running.values(), *pending]:
+            self.ledger.set_step(run_id, name, status="interrupted", error=str(cancelled))
+        message = f"{cancelled} ({len(running)} running step(s) stopped)"
+        self.ledger.end_run(run_id, "cancelled", message)
+        audit_log.record(self.ledger, audit_log.RUN_ENDED, target=run_id,
+                         details={"status": "cancelled", "message": message, "by": cancelled.request.get("by")})
+        self._emit("run_finished", run_id=run_id, status="cancelled")
+        for name in running.values():
+            skipped[name] = str(cancelled)
+        return RunSummary(run_id=run_id, status="cancelled", steps=outcomes, skipped=skipped)
 
     def _emit(self, event: str, **fields: Any) -> None:
         record = self.log.event(event, **self.redactor.data(fields))

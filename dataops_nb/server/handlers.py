@@ -212,6 +212,17 @@ class RunHandler(DataOpsHandler):
         await self.answer(lambda project: models.Record(**service.show_run(project, run_id, user=self.user)))
 
 
+class CancelRunHandler(DataOpsHandler):
+    """POST: stop a run (the sidebar's Cancel): answers once the request is made, not when it has ended."""
+
+    @tornado.web.authenticated
+    async def post(self, run_id: str) -> None:
+        def cancel(project: Project) -> models.Record:
+            return models.Record(**service.cancel_run(project, run_id, user=self.user, wait=False))
+
+        await self.answer(cancel, status=202)
+
+
 class ExecutedNotebookHandler(DataOpsHandler):
     """A step's executed notebook as a read-only Jupyter contents model (the Runs panel's drive)."""
 
@@ -309,6 +320,7 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     ("runs", RunsHandler),
     (rf"runs/({NAME})", RunHandler),
     (rf"runs/({NAME})/notebooks/({NAME})", ExecutedNotebookHandler),
+    (rf"runs/({NAME})/cancel", CancelRunHandler),
     ("catalog", CatalogHandler),
     (rf"catalog/({NAME})", DatasetHandler),
     (rf"lineage/({NAME})", LineageHandler),
