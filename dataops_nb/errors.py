@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 
 def nearest(name: str, candidates: Iterable[str]) -> str | None:
@@ -182,3 +183,34 @@ class CheckFileAccessError(DataOpsError):
         )
         self.dataset = dataset
         self.detail = detail
+
+
+# --- errors between processes (the run worker and whoever started it) -----------------
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def error_record(exc: BaseException) -> dict[str, Any]:
+    """An error as data another process can rebuild: its type, message, exit code and plain fields."""
+    fields = {k: v for k, v in vars(exc).items() if k != "message" and isinstance(v, _PLAIN)}
+    return {"type": type(exc).__name__, "message": str(exc), "exit_code": getattr(exc, "exit_code", 1),
+            "fields": fields}
+
+
+def _subclasses(cls: type) -> dict[str, type]:
+    found = {cls.__name__: cls}
+    for sub in cls.__subclasses__():
+        found.update(_subclasses(sub))
+    return found
+
+
+def rebuilt_error(record: dict[str, Any]) -> DataOpsError:
+    """The `DataOpsError` an `error_record` describes, as its own class where this process knows it
+    (so an interface maps it as it would have in the worker: 409 for a conflict, 404 for a name)."""
+    cls = _subclasses(DataOpsError).get(str(record.get("type")), DataOpsError)
+    error = cls.__new__(cls)
+    DataOpsError.__init__(error, str(record.get("message", "the run failed")))
+    error.__dict__.update(record.get("fields") or {})
+    if record.get("exit_code") is not None and record["exit_code"] != cls.exit_code:
+        error.exit_code = int(record["exit_code"])
+    return error

@@ -1,8 +1,8 @@
 """Runs started from an interface (the JupyterLab sidebar) in a process of their own.
 
 The run outlives the request that started it, the browser tab and even the server: it
-is a detached `dataops-nb run` process. Its run id is read back from the ledger, where
-the runner records its pid when it opens the run.
+is a detached run worker (`python -m dataops_nb.worker`), which reports its run id, or the
+error that refused the run (its type and fields), as structured messages on a status file.
 """
 
 from __future__ import annotations
@@ -13,13 +13,9 @@ import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from ..errors import ConflictError, DataOpsError, NotFoundError
+from ..errors import ConflictError, DataOpsError, NotFoundError, rebuilt_error
 from ..project import Project
-
-if TYPE_CHECKING:
-    from ..ledger.runs import RunRepository
 
 STARTUP_TIMEOUT_S = 60.0
 
@@ -57,39 +53,33 @@ def start_run(
     held = lock_is_held(project)
     if held:
         raise ConflictError(f"Another run is in progress: {held}.")
-    args = [sys.executable, "-m", "dataops_nb.cli", "-C", str(project.root), "run", "--no-wait", "--quiet"]
-    for name in only:
-        args += ["--only", name]
-    if from_step:
-        args += ["--from", from_step]
-    if force:
-        args.append("--force")
-    if env:
-        args += ["--env", env]
-    before = _latest_run_id(project)
+    from ..worker import WorkRequest, read_status
+
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(2).hex()}"
     logs = project.store.root / "launched"
     logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    status_path, log_path = logs / f"{stamp}.status.jsonl", logs / f"{stamp}.log"
+    request = WorkRequest(project=str(project.root), status=str(status_path), only=list(only),
+                          start=[from_step] if from_step else [], force=force, env=env, jobs=os.cpu_count() or 1)
+    request.write(logs / f"{stamp}.request.json")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            args, cwd=project.root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "dataops_nb.worker", str(logs / f"{stamp}.request.json")],
+            cwd=project.root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # not killed with the server or the request
             env=started_by(os.environ, user, origin),
         )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
-        run_id = _run_of_pid(project, process.pid, after=before)
-        if run_id:
-            return run_id
+        for message in read_status(status_path):
+            if message.get("state") in ("started", "finished") and message.get("run_id"):
+                return str(message["run_id"])
+            if message.get("state") == "failed":
+                raise rebuilt_error(message.get("error") or {})
         code = process.poll()
-        if code is not None:
-            run_id = _run_of_pid(project, process.pid, after=before)
-            if run_id:
-                return run_id
-            message = _last_line(log_path) or f"the run exited with code {code}"
-            if "Another run is in progress" in message:
-                raise ConflictError(message.removeprefix("Error: "))
-            raise DataOpsError(message.removeprefix("Error: "))
+        if code is not None and not read_status(status_path):
+            message = _last_line(log_path) or f"the run worker exited with code {code}"
+            raise DataOpsError(f"The run did not start: {message} (see {project.relative(log_path)}).")
         time.sleep(0.05)
     raise DataOpsError(f"The run did not start within {STARTUP_TIMEOUT_S:.0f} s; see {project.relative(log_path)}.")
 
@@ -102,23 +92,6 @@ def started_by(environ: Mapping[str, str], user: str | None, origin: str) -> dic
     if user:
         result[USER_VARIABLE] = user
     return result
-
-
-def _run_of_pid(project: Project, pid: int, *, after: str) -> str | None:
-    runs = _runs(project)
-    return runs.started_by(pid, after=after) if runs else None
-
-
-def _latest_run_id(project: Project) -> str:
-    runs = _runs(project)
-    return (runs.latest_id() or "") if runs else ""
-
-
-def _runs(project: Project) -> RunRepository | None:
-    try:
-        return project.ledger.runs
-    except DataOpsError:
-        return None  # the ledger is being created or migrated
 
 
 def _last_line(path: Path) -> str:
