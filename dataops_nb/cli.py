@@ -816,7 +816,6 @@ def ledger_copy(ctx: click.Context, to: str) -> None:
 def monitor_command(ctx: click.Context, grace: str) -> None:
     """Sweep freshness, row-count anomalies and the schedule; notify on changes; exit 1 on an error (for cron)."""
     from . import service
-    from .monitor import MonitorError
 
     try:
         seconds = service.parse_duration(grace)
@@ -836,9 +835,7 @@ def monitor_command(ctx: click.Context, grace: str) -> None:
             _say(f"  warning: {warning}")
 
     _emit(ctx, data, human)
-    errors = [f"{f['kind']} {f['subject']}" for f in data["findings"] if f["status"] == "error"]
-    if errors:
-        raise MonitorError(errors)
+    service.raise_for_monitor(data)
 
 
 @cli.command("metrics")
@@ -870,10 +867,9 @@ def metrics_command(ctx: click.Context, output: Path | None) -> None:
 def cancel_command(ctx: click.Context, run_id: str | None, grace: str, no_wait: bool) -> None:
     """Stop a run (default: the one in progress); it ends cancelled and `run --resume RUN` redoes the rest."""
     from . import service
-    from .spec import parse_duration
 
     try:
-        seconds = parse_duration(grace)
+        seconds = service.parse_duration(grace)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--grace") from exc
     data = service.cancel_run(_project(ctx), run_id, grace=seconds, wait=not no_wait)

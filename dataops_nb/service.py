@@ -833,6 +833,15 @@ def monitor(project: Project, *, env: str | None = None, grace: float = 1800.0) 
     return sweep(project, environment=env, grace=grace)
 
 
+def raise_for_monitor(result: dict[str, Any]) -> None:
+    """A sweep that found anything in error fails (exit 1, for cron), after its result was shown."""
+    from .monitor import MonitorError
+
+    errors = [f"{f['kind']} {f['subject']}" for f in result["findings"] if f["status"] == "error"]
+    if errors:
+        raise MonitorError(errors)
+
+
 def metrics(project: Project) -> tuple[bytes, str]:
     """The project's Prometheus metrics (text format) and their content type."""
     from .metrics import exposition

@@ -1,7 +1,7 @@
 """The run worker: `python -m dataops_nb.worker REQUEST.json`, a run in a process of its own.
 
-An interface (the Jupyter server's Run button, `service.start_run`) writes a `WorkRequest` as
-JSON and starts this module detached; it reports on the status file the request names, one
+`service.start_run` (the Jupyter server's Run button) writes a `WorkRequest` as JSON and
+starts this module detached; like the CLI's `run`, it calls `service.run` with `RunOptions`; it reports on the status file the request names, one
 JSON object per line, never as text to be matched:
 
     {"state": "started", "run_id": "..."}                    the run is open in the ledger
@@ -15,42 +15,10 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class WorkRequest:
-    project: str
-    status: str  # the status file (JSON lines)
-    only: list[str] = field(default_factory=list)
-    start: list[str] = field(default_factory=list)
-    force: bool = False
-    env: str | None = None
-    jobs: int = 1
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
-
-    @classmethod
-    def read(cls, path: Path) -> WorkRequest:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
-
-
-def read_status(path: Path) -> list[dict[str, Any]]:
-    """The messages a worker wrote so far (a line still being written is left for the next read)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    found = []
-    for line in lines:
-        try:
-            found.append(json.loads(line))
-        except ValueError:
-            break
-    return found
+from .runner.background import WorkRequest
 
 
 class _Status:
@@ -69,7 +37,6 @@ def work(request: WorkRequest) -> int:
     status = _Status(Path(request.status))
     try:
         from . import service
-        from .runner.run import RunRequest
 
         project = service.open_project(request.project)
 
@@ -77,9 +44,9 @@ def work(request: WorkRequest) -> int:
             if event.get("event") == "run_started":
                 status("started", run_id=event["run_id"])
 
-        summary = service.run(project, RunRequest(only=tuple(request.only), start=tuple(request.start),
-                                                  jobs=max(1, request.jobs), env=request.env, force=request.force),
-                              report, wait=False)
+        options = service.RunOptions(only=tuple(request.only), start=tuple(request.start), env=request.env,
+                                     jobs=request.jobs, force=request.force)
+        summary = service.run(project, options, report, wait=False)
     except DataOpsError as exc:
         status("failed", error=error_record(exc))
         return exc.exit_code

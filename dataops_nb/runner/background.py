@@ -11,13 +11,49 @@ import os
 import subprocess
 import sys
 import time
+import json
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConflictError, DataOpsError, NotFoundError, rebuilt_error
 from ..project import Project
 
 STARTUP_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class WorkRequest:
+    project: str
+    status: str  # the status file (JSON lines)
+    only: list[str] = field(default_factory=list)
+    start: list[str] = field(default_factory=list)
+    force: bool = False
+    env: str | None = None
+    jobs: int = 1
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> WorkRequest:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def read_status(path: Path) -> list[dict[str, Any]]:
+    """The messages a worker wrote so far (a line still being written is left for the next read)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    found = []
+    for line in lines:
+        try:
+            found.append(json.loads(line))
+        except ValueError:
+            break
+    return found
 
 
 def lock_is_held(project: Project) -> str | None:
@@ -53,8 +89,6 @@ def start_run(
     held = lock_is_held(project)
     if held:
         raise ConflictError(f"Another run is in progress: {held}.")
-    from ..worker import WorkRequest, read_status
-
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{os.urandom(2).hex()}"
     logs = project.store.root / "launched"
     logs.mkdir(parents=True, exist_ok=True)
