@@ -181,8 +181,8 @@ class PipelineHandler(DataOpsHandler):
 class RunsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        def runs(project: Project) -> models.Listing:
-            return models.Listing(items=service.runs(project, self.query(models.RunsQuery).limit, user=self.user))
+        def runs(project: Project) -> models.RunList:
+            return models.RunList(items=service.runs(project, self.query(models.RunsQuery).limit, user=self.user))
 
         await self.answer(runs)
 
@@ -209,7 +209,7 @@ class RunsHandler(DataOpsHandler):
 class RunHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
-        await self.answer(lambda project: models.Record(**service.show_run(project, run_id, user=self.user)))
+        await self.answer(lambda project: models.Run(**service.show_run(project, run_id, user=self.user)))
 
 
 class CancelRunHandler(DataOpsHandler):
@@ -238,8 +238,8 @@ class ExecutedNotebookHandler(DataOpsHandler):
 class CatalogHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        def search(project: Project) -> models.Listing:
-            return models.Listing(items=service.catalog_search(project, self.query(models.CatalogQuery).q))
+        def search(project: Project) -> models.HitList:
+            return models.HitList(items=service.catalog_search(project, self.query(models.CatalogQuery).q))
 
         await self.answer(search)
 
@@ -263,13 +263,13 @@ class LineageHandler(DataOpsHandler):
 class ReviewsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Record(**service.review_items(project, user=self.user)))
+        await self.answer(lambda project: models.Reviews(**service.review_items(project, user=self.user)))
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        def decide(project: Project) -> models.Record:
+        def decide(project: Project) -> models.Decided:
             request = self.body(models.Decision)
-            return models.Record(**service.review_decide(project, request.target, request.decision, request.reason,
+            return models.Decided(**service.review_decide(project, request.target, request.decision, request.reason,
                                                          user=self.user, origin=ORIGIN))
 
         await self.answer(decide, status=201)
@@ -278,17 +278,17 @@ class ReviewsHandler(DataOpsHandler):
 class TemplatesHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Listing(items=service.templates(project)))
+        await self.answer(lambda project: models.TemplateList(items=service.templates(project)))
 
 
 class StepsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def post(self) -> None:
-        def create(project: Project) -> models.Record:
+        def create(project: Project) -> models.StepCreated:
             request = self.body(models.NewStep)
             notebook = service.new_step(project, request.name, request.template, needs=request.needs,
                                         publishes=request.publishes, params=request.params)
-            return models.Record(step=request.name, notebook=_relative(Path(notebook), self.server_root),
+            return models.StepCreated(step=request.name, notebook=_relative(Path(notebook), self.server_root),
                                  publishes=service.published_by(Path(notebook)))
 
         await self.answer(create, status=201)

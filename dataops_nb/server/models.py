@@ -135,6 +135,101 @@ class Pipeline(BaseModel):
     running: str | None  # the run in progress, if any
 
 
+class _Open(BaseModel):
+    """A response whose declared fields are typed; fields the service adds later pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Run(_Open):
+    run_id: str
+    status: str
+    started_at: str
+    ended_at: str | None
+    user: str | None
+    environment: str | None
+    message: str | None
+    resumed_from: str | None
+    selection: list[str]  # the steps the run selected (each has a step run once it is planned)
+    warnings: int  # checks of its published versions that ended `warn`
+    steps: list[StepRun]
+
+
+class RunList(BaseModel):
+    items: list[Run]
+
+
+class Hit(_Open):
+    name: str
+    description: str | None
+    owner: str | None
+    tags: list[str]
+
+
+class HitList(BaseModel):
+    items: list[Hit]
+
+
+class Template(_Open):
+    name: str
+    description: str
+    source: str
+
+
+class TemplateList(BaseModel):
+    items: list[Template]
+
+
+class Failure(_Open):
+    """An open failing check (warn or error) on a current or quarantined version."""
+
+    id: int
+    dataset: str
+    version: str
+    version_status: str
+    run_id: str | None
+    step: str | None
+    check: str
+    column: str | None  # the column it checks, when it checks one
+    status: Literal["warn", "error"]
+    failing: int | None
+    fraction: float | None
+    rows: int | None
+    message: str | None
+    sample: list[dict[str, Any]]
+
+
+class Quarantined(_Open):
+    dataset: str
+    version: str
+    run_id: str | None
+    step: str | None
+    rows: int | None
+    created_at: str
+
+
+class Reviews(_Open):
+    failures: list[Failure]
+    quarantined: list[Quarantined]
+    decisions: list[dict[str, Any]]
+
+
+class Decided(_Open):
+    id: int
+    target: str
+    dataset: str
+    version: str
+    decision: str
+    reason: str
+    user: str
+    effect: str  # what the decision changed: `recorded`, `promoted to current...`, `quarantined; ...`
+
+
+class StepCreated(_Open):
+    step: str
+    notebook: str  # relative to the server root
+
+
 class Listing(BaseModel):
     """A list of plain records (runs, search results, templates)."""
 

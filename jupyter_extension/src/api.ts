@@ -1,6 +1,17 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { Contents, ServerConnection } from '@jupyterlab/services';
 
+// the API's request and response types, generated from the server's pydantic models
+import {
+  IDecided, IDecision, IFailure, IHitList, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
+  IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
+} from './models';
+
+export type {
+  IDecided, IDecision, IFailure, IHitList, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
+  IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
+};
+
 /** An error answered by the /dataops/ API, with its one-sentence message. */
 export class APIError extends Error {
   constructor(
@@ -9,140 +20,6 @@ export class APIError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface ISettings {
-  kit_version: string;
-  extension_version: string;
-  project: string | null;
-  project_name: string | null;
-}
-
-/** One step in one run (`error` reads `cell N: Error: message` when a cell raised). */
-export interface IStepRun {
-  name: string;
-  status: string;
-  attempt: number | null;
-  started_at: string | null;
-  ended_at: string | null;
-  duration_s: number | null;
-  output_notebook: string | null;
-  error: string | null;
-  /** Checks of the versions it published that ended `warn`. */
-  warnings: number;
-}
-
-export interface IStepOutcome extends IStepRun {
-  run_id: string;
-}
-
-export interface IPipelineStep {
-  name: string;
-  notebook: string;
-  needs: string[];
-  description: string;
-  /** Freshness: would a run re-execute it? */
-  state: 'fresh' | 'stale';
-  reasons: string[];
-  last_status: string | null;
-  last_run: string | null;
-  /** The step's latest run or skip. */
-  outcome: IStepOutcome | null;
-}
-
-export interface IPipeline {
-  name: string;
-  steps: IPipelineStep[];
-  edges: [string, string][];
-  running: string | null;
-}
-
-export interface IRun {
-  run_id: string;
-  status: string;
-  started_at: string;
-  ended_at: string | null;
-  user: string | null;
-  environment: string | null;
-  message: string | null;
-  selection: string[];
-  warnings: number;
-  steps: IStepRun[];
-}
-
-export interface IListing<T> {
-  items: T[];
-}
-
-export interface IHit {
-  name: string;
-  description: string;
-  owner: string | null;
-  tags: string[];
-}
-
-export interface ITemplate {
-  name: string;
-  description: string;
-}
-
-export interface IStartRun {
-  mode: 'all' | 'only' | 'from';
-  step?: string | null;
-  force?: boolean;
-  env?: string | null;
-}
-
-export interface INewStep {
-  name: string;
-  template: string;
-  needs: string[];
-}
-
-export interface IFailure {
-  id: number;
-  dataset: string;
-  version: string;
-  version_status: string;
-  run_id: string | null;
-  step: string | null;
-  check: string;
-  column: string | null;
-  status: string;
-  failing: number | null;
-  fraction: number | null;
-  rows: number | null;
-  message: string | null;
-  sample: Record<string, unknown>[];
-}
-
-export interface IQuarantined {
-  dataset: string;
-  version: string;
-  run_id: string | null;
-  step: string | null;
-  rows: number | null;
-  created_at: string;
-}
-
-export interface IReviews {
-  failures: IFailure[];
-  quarantined: IQuarantined[];
-}
-
-export interface IDecision {
-  target: string;
-  decision: 'accept' | 'waive' | 'quarantine' | 'comment';
-  reason: string;
-}
-
-export interface IDecided {
-  id: number;
-  target: string;
-  dataset: string;
-  version: string;
-  decision: string;
-  effect: string;
 }
 
 /** A dataset page (see dataops_nb/metadata/pages.py). */
@@ -192,7 +69,7 @@ export class DataOpsClient {
     return this.request('pipeline');
   }
 
-  runs(limit = 30): Promise<IListing<IRun>> {
+  runs(limit = 30): Promise<IRunList> {
     return this.request('runs', {}, { limit: String(limit) });
   }
 
@@ -200,7 +77,7 @@ export class DataOpsClient {
     return this.request(`runs/${encodeURIComponent(runId)}`);
   }
 
-  startRun(request: IStartRun): Promise<{ run_id: string }> {
+  startRun(request: IStartRun): Promise<IRunStarted> {
     return this.post('runs', request);
   }
 
@@ -208,7 +85,7 @@ export class DataOpsClient {
     return this.request(`runs/${encodeURIComponent(runId)}/notebooks/${encodeURIComponent(step)}`);
   }
 
-  search(q: string): Promise<IListing<IHit>> {
+  search(q: string): Promise<IHitList> {
     return this.request('catalog', {}, { q });
   }
 
@@ -224,11 +101,11 @@ export class DataOpsClient {
     return this.post('reviews', decision);
   }
 
-  templates(): Promise<IListing<ITemplate>> {
+  templates(): Promise<ITemplateList> {
     return this.request('templates');
   }
 
-  newStep(step: INewStep): Promise<{ step: string; notebook: string }> {
+  newStep(step: INewStep): Promise<IStepCreated> {
     return this.post('steps', step);
   }
 }

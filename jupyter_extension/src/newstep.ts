@@ -23,7 +23,7 @@ class NewStepForm extends Widget {
     if (previous) {
       this.template.value = previous.template;
       this.name.value = previous.name;
-      this.boxes.forEach(box => (box.checked = previous.needs.includes(box.value)));
+      this.boxes.forEach(box => (box.checked = (previous.needs ?? []).includes(box.value)));
     }
     this.name.addEventListener('input', () => this.validate());
     this.filter.addEventListener('input', () => {
