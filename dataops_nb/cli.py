@@ -238,6 +238,8 @@ def run(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], star
         for step, found in summary.warnings.items():
             for warning in found:
                 _say(f"  warning in step '{step}': {warning}" if step else f"  warning: {warning}")
+        for step, found in summary.unchanged.items():
+            _say(f"  step '{step}' published the same content again, so no new version of: {', '.join(found)}")
     if summary.status != "success":
         lines = [f"step '{f.step}' {f.status} ({f.notebook or 'no notebook'}): {f.error}" for f in summary.failures]
         for name, reason in summary.skipped.items():
@@ -453,7 +455,8 @@ def catalog_search(ctx: click.Context, query: tuple[str, ...], limit: int) -> No
         if not rows:
             click.echo("No datasets match.")
             return
-        _table([{**r, "tags": ", ".join(r["tags"])} for r in rows], ["name", "owner", "tags", "description"])
+        _table([{**r, "tags": ", ".join(r["tags"]), "published by": r["published_by"] or "no step (left over)"}
+                for r in rows], ["name", "owner", "tags", "published by", "description"])
 
     _emit(ctx, data, human)
 
@@ -476,6 +479,9 @@ def _show_page(d: dict[str, Any]) -> None:
         return "" if value is None else str(value)
 
     _say(f"{d['name']}  owner {d['owner'] or '-'}  tags {', '.join(d['tags']) or '-'}")
+    if d.get("published_by") is None:
+        _say(f"no step of the spec publishes {d['name']} any more: `dataops-nb catalog forget {d['name']}` "
+             "removes it from the catalog")
     if d["description"]:
         _say(d["description"])
     current = d["current_version"]
@@ -521,10 +527,26 @@ def _show_page(d: dict[str, Any]) -> None:
         _table(preview, list(preview[0]))
 
 
-@catalog.command("versions")
-@common
-@click.argument("dataset")
-@click.pass_context
+def _on_dataset(name: str) -> Callable[[Callable[..., Any]], Any]:
+    """`catalog NAME DATASET`: a catalog command about one dataset."""
+    def decorate(func: Callable[..., Any]) -> Any:
+        return catalog.command(name)(common(click.argument("dataset")(click.pass_context(func))))
+
+    return decorate
+
+
+@_on_dataset("forget")
+def catalog_forget(ctx: click.Context, dataset: str) -> None:
+    """Take a dataset that no step publishes any more out of the catalog (its history stays in the audit)."""
+    from . import service
+
+    data = service.catalog_forget(_project(ctx), dataset)
+    _emit(ctx, data, lambda d: _say(
+        f"Forgot {d['dataset']}: {len(d['versions'])} version(s) deleted, {d['bytes_freed']} bytes freed; "
+        "what it held is in the audit log (dataops-nb audit)."))
+
+
+@_on_dataset("versions")
 def catalog_versions(ctx: click.Context, dataset: str) -> None:
     """Every version of a dataset, newest first (and which the next gc deletes)."""
     from . import service

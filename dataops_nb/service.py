@@ -404,14 +404,36 @@ def catalog_search(project: Project, query: str, *, limit: int = 20) -> list[dic
     from .metadata.search import search
 
     sync_spec(project)
-    return search(project.ledger, query, limit=limit)
+    found = search(project.ledger, query, limit=limit)
+    publishers = _publishers(project)
+    return [{**hit, "published_by": publishers.get(hit["name"])} for hit in found]
 
 
 def catalog_show(project: Project, dataset: str, *, user: str | None = None, rows: int = 10) -> dict[str, Any]:
     """The dataset page; PII in the preview and profile masked unless `user` may unmask."""
     from .metadata.pages import dataset_page
 
-    return dataset_page(project, dataset, user=user, rows=rows)
+    page = dataset_page(project, dataset, user=user, rows=rows)
+    return {**page, "published_by": _publishers(project).get(page["name"])}
+
+
+def catalog_forget(project: Project, dataset: str, *, user: str | None = None,
+                   origin: str | None = None) -> dict[str, Any]:
+    """Take a dataset no step publishes any more out of the catalog (its history stays in the audit)."""
+    from .metadata.forget import forget
+
+    return forget(project, dataset, publishers=_publishers(project), user=user, origin=origin)
+
+
+def _publishers(project: Project) -> dict[str, str]:
+    """dataset -> the step of the spec that publishes it: visibly in its notebook, or (a name no
+    reading sees) by having published its current version. A dataset missing here is left over."""
+    from .runner.dataflow import spec_publishers
+
+    steps = set(project.spec.step_names)
+    found = {v.dataset: v.step for v in project.ledger.current_versions().values() if v.step in steps}
+    found.update({dataset: publishers[0][0] for dataset, publishers in spec_publishers(project).items()})
+    return found
 
 
 # --- the JupyterLab extension's needs ------------------------------------------------------

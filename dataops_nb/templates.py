@@ -15,7 +15,7 @@ from ruamel.yaml.error import YAMLError
 from .errors import ConflictError, DataOpsError, NotFoundError, SpecError
 from .notebooks import blank_copy, read
 from .project import Project
-from .runner.dataflow import published_datasets, read_dataflow
+from .runner.dataflow import published_datasets, read_dataflow, spec_publishers
 from .runner.params import inspect_notebook
 from .spec import STEP_NAME, _yaml, load_spec, read_yaml, validate_dataset_name
 
@@ -138,14 +138,10 @@ def template_defaults(template: Template, step: str, *, publishes: str | None,
 def _refuse_collisions(project: Project, template: Template, step: str, defaults: dict[str, Any]) -> None:
     """A dataset the new step would publish that a step of the spec publishes already."""
     mine = published_datasets(template.path, defaults)
-    for other in project.spec.steps:
-        try:
-            theirs = published_datasets(project.notebook_path(other), other.plain_params())
-        except DataOpsError:
-            continue  # a notebook that cannot be read: lint says so
-        for dataset in sorted(set(mine) & set(theirs)):
+    for dataset, steps in sorted(spec_publishers(project).items()):
+        if dataset in mine:
             raise ConflictError(
-                f"Step '{other.name}' already publishes {dataset}, which the new step '{step}' would publish "
+                f"Step '{steps[0][0]}' already publishes {dataset}, which the new step '{step}' would publish "
                 "too: name its output with --publishes schema.table (or -p NAME=schema.table)."
             )
 

@@ -54,7 +54,8 @@ class CatalogRepository:
                 "INSERT INTO datasets (name, description, owner, tags, freshness, in_spec, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "description = excluded.description, owner = excluded.owner, tags = excluded.tags, "
-                "freshness = excluded.freshness, in_spec = excluded.in_spec, updated_at = excluded.updated_at",
+                "freshness = excluded.freshness, in_spec = excluded.in_spec, updated_at = excluded.updated_at, "
+                "forgotten_at = NULL",  # declared again: back in the catalog
                 (name, description, owner, json.dumps(list(tags)), json.dumps(freshness) if freshness else None,
                  int(in_spec), stamp, stamp),
             )
@@ -98,6 +99,7 @@ class CatalogRepository:
         db = self.db
         with db.transaction():
             self._touch()
+            db.execute("UPDATE datasets SET forgotten_at = NULL WHERE name = ?", (dataset,))  # published again
             rows = db.query("SELECT schema FROM dataset_versions WHERE version_id = ?", (version_id,))
             schema = json.loads(rows[0]["schema"] or "[]") if rows else []
             db.execute("UPDATE dataset_columns SET position = NULL WHERE dataset = ?", (dataset,))
@@ -154,6 +156,18 @@ class CatalogRepository:
             )
             fts_id = cursor.fetchone()[0] if returning else cursor.lastrowid  # type: ignore[attr-defined]
             db.execute("UPDATE datasets SET fts_id = ? WHERE name = ?", (fts_id, dataset))
+
+    def forget(self, dataset: str, at: str) -> None:
+        """Out of the catalog and its search: the entry, its columns and tags. The row itself and
+        its versions' rows stay (marked `forgotten_at`), so lineage and check history hold."""
+        db = self.db
+        with db.transaction():
+            rows = db.query("SELECT fts_id FROM datasets WHERE name = ?", (dataset,))
+            if rows and rows[0]["fts_id"] is not None:
+                db.execute("DELETE FROM catalog_fts WHERE rowid = ?", (rows[0]["fts_id"],))
+            db.execute("DELETE FROM column_tags WHERE dataset = ?", (dataset,))
+            db.execute("DELETE FROM dataset_columns WHERE dataset = ?", (dataset,))
+            db.execute("UPDATE datasets SET forgotten_at = ?, fts_id = NULL WHERE name = ?", (at, dataset))
 
     def drop_dataset(self, dataset: str) -> None:
         """Forget a dataset that has no versions (it left the spec before it was ever published)."""

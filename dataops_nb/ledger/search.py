@@ -216,7 +216,7 @@ _TAG_IN_JSON = {
 
 
 def _filters(query: Query, dialect: str = "sqlite") -> tuple[str, list[Any]]:
-    clauses: list[str] = []
+    clauses: list[str] = ["d.forgotten_at IS NULL"]  # `catalog forget` took it out
     args: list[Any] = []
     for tag in query.tags:
         clauses.append(

@@ -29,7 +29,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     sync_spec(project)
     ledger, spec = project.ledger, project.spec
     entry = ledger.dataset(name)
-    if entry is None:
+    if entry is None or entry["forgotten_at"]:  # `catalog forget` took it out
         raise NotFoundError("dataset", name, ledger.dataset_names())
     user = user or current_user()
     readable = may(spec, user, name, "read")  # without the right: what it is, not what it holds

@@ -99,6 +99,23 @@ def published_datasets(notebook: Path, values: dict[str, Any]) -> dict[str, tupl
     return read_dataflow(notebook, values).publishes
 
 
+def spec_publishers(project: Any, values: dict[str, dict[str, Any]] | None = None) -> dict[str, list[tuple[str, int]]]:
+    """dataset -> [(step, cell)] for every step of the spec whose notebook visibly publishes it,
+    in spec order; `values` gives a step's parameters (default: its plain ones in the spec)."""
+    from ..errors import DataOpsError
+
+    found: dict[str, list[tuple[str, int]]] = {}
+    for step in project.spec.steps:
+        params = (values or {}).get(step.name, step.plain_params())
+        try:
+            published = published_datasets(project.notebook_path(step), params)
+        except DataOpsError:
+            continue  # a notebook that cannot be read: lint and the run say so
+        for dataset, (cell, _line) in published.items():
+            found.setdefault(dataset, []).append((step.name, cell))
+    return found
+
+
 def text_of(node: ast.expr | None, names: dict[str, str]) -> str | None:
     """A string the expression certainly is: a literal, a known name, an f-string of those."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):

@@ -73,6 +73,7 @@ class RunSummary:
     steps: dict[str, StepOutcome | None]
     skipped: dict[str, str]
     warnings: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: dict[str, list[str]] = field(default_factory=dict)  # step -> datasets it re-published as they were
 
     @property
     def failures(self) -> dict[str, StepOutcome]:
@@ -186,23 +187,15 @@ def require_inputs(project: Project, plans: list[StepPlan]) -> None:
 def refuse_shared_publishes(project: Project, plans: list[StepPlan]) -> None:
     """Two steps that visibly publish one dataset: refused before anything runs (lint's NB107)."""
     from ..errors import ConflictError
-    from .dataflow import published_datasets
+    from .dataflow import spec_publishers
 
-    planned = {item.step.name: item.parameters for item in plans}
-    publisher: dict[str, tuple[str, int]] = {}
-    for step in project.spec.steps:
-        try:
-            found = published_datasets(project.notebook_path(step), planned.get(step.name, step.plain_params()))
-        except DataOpsError:
-            continue  # a notebook that cannot be read: the run says so when it gets there
-        for dataset, (cell, _line) in found.items():
-            if dataset in publisher and publisher[dataset][0] != step.name:
-                other, other_cell = publisher[dataset]
-                raise ConflictError(
-                    f"Steps '{other}' (cell {other_cell}) and '{step.name}' (cell {cell}) both publish {dataset}: "
-                    "a dataset has one publishing step."
-                )
-            publisher.setdefault(dataset, (step.name, cell))
+    for dataset, steps in spec_publishers(project, {item.step.name: item.parameters for item in plans}).items():
+        if len(steps) > 1:
+            (first, first_cell), (second, cell) = steps[:2]
+            raise ConflictError(
+                f"Steps '{first}' (cell {first_cell}) and '{second}' (cell {cell}) both publish {dataset}: "
+                "a dataset has one publishing step."
+            )
 
 
 def require_secrets(plans: list[StepPlan]) -> None:
@@ -278,6 +271,7 @@ class Runner:
         by_name = {p.step.name: p for p in plans}
         self._fingerprints = {p.step.name: p.fingerprint for p in plans}
         self.warnings: dict[str, list[str]] = {}
+        self.unchanged: dict[str, list[str]] = {}
         git = self.project.git_state()
         params = {p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans}
         with self.ledger.transaction():  # a run is never `running` without the lease that covers it
@@ -371,7 +365,8 @@ class Runner:
         self._emit("run_finished", run_id=run_id, status=status)
         self.warnings[""] = self.alerts.warnings  # the run's own: a notification that could not go out
         warnings = {step: found for step, found in self.warnings.items() if found}
-        return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings)
+        return RunSummary(run_id=run_id, status=status, steps=outcomes, skipped=skipped, warnings=warnings,
+                          unchanged={step: found for step, found in self.unchanged.items() if found})
 
     def _check_cancelled(self, run_id: str) -> None:
         request = requested(self.store.root, run_id)
@@ -507,6 +502,7 @@ class Runner:
             error=outcome.error,
             rows=sum(int(p.get("rows") or 0) for p in published),
             published=[p["dataset"] for p in published],
+            unchanged=self.unchanged.get(outcome.step, []),
             warnings=self.warnings.get(outcome.step, []),
         )
         return outcome
@@ -520,6 +516,7 @@ class Runner:
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
         records = []
         current = self.ledger.current_versions() if published else {}
+        twins: dict[str, VersionRecord] = {}  # staged version -> the current one with the same bytes
         for item in published:
             name = item["dataset"]
             if not DATASET_NAME.match(name) or item.get("version") != run_id:
@@ -534,6 +531,8 @@ class Runner:
                     "already published in this run."
                 )
             _refuse_other_publisher(self.project, current, outcome.step, name)
+            if not self.request.force and _same_content(path, current.get(name)):
+                twins[f"{name}@{run_id}"] = current[name]
             profile, pii = described(item, path)
             pii = with_inherited(spec, self.ledger, pii, item, inputs)  # PII follows column lineage
             profile = without_extremes(profile, pii_columns(spec, name, pii))
@@ -561,6 +560,15 @@ class Runner:
             raise
         except Exception as exc:  # a check the data cannot answer (types, SQL): the step fails
             raise QualityGateError(f"quality checks could not run: {str(exc).splitlines()[0]}") from exc
+        # re-published as it was, and it passes this run's checks: no new version, downstream stays
+        # fresh (a check it fails now makes the version anyway, to quarantine; --force always does)
+        for record in [r for r in records if r.version_id in twins]:
+            if not any(result.status == "error" for result in results[record.version_id]):
+                records.remove(record)
+                results.pop(record.version_id)
+                Path(record.path).unlink()
+                self.unchanged.setdefault(outcome.step, []).append(
+                    f"{record.dataset} (as {twins[record.version_id].version_id})")
         errors = [r for rs in results.values() for r in rs if r.status == "error"]
         made_by = {f"{item['dataset']}@{run_id}": item.get("sql") for item in published}  # column lineage
         with self.ledger.transaction() as con:
@@ -586,6 +594,24 @@ class Runner:
                 "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors),
                 quarantined=True,
             )
+
+
+def _same_content(path: Path, current: VersionRecord | None) -> bool:
+    """The staged file holds byte for byte what the current version holds (the parquet writer
+    is deterministic: the same rows and schema give the same bytes)."""
+    import hashlib
+
+    if current is None or current.status != "current":
+        return False
+    previous = Path(current.path)
+    if not previous.is_file() or previous.stat().st_size != path.stat().st_size:
+        return False
+
+    def digest(file: Path) -> bytes:
+        with file.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").digest()
+
+    return digest(previous) == digest(path)
 
 
 def _refuse_other_publisher(project: Project, current: dict[str, VersionRecord], step: str, dataset: str) -> None:

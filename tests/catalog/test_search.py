@@ -93,7 +93,7 @@ def test_filters(catalog):
 
 def test_json_shape_best_first(catalog):
     rows = search(catalog, "flights")
-    assert all(set(row) == {"name", "description", "owner", "tags", "score"} for row in rows)
+    assert all(set(row) == {"name", "description", "owner", "tags", "score", "published_by"} for row in rows)
     first = rows[0]
     assert first["description"] == "One row per scheduled departure from the city's airports."
     assert first["owner"] == "data-eng" and first["tags"] == ["core", "aviation"]

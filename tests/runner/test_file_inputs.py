@@ -227,3 +227,26 @@ def test_lint_warns_about_a_project_file_the_step_does_not_declare(companies):
     findings = json.loads(project.cli("lint", "--json").stdout)
     findings = findings.get("findings", findings) if isinstance(findings, dict) else findings
     assert not [f for f in findings if f["code"] == "NB111"]
+
+
+def test_re_ingesting_identical_data_makes_no_new_version_and_leaves_downstream_fresh(companies):
+    project = companies
+    project.cli("run", check=0)
+    [(first,)] = project.ledger_rows("select version_id from dataset_versions where dataset = 'raw.companies'")
+
+    # the file changes (line endings), the data it holds does not
+    (project.root / "data/companies.csv").write_text("symbol,name\r\nAAA,Alpha\r\nBBB,Beta\r\n")
+    result = project.cli("run", check=0)
+
+    assert (f"step 'ingest' published the same content again, so no new version of: raw.companies (as {first})"
+            in result.stdout)
+    runs = json.loads(project.cli("runs", "--json", check=0).stdout)
+    assert {s["name"]: s["status"] for s in runs[0]["steps"]} == {"ingest": "success", "summary": "fresh"}
+    assert project.ledger_rows("select version_id, status from dataset_versions where dataset = 'raw.companies'") == [
+        (first, "current")]
+    assert len(list((project.root / ".dataops/data/raw.companies").glob("*.parquet"))) == 1
+    assert _why(project) == {"ingest": [], "summary": []}
+
+    (project.root / "data/companies.csv").write_text("symbol,name\nAAA,Alpha\nBBB,Beta\nCCC,Gamma\n")
+    project.cli("run", check=0)
+    assert _current(project, "marts.company_count")["n"].to_list() == [3]

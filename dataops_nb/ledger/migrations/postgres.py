@@ -233,6 +233,10 @@ MIGRATIONS: list[Migration] = [
     );
     CREATE INDEX monitor_sweeps_by_env ON monitor_sweeps(environment, id);
     """,
+    # v6: a dataset removed from the catalog by `catalog forget` (its rows stay for lineage history)
+    """
+    ALTER TABLE datasets ADD COLUMN forgotten_at TEXT;
+    """,
 ]
 
 
