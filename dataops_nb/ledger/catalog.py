@@ -54,11 +54,11 @@ class CatalogRepository:
                 "INSERT INTO datasets (name, description, owner, tags, freshness, in_spec, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "description = excluded.description, owner = excluded.owner, tags = excluded.tags, "
-                "freshness = excluded.freshness, in_spec = excluded.in_spec, updated_at = excluded.updated_at, "
-                "forgotten_at = NULL",  # declared again: back in the catalog
+                "freshness = excluded.freshness, in_spec = excluded.in_spec, updated_at = excluded.updated_at",
                 (name, description, owner, json.dumps(list(tags)), json.dumps(freshness) if freshness else None,
                  int(in_spec), stamp, stamp),
             )
+            self._remember(name)  # declared again
             columns = columns or {}
             db.execute(
                 "UPDATE dataset_columns SET in_spec = 0, description = '', spec_type = NULL WHERE dataset = ?", (name,)
@@ -99,7 +99,7 @@ class CatalogRepository:
         db = self.db
         with db.transaction():
             self._touch()
-            db.execute("UPDATE datasets SET forgotten_at = NULL WHERE name = ?", (dataset,))  # published again
+            self._remember(dataset)  # published again
             rows = db.query("SELECT schema FROM dataset_versions WHERE version_id = ?", (version_id,))
             schema = json.loads(rows[0]["schema"] or "[]") if rows else []
             db.execute("UPDATE dataset_columns SET position = NULL WHERE dataset = ?", (dataset,))
@@ -156,6 +156,12 @@ class CatalogRepository:
             )
             fts_id = cursor.fetchone()[0] if returning else cursor.lastrowid  # type: ignore[attr-defined]
             db.execute("UPDATE datasets SET fts_id = ? WHERE name = ?", (fts_id, dataset))
+
+    def _remember(self, dataset: str) -> None:
+        """A forgotten dataset declared or published again is back in the catalog."""
+        entry = self.db.query("SELECT * FROM datasets WHERE name = ?", (dataset,))
+        if entry and "forgotten_at" in entry[0].keys() and entry[0]["forgotten_at"]:  # (an older schema has none)
+            self.db.execute("UPDATE datasets SET forgotten_at = NULL WHERE name = ?", (dataset,))
 
     def forget(self, dataset: str, at: str) -> None:
         """Out of the catalog and its search: the entry, its columns and tags. The row itself and
