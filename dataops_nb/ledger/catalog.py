@@ -160,7 +160,7 @@ class CatalogRepository:
     def _remember(self, dataset: str) -> None:
         """A forgotten dataset declared or published again is back in the catalog."""
         entry = self.db.query("SELECT * FROM datasets WHERE name = ?", (dataset,))
-        if entry and "forgotten_at" in entry[0].keys() and entry[0]["forgotten_at"]:  # (an older schema has none)
+        if entry and "forgotten_at" in entry[0].keys() and entry[0]["forgotten_at"]:  # noqa: SIM118 - a Row holds values; an older schema has no such column
             self.db.execute("UPDATE datasets SET forgotten_at = NULL WHERE name = ?", (dataset,))
 
     def forget(self, dataset: str, at: str) -> None:
