@@ -69,6 +69,7 @@ class RunResult:
     failures: list[StepProblem] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # step -> why
     warnings: dict[str, list[str]] = field(default_factory=dict)  # step -> warnings of its checks
+    unchanged: dict[str, list[str]] = field(default_factory=dict)  # step -> datasets re-published as they were
 
 
 def _request(project: Project, options: RunOptions | None) -> RunRequest:
@@ -100,7 +101,8 @@ def run(project: Project, options: RunOptions | None = None, report: Reporter | 
                     outcome.error)
         for name, outcome in summary.failures.items()
     ]
-    return RunResult(summary.run_id, summary.status, failures, dict(summary.skipped), dict(summary.warnings))
+    return RunResult(summary.run_id, summary.status, failures, dict(summary.skipped), dict(summary.warnings),
+                     dict(summary.unchanged))
 
 
 def _report_for_alerts(project: Project, run_id: str) -> None:
