@@ -168,6 +168,7 @@ class CatalogRepository:
         its versions' rows stay (marked `forgotten_at`), so lineage and check history hold."""
         db = self.db
         with db.transaction():
+            self._touch()
             rows = db.query("SELECT fts_id FROM datasets WHERE name = ?", (dataset,))
             if rows and rows[0]["fts_id"] is not None:
                 db.execute("DELETE FROM catalog_fts WHERE rowid = ?", (rows[0]["fts_id"],))
