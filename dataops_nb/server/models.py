@@ -150,6 +150,8 @@ class Run(_Open):
     environment: str | None
     message: str | None
     resumed_from: str | None
+    resumed_by: list[str] = Field(default_factory=list)  # the runs that resumed this one
+    resume: str | None = None  # the command that resumes it, while it is failed and not resumed
     selection: list[str]  # the steps the run selected (each has a step run once it is planned)
     warnings: int  # checks of its published versions that ended `warn`
     steps: list[StepRun]
@@ -164,16 +166,26 @@ class Hit(_Open):
     description: str | None
     owner: str | None
     tags: list[str]
+    published_by: str | None = None  # the step of the spec that publishes it; None: left over
 
 
 class HitList(BaseModel):
     items: list[Hit]
 
 
+class TemplateParameter(_Open):
+    """A parameter of a template, for the new-step dialog to ask for."""
+
+    name: str
+    default: str | int | float | bool | None | list[Any] | dict[str, Any]
+    publishes: bool  # it names a dataset the step publishes (named after the step unless given)
+
+
 class Template(_Open):
     name: str
     description: str
     source: str
+    parameters: list[TemplateParameter] = Field(default_factory=list)
 
 
 class TemplateList(BaseModel):
@@ -228,6 +240,7 @@ class Decided(_Open):
 class StepCreated(_Open):
     step: str
     notebook: str  # relative to the server root
+    publishes: list[str] = Field(default_factory=list)  # the datasets the new step publishes
 
 
 class Listing(BaseModel):

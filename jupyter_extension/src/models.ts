@@ -43,6 +43,7 @@ export interface IHit {
   description: string | null;
   owner: string | null;
   tags: string[];
+  published_by?: string | null;
   [field: string]: unknown;  // fields the service adds pass through
 }
 
@@ -103,6 +104,8 @@ export interface IRun {
   environment: string | null;
   message: string | null;
   resumed_from: string | null;
+  resumed_by?: string[];
+  resume?: string | null;
   selection: string[];
   warnings: number;
   steps: IStepRun[];
@@ -135,6 +138,7 @@ export interface IStartRun {
 export interface IStepCreated {
   step: string;
   notebook: string;
+  publishes?: string[];
   [field: string]: unknown;  // fields the service adds pass through
 }
 
@@ -168,9 +172,18 @@ export interface ITemplate {
   name: string;
   description: string;
   source: string;
+  parameters?: ITemplateParameter[];
   [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface ITemplateList {
   items: ITemplate[];
+}
+
+/** A parameter of a template, for the new-step dialog to ask for. */
+export interface ITemplateParameter {
+  name: string;
+  default: string | number | boolean | unknown[] | Record<string, unknown> | null;
+  publishes: boolean;
+  [field: string]: unknown;  // fields the service adds pass through
 }
