@@ -15,7 +15,7 @@ everyone may read everything (see `security.may`).
 
 A step's error message is shown to everyone who may see the run, but its PII values only to
 a user who may read every dataset behind the step and unmask each of them that holds PII
-(`step_error`). Others see the message with the mask in place of every value of a PII column
+(`metadata.pii.step_error`, from this record). Others see the message with the mask in place of every value of a PII column
 of those datasets' versions (looked up in their files) and of anything the classifier takes
 for personal data (e-mail addresses, card and other identifying numbers, phone numbers).
 Secrets are redacted before the message is ever stored (the runner's Redactor).
@@ -48,11 +48,11 @@ def step_manifests(project: Any, run_id: str, step: str) -> list[Path]:
 
 
 def step_datasets(project: Any, run_id: str, step: str) -> StepDatasets:
-    names, complete, _, _ = _on_record(project, run_id, step)
+    names, complete, _, _ = step_record(project, run_id, step)
     return StepDatasets(run_id, step, frozenset(names), complete)
 
 
-def _on_record(project: Any, run_id: str, step: str) -> tuple[set[str], bool, dict[str, str], dict[str, str]]:
+def step_record(project: Any, run_id: str, step: str) -> tuple[set[str], bool, dict[str, str], dict[str, str]]:
     """(datasets, complete, {version id: dataset}, {published file: dataset}) of what the step read and published."""
     names: set[str] = set()
     versions: dict[str, str] = {}
@@ -131,36 +131,3 @@ def check_step_access(project: Any, user: str | None, run_id: str, step: str) ->
             f"User '{user}' may not read {name}, which step {step} of run {run_id} used: "
             "its executed notebook may show its rows."
         )
-
-
-def may_see_pii(project: Any, user: str | None, run_id: str, step: str) -> bool:
-    """Whether `user` may see PII values in what a step showed: they may read every dataset
-    behind it and unmask each of them that has PII columns."""
-    from .metadata.pii import may_unmask, personal
-    from .security import current_user
-
-    user = user or current_user()
-    names, complete, versions, _ = _on_record(project, run_id, step)
-    if not complete or not may_read_step(project, user, run_id, step):
-        return False
-    ledger = project.ledger if project.has_ledger() else None
-    for name in names:
-        ids = [v for v, dataset in versions.items() if dataset == name] or [None]
-        has_pii = any(personal(project.spec, ledger, name, v) for v in ids) if ledger else \
-            bool(project.spec.datasets.get(name) and project.spec.datasets[name].pii_columns)
-        if has_pii and not may_unmask(project.spec, user, name):
-            return False
-    return True
-
-
-def step_error(project: Any, user: str | None, run_id: str, step: str, error: str | None) -> str | None:
-    """A step's error as `user` may see it: PII values masked unless they may see them."""
-    if not error or may_see_pii(project, user, run_id, step):
-        return error
-    from .metadata.pii import WITHHELD, mask_text, personal_values
-
-    _, _, versions, files = _on_record(project, run_id, step)
-    values = personal_values(project, versions, error, files)
-    if values is None:
-        return WITHHELD
-    return mask_text(error, values)

@@ -135,8 +135,9 @@ class _RunView:
         kind = _END_OF_STEP.get(row["status"], "ABORT")
         facets = {}
         if kind != "COMPLETE":
-            from .access import step_error  # a lineage backend is no member: PII values masked
+            from .metadata.pii import step_error
 
+            # a lineage backend is no member: PII values masked
             error = step_error(self.project, LINEAGE_READER, self.run_id, step, row["error"])
             facets["errorMessage"] = _error(error or f"the step ended {row['status']}")
         time = row["ended_at"] or self.run["ended_at"] or row["started_at"] or self.run["started_at"]

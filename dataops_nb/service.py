@@ -128,7 +128,7 @@ def plan_steps(project: Project, options: RunOptions | None = None) -> list[dict
 
 def _step_dict(project: Project, row: Any, user: str | None,
                warnings: dict[tuple[str, str], int] | None = None) -> dict[str, Any]:
-    from .access import step_error
+    from .metadata.pii import step_error
 
     return {
         "name": row["step"],

@@ -409,3 +409,39 @@ def message_for(project: Any, user: str | None, dataset: str, version_id: str | 
 
 
 WITHHELD = "(withheld: it may show personal data)"
+
+
+# --- a step's error ----------------------------------------------------------------------------
+
+
+def may_see_pii(project: Any, user: str | None, run_id: str, step: str) -> bool:
+    """Whether `user` may see PII values in what a step showed: they may read every dataset
+    behind it and unmask each of them that has PII columns."""
+    from ..access import may_read_step, step_record
+    from ..security import current_user
+
+    user = user or current_user()
+    names, complete, versions, _ = step_record(project, run_id, step)
+    if not complete or not may_read_step(project, user, run_id, step):
+        return False
+    ledger = project.ledger if project.has_ledger() else None
+    for name in names:
+        ids = [v for v, dataset in versions.items() if dataset == name] or [None]
+        has_pii = any(personal(project.spec, ledger, name, v) for v in ids) if ledger else \
+            bool(project.spec.datasets.get(name) and project.spec.datasets[name].pii_columns)
+        if has_pii and not may_unmask(project.spec, user, name):
+            return False
+    return True
+
+
+def step_error(project: Any, user: str | None, run_id: str, step: str, error: str | None) -> str | None:
+    """A step's error as `user` may see it: PII values masked unless they may see them."""
+    if not error or may_see_pii(project, user, run_id, step):
+        return error
+    from ..access import step_record
+
+    _, _, versions, files = step_record(project, run_id, step)
+    values = personal_values(project, versions, error, files)
+    if values is None:
+        return WITHHELD
+    return mask_text(error, values)
