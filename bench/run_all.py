@@ -27,7 +27,8 @@ from common import PY, RESULTS, STATUS, arguments, clean_work, forget_sections, 
 
 MODULES = {"runner": runner, "store": store_bench, "quality": quality, "cli": cli_bench, "ui": ui}
 # bench/catalog.py stands alone (10,000 datasets in a ledger) and keeps its own section
-STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py"}
+STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py",
+              "monitoring": Path(__file__).resolve().parent / "monitoring.py"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,8 +79,8 @@ class StatsRepository:
             "AND rows IS NOT NULL ORDER BY dataset, created_at, version_id"
         )
         history: dict[str, list[int]] = {}
-        for r in rows:
-            history.setdefault(r["dataset"], []).append(int(r["rows"]))
+        for dataset, count in rows:  # by position: a row's lookup by name costs more than the scan
+            history.setdefault(dataset, []).append(int(count))
         return {name: counts[-depth:] for name, counts in history.items()}
 
     def last_runs(self, environment: str | None) -> dict[str, str | None]:

@@ -26,6 +26,7 @@ from .alert import Alert
 
 log = logging.getLogger(__name__)
 RETRY_DELAY_S = 0.5
+CLOSE_WAIT_S = 60.0  # the longest a run's end waits for its queued notifications
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,17 @@ class Notifier:
             self.deliver(alert)
 
     def close(self) -> list[Delivery]:
-        """Send what is queued, waiting at most twice the slowest channel's timeout per queued alert."""
+        """Send what is queued, waiting for it at most `CLOSE_WAIT_S` (the run has ended: what is
+        still unsent then is given up, and said so in the log)."""
         if self._thread is not None:
             waiting = self._queue.qsize() + 1
             slowest = max((c.timeout for c in self.spec.notify.channels.values()), default=1.0)
             self._queue.put(None)
-            self._thread.join(waiting * (2 * slowest + RETRY_DELAY_S) + 1)
+            self._thread.join(min(waiting * (2 * slowest + RETRY_DELAY_S) + 1, CLOSE_WAIT_S))
+            if self._thread.is_alive():
+                left = self._queue.qsize()
+                self.warnings.append(f"{left + 1} notification(s) still unsent when the run ended were given up")
+                log.warning("dataops-nb: notifications still unsent after %s s were given up", CLOSE_WAIT_S)
             self._thread = None
         return list(self.deliveries)
 

@@ -47,7 +47,9 @@ class RunAlerts:
         elif event in ("step_finished", "step_error"):
             for alert in self._step_alerts(record):
                 self.notifier.notify(alert)
-        elif event == "run_finished" and record.get("status") in ("success", "failed"):
+        elif event == "run_finished" and record.get("status") not in ("success", "failed"):
+            self.notifier.close()  # interrupted or cancelled: what is queued still goes
+        elif event == "run_finished":
             failed = self.project.ledger.runs.steps(self.run_id) if record["status"] == "failed" else []
             steps = [s.step for s in failed if s.status in ("failed", "timed_out")]
             datasets = tuple(ds for step in steps for ds in self._datasets_of(step, record))
