@@ -156,6 +156,7 @@ def test_a_failed_step_and_its_skipped_downstream_stay_distinct(page, lab):
         run_from.dblclick()  # a double click starts one run, and says nothing is wrong
         # at once: every run button is disabled, and the sidebar says what goes on
         assert page.locator("[data-testid=dataops-run-all]").is_disabled()
+        assert page.locator("[data-testid=dataops-run-all]").inner_text() in ("Starting…", "Running…")
         assert run_from.is_disabled()
         page.locator("[data-testid=dataops-live]", has_text="Run ").wait_for()
         _wait_idle(page)
