@@ -8,6 +8,7 @@ version. Each family is one aggregate query, however many datasets and runs the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -152,7 +153,7 @@ def ages(read: Readings, pipeline: str, at: datetime | None = None) -> Family:
 
 
 def _number(value: float) -> str:
-    if value != value:
+    if math.isnan(value):
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
@@ -184,18 +185,38 @@ def render(found: list[Family]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_STATIC: dict[tuple[str, str], tuple[Readings, str]] = {}  # (ledger URL, pipeline) -> the families but ages
+_AGE = Family("dataops_dataset_freshness_age_seconds", "gauge",
+              "Age of each dataset's newest data (its SLA column's max, else its last publish).", ("pipeline", "dataset"))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What a scrape of an unchanged ledger repeats: the text of every family but the ages, and each
+    age sample's line up to its value."""
+
+    read: Readings
+    lasting: bytes
+    ages: list[tuple[str, float]]  # (the sample's line without its value, Unix time of the newest data)
+
+
+_STATIC: dict[tuple[str, str], _Written] = {}  # (ledger URL, pipeline) -> what was written from its readings
 
 
 def exposition(project: Any) -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type.
 
-    Only the ages change from one scrape to the next of an unchanged ledger: the other
-    families' text is kept with the readings it was written from."""
+    Only the ages change from one scrape to the next of an unchanged ledger: the rest is kept
+    with the readings it was written from."""
     read = readings(project)
-    key = (project.ledger_url if project.has_ledger() else "", project.spec.name)
+    pipeline = project.spec.name
+    key = (project.ledger_url if project.has_ledger() else "", pipeline)
     kept = _STATIC.get(key)
-    if kept is None or kept[0] is not read:
-        kept = (read, render(lasting(read, project.spec.name)))
+    if kept is None or kept.read is not read:
+        header = render([_AGE]).rstrip("\n")
+        ages_ = [(f'{_AGE.name}{{pipeline="{_escaped(pipeline)}",dataset="{_escaped(dataset)}"}} ', stamp)
+                 for dataset, stamp in read.newest]
+        kept = _Written(read, (render(lasting(read, pipeline)) + header + "\n").encode(), ages_)
         _STATIC[key] = kept
-    return (kept[1] + render([ages(read, project.spec.name)])).encode(), CONTENT_TYPE
+    now = datetime.now(timezone.utc).timestamp()
+    ages_text = "".join(f"{line}{round(now - stamp, 3)!r}\n" for line, stamp in kept.ages)
+    return kept.lasting + ages_text.encode(), CONTENT_TYPE
