@@ -28,7 +28,11 @@ GC_DELETED = "gc_deleted"
 ACCESS_DENIED = "access_denied"
 EXPORT = "export"
 CATALOG_FORGET = "catalog_forget"
-ACTIONS = (RUN_STARTED, RUN_ENDED, REVIEW, STATUS_CHANGED, GC_DELETED, ACCESS_DENIED, EXPORT, CATALOG_FORGET)
+PROMOTED = "promoted"  # an environment's versions made current in another
+ROLLED_BACK = "rolled_back"  # earlier versions made current again
+ENV_DROPPED = "env_dropped"  # an environment's pointers removed
+ACTIONS = (RUN_STARTED, RUN_ENDED, REVIEW, STATUS_CHANGED, GC_DELETED, ACCESS_DENIED, EXPORT, CATALOG_FORGET, PROMOTED,
+           ROLLED_BACK, ENV_DROPPED)
 
 
 class AuditChainError(DataOpsError):

@@ -50,7 +50,8 @@ def common(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-C", "--project", type=click.Path(path_type=Path, file_okay=False), expose_value=False,
                      callback=_store("project"), is_eager=True, help="Project directory (default: search upward)."),
         click.option("--env", expose_value=False, callback=_store("env"), is_eager=True,
-                     help="Environment overlay from dataops.yaml."),
+                     help="Environment (default: the spec's default_environment, prod): its current versions, "
+                          "and its parameter overlay from dataops.yaml."),
         click.option("--json", "as_json", is_flag=True, expose_value=False, callback=_store("json"),
                      is_eager=True, help="Machine-readable output on stdout."),
         click.option("--debug", is_flag=True, expose_value=False, callback=_store("debug"),
@@ -259,8 +260,19 @@ def status(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], s
     """Each step: fresh or stale and why, and how its last run went."""
     from . import service
 
-    data = service.status(_project(ctx), _options(ctx, params, only, start))
-    _emit(ctx, data, lambda rows: _table(_reasons(rows), ["step", "state", "why", "last_status", "last_run"]))
+    project = _project(ctx)
+    data = service.status(project, _options(ctx, params, only, start))
+    _emit(ctx, data, lambda rows: (_in_environment(project, ctx),
+                                   _table(_reasons(rows), ["step", "state", "why", "last_status", "last_run"])))
+
+
+def _in_environment(project: Any, ctx: click.Context) -> None:
+    """The line that says which environment a command shows."""
+    from . import service
+
+    shown = service.environment_of(project, _settings(ctx).env)
+    _say(f"environment {shown['environment']}"
+         + (f" (reads {shown['base']} for what it does not build)" if shown["base"] else ""))
 
 
 @cli.command()
@@ -271,8 +283,9 @@ def plan(ctx: click.Context, params: tuple[str, ...], only: tuple[str, ...], sta
     """What a run would execute: each step fresh or stale, and why."""
     from . import service
 
-    data = service.plan_freshness(_project(ctx), _options(ctx, params, only, start))
-    _emit(ctx, data, lambda rows: _table(_reasons(rows), ["step", "state", "why"]))
+    project = _project(ctx)
+    data = service.plan_freshness(project, _options(ctx, params, only, start))
+    _emit(ctx, data, lambda rows: (_in_environment(project, ctx), _table(_reasons(rows), ["step", "state", "why"])))
 
 
 @cli.command()
@@ -394,9 +407,10 @@ def review(ctx: click.Context, dataset: str | None) -> None:
         return
     from . import service
 
-    data = service.review_items(_project(ctx), dataset)
+    data = service.review_items(_project(ctx), dataset, env=_settings(ctx).env)
 
     def human(d: dict[str, Any]) -> None:
+        _say(f"environment {d['environment']}")
         if not d["failures"] and not d["quarantined"]:
             click.echo("Nothing to review.")
         if d["quarantined"]:
@@ -470,7 +484,7 @@ def catalog_show(ctx: click.Context, dataset: str, rows: int) -> None:
     """One dataset's page: columns, profile, versions, freshness, quality, lineage, preview."""
     from . import service
 
-    data = service.catalog_show(_project(ctx), dataset, rows=rows)
+    data = service.catalog_show(_project(ctx), dataset, rows=rows, env=_settings(ctx).env)
     _emit(ctx, data, _show_page)
 
 
@@ -478,7 +492,8 @@ def _show_page(d: dict[str, Any]) -> None:
     def fmt(value: Any) -> str:
         return "" if value is None else str(value)
 
-    _say(f"{d['name']}  owner {d['owner'] or '-'}  tags {', '.join(d['tags']) or '-'}")
+    _say(f"{d['name']}  owner {d['owner'] or '-'}  tags {', '.join(d['tags']) or '-'}  "
+         f"environment {d.get('environment') or '-'}")
     if d.get("published_by") is None:
         _say(f"no step of the spec publishes {d['name']} any more: `dataops-nb catalog forget {d['name']}` "
              "removes it from the catalog")
@@ -553,8 +568,9 @@ def catalog_versions(ctx: click.Context, dataset: str) -> None:
 
     data = service.dataset_versions(_project(ctx), dataset)
     _emit(ctx, data, lambda rows: _table(
-        [{**r, "gc": "expires" if r.get("expires") else ""} for r in rows],
-        ["version", "status", "rows", "created_at", "notebook", "gc"]))
+        [{**r, "gc": "expires" if r.get("expires") else "", "current in": ", ".join(r.get("current_in") or [])}
+         for r in rows],
+        ["version", "status", "environment", "current in", "rows", "created_at", "notebook", "gc"]))
 
 
 @cli.command("lineage")
@@ -571,10 +587,13 @@ def lineage_command(ctx: click.Context, dataset: str, direction: str | None, dep
     from . import service
 
     project, direction = _project(ctx), direction or "both"
+    env = _settings(ctx).env
     if _settings(ctx).json or fmt == "json":
-        _echo_json(ctx, service.lineage(project, dataset, direction=direction, depth=depth))
+        _echo_json(ctx, service.lineage(project, dataset, direction=direction, depth=depth, env=env))
     else:
-        click.echo(service.lineage(project, dataset, direction=direction, depth=depth, fmt=fmt), nl=False)
+        if fmt == "text":
+            _in_environment(project, ctx)
+        click.echo(service.lineage(project, dataset, direction=direction, depth=depth, fmt=fmt, env=env), nl=False)
 
 
 @cli.command("gc")
@@ -594,6 +613,121 @@ def gc_command(ctx: click.Context, dry_run: bool) -> None:
         click.echo(f"{len(d['deleted'])} version(s), {d['bytes_freed']} bytes {'to free' if d['dry_run'] else 'freed'}.")
         for run in d["blocked_by"]:
             click.echo(f"note: run {run} is in flight; gc would refuse now.")
+
+    _emit(ctx, data, human)
+
+
+# --- environments ------------------------------------------------------------------
+
+
+@cli.group("env")
+@common
+def env_group() -> None:
+    """Environments: namespaces of current versions on one store (list, show, drop)."""
+
+
+@env_group.command("list")
+@common
+@click.pass_context
+def env_list(ctx: click.Context) -> None:
+    """Every environment with how many datasets it points at and how many differ from its base."""
+    from . import service
+
+    data = service.env_list(_project(ctx))
+    _emit(ctx, data, lambda rows: _table(
+        [{**r, "environment": r["environment"] + (" (default)" if r["default"] else "")} for r in rows],
+        ["environment", "base", "datasets", "differs", "updated_at"]))
+
+
+@env_group.command("show")
+@common
+@click.argument("name")
+@click.pass_context
+def env_show(ctx: click.Context, name: str) -> None:
+    """The datasets environment NAME reads: its own versions, and its base's for the rest."""
+    from . import service
+
+    data = service.env_show(_project(ctx), name)
+
+    def human(d: dict[str, Any]) -> None:
+        _say(f"environment {d['environment']}" + (f" (base {d['base']})" if d["base"] else " (default)"))
+        _table([{**r, "differs": "yes" if r["differs"] else ""} for r in d["datasets"]],
+               ["dataset", "version", "from", "rows", "differs", "base_version"])
+
+    _emit(ctx, data, human)
+
+
+@env_group.command("drop")
+@common
+@click.argument("name")
+@click.pass_context
+def env_drop(ctx: click.Context, name: str) -> None:
+    """Remove environment NAME's pointers (never the default's); its versions become collectable."""
+    from . import service
+
+    data = service.env_drop(_project(ctx), name)
+    _emit(ctx, data, lambda d: _say(
+        f"dropped {d['environment']}: {len(d['dropped'])} pointer(s); "
+        f"{len(d['released'])} version(s) current nowhere now (gc may collect them)."))
+
+
+def _moves(moves: list[dict[str, Any]]) -> None:
+    rows = [{"dataset": m["dataset"], "from": m.get("from") or "-", "to": m.get("to") or "-",
+             "checks": ", ".join(f"{n} {k}" for k, n in (m.get("checks") or {}).items() if n),
+             "refused": m.get("problem") or ""} for m in moves]
+    _table(rows, ["dataset", "from", "to", "checks", "refused"])
+
+
+@cli.command("promote")
+@common
+@click.argument("source", metavar="ENV")
+@click.option("--to", "target", metavar="ENV", help="The environment to promote to (default: the default one).")
+@click.option("--yes", is_flag=True, help="Apply without asking.")
+@click.option("--force", is_flag=True, help="Promote versions built from inputs the target has since replaced.")
+@click.pass_context
+def promote_command(ctx: click.Context, source: str, target: str | None, yes: bool, force: bool) -> None:
+    """Make ENV's versions current in another environment: one ledger transaction, nothing recomputed or copied."""
+    from . import service
+
+    project = _project(ctx)
+    plan = service.promotion_plan(project, source, target)
+    if not plan["moves"]:
+        _emit(ctx, plan, lambda d: _say(f"Nothing to promote: {d['to']} already has every version of {d['from']}."))
+        return
+    if not yes:
+        if _settings(ctx).json or not sys.stdin.isatty():
+            _emit(ctx, plan, lambda d: (_moves(d["moves"]), click.echo("Not applied: pass --yes to promote.")))
+            return
+        _say(f"Promote {plan['from']} to {plan['to']}:")
+        _moves(plan["moves"])
+        if not click.confirm("Apply?", default=False):
+            click.echo("Not applied.")
+            return
+    data = service.promote(project, source, target, force=force)
+    _emit(ctx, data, lambda d: (_moves(d["moves"]), _say(
+        f"promoted {d['from']} to {d['to']}: {len(d['moves'])} dataset(s) current there now.")))
+
+
+@cli.command("rollback")
+@common
+@click.argument("dataset", required=False)
+@click.option("--to", "to", metavar="VERSION", help="The version to make current (default: the one before).")
+@click.option("--run", "run_id", metavar="RUN", help="Undo what run RUN made current.")
+@click.pass_context
+def rollback_command(ctx: click.Context, dataset: str | None, to: str | None, run_id: str | None) -> None:
+    """Make an earlier version of DATASET current again in --env (default: the default environment)."""
+    from . import service
+
+    data = service.rollback(_project(ctx), dataset, to=to, env=_settings(ctx).env, run_id=run_id)
+
+    def human(d: dict[str, Any]) -> None:
+        for move in d["moves"]:
+            _say(f"{move['dataset']} in {move.get('environment', d.get('environment'))}: "
+                 f"{move['from']} -> {move['to'] or 'none (not current there any more)'}")
+        for item in d["skipped"]:
+            _say(f"kept {item['dataset']} in {item['environment']}: {item['why']}")
+        if not d["moves"] and not d["skipped"]:
+            click.echo("Nothing to roll back.")
 
     _emit(ctx, data, human)
 

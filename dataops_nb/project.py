@@ -68,7 +68,7 @@ class Project:
         opened = self.__dict__.get("_ledger")
         if opened is None:
             opened = Ledger.open(self.ledger_url, readonly=True, store_root=self.store.root,
-                                 source=self.ledger_source)
+                                 source=self.ledger_source, default_environment=self.spec.default_environment)
             if not getattr(opened.db, "in_memory", False):  # an empty stand-in is not kept: the next read sees the file once it exists
                 self.__dict__["_ledger"] = opened
         return opened
@@ -79,11 +79,23 @@ class Project:
         if opened is None:
             import socket
 
-            opened = Ledger.open(self.ledger_url, store_root=self.store.root, source=self.ledger_source)
+            opened = Ledger.open(self.ledger_url, store_root=self.store.root, source=self.ledger_source,
+                                 default_environment=self.spec.default_environment)
             opened.migrate()
             opened.runs.reap_dead(socket.gethostname())
             self.__dict__["_writable_ledger"] = self.__dict__["_ledger"] = opened
         return opened
+
+    def environment(self, name: str | None = None) -> str:
+        """The environment `name` (validated), or the default one."""
+        return self.spec.environment_chain(name)[0]
+
+    def current_versions(self, env: str | None = None) -> dict[str, Any]:
+        """The datasets `env` (default: the default environment) reads: its own current versions,
+        then its base's for the datasets it did not build (an empty dict without a ledger)."""
+        if not self.has_ledger():
+            return {}
+        return self.ledger.current_versions(self.spec.environment_chain(env))
 
     def has_ledger(self) -> bool:
         return self.shared_ledger or self.store.ledger_path.is_file()
@@ -146,5 +158,5 @@ class Project:
         """The columns of the dataset's current version, when the project has a ledger."""
         if not self.has_ledger():
             return None
-        version = self.ledger.current_versions().get(dataset)
+        version = self.current_versions().get(dataset)
         return version.schema if version else None

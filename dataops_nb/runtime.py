@@ -29,6 +29,7 @@ from .ledger import Ledger, stored_path
 from .spec import DATASET_NAME, SPEC_FILE, find_project, resolve_dataset_name, validate_dataset_name
 from .store import CONTEXT_ENV, Store, Written, attach_view, connect, scratch, write_parquet
 
+ENV_VARIABLE = "DATAOPS_ENV"  # the environment a notebook run by hand reads (default: the spec's default)
 _QUALIFIED = re.compile(r'"?\b([A-Za-z_][A-Za-z0-9_]*)"?\s*\.\s*"?([A-Za-z_][A-Za-z0-9_]*)\b"?')
 
 
@@ -46,6 +47,7 @@ class StepContext:
     manifest_path: Path | None
     dev: bool
     attempt: int = 1
+    environment: str | None = None  # whose "current" the views show
     # a notebook run by hand reads as its user, within `access` (the spec and the user), any version
     reader: tuple[Any, str] | None = None
     # the variable that holds a shared ledger's URL (a name, never the URL: it may carry a password)
@@ -402,13 +404,23 @@ class CheckBuilder:
 _current: tuple[str, StepContext] | None = None
 
 
-def step() -> StepContext:
-    """The step context: injected by the runner, or a dev context when run by hand."""
+def step(env: str | None = None) -> StepContext:
+    """The step context: injected by the runner, or a dev context when run by hand.
+
+    By hand, every dataset current in `env` is a view: its own versions, then its base's
+    (default: $DATAOPS_ENV, else the spec's default environment). In a run, the run's."""
     global _current
     path = os.environ.get(CONTEXT_ENV, "")
-    if _current is None or _current[0] != path:
-        _current = (path, _from_context_file(Path(path)) if path else _dev_context())
-    return _current[1]
+    key = path or f"dev:{env or os.environ.get(ENV_VARIABLE) or ''}"
+    if _current is None or _current[0] != key:
+        _current = (key, _from_context_file(Path(path)) if path else _dev_context(env))
+    context = _current[1]
+    if path and env is not None and env != context.environment:
+        raise DataOpsError(
+            f"This step runs in environment '{context.environment}' and reads its datasets: "
+            f"env='{env}' is for notebooks run by hand."
+        )
+    return context
 
 
 def _from_context_file(path: Path) -> StepContext:
@@ -426,6 +438,7 @@ def _from_context_file(path: Path) -> StepContext:
         manifest_path=Path(context["manifest"]),
         dev=False,
         attempt=context.get("attempt", 1),
+        environment=context.get("environment"),
     )
 
 
@@ -435,12 +448,13 @@ def _may_read(spec: Any, user: str, dataset: str) -> bool:
     return may(spec, user, dataset, "read")
 
 
-def _dev_context() -> StepContext:
+def _dev_context(env: str | None = None) -> StepContext:
     from .security import current_user
     from .spec import load_spec
 
     project = find_project()
     spec, _ = load_spec(project / SPEC_FILE)
+    chain = spec.environment_chain(env or os.environ.get(ENV_VARIABLE) or None)
     store = Store(project / spec.store)
     session = os.environ.get("JPY_SESSION_NAME", "")
     step_name, secrets = None, {}
@@ -449,8 +463,8 @@ def _dev_context() -> StepContext:
             step_name = candidate.name
     for candidate in spec.steps:
         if step_name in (None, candidate.name):
-            for key, env in candidate.secrets().items():
-                secrets.setdefault(key, env)
+            for key, variable in candidate.secrets().items():
+                secrets.setdefault(key, variable)
     user = current_user()
     ledger_env = spec.ledger.url_env if spec.ledger else "DATAOPS_LEDGER_URL"
     return StepContext(
@@ -459,13 +473,14 @@ def _dev_context() -> StepContext:
         step_name=step_name,
         run_id=None,
         version_id="scratch",
-        datasets={name: info for name, info in current_datasets(store, ledger_env).items()
+        datasets={name: info for name, info in current_datasets(store, ledger_env, chain).items()
                   if _may_read(spec, user, name)},
         secrets_env=secrets,
         manifest_path=None,
         dev=True,
         reader=(spec, user),
         ledger_env=ledger_env,
+        environment=chain[0],
     )
 
 
@@ -505,10 +520,12 @@ def reading_ledger(store: Store, ledger_env: str = "DATAOPS_LEDGER_URL") -> Iter
         opened.close()
 
 
-def current_datasets(store: Store, ledger_env: str = "DATAOPS_LEDGER_URL") -> dict[str, dict[str, str]]:
-    """Current versions straight from the ledger, read-only (no write, no migration)."""
+def current_datasets(store: Store, ledger_env: str = "DATAOPS_LEDGER_URL",
+                     environments: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """Versions current in `environments` (an environment, then its bases; default: the default
+    one) straight from the ledger, read-only (no write, no migration)."""
     with reading_ledger(store, ledger_env) as ledger:
-        current = {} if isinstance(ledger, Path) else ledger.versions.current()
+        current = {} if isinstance(ledger, Path) else ledger.versions.current(environments)
     return {name: {"version": v.version_id, "path": v.path} for name, v in current.items()}
 
 
@@ -531,13 +548,15 @@ def outside(root: Path, store: Path) -> list[Path]:
     return found
 
 
-def read(name: str, *, version: str | None = None, as_of: str | None = None, scratch: bool = False) -> Any:
+def read(name: str, *, version: str | None = None, as_of: str | None = None, scratch: bool = False,
+         env: str | None = None) -> Any:
     """A dataset as polars, from anywhere in the project: current, a `version`, or `as_of` a run.
 
-    Run by hand, it reads the published version even after `step.publish` wrote a scratch
-    one in this kernel; `scratch=True` reads the scratch one.
+    Current means current in `env` (its own version, else its base's; default: $DATAOPS_ENV,
+    else the spec's default environment). Run by hand, it reads the published version even
+    after `step.publish` wrote a scratch one in this kernel; `scratch=True` reads the scratch one.
     """
-    context = step()
+    context = step(env)
     return context.read(name, version=version, as_of=as_of, published=context.dev and not scratch)
 
 

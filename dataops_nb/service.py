@@ -238,17 +238,23 @@ def plan_freshness(project: Project, options: RunOptions | None = None) -> list[
     """For each selected step: fresh or stale, and why."""
     from .runner.run import plan, staleness
 
-    plans = plan(project, _request(project, options))
-    reasons = staleness(project, plans)
+    request = _request(project, options)
+    plans = plan(project, request)
+    reasons = staleness(project, plans, request.env)
+    env = project.environment(request.env)
     return [
-        {"step": p.step.name, "state": "stale" if reasons[p.step.name] else "fresh", "reasons": reasons[p.step.name]}
+        {"step": p.step.name, "state": "stale" if reasons[p.step.name] else "fresh", "reasons": reasons[p.step.name],
+         "environment": env}
         for p in plans
     ]
 
 
 def status(project: Project, options: RunOptions | None = None) -> list[dict[str, Any]]:
     """Each step: fresh or stale and why, with how its last executed run went."""
-    last = project.ledger.last_step_runs() if project.has_ledger() else {}
+    env = options.env if options else None
+    chain = project.spec.environment_chain(env)
+    last = project.ledger.runs.last_step_runs(chain, default=project.spec.default_environment) \
+        if project.has_ledger() else {}
     result = []
     for item in plan_freshness(project, options):
         row = last.get(item["step"])
@@ -261,14 +267,16 @@ def status(project: Project, options: RunOptions | None = None) -> list[dict[str
                 "last_status": row["status"] if row else None,
                 "last_run": row["run_id"] if row else None,
                 "last_ended_at": row["ended_at"] if row else None,
+                "last_environment": (row["run_environment"] if row else None),
             }
         )
     return result
 
 
-def datasets(project: Project) -> list[dict[str, Any]]:
-    """Current datasets with their version, rows and producing step."""
-    current = project.ledger.current_versions() if project.has_ledger() else {}
+def datasets(project: Project, env: str | None = None) -> list[dict[str, Any]]:
+    """Datasets current in `env` (its own, else its base's) with their version, rows and producing step."""
+    current = project.current_versions(env)
+    own = project.ledger.versions.pointers(project.environment(env)) if project.has_ledger() else {}
     names = sorted(set(project.spec.datasets) | set(current))
     result = []
     for name in names:
@@ -282,6 +290,8 @@ def datasets(project: Project) -> list[dict[str, Any]]:
                 "version": version.version_id if version else None,
                 "rows": version.rows if version else None,
                 "step": version.step if version else None,
+                "environment": project.environment(env),
+                "deferred": bool(version) and own.get(name) != version.version_id,
             }
         )
     return result
@@ -347,8 +357,10 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
     return report
 
 
-def review_items(project: Project, dataset: str | None = None, user: str | None = None) -> dict[str, Any]:
-    """Open failures, quarantined versions and decisions; samples masked for `user` (default: current)."""
+def review_items(project: Project, dataset: str | None = None, user: str | None = None,
+                 env: str | None = None) -> dict[str, Any]:
+    """Open failures on the versions `env` (default: the default environment) reads, the versions
+    quarantined there, and decisions; samples masked for `user` (default: current)."""
     from .quality.review import open_items
     from .spec import validate_dataset_name
 
@@ -359,9 +371,17 @@ def review_items(project: Project, dataset: str | None = None, user: str | None 
             known.update(project.ledger.dataset_names())
         if dataset not in known:
             raise NotFoundError("dataset", dataset, known)
+    name = project.environment(env)
     if not project.has_ledger():
-        return {"failures": [], "quarantined": [], "decisions": []}
+        return {"environment": name, "failures": [], "quarantined": [], "decisions": []}
     items = open_items(project.ledger, dataset)
+    reads = {v.version_id for v in project.current_versions(name).values()}
+    built_here = {v.version_id for v in project.ledger.versions.get_many(
+        [f["version"] for f in items["failures"]] + [q["version"] for q in items["quarantined"]])
+        if v.environment == name}
+    items["failures"] = [f for f in items["failures"] if f["version"] in reads or f["version"] in built_here]
+    items["quarantined"] = [q for q in items["quarantined"] if q["version"] in built_here]
+    items = {"environment": name, **items}
     for failure in items["failures"]:
         failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
         failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], user)
@@ -411,11 +431,13 @@ def catalog_search(project: Project, query: str, *, limit: int = 20) -> list[dic
     return [{**hit, "published_by": publishers.get(hit["name"])} for hit in found]
 
 
-def catalog_show(project: Project, dataset: str, *, user: str | None = None, rows: int = 10) -> dict[str, Any]:
-    """The dataset page; PII in the preview and profile masked unless `user` may unmask."""
+def catalog_show(project: Project, dataset: str, *, user: str | None = None, rows: int = 10,
+                 env: str | None = None) -> dict[str, Any]:
+    """The dataset page as `env` (default: the default environment) reads it; PII in the preview
+    and profile masked unless `user` may unmask."""
     from .metadata.pages import dataset_page
 
-    page = dataset_page(project, dataset, user=user, rows=rows)
+    page = dataset_page(project, dataset, user=user, rows=rows, env=env)
     return {**page, "published_by": _publishers(project).get(page["name"])}
 
 
@@ -456,8 +478,8 @@ def versions() -> dict[str, str]:
     return {"kit_version": kit, "extension_version": extension}
 
 
-def pipeline(project: Project, user: str | None = None) -> dict[str, Any]:
-    """Steps with their needs, freshness (fresh/stale and why) and last outcome; the edges; the run going on.
+def pipeline(project: Project, env: str | None = None, user: str | None = None) -> dict[str, Any]:
+    """Steps with their needs, freshness in `env` (fresh/stale and why) and last outcome; the edges; the run going on.
 
     Freshness and outcome are two things: a step can be fresh after a `warn`, or stale after a
     success. The outcome is the step's latest run or skip, with how many checks ended `warn`
@@ -466,7 +488,7 @@ def pipeline(project: Project, user: str | None = None) -> dict[str, Any]:
     outcomes = project.ledger.runs.last_outcomes() if project.has_ledger() else {}
     warnings = project.ledger.checks.warnings(r.run_id for r in outcomes.values()) if outcomes else {}
     steps = []
-    for item in status(project):
+    for item in status(project, RunOptions(env=env)):
         step = project.spec.step(item["step"])
         row = outcomes.get(step.name)
         steps.append({
@@ -480,7 +502,8 @@ def pipeline(project: Project, user: str | None = None) -> dict[str, Any]:
         in_flight = project.ledger.runs.in_flight()
         running = in_flight[0]["run_id"] if in_flight else None
     edges = [(need, step["name"]) for step in steps for need in step["needs"]]
-    return {"name": project.spec.name, "steps": steps, "edges": edges, "running": running}
+    return {"name": project.spec.name, "environment": project.environment(env), "steps": steps, "edges": edges,
+            "running": running}
 
 
 def start_run(project: Project, *, only: list[str] = (),  # type: ignore[assignment]
@@ -579,19 +602,77 @@ def strip_notebooks(project: Project | None, notebooks: list[Path]) -> list[str]
 
 
 def lineage(project: Project, dataset: str, *, direction: str = "both", depth: int | None = None,
-            fmt: str = "json") -> Any:
-    """Upstream and downstream of a dataset (and its columns where SQL tells): a dict, or text."""
+            fmt: str = "json", env: str | None = None) -> Any:
+    """Upstream and downstream of a dataset (and its columns where SQL tells) through the versions
+    current in `env` (default: the default environment): a dict, or text."""
     from .metadata.lineage import lineage as build
     from .metadata.lineage import render
 
-    graph = build(project, dataset, direction=direction, depth=depth)
-    return graph.to_dict() if fmt == "json" else render(graph, fmt)
+    graph = build(project, dataset, direction=direction, depth=depth, env=env)
+    return {**graph.to_dict(), "environment": project.environment(env)} if fmt == "json" else render(graph, fmt)
 
 
 def dataset_versions(project: Project, dataset: str) -> list[dict[str, Any]]:
     from .metadata.retention import versions
 
     return versions(project, dataset)
+
+
+# --- environments ---------------------------------------------------------------------------
+
+
+def environment_of(project: Project, env: str | None = None) -> dict[str, Any]:
+    """The environment `env` names (default: the default one) and the base it reads the rest from."""
+    name = project.environment(env)
+    return {"environment": name, "base": project.spec.base_of(name)}
+
+
+def env_list(project: Project) -> list[dict[str, Any]]:
+    from .environments import list_environments
+
+    return list_environments(project)
+
+
+def env_show(project: Project, name: str) -> dict[str, Any]:
+    from .environments import show_environment
+
+    return show_environment(project, name)
+
+
+def env_drop(project: Project, name: str, *, user: str | None = None, origin: str | None = None) -> dict[str, Any]:
+    from .environments import drop_environment
+
+    return drop_environment(project, name, user=user, origin=origin)
+
+
+def promotion_plan(project: Project, source: str, target: str | None = None) -> dict[str, Any]:
+    from .environments import promotion_plan as plan_of
+
+    target = target or project.spec.default_environment
+    moves = [m.as_dict() for m in plan_of(project, source, target)]
+    return {"from": source, "to": target, "applied": False, "moves": moves}
+
+
+def promote(project: Project, source: str, target: str | None = None, *, force: bool = False,
+            user: str | None = None, origin: str | None = None) -> dict[str, Any]:
+    from .environments import promote as promote_env
+
+    return promote_env(project, source, target, force=force, user=user, origin=origin)
+
+
+def rollback(project: Project, dataset: str | None = None, *, to: str | None = None, env: str | None = None,
+             run_id: str | None = None, user: str | None = None, origin: str | None = None) -> dict[str, Any]:
+    """Earlier versions current again: of `dataset` in `env`, or everything run `run_id` made current."""
+    from .environments import rollback as rollback_dataset
+    from .environments import rollback_run
+
+    if run_id is not None:
+        return rollback_run(project, run_id, user=user, origin=origin)
+    if dataset is None:
+        from .errors import DataOpsError
+
+        raise DataOpsError("Name a dataset to roll back, or a run with --run.")
+    return rollback_dataset(project, dataset, to=to, env=env, user=user, origin=origin)
 
 
 def gc(project: Project, *, dry_run: bool = False) -> dict[str, Any]:
@@ -636,7 +717,8 @@ def export_docker(project: Project, *, force: bool = False, env: str | None = No
 
 def lint(project: Project) -> list[dict[str, Any]]:
     """Findings on the step notebooks and the pipeline, from the files alone (nothing runs)."""
-    from .lint import as_dicts, lint as run_lint
+    from .lint import as_dicts
+    from .lint import lint as run_lint
 
     return as_dicts(run_lint(project))
 

@@ -19,6 +19,20 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def validate_environment_name(name: str) -> str:
+    """Return `name` if it can name an environment (letters, digits, `-` and `_`), else raise."""
+    if not isinstance(name, str) or not ENVIRONMENT_NAME.match(name):
+        from .errors import DataOpsError
+
+        raise DataOpsError(
+            f"'{name}' is not an environment name: use letters, digits, '-' and '_' (such as dev-alice or pr-123)."
+        )
+    return name
+
+
 def validate_dataset_name(name: str) -> str:
     """Return `name` if it is `schema.table` of identifiers, else raise."""
     if not isinstance(name, str) or not DATASET_NAME.match(name):
@@ -152,6 +166,10 @@ class Dataset(_Model):
 
 class Environment(_Model):
     params: dict[str, Any] = Field(default_factory=dict)
+    base: str | None = Field(
+        default=None,
+        description="Where the datasets this environment does not build are read from (default: the default environment).",
+    )
 
 
 class Role(_Model):
@@ -260,6 +278,7 @@ class Spec(_Model):
     lineage: Lineage = Field(default_factory=Lineage)
     ledger: LedgerConfig | None = None
     environments: dict[str, Environment] = Field(default_factory=dict)
+    default_environment: str = Field(default="prod", description="The environment of runs and reads that name none.")
     steps: list[Step] = Field(default_factory=list)
     datasets: dict[str, Dataset] = Field(default_factory=dict)
     access: Access = Field(default_factory=Access)
@@ -275,6 +294,20 @@ class Spec(_Model):
         from .errors import NotFoundError
 
         raise NotFoundError("step", name, self.step_names)
+
+    def base_of(self, name: str) -> str | None:
+        """The environment `name` reads what it does not build from (None for the default one)."""
+        declared = self.environments.get(name)
+        if declared is not None and declared.base is not None:
+            return declared.base
+        return None if name == self.default_environment else self.default_environment
+
+    def environment_chain(self, name: str | None = None) -> list[str]:
+        """`name` (default: the default environment), then its base, its base's base, ..."""
+        chain = [validate_environment_name(name or self.default_environment)]
+        while (base := self.base_of(chain[-1])) is not None and base not in chain:
+            chain.append(base)
+        return chain
 
     def environment(self, name: str) -> Environment:
         if name not in self.environments:
@@ -563,7 +596,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
                 line=line_of(data, ("datasets", name)),
                 field=f"datasets.{name}",
             )
-    for env in spec.environments:
+    for env, declared in spec.environments.items():
         if not STEP_NAME.match(env):
             raise SpecError(
                 f"environment name '{env}' must be an identifier",
@@ -571,6 +604,20 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
                 line=line_of(data, ("environments", env)),
                 field=f"environments.{env}",
             )
+        if declared.base is not None and not ENVIRONMENT_NAME.match(declared.base):
+            raise SpecError(
+                f"base '{declared.base}' is not an environment name (letters, digits, '-' and '_')",
+                file=path,
+                line=line_of(data, ("environments", env, "base")),
+                field=f"environments.{env}.base",
+            )
+    if not ENVIRONMENT_NAME.match(spec.default_environment):
+        raise SpecError(
+            f"'{spec.default_environment}' is not an environment name (letters, digits, '-' and '_')",
+            file=path,
+            line=line_of(data, ("default_environment",)),
+            field="default_environment",
+        )
     cycle = find_cycle({step.name: step.needs for step in spec.steps})
     if cycle:
         first = names.index(cycle[0])

@@ -69,8 +69,8 @@ def test_debug_shows_the_traceback(ran):
         (["-p", "make.factor=2"], ["'factor'", "not defined in the parameters cell of notebooks/make.ipynb"]),
         (["-p", "novalue"], ["expected KEY=VALUE"]),
         (["--only", "dubble"], ["Unknown step 'dubble'", "did you mean 'double'"]),
-        (["--env", "prod"], ["Unknown environment 'prod' (known: test)"]),
-        (["--env", "tst"], ["did you mean 'test'"]),
+        (["--env", "pr 12"], ["'pr 12' is not an environment name", "such as dev-alice or pr-123"]),
+        (["--env", "../prod"], ["'../prod' is not an environment name"]),
         (["--from", "nope"], ["Unknown step 'nope'"]),
     ],
 )
@@ -118,8 +118,12 @@ def test_runs_json_shape(ran):
 
 
 def test_status_reports_each_step(ran):
-    rows = json.loads(ran.cli("status", "--json", check=0).stdout)
+    rows = json.loads(ran.cli("status", "--env", "test", "--json", check=0).stdout)
     assert [(r["step"], r["last_status"]) for r in rows] == [("make", "success"), ("double", "success")]
+    assert {r["environment"] for r in rows} == {"test"}
+    # the run was in test: prod has run nothing
+    rows = json.loads(ran.cli("status", "--json", check=0).stdout)
+    assert [(r["step"], r["last_status"], r["environment"]) for r in rows] == [("make", None, "prod"), ("double", None, "prod")]
 
 
 def test_no_project_found(tmp_path):

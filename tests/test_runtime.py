@@ -23,8 +23,9 @@ def run_by_hand(project, code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_dev_context_reads_current_and_publishes_to_scratch(two_steps):
+def test_dev_context_reads_current_and_publishes_to_scratch(two_steps, monkeypatch):
     two_steps.cli("run", "--env", "test", check=0)
+    monkeypatch.setenv("DATAOPS_ENV", "test")  # a kernel reads the environment it is told to
     before = two_steps.ledger_rows("select version_id, status from dataset_versions order by 1")
     result = run_by_hand(
         two_steps,

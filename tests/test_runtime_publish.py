@@ -68,8 +68,9 @@ def test_a_second_step_publishing_the_same_dataset_in_a_run_fails_and_changes_no
     assert pl.read_parquet(project.root / ".dataops" / path)["a"].to_list() == [1]  # not overwritten
 
 
-def test_hand_run_publish_says_it_went_to_scratch_and_dn_read_keeps_reading_published(two_steps):
+def test_hand_run_publish_says_it_went_to_scratch_and_dn_read_keeps_reading_published(two_steps, monkeypatch):
     two_steps.cli("run", "--env", "test", check=0)
+    monkeypatch.setenv("DATAOPS_ENV", "test")  # a kernel reads the environment it is told to
     result = run_by_hand(
         two_steps,
         """

@@ -41,10 +41,10 @@ from .records import (
 )
 from .runs import RunRepository
 from .stats import StatsRepository
-from .versions import StatusChange, VersionRepository, version_record
+from .versions import DEFAULT_ENVIRONMENT, StatusChange, VersionRepository, version_record
 
 __all__ = [
-    "MIGRATIONS", "RUN_ID", "CheckStatus", "Database", "Decision", "Ledger", "RunStatus", "StatusChange",
+    "DEFAULT_ENVIRONMENT", "MIGRATIONS", "RUN_ID", "CheckStatus", "Database", "Decision", "Ledger", "RunStatus", "StatusChange",
     "StepStatus", "VersionRecord", "VersionStatus", "now", "resolve_stored_path", "stored_path",
     "validate_run_id", "version_record",
 ]
@@ -55,13 +55,13 @@ _statements = split_statements  # the name tests and tools used before the packa
 class Ledger:
     """A thread-safe handle on one ledger database and its repositories."""
 
-    def __init__(self, db: Database, *, store_root: Path) -> None:
+    def __init__(self, db: Database, *, store_root: Path, default_environment: str = DEFAULT_ENVIRONMENT) -> None:
         self.db = db
         # version paths are stored relative to the store root
         self.store_root = store_root.resolve()
         self.catalog = CatalogRepository(db)
         self.runs = RunRepository(db)
-        self.versions = VersionRepository(db, self.store_root, self.catalog)
+        self.versions = VersionRepository(db, self.store_root, self.catalog, default_environment=default_environment)
         self.checks = CheckRepository(db)
         self.lineage = LineageRepository(db)
         self.audit = AuditRepository(db)
@@ -71,7 +71,8 @@ class Ledger:
 
     @classmethod
     def open(cls, url: str | Path, *, readonly: bool = False, store_root: Path | None = None,
-             source: str | None = None, any_schema: bool = False) -> Ledger:
+             source: str | None = None, any_schema: bool = False,
+             default_environment: str = DEFAULT_ENVIRONMENT) -> Ledger:
         """The ledger at `url` (`sqlite:///path`, a path, or `postgresql://...`); never migrates.
 
         Read-only, it refuses a schema older than this kit's (the commands that write
@@ -84,7 +85,7 @@ class Ledger:
             if not isinstance(db, SqliteDatabase):
                 raise LedgerError("A ledger that is not a SQLite file needs the store's root.", url=db.url)
             store_root = db.path.parent
-        ledger = cls(db, store_root=store_root)
+        ledger = cls(db, store_root=store_root, default_environment=default_environment)
         version = ledger.schema_version
         if readonly and not any_schema and version < latest(db.dialect):
             db.close()
@@ -160,8 +161,9 @@ class Ledger:
     def stage_version(self, con: Any, version: VersionRecord, inputs: Iterable[str], **meta: Any) -> None:
         self.versions.stage(version, inputs, **meta)
 
-    def promote(self, con: Any, version_ids: Iterable[str]) -> None:
-        self.versions.transition(version_ids, VersionStatus.CURRENT)
+    def promote(self, con: Any, version_ids: Iterable[str], *, environment: str | None = None,
+                run_id: str | None = None) -> None:
+        self.versions.transition(version_ids, VersionStatus.CURRENT, environment=environment, run_id=run_id)
 
     def accept_quarantined(self, con: Any, version_id: str) -> bool:
         return self.versions.accept_quarantined(version_id)
@@ -169,8 +171,9 @@ class Ledger:
     def set_version_status(self, con: Any, version_ids: Iterable[str], status: str) -> None:
         self.versions.transition(version_ids, status)
 
-    def current_versions(self) -> dict[str, VersionRecord]:
-        return self.versions.current()
+    def current_versions(self, environments: str | list[str] | None = None) -> dict[str, VersionRecord]:
+        """Current versions in `environments` (an environment and its bases), default: the default one."""
+        return self.versions.current(environments)
 
     def versions_of_run(self, run_id: str) -> list[VersionRecord]:
         return self.versions.of_run(run_id)

@@ -78,6 +78,7 @@ class VersionRecord:
     schema: list[dict[str, str]]
     status: str
     created_at: str
+    environment: str = "prod"  # the environment it was built in (it may be current in others)
     # from the step's manifest at publish; not read back by `versions()` (see column_profiles)
     profile: list[dict[str, Any]] | None = None
     pii: dict[str, dict[str, Any]] | None = None

@@ -105,12 +105,34 @@ class RunRepository:
         rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? AND step = ?", (run_id, step))
         return self._step(rows[0]) if rows else None
 
-    def last_step_runs(self) -> dict[str, StepRecord]:
-        """The latest executed (not skipped) run of each step."""
+    def last_step_runs(self, environments: list[str] | None = None, *, default: str = "prod") -> dict[str, StepRecord]:
+        """The latest executed (not skipped) run of each step.
+
+        With `environments` (an environment, then its bases): of the first of them that ran the
+        step, where a run of no environment ran in `default`, and the step run behind a version an
+        environment points at (promoted from another) counts as that environment's."""
+        if environments is None:
+            rows = self.db.query(
+                "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('skipped', 'pending', 'fresh') ORDER BY s.run_id"
+            )
+            return {row["step"]: self._step(row) for row in rows}
+        marks = placeholders(len(environments))
         rows = self.db.query(
-            "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('skipped', 'pending', 'fresh') ORDER BY s.run_id"
+            "SELECT s.*, coalesce(r.environment, ?) AS run_environment FROM step_runs s "
+            "JOIN runs r ON r.run_id = s.run_id WHERE s.status NOT IN ('skipped', 'pending', 'fresh') "
+            f"AND coalesce(r.environment, ?) IN ({marks}) "
+            "UNION SELECT s.*, p.environment AS run_environment FROM current_versions p "
+            "JOIN dataset_versions v ON v.version_id = p.version_id "
+            f"JOIN step_runs s ON s.run_id = v.run_id AND s.step = v.step WHERE p.environment IN ({marks})",
+            (default, default, *environments, *environments),
         )
-        return {row["step"]: self._step(row) for row in rows}
+        found: dict[str, tuple[int, str, StepRecord]] = {}
+        for row in rows:
+            key = (environments.index(row["run_environment"]), row["run_id"])
+            held = found.get(row["step"])
+            if held is None or key[0] < held[0] or (key[0] == held[0] and key[1] > held[1]):
+                found[row["step"]] = (*key, self._step(row))
+        return {step: record for step, (_rank, _run, record) in found.items()}
 
     def last_outcomes(self) -> dict[str, StepRecord]:
         """The latest outcome of each step: run or skipped (`pending` and `fresh` ran nothing)."""

@@ -149,7 +149,8 @@ def _files_of(fingerprint: str | None) -> dict[str, str]:
         return {}
 
 
-def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool = True) -> LineageGraph:
+def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool = True,
+                env: str | None = None) -> LineageGraph:
     """The whole dataset-level graph of a project, from its ledger.
 
     `sql_for(version) -> str | None` gives the SQL a version was published from; by
@@ -162,6 +163,7 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
     notebooks = {(r.run_id, r.step): r.output_notebook for r in step_rows}
     files = {(r.run_id, r.step): _files_of(r.fingerprint) for r in step_rows}
     by_version = {version.version_id: version for version in ledger.versions.every()}
+    effective.update(project.current_versions(env))  # what the environment reads comes first
 
     nodes: dict[str, Node] = {}
     edges: dict[tuple[str, str], Edge] = {}
@@ -226,6 +228,7 @@ def lineage(
     depth: int | None = None,
     sql_for: SqlSource | None = None,
     columns: bool = True,
+    env: str | None = None,
 ) -> LineageGraph:
     """The part of the graph upstream and/or downstream of `dataset`, `depth` dataset hops deep."""
     validate_dataset_name(dataset)
@@ -233,7 +236,7 @@ def lineage(
         raise NotFoundError("lineage direction", direction, DIRECTIONS)
     if depth is not None and depth < 0:
         raise DataOpsError("--depth must be 0 or more.")
-    graph = build_graph(project, sql_for=sql_for, columns=columns)
+    graph = build_graph(project, sql_for=sql_for, columns=columns, env=env)
     root = dataset_id(dataset)
     if not any(n.id == root for n in graph.nodes):
         raise NotFoundError("dataset with versions", dataset, graph.datasets)

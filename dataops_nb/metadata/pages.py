@@ -22,7 +22,8 @@ from .profile import plain
 PREVIEW_ROWS = 10
 
 
-def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int = PREVIEW_ROWS) -> dict[str, Any]:
+def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int = PREVIEW_ROWS,
+                 env: str | None = None) -> dict[str, Any]:
     from ..security import current_user, may
     from .model import sync_spec
 
@@ -34,7 +35,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     user = user or current_user()
     readable = may(spec, user, name, "read")  # without the right: what it is, not what it holds
     versions = ledger.versions.of_dataset(name)
-    current = next((v for v in versions if v.status == "current"), None)
+    current = project.current_versions(env).get(name)  # as the environment reads it (its own, else its base's)
     masked = hidden(spec, ledger, name, current.version_id if current else None, user=user)
     profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
     schema_types = {c["name"]: c["type"] for c in current.schema} if current else {}
@@ -63,6 +64,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     freshness_sla = json.loads(entry["freshness"]) if entry["freshness"] else None
     return {
         "name": name,
+        "environment": project.environment(env),
         "description": entry["description"],
         "owner": entry["owner"],
         "tags": json.loads(entry["tags"] or "[]"),

@@ -39,10 +39,13 @@ def versions(project: Any, dataset: str) -> list[dict[str, Any]]:
     if not found:
         raise NotFoundError("dataset", dataset, ledger.catalog.dataset_names())
     doomed = {e.version.version_id for e in _expired(project, dataset)}
+    current_in = ledger.versions.current_in(version.version_id for version, _row in found)
     return [
         {
             "version": version.version_id,
             "status": version.status,
+            "environment": version.environment,  # built in
+            "current_in": current_in.get(version.version_id, []),
             "run_id": version.run_id,
             "step": version.step,
             "rows": version.rows,

@@ -24,7 +24,7 @@ def checks_for(spec: Spec, dataset: str, recorded: Iterable[dict[str, Any]] = ()
 
 
 def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[str, str]) -> Target:
-    current = ledger.current_versions()
+    current = ledger.current_versions(spec.environment_chain(version.environment))  # what its environment reads
     refs = {name: v.path for name, v in current.items()}
     refs.update(staged)  # a step's own new versions win (e.g. ingest publishing both sides)
     previous = current.get(version.dataset)

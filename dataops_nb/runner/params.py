@@ -191,7 +191,7 @@ def resolve(
 
     steps = list(steps)
     env_params: dict[str, Any] = {}
-    if env is not None:
+    if env is not None and env in spec.environments:  # an ad hoc environment overlays nothing
         env_params = dict(spec.environment(env).params)
     all_names = {name for params in notebooks.values() for name in params.defaults}
     for key in env_params:

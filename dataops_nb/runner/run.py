@@ -94,7 +94,8 @@ def plan(project: Project, request: RunRequest, *, versions: FileVersions | None
     for step in spec.steps:  # every notebook: env overlays may name any step's parameters
         path = project.notebook_path(step)
         notebooks[step.name] = inspect_notebook(path, shown=Path(project.relative(path)))
-    values = resolve(spec, steps, notebooks, env=request.env, overrides=request.overrides, where=project.where)
+    overlay = overlay_of(project, request.env)
+    values = resolve(spec, steps, notebooks, env=overlay, overrides=request.overrides, where=project.where)
     versions = versions or file_versions(project)
     plans = []
     for step in steps:
@@ -102,10 +103,17 @@ def plan(project: Project, request: RunRequest, *, versions: FileVersions | None
         files = {key: versions.version(key) for key in expand(step.inputs, project.root)}
         plans.append(StepPlan(
             step, path, values[step.name],
-            fingerprint(project.root, path, values[step.name], step.secrets(), environment=request.env, files=files),
+            fingerprint(project.root, path, values[step.name], step.secrets(), environment=overlay, files=files),
         ))
     versions.save()
     return plans
+
+
+def overlay_of(project: Project, env: str | None) -> str | None:
+    """The spec environment whose parameters a run in `env` (default: the default one) overlays, if any:
+    an environment the spec does not declare (`--env pr-123`) has none."""
+    name = project.environment(env)
+    return name if name in project.spec.environments else None
 
 
 def file_versions(project: Project) -> FileVersions:
@@ -113,10 +121,14 @@ def file_versions(project: Project) -> FileVersions:
     return FileVersions(project.root, project.store.root / "cache")
 
 
-def staleness(project: Project, plans: list[StepPlan]) -> dict[str, list[str]]:
-    """For each planned step, why it must run ([] when fresh), upstream staleness included."""
-    last = project.ledger.last_step_runs() if project.has_ledger() else {}
-    current = {name: v.version_id for name, v in project.ledger.current_versions().items()} if last else {}
+def staleness(project: Project, plans: list[StepPlan], env: str | None = None) -> dict[str, list[str]]:
+    """For each planned step, why it must run ([] when fresh), upstream staleness included.
+
+    In an environment, a step's last run is its own, else its base's (what it reads when it defers)."""
+    chain = project.spec.environment_chain(env)
+    last = project.ledger.runs.last_step_runs(chain, default=project.spec.default_environment) \
+        if project.has_ledger() else {}
+    current = {name: v.version_id for name, v in project.current_versions(env).items()} if last else {}
     result: dict[str, list[str]] = {}
     versions = file_versions(project)
     for item in plans:
@@ -226,6 +238,7 @@ class Runner:
         self.secret_envs = tuple(secret_envs(project.spec))
         self.hidden_envs = tuple(sorted(hidden_envs(project.spec)))
         self.redactor = Redactor.from_env(self.secret_envs)
+        self.env = project.environment(request.env)  # the environment whose "current" the run moves
 
     @property
     def ledger(self) -> Ledger:
@@ -279,7 +292,7 @@ class Runner:
                 run_id,
                 **git,
                 user=current_user(),
-                environment=self.request.env,
+                environment=self.env,
                 params=params,
                 selection=list(by_name),
                 pid=os.getpid(),
@@ -288,7 +301,7 @@ class Runner:
             )
             self.lease.attach(run_id)
         audit_log.record(self.ledger, audit_log.RUN_STARTED, target=run_id, secrets=_secret_values(plans), details={
-            "environment": self.request.env, "steps": list(by_name), "params": params,
+            "environment": self.env, "steps": list(by_name), "params": params,
             "git_commit": git.get("git_commit"), "resumed_from": self.request.resumed_from,
         })
         for name in by_name:
@@ -410,9 +423,10 @@ class Runner:
             "attempt": attempt,
             "version_id": run_id,
             "manifest": str(run_dir / f"{name}.json"),
+            "environment": self.env,
             "datasets": {
                 ds: {"version": v.version_id, "path": v.path}
-                for ds, v in self.ledger.current_versions().items()
+                for ds, v in self.project.current_versions(self.env).items()
             },
             "secrets": plan_.step.secrets(),
         }
@@ -451,7 +465,7 @@ class Runner:
     def _is_fresh(self, plan_: StepPlan) -> bool:
         if self.request.force:
             return False
-        return not staleness(self.project, [plan_])[plan_.step.name]
+        return not staleness(self.project, [plan_], self.env)[plan_.step.name]
 
     def _fresh(self, run_id: str, name: str) -> None:
         self.ledger.set_step(run_id, name, status="fresh", duration_s=0.0)
@@ -515,7 +529,7 @@ class Runner:
         spec = self.project.spec
         inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
         records = []
-        current = self.ledger.current_versions() if published else {}
+        current = self.project.current_versions(self.env) if published else {}
         twins: dict[str, VersionRecord] = {}  # staged version -> the current one with the same bytes
         for item in published:
             name = item["dataset"]
@@ -548,6 +562,7 @@ class Runner:
                     schema=item.get("schema", []),
                     status="staged",
                     created_at=outcome.ended_at,
+                    environment=self.env,
                     profile=profile,
                     pii=pii,
                 )
@@ -582,7 +597,7 @@ class Runner:
             if errors:
                 self.ledger.set_version_status(con, versions, "quarantined")
             else:
-                self.ledger.promote(con, versions)
+                self.ledger.promote(con, versions, environment=self.env, run_id=run_id)
             if versions:
                 audit_log.record(self.ledger, audit_log.STATUS_CHANGED, target=run_id, con=con, details={
                     "step": outcome.step, "versions": versions, "status": "quarantined" if errors else "current",

@@ -175,7 +175,8 @@ class SettingsHandler(DataOpsHandler):
 class PipelineHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Pipeline(**service.pipeline(project, user=self.user)))
+        await self.answer(lambda project: models.Pipeline(**service.pipeline(
+            project, self.query(models.EnvQuery).env, user=self.user)))
 
 
 class RunsHandler(DataOpsHandler):
@@ -247,15 +248,16 @@ class CatalogHandler(DataOpsHandler):
 class DatasetHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
-        await self.answer(lambda project: models.Record(**service.catalog_show(project, dataset, user=self.user)))
+        await self.answer(lambda project: models.Record(**service.catalog_show(
+            project, dataset, user=self.user, env=self.query(models.EnvQuery).env)))
 
 
 class LineageHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
         def lineage(project: Project) -> models.Record:
-            depth = self.query(models.LineageQuery).depth
-            return models.Record(**service.lineage(project, dataset, depth=depth))
+            query = self.query(models.LineageQuery)
+            return models.Record(**service.lineage(project, dataset, depth=query.depth, env=query.env))
 
         await self.answer(lineage)
 
@@ -263,7 +265,8 @@ class LineageHandler(DataOpsHandler):
 class ReviewsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Reviews(**service.review_items(project, user=self.user)))
+        await self.answer(lambda project: models.Reviews(**service.review_items(
+            project, user=self.user, env=self.query(models.EnvQuery).env)))
 
     @tornado.web.authenticated
     async def post(self) -> None:
@@ -273,6 +276,27 @@ class ReviewsHandler(DataOpsHandler):
                                                          user=self.user, origin=ORIGIN))
 
         await self.answer(decide, status=201)
+
+
+class EnvironmentsHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.answer(lambda project: models.Listing(items=service.env_list(project)))
+
+
+class EnvironmentHandler(DataOpsHandler):
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        await self.answer(lambda project: models.Record(**service.env_show(project, name)))
+
+
+class PromotionHandler(DataOpsHandler):
+    """What promoting an environment would change (the plan; applying it is `dataops-nb promote`)."""
+
+    @tornado.web.authenticated
+    async def get(self, name: str) -> None:
+        await self.answer(lambda project: models.Record(**service.promotion_plan(
+            project, name, self.query(models.PromotionQuery).to)))
 
 
 class TemplatesHandler(DataOpsHandler):
@@ -325,6 +349,9 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (rf"catalog/({NAME})", DatasetHandler),
     (rf"lineage/({NAME})", LineageHandler),
     ("reviews", ReviewsHandler),
+    ("environments", EnvironmentsHandler),
+    (rf"environments/({NAME})", EnvironmentHandler),
+    (rf"environments/({NAME})/promotion", PromotionHandler),
     ("templates", TemplatesHandler),
     ("steps", StepsHandler),
     ("metrics", MetricsHandler),

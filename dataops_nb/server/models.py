@@ -60,8 +60,18 @@ class RunsQuery(_Request):
     limit: int = Field(50, ge=1, le=10_000)
 
 
-class LineageQuery(_Request):
+class EnvQuery(_Request):
+    """`?env=NAME`: whose current versions an answer shows (default: the spec's default environment)."""
+
+    env: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+class LineageQuery(EnvQuery):
     depth: int = Field(3, ge=0, le=1000)
+
+
+class PromotionQuery(_Request):
+    to: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 class CatalogQuery(_Request):
@@ -130,6 +140,7 @@ class PipelineStep(BaseModel):
 
 class Pipeline(BaseModel):
     name: str
+    environment: str  # whose state the steps show
     steps: list[PipelineStep]
     edges: list[tuple[str, str]]
     running: str | None  # the run in progress, if any

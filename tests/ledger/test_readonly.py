@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from dataops_nb.errors import LedgerError
 from dataops_nb.ledger import MIGRATIONS, Ledger, VersionRecord, now
-from dataops_nb.ledger.migrations import sqlite as sqlite_migrations
 
 
 def files(folder):
@@ -67,12 +68,11 @@ def test_reading_a_project_without_a_ledger_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_reading_an_older_ledger_asks_for_a_migration_and_writes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(sqlite_migrations, "MIGRATIONS", MIGRATIONS[:5])
-    path = written(tmp_path / "ledger.db")
-    monkeypatch.undo()
+def test_reading_an_older_ledger_asks_for_a_migration_and_writes_nothing(tmp_path):
+    path = tmp_path / "ledger.db"
+    shutil.copy(Path(__file__).resolve().parent.parent / "data" / "ledger-v7.db", path)  # written by schema 7
     before = files(tmp_path)
-    with pytest.raises(LedgerError, match=r"has schema 5 and this dataops-nb needs \d+: `dataops-nb ledger migrate` \(or any command that writes\) migrates it"):
+    with pytest.raises(LedgerError, match=r"has schema 7 and this dataops-nb needs \d+: `dataops-nb ledger migrate` \(or any command that writes\) migrates it"):
         Ledger.open(path, readonly=True)
     assert files(tmp_path) == before
 

@@ -59,15 +59,20 @@ def test_run_executes_in_order_and_records_everything(two_steps):
     assert all("time" in e for e in log)
 
 
-def test_second_run_supersedes_and_env_overlay_applies(two_steps):
+def test_second_run_supersedes_and_env_overlay_applies_in_its_environment_only(two_steps):
     two_steps.cli("run", check=0)
     two_steps.cli("run", "--env", "test", check=0)
     rows = two_steps.ledger_rows(
-        "select status, rows from dataset_versions where dataset = 'raw.numbers' order by created_at"
+        "select status, rows, environment from dataset_versions where dataset = 'raw.numbers' order by created_at"
     )
-    assert rows == [("superseded", 10), ("current", 5)]
+    assert rows == [("current", 10, "prod"), ("current", 5, "test")]  # each current in its own environment
     runs = runs_json(two_steps)
-    assert [r["environment"] for r in runs] == ["test", None]  # newest first
+    assert [r["environment"] for r in runs] == ["test", "prod"]  # newest first
+    two_steps.cli("run", "--force", check=0)
+    rows = two_steps.ledger_rows(
+        "select status, rows, environment from dataset_versions where dataset = 'raw.numbers' order by created_at"
+    )
+    assert rows == [("superseded", 10, "prod"), ("current", 5, "test"), ("current", 10, "prod")]
 
 
 def test_failing_step_fails_run_and_skips_downstream(project):

@@ -53,7 +53,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("lab")
     root = base / "flights"
     root.mkdir()
-    shutil.copy(REPO / "dataops.yaml", root / "dataops.yaml")
+    # the lab shows the sample the test environment builds
+    (root / "dataops.yaml").write_text((REPO / "dataops.yaml").read_text() + "\ndefault_environment: test\n")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     home = base / "home"
     settings = base / "settings"

@@ -255,6 +255,40 @@ MIGRATIONS: list[Migration] = [
     """
     ALTER TABLE datasets ADD COLUMN forgotten_at TEXT;
     """,
+    # environments: each is a set of "current" pointers (environment, dataset) -> version, with
+    # their history; a version records the environment it was built in. Every version current
+    # before environments existed is current in prod.
+    """
+    ALTER TABLE dataset_versions ADD COLUMN environment TEXT NOT NULL DEFAULT 'prod';
+    CREATE TABLE current_versions (
+        environment TEXT NOT NULL,
+        dataset     TEXT NOT NULL,
+        version_id  TEXT NOT NULL REFERENCES dataset_versions(version_id),
+        since       TEXT NOT NULL,
+        run_id      TEXT,
+        PRIMARY KEY (environment, dataset)
+    );
+    CREATE INDEX current_versions_by_version ON current_versions(version_id);
+    CREATE TABLE current_history (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        dataset     TEXT NOT NULL,
+        version_id  TEXT,
+        previous_id TEXT,
+        action      TEXT NOT NULL,
+        run_id      TEXT
+    );
+    CREATE INDEX current_history_by_pointer ON current_history(environment, dataset, id);
+    INSERT INTO current_versions (environment, dataset, version_id, since, run_id)
+        SELECT 'prod', dataset, version_id, coalesce(promoted_at, created_at), run_id
+        FROM dataset_versions WHERE status = 'current';
+    INSERT INTO current_history (at, environment, dataset, version_id, previous_id, action, run_id)
+        SELECT promoted_at, 'prod', dataset, version_id, NULL, 'upgrade', run_id
+        FROM dataset_versions WHERE promoted_at IS NOT NULL AND status IN ('current', 'superseded', 'deleted')
+        ORDER BY promoted_at, version_id;
+    DROP INDEX one_current_version;
+    """,
 ]
 
 
