@@ -7,7 +7,7 @@ import json
 
 def plan(project, *args: str) -> dict[str, list[str]]:
     rows = json.loads(project.cli("plan", "--json", *args, check=0).stdout)
-    assert all(set(r) == {"step", "state", "reasons"} for r in rows)
+    assert all(set(r) == {"step", "state", "reasons", "environment"} for r in rows)
     assert all(r["state"] == ("stale" if r["reasons"] else "fresh") for r in rows)
     return {r["step"]: r["reasons"] for r in rows}
 
