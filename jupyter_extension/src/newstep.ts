@@ -11,8 +11,10 @@ class NewStepForm extends Widget {
   private problem = h('div', { class: 'jp-DataOps-fieldproblem', 'data-testid': 'dataops-new-problem', role: 'alert' });
   private filter = h('input', { class: 'jp-mod-styled', type: 'search', placeholder: 'Filter steps', 'data-testid': 'dataops-new-needs-filter' });
   private boxes: HTMLInputElement[];
+  private parameters = h('div', { class: 'jp-DataOps-field', 'data-testid': 'dataops-new-parameters' });
+  private values = new Map<string, string>();
 
-  constructor(templates: ITemplate[], private steps: string[], previous: INewStep | null, error: string) {
+  constructor(private templates: ITemplate[], private steps: string[], previous: INewStep | null, error: string) {
     super();
     this.addClass('jp-DataOps-form');
     this.template = h('select', { class: 'jp-mod-styled', 'data-testid': 'dataops-new-template' },
@@ -21,11 +23,16 @@ class NewStepForm extends Widget {
     const needs = h('div', { class: 'jp-DataOps-needs', 'data-testid': 'dataops-new-needs', role: 'group', 'aria-label': 'Needs' },
       ...this.boxes.map(box => h('label', { class: 'jp-DataOps-need', 'data-step': box.value }, box, ` ${box.value}`)));
     if (previous) {
+      Object.entries(previous.params ?? {}).forEach(([k, v]) => this.values.set(k, String(v)));
+      if (previous.publishes) {
+        this.values.set(this.publishing(previous.template) ?? '', previous.publishes);
+      }
       this.template.value = previous.template;
       this.name.value = previous.name;
       this.boxes.forEach(box => (box.checked = (previous.needs ?? []).includes(box.value)));
     }
     this.name.addEventListener('input', () => this.validate());
+    this.template.addEventListener('change', () => this.showParameters());
     this.filter.addEventListener('input', () => {
       const text = this.filter.value.toLowerCase();
       needs.querySelectorAll<HTMLElement>('.jp-DataOps-need').forEach(label => (label.hidden = !label.dataset.step!.toLowerCase().includes(text)));
@@ -33,9 +40,33 @@ class NewStepForm extends Widget {
     this.node.append(
       h('label', {}, 'Template', this.template),
       h('label', {}, 'Step name', this.name, this.problem),
-      h('div', { class: 'jp-DataOps-field' }, h('span', {}, 'Needs (the steps it runs after)'), steps.length > 8 ? this.filter : null, needs)
+      h('div', { class: 'jp-DataOps-field' }, h('span', {}, 'Needs (the steps it runs after)'), steps.length > 8 ? this.filter : null, needs),
+      this.parameters
     );
+    this.showParameters();
     this.showProblem(error);
+  }
+
+  /** The template's parameter that names the dataset it publishes. */
+  private publishing(template: string): string | null {
+    return this.templates.find(t => t.name === template)?.parameters?.find(p => p.publishes)?.name ?? null;
+  }
+
+  /** The chosen template's parameters, each prefilled with its default (or what was typed). */
+  private showParameters(): void {
+    const parameters = this.templates.find(t => t.name === this.template.value)?.parameters ?? [];
+    this.parameters.replaceChildren(
+      ...(parameters.length ? [h('span', {}, 'Parameters')] : []),
+      ...parameters.map(p => {
+        const input = h('input', {
+          class: 'jp-mod-styled', 'data-parameter': p.name,
+          placeholder: p.publishes ? `${String(p.default ?? '').split('.')[0]}.<step name>` : String(p.default ?? '')
+        });
+        input.value = this.values.get(p.name) ?? (p.publishes ? '' : String(p.default ?? ''));
+        input.addEventListener('input', () => this.values.set(p.name, input.value));
+        return h('label', {}, p.publishes ? `${p.name} (the dataset it publishes)` : p.name, input);
+      })
+    );
   }
 
   private accept(): HTMLButtonElement | null {
@@ -66,10 +97,23 @@ class NewStepForm extends Widget {
   }
 
   getValue(): INewStep {
+    const template = this.templates.find(t => t.name === this.template.value);
+    const params: Record<string, string> = {};
+    let publishes: string | null = null;
+    for (const p of template?.parameters ?? []) {
+      const value = (this.values.get(p.name) ?? '').trim();
+      if (p.publishes) {
+        publishes = value || null;
+      } else if (this.values.has(p.name) && value !== String(p.default ?? '')) {
+        params[p.name] = value;
+      }
+    }
     return {
       template: this.template.value,
       name: this.name.value.trim(),
-      needs: this.boxes.filter(b => b.checked).map(b => b.value)
+      needs: this.boxes.filter(b => b.checked).map(b => b.value),
+      params,
+      publishes
     };
   }
 }

@@ -343,6 +343,10 @@ def test_new_step_dialog_checks_the_name_as_typed_and_keeps_the_input_on_refusal
         assert problem.inner_text() == "" and create.is_enabled()
         dialog.locator("[data-testid=dataops-new-template]").select_option("sql_transform")
         dialog.locator('[data-testid=dataops-new-needs] [data-step="carrier_delays"] input').check()
+        # the template's parameters, prefilled with their defaults
+        source = dialog.locator('[data-testid=dataops-new-parameters] input[data-parameter="source"]')
+        assert source.input_value() == "raw.example"
+        source.fill("marts.carrier_delays")
         create.click()
         # refused: the dialog comes back with what was typed and why
         problem = page.locator(".jp-Dialog [data-testid=dataops-new-problem]")
@@ -352,12 +356,16 @@ def test_new_step_dialog_checks_the_name_as_typed_and_keeps_the_input_on_refusal
         assert dialog.locator("[data-testid=dataops-new-name]").input_value() == "weekly"
         assert dialog.locator('[data-testid=dataops-new-needs] [data-step="carrier_delays"] input').is_checked()
         assert dialog.locator("[data-testid=dataops-new-template]").input_value() == "sql_transform"
+        assert dialog.locator('[data-testid=dataops-new-parameters] input[data-parameter="source"]').input_value() \
+            == "marts.carrier_delays"
         save_screenshot(page, "new-step-refused")
         dialog.locator("[data-testid=dataops-new-name]").fill("weekly_carriers")
         dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
         page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="weekly_carriers.ipynb").wait_for()
         step = next(s for s in lab.api("pipeline")["steps"] if s["name"] == "weekly_carriers")
         assert step["needs"] == ["carrier_delays"]
+        created = json.loads((lab.root / "notebooks" / "weekly_carriers.ipynb").read_text())
+        assert any("marts.carrier_delays" in "".join(c["source"]) for c in created["cells"])
     finally:
         spec.write_text(original)
         taken.unlink()
