@@ -254,7 +254,9 @@ def load(args: argparse.Namespace) -> list[Result]:
     for name, f in figures.items():
         rows_search += [Row(f"search p50: {name}", f["search_p50_ms"], unit="ms"),
                         Row(f"search p95: {name}", f["search_p95_ms"], unit="ms"),
-                        Row(f"search calls / errors: {name}", f["search_errors"], unit=f"errors of {f['search_calls']:.0f}")]
+                        Row(f"search calls / errors: {name}", f["search_errors"], unit=f"errors of {f['search_calls']:.0f}"),
+                        Row(f"same load on /api/status (jupyter's floor), p50: {name}", f["floor_p50_ms"], unit="ms"),
+                        Row(f"same load on /api/status (jupyter's floor), p95: {name}", f["floor_p95_ms"], unit="ms")]
         rows_pipeline += [Row(f"/dataops/pipeline per call, nothing changed: {name}", f["pipeline_ms"], unit="ms"),
                           Row(f"8 concurrent calls, p95: {name}", f["pipeline_8_p95_ms"], unit="ms"),
                           Row(f"8 concurrent calls, errors: {name}", f["pipeline_8_errors"], unit="errors")]

@@ -2,7 +2,8 @@
 pipeline runs (and so writes the ledger) the whole time.
 
 - catalog search: 50 concurrent clients, each calling /dataops/catalog?q=... every 0.5 s
-  (100 calls/s; p50, p95, errors)
+  (100 calls/s; p50, p95, errors), then the same load on jupyter_server's /api/status (the
+  server's own floor on this machine, no kit code in it)
 - /dataops/pipeline: the cost of one call when nothing changed (polled every second during a run),
   and 8 concurrent calls (all must answer 200)
 
@@ -157,6 +158,9 @@ def measure(root: Path, env: dict[str, str], *, quick: bool = False) -> dict[str
         time.sleep(1.0)  # the run has started writing
         times, codes = concurrent(port, search_paths, clients=CLIENTS, per_client=10 if quick else 30,
                                   interval=INTERVAL_S)
+        # the same load on jupyter_server's own /api/status (no kit code): the floor this machine allows
+        floor, _ = concurrent(port, ["/api/status"], clients=CLIENTS, per_client=10 if quick else 30,
+                              interval=INTERVAL_S)
         stop.set()
         writer.join(timeout=300)
         writer = None
@@ -171,6 +175,8 @@ def measure(root: Path, env: dict[str, str], *, quick: bool = False) -> dict[str
         "search_p95_ms": percentile(times, 0.95) * 1000,
         "search_calls": float(len(codes)),
         "search_errors": float(sum(1 for c in codes if c != 200)),
+        "floor_p50_ms": statistics.median(floor) * 1000,
+        "floor_p95_ms": percentile(floor, 0.95) * 1000,
         "pipeline_ms": statistics.median(pipeline) * 1000,
         "pipeline_8_errors": float(sum(1 for c in eight_codes if c != 200)),
         "pipeline_8_p95_ms": percentile(eight_times, 0.95) * 1000,
