@@ -81,6 +81,12 @@ def nonempty(db: Database) -> dict[str, int]:
     return {table: n for table, n in found.items() if n}
 
 
+def _reindex(db: Database) -> None:
+    catalog = CatalogRepository(db)
+    for name in catalog.dataset_names():
+        catalog.reindex(name)
+
+
 def copy(source: Database, target: Database) -> CopyResult:
     """Copy every row of `source` into the empty, migrated `target` in one transaction, rebuild the
     catalog index there, and verify counts and content hash before committing (else nothing is kept)."""
@@ -92,15 +98,17 @@ def copy(source: Database, target: Database) -> CopyResult:
             if missing:
                 message = f"The ledger {target.url} has no column {', '.join(missing)} in {table}: migrate it first."
                 raise LedgerError(message, url=target.url)
+            if table == "catalog_meta":  # rebuilding the index counts changes there: the source's values win
+                _reindex(target)
+                target.execute("DELETE FROM catalog_meta")
             rows = _rows(source, table, columns)
             insert = f"INSERT INTO {table} ({column_list(columns)}) VALUES ({placeholders(len(columns))})"
             for start in range(0, len(rows), BATCH):
                 target.executemany(insert, rows[start:start + BATCH])
             target.identities_follow(table)
             copied[table] = len(rows)
-        catalog = CatalogRepository(target)
-        for name in catalog.dataset_names():
-            catalog.reindex(name)
+        if "catalog_meta" not in copied:
+            _reindex(target)
         expected, got = content_hash(source), content_hash(target)
         found = {table: _count(target, table) for table in copied}
         if found != copied or expected != got:
