@@ -61,6 +61,7 @@ export interface INewStep {
 
 export interface IPipeline {
   name: string;
+  environment: string;
   steps: IPipelineStep[];
   edges: [string, string][];
   running: string | null;
