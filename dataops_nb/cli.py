@@ -380,7 +380,7 @@ def check_command(ctx: click.Context, dataset: str | None, explain: bool) -> Non
     from . import service
     from .errors import QualityGateError
 
-    data = service.check(_project(ctx), dataset, explain=explain)
+    data = service.check(_project(ctx), dataset, explain=explain, env=_settings(ctx).env)
 
     def human(reports: list[dict[str, Any]]) -> None:
         for report in reports:
@@ -730,6 +730,42 @@ def rollback_command(ctx: click.Context, dataset: str | None, to: str | None, ru
             click.echo("Nothing to roll back.")
 
     _emit(ctx, data, human)
+
+
+@cli.command("diff")
+@common
+@click.argument("a")
+@click.argument("b")
+@click.argument("datasets", nargs=-1)
+@click.option("--key", metavar="COLS", help="Columns that identify a row, comma-separated (default: the dataset's key: "
+              "or its unique check).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--fail-on-diff", is_flag=True, help="Exit 1 when anything differs.")
+@click.pass_context
+def diff_command(ctx: click.Context, a: str, b: str, datasets: tuple[str, ...], key: str | None, fmt: str,
+                 fail_on_diff: bool) -> None:
+    """How A and B differ (environments, run ids or dataset@versions): schema, rows, keyed changes, statistics."""
+    from . import service
+
+    keys = [k.strip() for k in key.split(",") if k.strip()] if key else None
+    data = service.diff(_project(ctx), a, b, list(datasets) or None, key=keys)
+    if fmt == "markdown" and not _settings(ctx).json:
+        click.echo(service.diff_markdown(data), nl=False)
+    elif fmt == "json" or _settings(ctx).json:
+        _echo_json(ctx, data)
+    else:
+        _say(f"{data['a']} -> {data['b']}")
+        rows = []
+        for d in data["datasets"]:
+            schema = d.get("schema") or {}
+            rows.append({"dataset": d["dataset"], "rows a": (d.get("rows") or {}).get("a"),
+                         "rows b": (d.get("rows") or {}).get("b"), "only in a": d.get("only_in_a"),
+                         "only in b": d.get("only_in_b"), "changed": d.get("changed"),
+                         "schema": ", ".join(f"{k} {len(v)}" for k, v in schema.items() if v) or "",
+                         "differs": "yes" if d["differs"] else ""})
+        _table(rows, ["dataset", "rows a", "rows b", "only in a", "only in b", "changed", "schema", "differs"])
+    if fail_on_diff and data["differs"]:
+        ctx.exit(1)
 
 
 @cli.command("freshness")

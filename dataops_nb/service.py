@@ -318,14 +318,16 @@ def _recorded_checks(project: Project, version: Any) -> list[dict[str, Any]]:
     return list(json.loads(manifest.read_text()).get("checks", []))
 
 
-def check(project: Project, dataset: str | None = None, *, explain: bool = False) -> list[dict[str, Any]]:
-    """Re-check current versions without running steps (results are kept in the ledger)."""
+def check(project: Project, dataset: str | None = None, *, explain: bool = False,
+          env: str | None = None) -> list[dict[str, Any]]:
+    """Re-check the versions `env` (default: the default environment) reads, without running steps
+    (results are kept in the ledger)."""
     from .quality.engine import explain as explain_sql
     from .quality.engine import run_checks
     from .quality.gate import checks_for, result_rows, target_for
     from .spec import validate_dataset_name
 
-    current = project.ledger.current_versions() if project.has_ledger() else {}
+    current = project.current_versions(env)
     if dataset is not None:
         validate_dataset_name(dataset)
         if dataset not in current:
@@ -673,6 +675,23 @@ def rollback(project: Project, dataset: str | None = None, *, to: str | None = N
 
         raise DataOpsError("Name a dataset to roll back, or a run with --run.")
     return rollback_dataset(project, dataset, to=to, env=env, user=user, origin=origin)
+
+
+def diff(project: Project, a: str, b: str, datasets: list[str] | None = None, *, key: list[str] | None = None,
+         user: str | None = None) -> dict[str, Any]:
+    """How A and B (environments, runs or dataset@versions) differ, per dataset; samples masked for `user`."""
+    from .metadata.diff import diff as compute
+    from .spec import validate_dataset_name
+
+    for name in datasets or []:
+        validate_dataset_name(name)
+    return compute(project, a, b, datasets, key=key, user=user)
+
+
+def diff_markdown(result: dict[str, Any]) -> str:
+    from .metadata.diff import markdown
+
+    return markdown(result)
 
 
 def gc(project: Project, *, dry_run: bool = False) -> dict[str, Any]:

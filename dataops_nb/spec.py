@@ -158,6 +158,7 @@ class Dataset(_Model):
     columns: dict[str, Column] = Field(default_factory=dict)
     checks: list[Any] = Field(default_factory=list)
     keep_versions: int | None = Field(default=None, ge=1)
+    key: list[str] | None = Field(default=None, description="Columns that identify a row (what `diff` matches rows by).")
 
     @property
     def pii_columns(self) -> list[str]:
