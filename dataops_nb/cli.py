@@ -765,7 +765,9 @@ def diff_command(ctx: click.Context, a: str, b: str, datasets: tuple[str, ...], 
                          "differs": "yes" if d["differs"] else ""})
         _table(rows, ["dataset", "rows a", "rows b", "only in a", "only in b", "changed", "schema", "differs"])
     if fail_on_diff and data["differs"]:
-        ctx.exit(1)
+        from .errors import DifferencesFoundError
+
+        raise DifferencesFoundError(data["a"], data["b"], [d["dataset"] for d in data["datasets"] if d["differs"]])
 
 
 @cli.command("freshness")

@@ -147,6 +147,16 @@ class QualityGateError(DataOpsError):
         self.quarantined = quarantined
 
 
+class DifferencesFoundError(DataOpsError):
+    """`diff --fail-on-diff` found differences (named)."""
+
+    exit_code = 1
+
+    def __init__(self, a: str, b: str, datasets: list[str]) -> None:
+        super().__init__(f"{a} and {b} differ in {len(datasets)} dataset(s): {', '.join(datasets)}.")
+        self.a, self.b, self.datasets = a, b, datasets
+
+
 class FreshnessError(DataOpsError):
     """A dataset is older than its SLA's error_after."""
 
