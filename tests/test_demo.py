@@ -82,7 +82,8 @@ def test_checks_fire_as_warnings_and_errors_pass(demo):
     assert by_name["relationships(tailnum)"][0] == "warn"
     assert by_name["unique(flight_id)"] == ("pass", 0)
     assert by_name["arrives_before_departing"] == ("pass", 0)
-    review = json.loads(project.cli("--json", "review", check=0).stdout)
+    review = json.loads(project.cli("--json", "--env", "test", "review", check=0).stdout)  # the run was in test
+    assert review["environment"] == "test"
     flagged = {(f["dataset"], f["check"]) for f in review["failures"]}
     assert ("staging.flights", "not_null(dep_time)") in flagged
     sample = next(f for f in review["failures"] if f["check"] == "not_null(dep_time)")["sample"]
