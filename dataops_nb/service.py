@@ -659,7 +659,14 @@ def promote(project: Project, source: str, target: str | None = None, *, force: 
             user: str | None = None, origin: str | None = None) -> dict[str, Any]:
     from .environments import promote as promote_env
 
-    return promote_env(project, source, target, force=force, user=user, origin=origin)
+    result = promote_env(project, source, target, force=force, user=user, origin=origin)
+    if result["moves"]:  # the `promotion` event of notify.rules
+        from .notify.alert import Alert
+
+        moved = tuple(m["dataset"] for m in result["moves"])
+        notify(project, Alert("promotion", project.spec.name, environment=result["to"], datasets=moved,
+                              detail=f"{len(moved)} dataset(s) from {source}: {', '.join(moved)}"))
+    return result
 
 
 def rollback(project: Project, dataset: str | None = None, *, to: str | None = None, env: str | None = None,

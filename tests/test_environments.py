@@ -136,3 +136,16 @@ def test_bad_environment_input_is_refused_and_changes_nothing(dev, args, fragmen
     before = dev.snapshot()
     assert_clean_refusal(dev.cli(*args), *fragments)
     assert dev.snapshot() == before
+
+
+def test_a_promotion_is_announced_to_the_channels_its_rule_names(dev):
+    from .notify.sink import AlertSink
+
+    spec = dev.root / "dataops.yaml"
+    spec.write_text(spec.read_text() + "notify:\n  channels: {team: {url_env: TEAM_URL}}\n"
+                    "  rules: [{on: [promotion], to: [team]}]\n")
+    with AlertSink() as sink:
+        dev.cli("promote", "dev-alice", "--yes", env={"TEAM_URL": sink.url()}, check=0)
+        assert len(sink.received) == 1
+        message = json.dumps(sink.received[0])
+        assert "promotion" in message and "staging.doubled" in message and "dev-alice" in message
