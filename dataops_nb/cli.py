@@ -388,8 +388,11 @@ def check_command(ctx: click.Context, dataset: str | None, explain: bool) -> Non
                 click.echo(f"-- {report['dataset']} ({report['version']}): {', '.join(report['checks'])}")
                 click.echo("\n;\n".join(report["sql"]) + ";")
                 continue
-            click.echo(f"{report['dataset']} ({report['version']}): {report['status']}")
-            _table(report["results"], ["check", "status", "failing", "rows", "message"])
+            closed = ", ".join(f"{report[k]} {k}" for k in ("accepted", "waived") if report[k])
+            click.echo(f"{report['dataset']} ({report['version']}): {report['status']}"
+                       + (f" ({closed})" if closed else ""))
+            _table([{**r, "decision": (r["decided"] or {}).get("text")} for r in report["results"]],
+                   ["check", "status", "failing", "rows", "decision", "message"])
 
     _emit(ctx, data, human)
     failed = [r["dataset"] for r in data if r.get("status") == "error"]
@@ -420,28 +423,53 @@ def review(ctx: click.Context, dataset: str | None) -> None:
             click.echo("Open failures:")
             _table([{**f, "id": f"#{f['id']}"} for f in d["failures"]],
                    ["id", "check", "status", "failing", "version", "version_status", "message"])
+        if d["closed"]:
+            click.echo("Closed by a decision:")
+            _table([{**f, "id": f"#{f['id']}", "decision": f["decided"]["text"]} for f in d["closed"]],
+                   ["id", "check", "status", "failing", "version", "decision"])
+        if d["standing"]:
+            click.echo("Known issues (standing decisions):")
+            _table([{**s, "id": f"#{s['id']}", "state": "expired" if s["expired"] else "active"
+                     + (f", {s['runs_left']} run(s) left" if s["runs_left"] is not None else "")}
+                    for s in d["standing"]], ["id", "dataset", "check", "decision", "terms", "state", "user", "reason"])
 
     _emit(ctx, data, human)
 
 
 def _decision(name: str, help_text: str) -> None:
-    @review.command(name, help=help_text)
-    @common
-    @click.argument("target")
-    @click.option("--reason", "-m", required=True, help="Why (kept in the ledger with who and when).")
+    standing = name in ("accept", "waive")
+
     @click.pass_context
-    def command(ctx: click.Context, target: str, reason: str) -> None:
+    def command(ctx: click.Context, target: str, reason: str, check: str | None = None, until: str | None = None,
+                for_runs: int | None = None, condition: str | None = None) -> None:
         from . import service
 
-        data = service.review_decide(_project(ctx), target, name, reason)
-        _emit(ctx, data, lambda d: click.echo(f"{d['decision']} {d['version']}"
-                                              f"{' check #' + str(d['check_id']) if d['check_id'] else ''}"
-                                              f" by {d['user']}: {d['effect']}"))
+        data = service.review_decide(_project(ctx), target, name, reason, check=check, until=until,
+                                     for_runs=for_runs, condition=condition)
+        _emit(ctx, data, lambda d: _say(f"{d['decision']} {d['version']}"
+                                        + (f" check {d['check']}" if d["check"] else "")
+                                        + f" by {d['user']}: {d['effect']}"))
+
+    if standing:
+        command = click.option("--while", "condition", metavar="CONDITION",
+                               help='Keep it closed while the failing rows stay within this, e.g. "failing <= 5%".')(command)
+        command = click.option("--for-runs", type=click.IntRange(min=1), metavar="N",
+                               help="Keep it closed for the next N versions runs publish.")(command)
+        command = click.option("--until", metavar="DATE",
+                               help="Keep this check's warnings closed on later runs through DATE (known issue).")(command)
+    if name != "quarantine":
+        command = click.option("--check", metavar="NAME",
+                               help="Only this check of the version (as `review` or `check` names it).")(command)
+    command = click.option("--reason", "-m", required=True, help="Why (kept in the ledger with who and when).")(command)
+    command = click.argument("target")(command)
+    review.command(name, help=help_text)(common(command))
 
 
 for _name, _help in (
-    ("accept", "Accept a version or a check failure (a quarantined version becomes current)."),
-    ("waive", "Waive a check failure (it no longer shows as open)."),
+    ("accept", "Accept a version, one check of it, or a check result (a quarantined version becomes current "
+               "once no error is left open); with --until/--for-runs/--while, a known issue."),
+    ("waive", "Waive a check failure or a version's failures (they no longer show as open); "
+              "with --until/--for-runs/--while, a known issue."),
     ("quarantine", "Keep a version in quarantine, or quarantine a current one (the previous returns)."),
     ("comment", "Comment on a version or a check failure."),
 ):
@@ -510,7 +538,7 @@ def _show_page(d: dict[str, Any]) -> None:
         _say(f"freshness {fresh['status']}: newest {fresh['newest']} ({fresh['age_s'] / 86400:.1f} days, "
                    f"by {fresh.get('measured_by')})")
     _say(f"quality {d['quality']['status'] or '-'}"
-               + "".join(f"\n  {c['check']}: {c['status']}{' (waived)' if c['waived'] else ''}"
+               + "".join(f"\n  {c['check']}: {c['status']}" + (f", {c['decided']['text']}" if c["decided"] else "")
                          for c in d["quality"]["checks"] if c["status"] != "pass"))
     if d["notebook"]:
         _say(f"notebook {d['notebook']['path']}")

@@ -2,8 +2,10 @@
 
 What ran (who, where, which commit and parameters, secrets redacted as in the ledger),
 each step (status, attempts, time, its executed notebook), what each step published
-(version, rows, every check with its result) and the failures with their failing rows,
-masked for the reader as everywhere else. One file, no scripts, nothing fetched: it opens
+(version, rows, every check with its result and whether a review accepted or waived it)
+and the failures with their failing rows, masked for the reader as everywhere else. Each
+executed notebook is embedded, rendered by nbconvert, in a collapsed section (only for a
+reader who may see it: see access.py). One file, no scripts, nothing fetched: it opens
 from a CI artifact or an email as well as from the project.
 """
 
@@ -24,7 +26,10 @@ table{border-collapse:collapse;margin:.5em 0;width:100%}td,th{border:1px solid #
 vertical-align:top}th{background:#f6f8fa}.muted{color:#59636e}.badge{border-radius:10px;padding:1px 8px;
 font-size:.85em;color:#fff;background:#59636e}.success,.pass,.fresh{background:#1a7f37}.warn{background:#9a6700}
 .failed,.error,.timed_out,.interrupted{background:#cf222e}.skipped,.running{background:#59636e}
-code{background:#f6f8fa;padding:0 3px}
+.accepted{background:#0969da}.waived{background:#8250df}
+code{background:#f6f8fa;padding:0 3px}details{margin:.4em 0;border:1px solid #d0d7de;padding:.3em .6em}
+summary{cursor:pointer}.notebook pre{background:#f6f8fa;padding:4px 6px;overflow-x:auto;margin:.2em 0}
+.notebook .prompt{color:#59636e;font-size:.8em}.notebook img{max-width:100%}
 """
 
 
@@ -36,8 +41,11 @@ def _badge(status: Any) -> str:
     return f'<span class="badge {_e(status)}">{_e(status)}</span>'
 
 
-def _table(columns: list[str] | None, rows: list[list[str]]) -> str:
-    """A table of cells that are HTML already; `columns` None for a table without a heading."""
+def _table(columns: list[str] | None, rows: list[list[str]], empty: str = "") -> str:
+    """A table of cells that are HTML already; `columns` None for a table without a heading.
+    Without rows, `empty` (a muted sentence) instead of a heading over nothing."""
+    if not rows:
+        return f'<p class="muted">{_e(empty)}</p>' if empty else ""
     head = "<tr>" + "".join(f"<th>{_e(c)}</th>" for c in columns) + "</tr>" if columns else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table>{head}{body}</table>"
@@ -48,26 +56,49 @@ def _seconds(value: float | None) -> str:
 
 
 def failures(ledger: Any, version_ids: list[str]) -> list[dict[str, Any]]:
-    """The latest failing (warn or error) result of each check on these versions, with its sample."""
-    if not version_ids:
-        return []
-    marks = ", ".join("?" * len(version_ids))
-    rows = ledger.query(
-        f"SELECT id, dataset, version_id, check_name, status, failing, message, sample FROM check_results "
-        f"WHERE status IN ('warn', 'error') AND id IN (SELECT max(id) FROM check_results "
-        f"WHERE version_id IN ({marks}) GROUP BY version_id, check_name) ORDER BY dataset, check_name",
-        tuple(version_ids),
-    )
+    """The latest failing (warn or error) result of each check on these versions, with its sample
+    and `decision` ("accepted", "waived", or None while it is open)."""
+    from .quality.decisions import labelled, of_ledger
+
+    rows = ledger.reviews.latest(version_ids, failing=True)
+    decisions = of_ledger(ledger, {r["dataset"] for r in rows})
     return [
-        {"id": r["id"], "dataset": r["dataset"], "version": r["version_id"], "check": r["check_name"],
-         "status": r["status"], "failing": r["failing"], "message": r["message"], "sample": json.loads(r["sample"])}
+        labelled({"id": r["id"], "dataset": r["dataset"], "version": r["version_id"], "check": r["check_name"],
+                  "status": r["status"], "failing": r["failing"], "rows": r["rows"], "message": r["message"],
+                  "sample": json.loads(r["sample"])}, decisions)
         for r in rows
     ]
 
 
+def notebook_html(path: Path) -> str:
+    """An executed notebook as HTML to embed: nbconvert's basic template (no page, no scripts),
+    its outputs' HTML sanitized."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_anchor_links=True)
+    body, _ = exporter.from_notebook_node(nbformat.read(str(path), as_version=4))
+    return body
+
+
+def _embedded(kind: str, content: str) -> str:
+    return f'<div class="notebook">{content}</div>' if kind == "html" else f'<p class="muted">{_e(content)}</p>'
+
+
+def _check_line(c: dict[str, Any]) -> str:
+    decided = c.get("decided")
+    return (f"{_badge(c['status'])} {_e(c['check'])}" + (f" ({_e(c['failing'])} failing)" if c["failing"] else "")
+            + (f" {_badge(c['decision'])} <span class=\"muted\">{_e(decided['text'])}: {_e(decided['reason'])}</span>"
+               if decided else ""))
+
+
 def render(project: Project, run: dict[str, Any], checks: dict[str, dict[str, Any]],
-           failures: list[dict[str, Any]], output: Path) -> str:
-    """The HTML of the report; links to executed notebooks are relative to `output`."""
+           failures: list[dict[str, Any]], output: Path,
+           notebooks: dict[str, tuple[str, str]] | None = None) -> str:
+    """The HTML of the report; links to executed notebooks are relative to `output`. `notebooks`:
+    for each step, ("html", its executed notebook as HTML) or ("notice", why it is not shown)."""
+    notebooks = notebooks or {}
+
     def link(path: str | None) -> str:
         if not path:
             return ""
@@ -79,11 +110,11 @@ def render(project: Project, run: dict[str, Any], checks: dict[str, dict[str, An
     commit = run["git_commit"] or "not a git repository"
     if run["git_dirty"]:
         commit += " (uncommitted changes)"
-    header = _table(None, [
+    header = _table(["run", run["run_id"]], [
         ["status", _badge(run["status"])],
         ["started", _e(run["started_at"])],
-        ["ended", _e(run["ended_at"])],
-        ["user", _e(run["user"])],
+        ["ended", _e(run["ended_at"] or "-")],
+        ["user", _e(run["user"] or "-")],
         ["environment", _e(run["environment"] or "-")],
         ["git commit", _e(commit)],
         ["parameters", f"<code>{_e(json.dumps(run['params']))}</code>" if run["params"] else "none"],
@@ -93,34 +124,49 @@ def render(project: Project, run: dict[str, Any], checks: dict[str, dict[str, An
         [_e(s["name"]), _badge(s["status"]), _e(s["attempt"] or ""), _seconds(s["duration_s"]),
          link(s["output_notebook"]), _e(s["error"] or "")]
         for s in run["steps"]
-    ])
+    ], "This run ran no step.")
     datasets = []
     for d in run["datasets"]:
         quality = checks.get(d["version"], {"status": None, "checks": []})
-        listed = "<br>".join(
-            f"{_badge(c['status'])} {_e(c['check'])}" + (f" ({_e(c['failing'])} failing)" if c["failing"] else "")
-            + (" waived" if c["waived"] else "")
-            for c in quality["checks"]
-        ) or '<span class="muted">no checks</span>'
+        listed = "<br>".join(_check_line(c) for c in quality["checks"]) or '<span class="muted">no checks</span>'
         datasets.append([_e(d["dataset"]), _e(d["version"]), _e(d["step"]), _e(d["rows"]), _badge(d["status"]), listed])
-    published = _table(["dataset", "version", "step", "rows", "status", "checks"], datasets) if datasets \
-        else '<p class="muted">This run published nothing.</p>'
-    failed = "".join(
-        f"<h3>{_badge(f['status'])} {_e(f['check'])} on {_e(f['version'])}</h3><p>{_e(f['message'])}</p>"
-        + (_table(list(f["sample"][0]), [[_e(v) for v in row.values()] for row in f["sample"]]) if f["sample"] else "")
-        for f in failures
-    ) or '<p class="muted">No check failed.</p>'
+    published = _table(["dataset", "version", "step", "rows", "status", "checks"], datasets,
+                       "This run published nothing.")
+    open_ = [f for f in failures if not f["decision"]]
+    decided = [f for f in failures if f["decision"]]
+
+    def failure(f: dict[str, Any]) -> str:
+        sample = (_table(list(f["sample"][0]), [[_e(v) for v in row.values()] for row in f["sample"]])
+                  if f["sample"] else "")
+        note = (f"<p>{_badge(f['decision'])} {_e(f['decided']['text'])}: {_e(f['decided']['reason'])}</p>"
+                if f["decision"] else "")
+        return (f"<h3>{_badge(f['status'])} {_e(f['check'])} on {_e(f['version'])}</h3>{note}"
+                f"<p>{_e(f['message'] or str(f['failing']) + ' failing row(s)')}</p>{sample}")
+
+    failed = "".join(failure(f) for f in open_) or '<p class="muted">No check failure is open.</p>'
+    closed = ("<h2>Accepted and waived checks</h2>" + "".join(failure(f) for f in decided)) if decided else ""
+    embedded = "".join(
+        f"<details data-notebook=\"{_e(s['name'])}\"><summary>{_e(s['name'])}: "
+        f"{_e(Path(s['output_notebook']).name)}</summary>"
+        + _embedded(*notebooks.get(s["name"], ("notice", "not shown: the notebook is missing.")))
+        + "</details>"
+        for s in run["steps"] if s["output_notebook"]
+    ) or '<p class="muted">This run executed no notebook.</p>'
     counts: dict[str, int] = {}
     for s in run["steps"]:
         counts[s["status"]] = counts.get(s["status"], 0) + 1
     summary = (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no steps")
-    summary += f"; {len(run['datasets'])} dataset version(s) published; {len(failures)} check failure(s)"
+    states = [f["decision"] for f in decided]
+    summary += (f"; {len(run['datasets'])} dataset version(s) published; {len(open_)} open check failure(s)"
+                f", {states.count('accepted')} accepted, {states.count('waived')} waived")
     title = f"Run {run['run_id']} of {project.spec.name}"
+    description = f"<p class=\"muted\">{_e(project.spec.description)}</p>" if project.spec.description else ""
     return (
         f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
         f"<style>{STYLE}</style></head><body>"
-        f"<h1>{_e(title)}</h1><p class=\"muted\">{_e(project.spec.description)}</p>"
+        f"<h1>{_e(title)}</h1>{description}"
         f"<p data-summary>{_e(summary)}</p>{header}"
-        f"<h2>Steps</h2>{steps}<h2>Published</h2>{published}<h2>Check failures</h2>{failed}"
+        f"<h2>Steps</h2>{steps}<h2>Published</h2>{published}<h2>Check failures</h2>{failed}{closed}"
+        f"<h2>Executed notebooks</h2>{embedded}"
         f"<p class=\"muted\">Log: {_e(run['log'])}</p></body></html>\n"
     )

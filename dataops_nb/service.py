@@ -213,10 +213,42 @@ def report(project: Project, run_id: str | None = None, output: Path | None = No
         failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], user)
     path = (output or project.store.root / "reports" / f"{run['run_id']}.html").resolve()
     checks = {version: quality(project.ledger, version) for version in versions}
-    write_text(path, render(project, run, checks, failed, path))
+    write_text(path, render(project, run, checks, failed, path, _report_notebooks(project, run, user)))
     _record_export(project, "report", project.relative(path), user=user, run_id=run["run_id"])
     return {"run_id": run["run_id"], "status": run["status"], "path": project.relative(path),
             "failures": len(failed)}
+
+
+def _report_notebooks(project: Project, run: dict[str, Any], user: str | None) -> dict[str, tuple[str, str]]:
+    """Each step's executed notebook as HTML for the report, or why it is not shown to `user`."""
+    from .access import step_datasets, unreadable_for
+    from .metadata.pii import hidden
+    from .report import notebook_html
+    from .security import current_user
+
+    shown: dict[str, tuple[str, str]] = {}
+    reader = user or current_user()
+    for step in run["steps"]:
+        if not step["output_notebook"]:
+            continue
+        path = project.root / step["output_notebook"]
+        denied = unreadable_for(project, reader, run["run_id"], step["name"])
+        used = step_datasets(project, run["run_id"], step["name"])
+        # a notebook shows its data unmasked (its source and outputs): embedded only for a reader
+        # who would see every dataset it used unmasked; the link stays for the others
+        masked = {name: sorted(hidden(project.spec, project.ledger, name, user=reader)) for name in used.datasets}
+        masked = {name: columns for name, columns in sorted(masked.items()) if columns}
+        if denied is not None:
+            shown[step["name"]] = ("notice", f"not shown: {reader} may not read {denied}, which this step used.")
+        elif masked or not used.complete:
+            what = "; ".join(f"{name} ({', '.join(columns)})" for name, columns in masked.items())
+            shown[step["name"]] = ("notice", f"not embedded for {reader}: it may show columns masked for them"
+                                             + (f": {what}" if what else "") + ".")
+        elif not path.is_file():
+            shown[step["name"]] = ("notice", f"not shown: {step['output_notebook']} is missing.")
+        else:
+            shown[step["name"]] = ("html", notebook_html(path))
+    return shown
 
 
 def _record_export(project: Project, kind: str, path: str, *, user: str | None = None, **details: Any) -> None:
@@ -322,6 +354,7 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
           env: str | None = None) -> list[dict[str, Any]]:
     """Re-check the versions `env` (default: the default environment) reads, without running steps
     (results are kept in the ledger)."""
+    from .quality.decisions import labelled, of_ledger, open_status
     from .quality.engine import explain as explain_sql
     from .quality.engine import run_checks
     from .quality.gate import checks_for, result_rows, target_for
@@ -343,19 +376,20 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
             continue
         results = run_checks(checks, target)
         rows = result_rows(version, results, run_id=None, step=None)
-        project.writable_ledger().checks.record(rows)
-        report.append({
-            "dataset": version.dataset,
-            "version": version.version_id,
-            "status": "error" if any(r.status == "error" for r in results)
-            else "warn" if any(r.status == "warn" for r in results) else "pass",
-            "results": [
-                {"check": r.check.name, "status": r.status, "failing": r.failing, "fraction": r.fraction,
-                 "rows": r.rows, "message": _message_for(project, version.dataset, version.version_id, r.message, None),
-                 "sample": _sample_for(project, version.dataset, version.version_id, r.sample, None)}
-                for r in results
-            ],
-        })
+        ledger = project.writable_ledger()
+        ledger.checks.record(rows)
+        decisions = of_ledger(ledger, [version.dataset])
+        listed = [
+            labelled({"dataset": version.dataset, "version": version.version_id, "check": r.check.name,
+                      "status": r.status, "failing": r.failing, "fraction": r.fraction, "rows": r.rows,
+                      "message": _message_for(project, version.dataset, version.version_id, r.message, None)},
+                     decisions)
+            for r in results
+        ]
+        for entry, r in zip(listed, results):
+            entry["sample"] = _sample_for(project, version.dataset, version.version_id, r.sample, None)
+        report.append({"dataset": version.dataset, "version": version.version_id, **open_status(listed),
+                       "results": listed})
     return report
 
 
@@ -375,16 +409,17 @@ def review_items(project: Project, dataset: str | None = None, user: str | None 
             raise NotFoundError("dataset", dataset, known)
     name = project.environment(env)
     if not project.has_ledger():
-        return {"environment": name, "failures": [], "quarantined": [], "decisions": []}
+        return {"environment": name, "failures": [], "quarantined": [], "standing": [], "closed": [], "decisions": []}
     items = open_items(project.ledger, dataset)
     reads = {v.version_id for v in project.current_versions(name).values()}
     built_here = {v.version_id for v in project.ledger.versions.get_many(
-        [f["version"] for f in items["failures"]] + [q["version"] for q in items["quarantined"]])
+        [f["version"] for f in items["failures"] + items["closed"]] + [q["version"] for q in items["quarantined"]])
         if v.environment == name}
-    items["failures"] = [f for f in items["failures"] if f["version"] in reads or f["version"] in built_here]
+    for key in ("failures", "closed"):
+        items[key] = [f for f in items[key] if f["version"] in reads or f["version"] in built_here]
     items["quarantined"] = [q for q in items["quarantined"] if q["version"] in built_here]
     items = {"environment": name, **items}
-    for failure in items["failures"]:
+    for failure in items["failures"] + items["closed"]:
         failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
         failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], user)
     return items
@@ -409,14 +444,17 @@ def _message_for(project: Project, dataset: str, version: str, message: str | No
 
 
 def review_decide(project: Project, target: str, decision: str, reason: str, user: str | None = None,
-                  origin: str | None = None) -> dict[str, Any]:
+                  origin: str | None = None, *, check: str | None = None, until: str | None = None,
+                  for_runs: int | None = None, condition: str | None = None) -> dict[str, Any]:
+    """Record a decision; with `until`, `for_runs` or `condition` it stands for that check on later runs."""
     from .quality.review import decide
     from .security import current_user
 
     if not project.has_ledger():
         raise NotFoundError("review target", target)
     return decide(project.writable_ledger(), project.spec, target=target, decision=decision, reason=reason,
-                  user=user or current_user(), origin=origin)
+                  user=user or current_user(), origin=origin, check=check, until=until, for_runs=for_runs,
+                  condition=condition)
 
 
 # --- catalog ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 One data-access layer over one database (`db.py`: SQLite by default, PostgreSQL for a
 team). Each kind of record has a repository (`ledger.runs`, `ledger.versions`,
-`ledger.checks`, `ledger.lineage`, `ledger.catalog`, `ledger.audit`); SQL lives in them and
+`ledger.checks`, `ledger.reviews`, `ledger.lineage`, `ledger.catalog`, `ledger.audit`); SQL lives in them and
 nowhere else in the kit. Only the runner and the service write; a step writes its manifest
 and the runner commits.
 
@@ -39,6 +39,7 @@ from .records import (
     now,
     validate_run_id,
 )
+from .reviews import ReviewRepository
 from .runs import RunRepository
 from .stats import StatsRepository
 from .versions import DEFAULT_ENVIRONMENT, StatusChange, VersionRepository, version_record
@@ -63,6 +64,7 @@ class Ledger:
         self.runs = RunRepository(db)
         self.versions = VersionRepository(db, self.store_root, self.catalog, default_environment=default_environment)
         self.checks = CheckRepository(db)
+        self.reviews = ReviewRepository(db)
         self.lineage = LineageRepository(db)
         self.audit = AuditRepository(db)
         self.leases = LeaseRepository(db)

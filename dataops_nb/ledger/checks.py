@@ -49,12 +49,10 @@ class CheckRepository:
         return self.db.query("SELECT * FROM check_results WHERE run_id = ? ORDER BY id", (run_id,))
 
     def latest_of_version(self, version_id: str) -> list[Row]:
-        """The latest result of each check on a version, by check name, with `waived`: whether a
-        review accepted or waived it (that check, or the whole version)."""
+        """The latest result of each check on a version, by check name (the decisions on them are
+        `ledger.reviews`')."""
         return self.db.query(
-            "SELECT c.*, EXISTS (SELECT 1 FROM reviews r WHERE r.decision IN ('waive', 'accept') AND "
-            "(r.check_id = c.id OR (r.check_id IS NULL AND r.version_id = c.version_id))) AS waived "
-            "FROM check_results c WHERE c.version_id = ? AND c.id IN "
+            "SELECT c.* FROM check_results c WHERE c.version_id = ? AND c.id IN "
             "(SELECT max(id) FROM check_results WHERE version_id = ? GROUP BY check_name) ORDER BY c.check_name",
             (version_id, version_id),
         )

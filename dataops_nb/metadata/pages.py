@@ -185,16 +185,21 @@ def _moment(value: Any) -> datetime | None:
 
 
 def quality(ledger: Any, version_id: str) -> dict[str, Any]:
-    """The latest result of each check on the version, and the worst of them."""
+    """The latest result of each check on the version, each with its `decision` (accepted or waived,
+    and by which review; None while open), and the worst of the open ones."""
+    from ..quality.decisions import labelled, of_ledger, open_status
+
     rows = ledger.checks.latest_of_version(version_id)
-    checks = [
-        {"id": r["id"], "check": r["check_name"], "severity": r["severity"], "status": r["status"],
-         "failing": r["failing"], "message": r["message"], "checked_at": r["created_at"], "waived": bool(r["waived"])}
-        for r in rows
-    ]
-    open_ = [c["status"] for c in checks if not c["waived"]]
-    status = None if not checks else "error" if "error" in open_ else "warn" if "warn" in open_ else "pass"
-    return {"status": status, "checks": checks}
+    decisions = of_ledger(ledger, {r["dataset"] for r in rows})
+    checks = []
+    for r in rows:
+        result = {"id": r["id"], "dataset": r["dataset"], "version": version_id, "check": r["check_name"],
+                  "severity": r["severity"], "status": r["status"], "failing": r["failing"], "rows": r["rows"],
+                  "message": r["message"], "checked_at": r["created_at"]}
+        result = labelled(result, decisions)
+        result["waived"] = result["decision"] is not None  # closed by a decision; `decision` says which
+        checks.append(result)
+    return {**open_status(checks), "checks": checks}
 
 
 def _upstream(ledger: Any, version_id: str) -> list[dict[str, Any]]:

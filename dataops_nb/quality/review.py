@@ -2,7 +2,11 @@
 
 A decision (accept, waive, quarantine, comment) names its target: a dataset version
 (`staging.flights@<run>`), a dataset (its quarantined version, else its current one),
-or a check result (`#42`). Who and when come from the caller; why is required.
+or a check result (`#42`); `check` narrows a version to one of its checks. Accept and waive
+may stand ("known issue": `until`, `for_runs`, `condition`) and then also close that check's
+warnings on later versions (see `decisions.py` for what each decision closes). Who and when
+come from the caller; why is required. Accepting a quarantined version promotes it once no
+error of it is left open.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import AccessDeniedError, ConflictError, DataOpsError, NotFoundError
-from ..ledger import Ledger, now
+from ..ledger import Ledger, VersionStatus
 from ..security import may
 from ..spec import DATASET_NAME, Spec
+from .decisions import Condition, labelled, of_ledger, parse_until
 
 DECISIONS = ("accept", "waive", "quarantine", "comment")
 MAX_ID = 2**63 - 1  # larger ids fit no ledger column (SQLite INTEGER, PostgreSQL BIGINT)
@@ -26,30 +31,24 @@ class Resolved:
     version_id: str
     check_id: int | None
     version_status: str
+    check_name: str | None = None
 
 
 def resolve(ledger: Ledger, target: str) -> Resolved:
     target = target.strip()
     if target.lstrip("#").isdigit():
-        if int(target.lstrip("#")) > MAX_ID:
+        number = int(target.lstrip("#"))
+        row = ledger.reviews.result(number) if number <= MAX_ID else None
+        if row is None:
             raise NotFoundError("check result", target)
-        rows = ledger.query(
-            "SELECT c.id, c.dataset, c.version_id, v.status FROM check_results c "
-            "JOIN dataset_versions v USING (version_id) WHERE c.id = ?",
-            (int(target.lstrip("#")),),
-        )
-        if not rows:
-            raise NotFoundError("check result", target)
-        row = rows[0]
-        return Resolved(row["dataset"], row["version_id"], row["id"], row["status"])
+        return Resolved(row["dataset"], row["version_id"], row["id"], row["version_status"], row["check_name"])
     if "@" in target:
-        rows = ledger.query("SELECT dataset, version_id, status FROM dataset_versions WHERE version_id = ?", (target,))
-        if not rows:
+        version = ledger.versions.get(target)
+        if version is None:
             dataset = target.split("@", 1)[0]
             known = [v.version_id for v in ledger.versions.of_dataset(dataset)] if DATASET_NAME.match(dataset) else []
             raise NotFoundError("version", target, known)
-        row = rows[0]
-        return Resolved(row["dataset"], row["version_id"], None, row["status"])
+        return Resolved(version.dataset, version.version_id, None, version.status)
     if not DATASET_NAME.match(target):
         raise DataOpsError(
             f"Review target {target!r} is not a dataset, a version (dataset@run) or a check result (#id)."
@@ -59,92 +58,119 @@ def resolve(ledger: Ledger, target: str) -> Resolved:
         (v for v in versions if v.status == "current"), None
     )
     if chosen is None:
-        known = [r["name"] for r in ledger.query("SELECT name FROM datasets")]
-        raise NotFoundError("dataset", target, known)
+        raise NotFoundError("dataset", target, ledger.dataset_names())
     return Resolved(chosen.dataset, chosen.version_id, None, chosen.status)
 
 
+def _standing_terms(decision: str, until: str | None, for_runs: int | None,
+                    condition: str | None) -> tuple[str | None, Condition | None]:
+    if not (until or for_runs or condition):
+        return None, None
+    if decision not in ("accept", "waive"):
+        raise DataOpsError("--until, --for-runs and --while keep a check closed on later runs: "
+                           "they go with accept or waive.")
+    if for_runs is not None and for_runs < 1:
+        raise DataOpsError("--for-runs needs a number of runs of at least 1.")
+    return (parse_until(until) if until else None), (Condition.parse(condition) if condition else None)
+
+
+def _check_of(ledger: Ledger, found: Resolved, check: str | None) -> str | None:
+    """The one check the decision names, if any (from `#ID` or `--check NAME`)."""
+    if check is None:
+        return found.check_name
+    if found.check_id is not None:
+        raise DataOpsError(f"#{found.check_id} is one check result already ({found.check_name}): drop --check.")
+    known = ledger.reviews.check_names(found.dataset)
+    if check not in known:
+        raise NotFoundError(f"check of {found.dataset}", check, known)
+    return check
+
+
 def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: str, user: str,
-           origin: str | None = None) -> dict[str, Any]:
-    """Record one decision (and its audit entry); accepting a quarantined version promotes it."""
+           origin: str | None = None, check: str | None = None, until: str | None = None,
+           for_runs: int | None = None, condition: str | None = None) -> dict[str, Any]:
+    """Record one decision (and its audit entry); an accept that leaves no error of a quarantined
+    version open promotes it."""
     from .. import audit
 
     if decision not in DECISIONS:
         raise NotFoundError("decision", decision, DECISIONS)
     if not reason.strip():
         raise DataOpsError("A review decision needs a reason (--reason TEXT).")
+    expires_at, parsed = _standing_terms(decision, until, for_runs, condition)
+    standing = bool(expires_at or for_runs or parsed)
     found = resolve(ledger, target)
+    check_name = _check_of(ledger, found, check)
+    if standing and check_name is None:
+        raise DataOpsError("A standing decision names one check: give a check result (#ID) or --check NAME.")
+    if decision == "quarantine" and check_name is not None:
+        raise DataOpsError("Quarantine applies to a whole version: name the version or the dataset, not a check.")
     if not may(spec, user, found.dataset, "review"):
         raise AccessDeniedError(f"User '{user}' may not review {found.dataset} (see access.roles in dataops.yaml).")
+    if decision == "accept" and found.version_status == "superseded" and check_name is None:
+        raise ConflictError(f"{found.version_id} was superseded by a newer version; accept that one instead.")
+    failing = ledger.reviews.latest([found.version_id], failing=True)
+    covered = None if check_name is not None else [row["check_name"] for row in failing]
     effect = "recorded"
-    with ledger.transaction() as con:
-        if decision == "accept" and found.version_status == "quarantined":
-            accepted_step = ledger.accept_quarantined(con, found.version_id)
-            effect = "promoted to current" + ("; its step is fresh for this version" if accepted_step else "")
-        elif decision == "quarantine" and found.version_status == "current":
-            con.execute("UPDATE dataset_versions SET status = 'quarantined' WHERE version_id = ?", (found.version_id,))
-            previous = con.execute(
-                "SELECT version_id FROM dataset_versions WHERE dataset = ? AND status = 'superseded' "
-                "ORDER BY promoted_at DESC, version_id DESC LIMIT 1",
-                (found.dataset,),
-            ).fetchone()
-            if previous:
-                con.execute("UPDATE dataset_versions SET status = 'current' WHERE version_id = ?", (previous[0],))
-            effect = "quarantined; " + (f"{previous[0]} is current again" if previous else "no version is current")
-        elif decision == "accept" and found.version_status == "superseded" and found.check_id is None:
-            raise ConflictError(f"{found.version_id} was superseded by a newer version; accept that one instead.")
-        cursor = con.execute(
-            "INSERT INTO reviews (target, dataset, version_id, check_id, decision, reason, user, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (target, found.dataset, found.version_id, found.check_id, decision, reason, user, now()),
+    with ledger.transaction():
+        review_id = ledger.reviews.record(
+            target=target, dataset=found.dataset, version_id=found.version_id, check_id=found.check_id,
+            check_name=check_name, checks=covered, decision=decision, reason=reason, user=user,
+            expires_at=expires_at, for_runs=for_runs, while_condition=parsed.text if parsed else None,
         )
-        review_id = cursor.lastrowid
-        audit.record(ledger, audit.REVIEW, user=user, origin=origin, target=target, con=con, details={
-            "decision": decision, "reason": reason, "dataset": found.dataset, "version": found.version_id,
-            "check_id": found.check_id, "effect": effect,
-        })
-        if effect != "recorded":
-            audit.record(ledger, audit.STATUS_CHANGED, user=user, origin=origin, target=found.version_id, con=con,
+        if decision == "accept" and found.version_status == "quarantined":
+            decisions = of_ledger(ledger, [found.dataset])
+            still = sorted(r["check_name"] for r in failing if r["status"] == "error"
+                           and decisions.closing(_failure(r)) is None)
+            if still:
+                effect = f"recorded; {found.version_id} stays quarantined: still open: {', '.join(still)}"
+            else:
+                accepted_step = ledger.versions.accept_quarantined(found.version_id)
+                effect = "promoted to current" + ("; its step is fresh for this version" if accepted_step else "")
+        elif decision == "quarantine" and found.version_status == "current":
+            changes = ledger.versions.transition([found.version_id], VersionStatus.QUARANTINED)
+            back = next((c.version_id for c in changes if c.after == VersionStatus.CURRENT), None)
+            effect = "quarantined; " + (f"{back} is current again" if back else "no version is current")
+        if standing:
+            terms = of_ledger(ledger, [found.dataset]).all[0].terms()
+            effect += f"; known issue: warnings of {check_name} on {found.dataset} stay closed {terms}"
+        details = {"decision": decision, "reason": reason, "dataset": found.dataset, "version": found.version_id,
+                   "check_id": found.check_id, "check": check_name, "checks": covered, "effect": effect}
+        if standing:
+            details.update(expires_at=expires_at, for_runs=for_runs, condition=parsed.text if parsed else None)
+        audit.record(ledger, audit.REVIEW, user=user, origin=origin, target=target, details=details)
+        if effect.startswith(("promoted", "quarantined")):
+            audit.record(ledger, audit.STATUS_CHANGED, user=user, origin=origin, target=found.version_id,
                          details={"versions": [found.version_id], "why": f"review: {decision}", "effect": effect})
     return {
         "id": review_id, "target": target, "dataset": found.dataset, "version": found.version_id,
-        "check_id": found.check_id, "decision": decision, "reason": reason, "user": user, "effect": effect,
+        "check_id": found.check_id, "check": check_name, "checks": covered, "decision": decision,
+        "reason": reason, "user": user, "effect": effect, "standing": standing,
     }
 
 
 def open_items(ledger: Ledger, dataset: str | None = None) -> dict[str, Any]:
-    """Failures without a closing decision, on current or quarantined versions; and decisions."""
-    args: tuple[Any, ...] = ()
-    where = ""
-    if dataset:
-        where, args = " AND c.dataset = ?", (dataset,)
-    rows = ledger.query(
-        "SELECT c.*, v.status AS version_status FROM check_results c JOIN dataset_versions v USING (version_id) "
-        "WHERE c.status IN ('warn', 'error') AND v.status IN ('current', 'quarantined')"
-        f"{where} AND c.id IN (SELECT max(id) FROM check_results GROUP BY version_id, check_name) "
-        "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.decision IN ('waive', 'accept') AND "
-        "(r.check_id = c.id OR (r.check_id IS NULL AND r.version_id = c.version_id))) "
-        "ORDER BY c.dataset, c.version_id, c.id",
-        args,
-    )
-    failures = [_failure(row) for row in rows]
+    """Failures no decision closes, on current or quarantined versions; quarantined versions;
+    standing decisions (known issues) with whether they still hold; recent decisions."""
+    decisions = of_ledger(ledger, [dataset] if dataset else None)
+    failures, closed = [], []
+    for row in ledger.reviews.failing(dataset):
+        failure = labelled(_failure(row), decisions)
+        (closed if failure["decision"] else failures).append(failure)
     quarantined = [
-        {"dataset": r["dataset"], "version": r["version_id"], "run_id": r["run_id"], "step": r["step"], "rows": r["rows"],
-         "created_at": r["created_at"]}
-        for r in ledger.query(
-            "SELECT * FROM dataset_versions WHERE status = 'quarantined'" + (" AND dataset = ?" if dataset else "")
-            + " ORDER BY created_at DESC",
-            args,
-        )
+        {"dataset": v.dataset, "version": v.version_id, "run_id": v.run_id, "step": v.step, "rows": v.rows,
+         "created_at": v.created_at}
+        for v in sorted(ledger.versions.with_status(VersionStatus.QUARANTINED), key=lambda v: v.created_at,
+                        reverse=True)
+        if dataset is None or v.dataset == dataset
     ]
-    decisions = [
-        dict(r) for r in ledger.query(
-            "SELECT id, target, dataset, version_id, check_id, decision, reason, user, created_at FROM reviews"
-            + (" WHERE dataset = ?" if dataset else "") + " ORDER BY id DESC LIMIT 50",
-            args,
-        )
+    recent = [
+        {key: row[key] for key in ("id", "target", "dataset", "version_id", "check_id", "check_name", "decision",
+                                   "reason", "user", "created_at")}
+        for row in ledger.reviews.decisions(dataset, limit=50)
     ]
-    return {"failures": failures, "quarantined": quarantined, "decisions": decisions}
+    return {"failures": failures, "quarantined": quarantined, "standing": decisions.standing(), "closed": closed,
+            "decisions": recent}
 
 
 def _failure(row: Any) -> dict[str, Any]:

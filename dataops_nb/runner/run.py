@@ -603,7 +603,9 @@ class Runner:
                     "step": outcome.step, "versions": versions, "status": "quarantined" if errors else "current",
                     "why": "error-severity checks failed" if errors else "checks passed",
                 })
-        self.warnings[outcome.step] = [r.summary() for rs in results.values() for r in rs if r.status == "warn"]
+        from ..quality.decisions import warning_lines
+
+        self.warnings[outcome.step] = warning_lines(self.ledger, results)
         if errors:
             raise QualityGateError(
                 "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors),

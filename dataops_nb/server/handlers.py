@@ -272,8 +272,9 @@ class ReviewsHandler(DataOpsHandler):
     async def post(self) -> None:
         def decide(project: Project) -> models.Decided:
             request = self.body(models.Decision)
-            return models.Decided(**service.review_decide(project, request.target, request.decision, request.reason,
-                                                         user=self.user, origin=ORIGIN))
+            return models.Decided(**service.review_decide(
+                project, request.target, request.decision, request.reason, user=self.user, origin=ORIGIN,
+                check=request.check, until=request.until, for_runs=request.for_runs, condition=request.condition))
 
         await self.answer(decide, status=201)
 

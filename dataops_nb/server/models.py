@@ -37,6 +37,10 @@ class Decision(_Request):
     target: str = Field(min_length=1, max_length=2 * NAME_MAX + 1)
     decision: Literal["accept", "waive", "quarantine", "comment"]
     reason: Text
+    check: Name | None = None  # one check of the version
+    until: Name | None = None  # a standing decision ("known issue"): through this date,
+    for_runs: int | None = Field(None, ge=1, le=1_000_000)  # for the next N versions,
+    condition: Name | None = Field(None, alias="while")  # while the failing rows stay within this
 
     @field_validator("target")
     @classmethod
@@ -231,9 +235,26 @@ class Quarantined(_Open):
     created_at: str
 
 
+class Standing(_Open):
+    """A standing decision ("known issue"): one check of a dataset kept closed on later runs."""
+
+    id: int
+    dataset: str
+    check: str
+    decision: Literal["accept", "waive"]
+    terms: str  # e.g. "for 3 runs, while failing <= 5%"
+    reason: str
+    user: str
+    created_at: str
+    runs_left: int | None
+    expired: bool
+
+
 class Reviews(_Open):
     failures: list[Failure]
     quarantined: list[Quarantined]
+    standing: list[Standing]
+    closed: list[dict[str, Any]]  # failures a decision closes, each with `decision` and `decided`
     decisions: list[dict[str, Any]]
 
 
@@ -246,6 +267,8 @@ class Decided(_Open):
     reason: str
     user: str
     effect: str  # what the decision changed: `recorded`, `promoted to current...`, `quarantined; ...`
+    check: str | None  # the one check it names, if it names one
+    standing: bool  # a known issue: it also closes that check's warnings on later runs
 
 
 class StepCreated(_Open):

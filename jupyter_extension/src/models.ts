@@ -10,6 +10,8 @@ export interface IDecided {
   reason: string;
   user: string;
   effect: string;
+  check: string | null;
+  standing: boolean;
   [field: string]: unknown;  // fields the service adds pass through
 }
 
@@ -17,6 +19,10 @@ export interface IDecision {
   target: string;
   decision: "accept" | "waive" | "quarantine" | "comment";
   reason: string;
+  check?: string | null;
+  until?: string | null;
+  for_runs?: number | null;
+  while?: string | null;
 }
 
 /** An open failing check (warn or error) on a current or quarantined version. */
@@ -92,6 +98,8 @@ export interface IQuarantined {
 export interface IReviews {
   failures: IFailure[];
   quarantined: IQuarantined[];
+  standing: IStanding[];
+  closed: Record<string, unknown>[];
   decisions: Record<string, unknown>[];
   [field: string]: unknown;  // fields the service adds pass through
 }
@@ -126,6 +134,21 @@ export interface ISettings {
   extension_version: string;
   project: string | null;
   project_name: string | null;
+}
+
+/** A standing decision ("known issue"): one check of a dataset kept closed on later runs. */
+export interface IStanding {
+  id: number;
+  dataset: string;
+  check: string;
+  decision: "accept" | "waive";
+  terms: string;
+  reason: string;
+  user: string;
+  created_at: string;
+  runs_left: number | null;
+  expired: boolean;
+  [field: string]: unknown;  // fields the service adds pass through
 }
 
 /** Run all steps, one step, or a step and everything downstream. */

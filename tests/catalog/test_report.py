@@ -46,7 +46,7 @@ def test_report_of_a_run_shows_steps_outputs_checks_and_failing_rows(people):
     page = Page(path.read_text())
     text = page.text
     assert f"Run {run_id} of people" in text
-    assert "2 success; 2 dataset version(s) published; 1 check failure(s)" in text
+    assert "2 success; 2 dataset version(s) published; 1 open check failure(s), 0 accepted, 0 waived" in text
     assert "people success 1" in text and "summary success 1" in text
     assert "raw.people" in text and "marts.people_by_city" in text
     assert "warn range(score) (1 failing)" in text and "pass not_null(id)" in text
@@ -57,6 +57,9 @@ def test_report_of_a_run_shows_steps_outputs_checks_and_failing_rows(people):
     notebooks = [link for link in page.links if link.endswith(".ipynb")]
     assert sorted(Path(link).name for link in notebooks) == ["people.ipynb", "summary.ipynb"]
     assert all((path.parent / link).is_file() for link in notebooks)
+    # a dataset without checks says so; no table is a heading over nothing
+    assert "marts.people_by_city" in text and "no checks" in text
+    assert all("<td>" in table for table in path.read_text().split("<table>")[1:])
     # what the spec says is text, never markup
     assert page.scripts == 0 and "Sign-ups <script>alert(1)</script>" in text
     # elsewhere, for a CI artifact: links still lead to the notebooks
@@ -83,3 +86,23 @@ def test_report_bad_input_is_one_sentence(people, tmp_path):
     assert not (people.root / ".dataops" / "reports").exists()
     folder = people.cli("report", "-o", str(tmp_path), check=2)
     assert "is a directory" in folder.stderr and "Traceback" not in folder.stderr
+
+
+def test_the_report_embeds_each_executed_notebook_for_a_reader_who_may_see_it_unmasked(people):
+    people.cli("run", check=0)
+    # alice may unmask raw.*: both notebooks are embedded, collapsed, their code and output in the file
+    _, path = report(people, user="alice")
+    html = path.read_text()
+    page = Page(html)
+    assert html.count("<details data-notebook=") == 2 and page.scripts == 0
+    assert '<details data-notebook="people"><summary>people: people.ipynb</summary><div class="notebook">' in html
+    assert "Ada Lovelace" in page.text  # the people notebook's source, as it ran
+    assert "In [" in page.text and "Out[" in page.text  # cells with their prompts, outputs included
+    # bob sees full_name masked everywhere, so not the notebooks that show it: a sentence, and the link
+    _, path = report(people, user="bob")
+    page = Page(path.read_text())
+    assert "Ada Lovelace" not in page.text
+    assert "people: people.ipynb not embedded for bob: it may show columns masked for them: raw.people (card, email, full_name, phone, ssn)" \
+        in page.text
+    assert sorted(Path(link).name for link in page.links if link.endswith(".ipynb")) == ["people.ipynb",
+                                                                                          "summary.ipynb"]

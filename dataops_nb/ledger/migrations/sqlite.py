@@ -289,6 +289,19 @@ MIGRATIONS: list[Migration] = [
         ORDER BY promoted_at, version_id;
     DROP INDEX one_current_version;
     """,
+    # v14: what a decision names (a check of a version, the checks failing on a version when it
+    # was made) and standing decisions (known issues) that carry over to later versions until
+    # they expire; a decision on a check result also names its check
+    """
+    ALTER TABLE reviews ADD COLUMN check_name TEXT;
+    ALTER TABLE reviews ADD COLUMN checks TEXT;
+    ALTER TABLE reviews ADD COLUMN expires_at TEXT;
+    ALTER TABLE reviews ADD COLUMN for_runs INTEGER;
+    ALTER TABLE reviews ADD COLUMN while_condition TEXT;
+    UPDATE reviews SET check_name = (SELECT c.check_name FROM check_results c WHERE c.id = reviews.check_id)
+        WHERE check_id IS NOT NULL;
+    CREATE INDEX reviews_by_dataset ON reviews(dataset, id);
+    """,
 ]
 
 
