@@ -466,10 +466,10 @@ def _decision(name: str, help_text: str) -> None:
 
 
 for _name, _help in (
-    ("accept", "Accept a version, one check of it, or a check result (a quarantined version becomes current "
-               "once no error is left open); with --until/--for-runs/--while, a known issue."),
-    ("waive", "Waive a check failure or a version's failures (they no longer show as open); "
-              "with --until/--for-runs/--while, a known issue."),
+    ("accept", ("Accept a version, one check of it, or a check result (a quarantined version becomes current "
+                "once no error is left open); with --until/--for-runs/--while, a known issue.")),
+    ("waive", ("Waive a check failure or a version's failures (they no longer show as open); "
+               "with --until/--for-runs/--while, a known issue.")),
     ("quarantine", "Keep a version in quarantine, or quarantine a current one (the previous returns)."),
     ("comment", "Comment on a version or a check failure."),
 ):

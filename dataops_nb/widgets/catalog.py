@@ -93,7 +93,8 @@ class DatasetPage(w.VBox):
             ["column", "type", "tags", "nulls", "distinct", "min", "max", "description"],
         ))
         self.quality = w.HTML(" ".join(
-            f"{badge(c['status'])} {html.escape(c['check'])}" for c in (page.get("quality") or {}).get("checks", [])
+            f"{badge(c['status'])} {html.escape(c['check'])}" + (f" {badge(c['decision'])}" if c.get("decision") else "")
+            for c in (page.get("quality") or {}).get("checks", [])
         ) or "<i>no checks recorded</i>")
         self.versions = w.HTML(table(page.get("versions") or [], ["version", "status", "rows", "created_at"], limit=10))
         self.upstream = [self._link(item["dataset"]) for item in page.get("upstream") or []]

@@ -6,7 +6,8 @@ import html
 from typing import Any
 
 COLORS = {"pass": "#1a7f37", "warn": "#9a6700", "error": "#cf222e", "current": "#1a7f37",
-          "quarantined": "#cf222e", "superseded": "#57606a", "staged": "#57606a"}
+          "quarantined": "#cf222e", "superseded": "#57606a", "staged": "#57606a", "accepted": "#0969da",
+          "waived": "#8250df"}
 
 
 def badge(text: str) -> str:

@@ -38,6 +38,11 @@ class VersionReview(w.VBox):
         self.sample = w.HTML()
         self.sample_picker.observe(lambda _: self._show_sample(), names="value")
         self._show_sample()
+        self.scope = w.Dropdown(
+            options=[("the whole version (the checks failing now)", None)]
+            + [(f"only #{f['id']} {f['check']}", f["id"]) for f in failures],
+            description="Decide on", layout=w.Layout(width="auto"),
+        )
         self.reason = w.Textarea(placeholder="Why? (required; kept with your name and the time)",
                                  layout=w.Layout(width="95%", height="48px"))
         self.accept = w.Button(description="Accept", button_style="success", icon="check")
@@ -52,7 +57,7 @@ class VersionReview(w.VBox):
         self.comment_button.on_click(lambda _: self._decide("comment", self.comment_box.value))
         super().__init__([
             self.title, self.checks, w.HBox([self.sample_picker]) if samples else w.HTML(), self.sample,
-            self.reason, w.HBox([self.accept, self.waive, self.quarantine]),
+            self.scope if failures else w.HTML(), self.reason, w.HBox([self.accept, self.waive, self.quarantine]),
             w.HBox([self.comment_box, self.comment_button]), self.message,
         ], layout=w.Layout(border="1px solid #d0d7de", padding="6px", margin="4px 0"))
 
@@ -65,7 +70,8 @@ class VersionReview(w.VBox):
             self.message.value = "<span style='color:#cf222e'>Give a reason first.</span>"
             return
         try:
-            result = service.review_decide(self.panel.project, self.version, decision, reason)
+            target = self.version if self.scope.value is None or decision == "quarantine" else f"#{self.scope.value}"
+            result = service.review_decide(self.panel.project, target, decision, reason)
         except DataOpsError as exc:
             self.message.value = f"<span style='color:#cf222e'>{exc}</span>"
             return
@@ -96,12 +102,21 @@ class ReviewPanel(w.VBox):
         summary = (f"{len(items['failures'])} open failure(s), {len(quarantined)} quarantined version(s)"
                    if versions else "Nothing to review: every check passes or has a decision.")
         self.status.value = summary + (f"<br>{keep_message}" if keep_message else "")
+        self.known = w.HTML(("<b>Known issues (standing decisions)</b>" + table(
+            [{"id": f"#{k['id']}", "dataset": k["dataset"], "check": k["check"], "decision": k["decision"],
+              "terms": k["terms"], "state": "expired" if k["expired"] else "active", "by": k["user"],
+              "reason": k["reason"]} for k in items["standing"]],
+            ["id", "dataset", "check", "decision", "terms", "state", "by", "reason"],
+        )) if items["standing"] else "")
         self.children = [w.HBox([w.HTML("<h4 style='margin:4px 8px 4px 0'>Quality review</h4>"), self.recheck]),
-                         self.status, *self.groups]
+                         self.status, *self.groups, self.known]
 
     def _recheck(self) -> None:
         reports = service.check(self.project, self.dataset)
-        states = ", ".join(f"{r['dataset']}: {r['status']}" for r in reports) or "no current datasets"
+        states = ", ".join(
+            f"{r['dataset']}: {r['status']}"
+            + "".join(f" ({r[k]} {k})" for k in ("accepted", "waived") if r.get(k)) for r in reports
+        ) or "no current datasets"
         self.refresh(keep_message=f"Re-checked {states}.")
 
 

@@ -50,5 +50,47 @@ def test_review_widget_records_decisions_in_the_ledger(project, kernel_in):
     ]
     assert project.ledger_rows("select status from dataset_versions where version_id = ?".replace("?", f"'{quarantined}'")) == [("current",)]
 
+    # the re-check finds the same failures on the accepted version: decided, not open again
     rechecked = kernel.run("panel.recheck.click()\nprint(panel.status.value)")
-    assert "Re-checked staging.t: error" in rechecked
+    assert "Re-checked staging.t: pass (3 accepted)" in rechecked
+
+
+def test_review_widget_decides_on_one_check_and_lists_known_issues(project, kernel_in):
+    project.notebook("make", "dup = False", MAKE)
+    project.notebook("after", "x = 1", "print(x)")
+    project.spec(SPEC)
+    project.cli("run", check=0)
+    [[failure_id]] = project.ledger_rows("select id from check_results where check_name = 'not_null(name)'")
+    project.cli("review", "accept", f"#{failure_id}", "--for-runs", "2", "-m", "names are backfilled", check=0)
+    project.cli("run", "--force", check=0)
+
+    kernel = kernel_in(project.root / "notebooks")
+    shown = kernel.run(
+        """
+        import dataops_nb as dn
+        panel = dn.review()
+        print(panel.status.value)
+        print("Known issues" in panel.known.value, "names are backfilled" in panel.known.value)
+        """
+    )
+    assert shown.splitlines() == ["Nothing to review: every check passes or has a decision.", "True True"]
+    # a check added to the spec fails on the version: decide on that one check only
+    project.spec(SPEC.replace("      carrier: {}",
+                              "      carrier: {checks: [{accepted_values: {values: [UA], severity: warn, name: ua}}]}"))
+    project.cli("check", check=0)
+    decided = kernel.run(
+        """
+        panel.refresh()
+        group = panel.groups[0]
+        print([label for label, _ in group.scope.options])
+        group.scope.value = group.scope.options[1][1]
+        group.reason.value = "UA only from January"
+        group.waive.click()
+        print(panel.status.value.split("<br>")[0])
+        """
+    )
+    lines = decided.splitlines()
+    assert lines[0].startswith("['the whole version (the checks failing now)', 'only #") and " ua'" in lines[0]
+    assert lines[1] == "Nothing to review: every check passes or has a decision."
+    assert project.ledger_rows("select decision, check_name, check_id is not null from reviews order by id") == [
+        ("accept", "not_null(name)", 1), ("waive", "ua", 1)]
