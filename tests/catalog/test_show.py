@@ -55,7 +55,7 @@ def test_dataset_page(people):
     assert mart["upstream"] == [{"dataset": "raw.people", "version": f"raw.people@{second}", "status": "current"}]
     assert mart["downstream"] == []
     assert mart["freshness"]["status"] == "error" and mart["freshness"]["measured_by"] == "publish time"
-    assert mart["quality"] == {"status": None, "checks": []}
+    assert mart["quality"] == {"status": None, "checks": [], "accepted": 0, "waived": 0}
     assert mart["preview"]["rows"][0] == {"city": "Boston", "people": 1}
     assert [c["name"] for c in mart["columns"]] == ["city", "people"]
 
