@@ -231,8 +231,11 @@ def test_project_templates_add_to_and_override_the_builtins(fresh: Path) -> None
 
     listed = {t["name"]: t for t in json.loads(run_cli("templates", "--json", cwd=fresh, check=0).stdout)}
 
-    assert listed["ingest_file"] == {"name": "ingest_file", "description": "Our team's ingest.", "source": "project"}
-    assert listed["team_step"] == {"name": "team_step", "description": "Our team's own step.", "source": "project"}
+    parameters = [{"name": "target", "default": "raw.team", "publishes": True}]  # what `new` names after the step
+    assert listed["ingest_file"] == {"name": "ingest_file", "description": "Our team's ingest.", "source": "project",
+                                     "parameters": parameters}
+    assert listed["team_step"] == {"name": "team_step", "description": "Our team's own step.", "source": "project",
+                                   "parameters": parameters}
     assert listed["sql_transform"]["source"] == "built-in"
     run_cli("new", "mine", "--template", "team_step", cwd=fresh, check=0)
     run_cli("new", "again", "--template", "ingest_file", "--needs", "mine", cwd=fresh, check=0)

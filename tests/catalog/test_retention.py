@@ -179,7 +179,8 @@ def test_gc_deletes_only_superseded_versions_beyond_keep(history: ProjectFactory
         else:  # current, quarantined, kept superseded, and every marts.total version
             assert status == before[version_id] and path.is_file(), version_id
     assert after[f"staging.squares@{r5}"] == "quarantined"
-    assert sum(1 for v in after if v.startswith("marts.total@")) == 5  # keep all when unset
+    totals = [v for v in before if v.startswith("marts.total@")]
+    assert len(totals) >= 4 and all(after[v] == before[v] for v in totals)  # keep all when unset
     # the rows keep their paths; lineage history is intact; the ledger is sound
     kept_paths = dict(history.ledger_rows("select version_id, path from dataset_versions where status = 'deleted'"))
     assert kept_paths == {v: f"data/{v.split('@')[0]}/{v.split('@')[1]}.parquet" for v in expected}
