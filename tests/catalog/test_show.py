@@ -10,7 +10,7 @@ from .conftest import cli_json
 @pytest.mark.usefixtures("ledger_backend")  # on SQLite and on PostgreSQL
 def test_dataset_page(people):
     people.cli("run", check=0)
-    people.cli("run", "-p", "bump=1", check=0)  # a second version of both datasets
+    people.cli("run", "-p", "bump=1", "--force", check=0)  # a second version of both datasets (--force: the mart too)
     runs = [r["run_id"] for r in cli_json(people, "runs")]
     first, second = runs[1], runs[0]
 
