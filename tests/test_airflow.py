@@ -79,7 +79,7 @@ def test_airflow_loads_the_dag_and_runs_the_pipeline(project, airflow_venv, tmp_
     runs = project.ledger_rows(
         "SELECT r.run_id, s.step, s.status FROM runs r JOIN step_runs s USING (run_id) ORDER BY r.run_id")
     assert [(step, status) for _, step, status in runs] == [("make", "success"), ("double", "success")]
-    shown = project.cli("catalog", "show", "staging.doubled", "--json", check=0)
+    shown = project.cli("catalog", "show", "staging.doubled", "--env", "test", "--json", check=0)
     current = json.loads(shown.stdout)["current_version"]
     assert current["rows"] == 5 and current["step"] == "double"  # n = 5 in the test environment
     # a second Airflow run finds both steps fresh: nothing executes again

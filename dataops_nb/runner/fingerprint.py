@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .params import cell_source, load_notebook_json
+from .params import cell_source, load_notebook_json, parse_python
 
 
 def _digest(text: str) -> str:
@@ -35,17 +35,15 @@ def code_of(notebook: Path) -> str:
     return "\n\f\n".join(cells)
 
 
-# CPython 3.11's AST constructor keeps its recursion depth in interpreter-wide state: two threads
-# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (the server
-# answers requests in threads). Parsing is serialized, and what a parse yields is cached.
-_PARSE_LOCK = threading.Lock()
+# Parsing is serialized (params.parse_python: threads parsing at once break CPython 3.11's AST
+# constructor), and what a parse yields is cached.
+_CACHE_LOCK = threading.Lock()
 _IMPORTS_CACHE: OrderedDict[tuple[Any, ...], list[tuple[str, Path | None]]] = OrderedDict()
 _CACHE_SIZE = 4096
 
 
 def _parse(source: str) -> ast.Module:
-    with _PARSE_LOCK:
-        return ast.parse(source)
+    return parse_python(source)
 
 
 def parse_code(source: str) -> ast.Module | None:
@@ -65,13 +63,13 @@ def _imports(source: str, here: Path | None = None, key: tuple[Any, ...] | None 
 
     Cached by `key` (a file's path, mtime, size and content hash) or by the source's hash."""
     key = (str(here), *(key or ()), hashlib.sha256(source.encode("utf-8", "surrogatepass")).digest())
-    with _PARSE_LOCK:
+    with _CACHE_LOCK:
         cached = _IMPORTS_CACHE.get(key)
         if cached is not None:
             _IMPORTS_CACHE.move_to_end(key)
             return list(cached)
     found = _parse_imports(source, here)
-    with _PARSE_LOCK:
+    with _CACHE_LOCK:
         _IMPORTS_CACHE[key] = found
         while len(_IMPORTS_CACHE) > _CACHE_SIZE:
             _IMPORTS_CACHE.popitem(last=False)
@@ -123,13 +121,13 @@ def local_modules(code: str, *, roots: list[Path], project: Path, external: set[
     if external is not None:
         return _local_modules(code, roots=roots, project=project, external=external, seen=None)
     key = (_digest(code), tuple(map(str, roots)), str(project))
-    with _PARSE_LOCK:
+    with _CACHE_LOCK:
         cached = _MODULES_CACHE.get(key)
     if cached is not None and all(_unchanged(path, mark) for path, mark in cached[1].items()):
         return dict(cached[0])
     seen: dict[Path, tuple[int, int, str | None]] = {root: _stamp(root, content=False) for root in roots}
     found = _local_modules(code, roots=roots, project=project, external=None, seen=seen)
-    with _PARSE_LOCK:
+    with _CACHE_LOCK:
         _MODULES_CACHE[key] = (found, seen)
         while len(_MODULES_CACHE) > _CACHE_SIZE:
             _MODULES_CACHE.popitem(last=False)

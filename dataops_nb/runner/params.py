@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,18 @@ def cell_source(cell: Mapping[str, Any]) -> str:
     return "".join(source) if isinstance(source, list) else str(source)
 
 
+# CPython 3.11's AST constructor keeps its recursion depth in interpreter-wide state: two threads
+# parsing at once can fail with "SystemError: AST constructor recursion depth mismatch" (the server
+# answers requests in threads). Every parse of the kit goes through this lock.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """`ast.parse`, one thread at a time."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def inspect_notebook(path: Path, *, shown: Path | None = None) -> NotebookParams:
     """Parse the `parameters` cell of the notebook at `path` (`shown` is how to name it)."""
     name = shown or path
@@ -127,7 +140,7 @@ def inspect_notebook(path: Path, *, shown: Path | None = None) -> NotebookParams
             "(add the tag to the cell that sets the step's parameters)."
         )
     try:
-        tree = ast.parse(cell_source(cell))
+        tree = parse_python(cell_source(cell))
     except SyntaxError as exc:
         raise NotebookError(
             f"The parameters cell of {name} is not valid Python (line {exc.lineno}: {exc.msg})."
