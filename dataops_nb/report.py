@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +71,48 @@ def failures(ledger: Any, version_ids: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def notebook_html(path: Path) -> str:
+def notebook_html(path: Path, mask: Callable[[list[str]], list[str] | None] | None = None) -> str | None:
     """An executed notebook as HTML to embed: nbconvert's basic template (no page, no scripts),
-    its outputs' HTML sanitized."""
+    its outputs' HTML sanitized; with `mask`, every source and output text goes through it first
+    (None from it: the notebook cannot be shown)."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    notebook = nbformat.read(str(path), as_version=4)
+    if mask is not None:
+        places = list(_texts(notebook))
+        masked = mask([holder[key] for holder, key in places])
+        if masked is None:
+            return None
+        for (holder, key), text in zip(places, masked):
+            holder[key] = text
     exporter = HTMLExporter(template_name="basic", sanitize_html=True, exclude_anchor_links=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(str(path), as_version=4))
+    body, _ = exporter.from_notebook_node(notebook)
     return body
+
+
+def _texts(notebook: Any) -> Iterator[tuple[Any, Any]]:
+    """(holder, key) of every string of a notebook's cells that can show data."""
+    for cell in notebook.cells:
+        if isinstance(cell.get("source"), str):
+            yield cell, "source"
+        for output in cell.get("outputs", []):
+            if isinstance(output.get("text"), str):
+                yield output, "text"
+            for key in ("evalue",):
+                if isinstance(output.get(key), str):
+                    yield output, key
+            traceback = output.get("traceback")
+            if isinstance(traceback, list):
+                yield from ((traceback, i) for i, line in enumerate(traceback) if isinstance(line, str))
+            data = output.get("data", {})
+            for mime, value in list(data.items()):
+                if isinstance(value, str) and (mime.startswith("text/") or mime.endswith("json")):
+                    yield data, mime
+                elif isinstance(value, list):
+                    yield from ((value, i) for i, line in enumerate(value) if isinstance(line, str))
+                elif not isinstance(value, str):
+                    del data[mime]  # structured data (a widget's state, JSON): not shown rather than unmasked
 
 
 def _embedded(kind: str, content: str) -> str:

@@ -222,7 +222,7 @@ def report(project: Project, run_id: str | None = None, output: Path | None = No
 def _report_notebooks(project: Project, run: dict[str, Any], user: str | None) -> dict[str, tuple[str, str]]:
     """Each step's executed notebook as HTML for the report, or why it is not shown to `user`."""
     from .access import step_datasets, unreadable_for
-    from .metadata.pii import hidden
+    from .metadata.pii import hidden, step_texts
     from .report import notebook_html
     from .security import current_user
 
@@ -247,7 +247,10 @@ def _report_notebooks(project: Project, run: dict[str, Any], user: str | None) -
         elif not path.is_file():
             shown[step["name"]] = ("notice", f"not shown: {step['output_notebook']} is missing.")
         else:
-            shown[step["name"]] = ("html", notebook_html(path))
+            # a report travels (a CI artifact, an email): PII values are masked even for who may see them
+            body = notebook_html(path, lambda texts, step=step["name"]: step_texts(project, run["run_id"], step, texts))
+            shown[step["name"]] = ("html", body) if body is not None else \
+                ("notice", "not embedded: it may show personal data that could not be masked.")
     return shown
 
 

@@ -445,3 +445,28 @@ def step_error(project: Any, user: str | None, run_id: str, step: str, error: st
     if values is None:
         return WITHHELD
     return mask_text(error, values)
+
+
+def step_texts(project: Any, run_id: str, step: str, texts: list[str]) -> list[str] | None:
+    """`texts` of a step's run (its notebook's sources and outputs) with the PII values of every
+    dataset the step used masked, whoever reads them: for a file that travels (the report).
+    None when a file could not be searched."""
+    from ..access import step_record
+
+    _, _, versions, files = step_record(project, run_id, step)
+    overlap = 512  # a value cut by a piece's end is whole in the next piece
+    pieces = [text[start:start + MAX_TEXT - overlap] + text[start + MAX_TEXT - overlap:start + MAX_TEXT]
+              for text in texts for start in range(0, max(len(text), 1), MAX_TEXT - overlap)]
+    found: set[str] = set()
+    chunk = ""
+    for piece in [*pieces, None]:
+        if piece is not None and len(chunk) + len(piece) + 1 <= MAX_TEXT:
+            chunk = f"{chunk}\n{piece}" if chunk else piece
+            continue
+        if chunk:
+            values = personal_values(project, versions, chunk, files)
+            if values is None:
+                return None
+            found |= values
+        chunk = piece or ""
+    return [mask_text(text, found) for text in texts]

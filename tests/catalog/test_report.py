@@ -6,6 +6,8 @@ import json
 from html.parser import HTMLParser
 from pathlib import Path
 
+from dataops_nb.metadata.pii import MASK
+
 from .conftest import SPEC
 from .test_access import GUEST
 
@@ -90,13 +92,14 @@ def test_report_bad_input_is_one_sentence(people, tmp_path):
 
 def test_the_report_embeds_each_executed_notebook_for_a_reader_who_may_see_it_unmasked(people):
     people.cli("run", check=0)
-    # alice may unmask raw.*: both notebooks are embedded, collapsed, their code and output in the file
+    # alice may unmask raw.*: both notebooks are embedded, collapsed, their code and output in the file,
+    # PII values masked all the same (a report travels: a CI artifact, an email)
     _, path = report(people, user="alice")
     html = path.read_text()
     page = Page(html)
     assert html.count("<details data-notebook=") == 2 and page.scripts == 0
     assert '<details data-notebook="people"><summary>people: people.ipynb</summary><div class="notebook">' in html
-    assert "Ada Lovelace" in page.text  # the people notebook's source, as it ran
+    assert "Ada Lovelace" not in html and MASK in page.text  # the people notebook's source, its names masked
     assert "In [" in page.text and "Out[" in page.text  # cells with their prompts, outputs included
     # bob sees full_name masked everywhere, so not the notebooks that show it: a sentence, and the link
     _, path = report(people, user="bob")
