@@ -37,7 +37,9 @@ export class PipelineSection implements ISection {
   }
 
   async start(request: IStartRun): Promise<void> {
-    if (this.busy) {
+    // only a start already asked for stops this one: `live` may be stale (another panel showed
+    // while a run ended), and a run really going on is the server's to refuse, with a message
+    if (this.starting) {
       return;
     }
     this.starting = true;
