@@ -190,6 +190,8 @@ def show_run(project: Project, run_id: str, *, user: str | None = None) -> dict[
         raise NotFoundError("run", run_id, known)
     result = _run_dict(project, row, user=user)
     result["params"] = row.params
+    result["packages"] = row.packages  # the kernel's package versions (what a replay compares)
+    result["replay_of"] = row.replay_of
     result["datasets"] = [
         {"dataset": v.dataset, "version": v.version_id, "step": v.step, "rows": v.rows, "status": v.status}
         for v in project.ledger.versions_of_run(run_id)

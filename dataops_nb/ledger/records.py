@@ -115,6 +115,8 @@ class RunRecord(_Fields):
     host: str | None
     message: str | None
     resumed_from: str | None
+    packages: dict[str, str] = field(default_factory=dict)  # the kernel's: python, duckdb, polars, ...
+    replay_of: str | None = None  # the run a replay re-executed
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 

@@ -25,6 +25,8 @@ class RunRepository:
 
     def open(self, run_id: str, **fields: Any) -> None:
         fields = {**fields, "params": json.dumps(fields.get("params", {}), default=str)}
+        if "packages" in fields:
+            fields["packages"] = json.dumps(fields["packages"], sort_keys=True)
         fields["selection"] = json.dumps(fields.get("selection", []))
         columns = ["run_id", "status", "started_at", *fields]
         values = [run_id, RunStatus.RUNNING, now(), *fields.values()]
@@ -169,6 +171,8 @@ class RunRepository:
         overrides: dict[str, Any] = {
             "params": json.loads(row["params"] or "{}"), "selection": json.loads(row["selection"] or "[]"),
         }
+        if "packages" in row.keys():  # noqa: SIM118 (a schema before v15 has no such column)
+            overrides["packages"] = json.loads(row["packages"] or "{}")
         if self._dead(row, leased):
             overrides.update(status=RunStatus.INTERRUPTED, message=DIED)
         overrides["status"] = RunStatus(overrides.get("status", row["status"]))

@@ -56,6 +56,12 @@ class RunRequest:
     resumed_from: str | None = None
     executor: str = "local"
     dask_address: str | None = None
+    # a replay: the run it re-executes, the spec environment whose parameters it overlays (the
+    # replayed run's, while `env` is the scratch one it publishes into) and, per step, the
+    # versions each dataset it reads is pinned to (dataset -> version id)
+    replay_of: str | None = None
+    overlay: str | None = None
+    pins: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def plan(project: Project, request: RunRequest, *, versions: FileVersions | None
     for step in spec.steps:  # every notebook: env overlays may name any step's parameters
         path = project.notebook_path(step)
         notebooks[step.name] = inspect_notebook(path, shown=Path(project.relative(path)))
-    overlay = overlay_of(project, request.env)
+    overlay = overlay_of(project, request.overlay if request.overlay is not None else request.env)
     values = resolve(spec, steps, notebooks, env=overlay, overrides=request.overrides, where=project.where)
     versions = versions or file_versions(project)
     plans = []
@@ -286,6 +292,7 @@ class Runner:
         self.warnings: dict[str, list[str]] = {}
         self.unchanged: dict[str, list[str]] = {}
         git = self.project.git_state()
+        from .packages import kernel_packages
         params = {p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans}
         with self.ledger.transaction():  # a run is never `running` without the lease that covers it
             self.ledger.open_run(
@@ -298,6 +305,8 @@ class Runner:
                 pid=os.getpid(),
                 host=this_host(),
                 resumed_from=self.request.resumed_from,
+                packages=kernel_packages(),
+                replay_of=self.request.replay_of,
             )
             self.lease.attach(run_id)
         audit_log.record(self.ledger, audit_log.RUN_STARTED, target=run_id, secrets=_secret_values(plans), details={
@@ -306,9 +315,10 @@ class Runner:
         })
         for name in by_name:
             self.ledger.set_step(run_id, name, status="pending")
-        from ..metadata.model import sync_spec
+        if self.request.replay_of is None:  # a replay runs an older spec: the catalog keeps today's
+            from ..metadata.model import sync_spec
 
-        sync_spec(self.project)  # the catalog knows the spec: reads after a run write nothing
+            sync_spec(self.project)  # the catalog knows the spec: reads after a run write nothing
         self._emit("run_started", run_id=run_id, steps=list(by_name))
 
         outcomes: dict[str, StepOutcome | None] = {name: None for name in by_name}
@@ -424,10 +434,7 @@ class Runner:
             "version_id": run_id,
             "manifest": str(run_dir / f"{name}.json"),
             "environment": self.env,
-            "datasets": {
-                ds: {"version": v.version_id, "path": v.path}
-                for ds, v in self.project.current_versions(self.env).items()
-            },
+            "datasets": self._datasets(name),
             "secrets": plan_.step.secrets(),
         }
         self.ledger.set_step(run_id, name, status="running", attempt=attempt)
@@ -448,6 +455,15 @@ class Runner:
             attempt=attempt,
             delay=delay,
         )
+
+    def _datasets(self, step: str) -> dict[str, dict[str, str]]:
+        """What the step reads: the versions current in the run's environment, those pinned for it above them."""
+        seen = {ds: {"version": v.version_id, "path": v.path} for ds, v in self.project.current_versions(self.env).items()}
+        pinned = self.request.pins.get(step)
+        if pinned:
+            for v in self.ledger.versions.get_many(pinned.values()):
+                seen[v.dataset] = {"version": v.version_id, "path": v.path}
+        return seen
 
     def _retry(self, run_id: str, outcome: StepOutcome) -> None:
         """Keep the failed attempt's notebook beside the next one."""

@@ -284,6 +284,12 @@ MIGRATIONS: list[Migration] = [
         WHERE check_id IS NOT NULL;
     CREATE INDEX reviews_by_dataset ON reviews(dataset, id);
     """,
+    # v9: what replaying a run needs beside its commit, parameters and step fingerprints: the
+    # kernel's package versions (JSON: name -> version), and for a replay, the run it replays
+    """
+    ALTER TABLE runs ADD COLUMN packages TEXT;
+    ALTER TABLE runs ADD COLUMN replay_of TEXT;
+    """,
 ]
 
 
