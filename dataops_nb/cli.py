@@ -798,6 +798,42 @@ def diff_command(ctx: click.Context, a: str, b: str, datasets: tuple[str, ...], 
         raise DifferencesFoundError(data["a"], data["b"], [d["dataset"] for d in data["datasets"] if d["differs"]])
 
 
+@cli.command("replay")
+@common
+@click.argument("run_id", metavar="RUN")
+@click.option("--verify", is_flag=True, help="Exit 1 unless the replay reproduces every dataset.")
+@click.option("--keep", is_flag=True, help="Keep the scratch environment replay-RUN (default: dropped).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Steps at once.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress table.")
+@click.pass_context
+def replay_command(ctx: click.Context, run_id: str, verify: bool, keep: bool, jobs: int, quiet: bool) -> None:
+    """Re-execute run RUN from its git commit with its parameters and inputs pinned, and compare its datasets."""
+    from . import service
+    from .console import RunDisplay
+
+    settings = _settings(ctx)
+    data = service.replay(_project(ctx), run_id, keep=keep, jobs=jobs,
+                          report=RunDisplay(quiet=quiet or settings.json))
+
+    def human(d: dict[str, Any]) -> None:
+        _say(f"replay of run {d['run_id']} (commit {d['commit'][:12]}) as run {d['replay_run_id']}: "
+             + ("reproduced" if d["reproduced"] else "NOT reproduced"))
+        _table([{"dataset": x["dataset"], "original": x["original"], "replayed": x["replayed"],
+                 "result": x["status"], "why": x.get("why", "")} for x in d["datasets"]],
+               ["dataset", "original", "replayed", "result", "why"])
+        for reason in d["reasons"]:
+            _say(f"  not exact: {reason}")
+        if d["kept"]:
+            _say(f"  kept environment {d['environment']} (drop it with: dataops-nb env drop {d['environment']})")
+
+    _emit(ctx, data, human)
+    if verify and not data["reproduced"]:
+        from .errors import NotReproducedError
+
+        raise NotReproducedError(data["run_id"], [x["dataset"] for x in data["datasets"]
+                                                  if x["status"] not in ("identical", "same_rows")], data["reasons"])
+
+
 @cli.command("freshness")
 @common
 @click.pass_context

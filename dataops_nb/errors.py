@@ -157,6 +157,17 @@ class DifferencesFoundError(DataOpsError):
         self.a, self.b, self.datasets = a, b, datasets
 
 
+class NotReproducedError(DataOpsError):
+    """`replay --verify`: the replay of a run did not reproduce it (the datasets that differ, and why)."""
+
+    exit_code = 1
+
+    def __init__(self, run_id: str, datasets: list[str], reasons: list[str]) -> None:
+        what = f"differs in {', '.join(datasets)}" if datasets else "did not complete"
+        super().__init__(f"The replay of run {run_id} {what}" + (f": {reasons[0]}." if reasons else "."))
+        self.run_id, self.datasets, self.reasons = run_id, datasets, reasons
+
+
 class FreshnessError(DataOpsError):
     """A dataset is older than its SLA's error_after."""
 

@@ -14,9 +14,11 @@ from .store import Store
 
 
 class Project:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, store_root: Path | None = None) -> None:
         self.root = root.resolve()
         self.spec_path = self.root / SPEC_FILE
+        # a checkout of the project at another commit (a replay's) shares the project's store
+        self._store_root = store_root
         self.reload()
 
     @classmethod
@@ -25,7 +27,7 @@ class Project:
 
     @cached_property
     def store(self) -> Store:
-        return Store((self.root / self.spec.store).resolve())
+        return Store(self._store_root or (self.root / self.spec.store).resolve())
 
     @property
     def ledger_url(self) -> str:

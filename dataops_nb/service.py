@@ -741,6 +741,14 @@ def diff(project: Project, a: str, b: str, datasets: list[str] | None = None, *,
     return compute(project, a, b, datasets, key=key, user=user)
 
 
+def replay(project: Project, run_id: str, *, keep: bool = False, jobs: int = 1, report: Reporter | None = None,
+           user: str | None = None) -> dict[str, Any]:
+    """Re-execute run `run_id` from its commit with its inputs pinned; compare what it published."""
+    from .runner.replay import replay as replay_run
+
+    return replay_run(project, run_id, keep=keep, jobs=jobs, report=report, user=user)
+
+
 def diff_markdown(result: dict[str, Any]) -> str:
     from .metadata.diff import markdown
 
