@@ -65,6 +65,22 @@ def translate(sql: str, args: Sequence[Any]) -> tuple[str, list[Any]]:
     return "".join(out), ordered if highest else list(args)
 
 
+# Settings of the ledger's own sessions, sent with the connection (no round trip): a ledger is
+# small and stays in the server's cache, so an index lookup costs about what a sequential read
+# does; and its statements are short, so a parallel worker (a process started per statement)
+# costs more than it saves, most of all on a busy machine.
+SESSION_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per_gather": "0"}
+
+
+def _session_options(url: str, *, readonly: bool) -> str:
+    """The `options` of the connection: the URL's own, then the ledger's settings."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    settings = {**SESSION_SETTINGS, **({"default_transaction_read_only": "on"} if readonly else {})}
+    given = str(conninfo_to_dict(url).get("options") or "")
+    return " ".join([given, *(f"-c {name}={value}" for name, value in settings.items())]).strip()
+
+
 class PgRow(tuple):
     """A row by position and by column name, like sqlite3.Row."""
 
@@ -103,12 +119,10 @@ class PostgresDatabase(Joining):
         try:
             self._con = psycopg.connect(
                 url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
-                application_name="dataops-nb",
+                application_name="dataops-nb", options=_session_options(url, readonly=readonly),
             )
         except psycopg.Error as exc:
             raise LedgerError(self._connect_problem(exc), url=self.url) from None
-        if readonly:
-            self._con.execute("SET default_transaction_read_only = on")
         self._check_application()
 
     # --- opening ----------------------------------------------------------------

@@ -107,7 +107,7 @@ def search(ledger: Database, query: str | Query, *, limit: int = 20) -> list[dic
     """
     parsed = parse(query) if isinstance(query, str) else query
     if ledger.dialect == "postgresql":
-        return _results(ledger, _pg_ranked(ledger, parsed, limit))
+        return _pg_search(ledger, parsed, limit)
     where, args = _filters(parsed)
     if parsed.fts:
         ranked = _ranked(ledger, parsed, where, args, limit)
@@ -236,52 +236,89 @@ def _filters(query: Query, dialect: str = "sqlite") -> tuple[str, list[Any]]:
 
 
 # --- PostgreSQL: a tsvector per dataset (name A; tags, description B; owner, columns C;
-# column descriptions D), ranked by ts_rank; names through a text_pattern_ops index
+# column descriptions D), ranked by ts_rank; names through a text_pattern_ops index. A
+# common word is in thousands of documents and ranking one costs a row read, so the text
+# tier is searched in two parts: the datasets whose name holds every term (their own small
+# GIN index, `name_document`), then, only when those are too few, the other hits. Filters
+# narrow the index search by their words (tags and owner are in the document), as FTS5's
+# column filters do, and are then checked exactly.
 
 PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"  # D, C, B, A
+NAME_HIT_BONUS = 100.0  # a text hit in the name ranks above any hit elsewhere (ts_rank stays below it)
+
+
+def _pg_words(text: str, *, prefix: bool) -> str:
+    words = _WORD.findall(text.lower())
+    if not words:
+        return ""
+    return "(" + " <-> ".join([*words[:-1], words[-1] + (":*" if prefix else "")]) + ")"
 
 
 def tsquery(query: Query) -> str:
     """The free text as a tsquery: every term a phrase whose last word is a prefix; only letters
     and digits reach PostgreSQL's query parser, so no query can be a syntax error there."""
-    parts = []
-    for term in query.terms:
-        words = _WORD.findall(term.lower())
-        if words:
-            parts.append("(" + " <-> ".join([*words[:-1], words[-1] + ":*"]) + ")")
-    return " & ".join(parts)
+    return " & ".join(p for p in (_pg_words(term, prefix=True) for term in query.terms) if p)
+
+
+def narrowing(query: Query) -> str:
+    """The free text plus the filters' words (a superset of what the filters keep: tags and
+    owner are words of the document; the filters are checked exactly afterwards)."""
+    parts = [tsquery(query)] if query.terms else []
+    parts += [p for p in (_pg_words(tag, prefix=False) for tag in query.tags) if p]
+    owners = [p for p in (_pg_words(owner, prefix=False) for owner in query.owners) if p]
+    if owners and len(owners) == len(query.owners):  # an owner of no words narrows nothing
+        parts.append("(" + " | ".join(owners) + ")")
+    if query.pii:
+        parts.append("pii")
+    return " & ".join(p for p in parts if p)
 
 
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _pg_ranked(db: Database, query: Query, limit: int) -> list[tuple[int, float, int]]:
+def _pg_search(db: Database, query: Query, limit: int) -> list[dict[str, Any]]:
+    """The PostgreSQL search in one statement (one round trip): name matches, then text hits
+    in the name, then (only when those are too few) text hits elsewhere, with their rows."""
     where, args = _filters(query, "postgresql")
     text = tsquery(query)
     if not text:
         if query.terms:  # only punctuation: nothing can match
             return []
-        rows = db.query(f"SELECT d.fts_id FROM datasets d {_where(where)} ORDER BY d.name LIMIT ?", (*args, limit))
-        return [(row[0], 0.0, 0) for row in rows]
+        rows = db.query(
+            f"SELECT d.fts_id, 0.0 AS score, d.name, d.description, d.owner, d.tags FROM datasets d {_where(where)} "
+            "ORDER BY d.name LIMIT ?",
+            (*args, limit),
+        )
+        return [_hit(row) for row in rows]
     typed, pattern = query.text, _like_prefix(query.text)
-    named = db.query(
-        "SELECT d.fts_id, CASE WHEN d.name = ?::text OR d.table_name = ?::text THEN ? ELSE ? + ? * length(?::text) / "
-        "CAST(CASE WHEN starts_with(d.name, ?) THEN length(d.name) ELSE length(d.table_name) END "
-        "AS DOUBLE PRECISION) END AS score FROM datasets d "
-        "WHERE (d.name LIKE ? ESCAPE '\\' OR d.table_name LIKE ? ESCAPE '\\')"
-        f"{_and(where)} ORDER BY score DESC, d.name LIMIT ?",
-        (typed, typed, EXACT_BONUS, PREFIX_BONUS, PREFIX_BONUS - 1, typed, typed, pattern, pattern, *args, limit),
-    )
-    top = [(row[0], -float(row[1]), -1) for row in named]
-    tiers = {item[0] for item in top}
-    if len(top) >= limit:
-        return top[:limit]
+    ranked = (f"SELECT f.rowid AS fts_id, ?::int AS tier, ts_rank('{PG_WEIGHTS}', f.document, q.text) + ? AS score, "
+              "d.name FROM catalog_fts f JOIN datasets d ON d.fts_id = f.rowid, q "
+              "WHERE f.document @@ q.narrow AND {part} AND f.rowid NOT IN (SELECT fts_id FROM named)"
+              f"{_and(where)} ORDER BY score DESC, d.name LIMIT ?")
     rows = db.query(
-        f"SELECT f.rowid, ts_rank('{PG_WEIGHTS}', f.document, q.query) AS rank "
-        "FROM catalog_fts f JOIN datasets d ON d.fts_id = f.rowid, to_tsquery('simple', ?) AS q(query) "
-        f"WHERE f.document @@ q.query{_and(where)} ORDER BY rank DESC, d.name LIMIT ?",
-        (text, *args, limit + len(top)),
+        "WITH q AS (SELECT to_tsquery('simple', ?) AS text, to_tsquery('simple', ?) AS narrow), "
+        "named AS (SELECT d.fts_id, 0 AS tier, CASE WHEN d.name = ?::text OR d.table_name = ?::text THEN ? "
+        "ELSE ? + ? * length(?::text) / CAST(CASE WHEN starts_with(d.name, ?) THEN length(d.name) "
+        "ELSE length(d.table_name) END AS DOUBLE PRECISION) END AS score, d.name FROM datasets d "
+        "WHERE (d.name LIKE ? ESCAPE '\\' OR d.table_name LIKE ? ESCAPE '\\')"
+        f"{_and(where)} ORDER BY score DESC, d.name LIMIT ?), "
+        "in_name AS (" + ranked.replace("{part}", "f.name_document @@ q.text AND (SELECT count(*) FROM named) < ?") + "), "
+        "elsewhere AS ("
+        + ranked.replace("{part}", "NOT f.name_document @@ q.text AND "
+                               "(SELECT count(*) FROM named) + (SELECT count(*) FROM in_name) < ?")
+        + "), hits AS (SELECT * FROM named UNION ALL SELECT * FROM in_name UNION ALL SELECT * FROM elsewhere) "
+        "SELECT h.fts_id, h.score, d.name, d.description, d.owner, d.tags FROM hits h "
+        "JOIN datasets d ON d.fts_id = h.fts_id ORDER BY h.tier, h.score DESC, h.name LIMIT ?",
+        (text, narrowing(query),
+         typed, typed, EXACT_BONUS, PREFIX_BONUS, PREFIX_BONUS - 1, typed, typed, pattern, pattern, *args, limit,
+         1, NAME_HIT_BONUS, limit, *args, limit,
+         2, 0.0, limit, *args, limit,
+         limit),
     )
-    top += [(row[0], -float(row[1]), 0) for row in rows if row[0] not in tiers]
-    return top[:limit]
+    return [_hit(row) for row in rows]
+
+
+def _hit(row: Any) -> dict[str, Any]:
+    return {"name": row["name"], "description": row["description"], "owner": row["owner"],
+            "tags": json.loads(row["tags"] or "[]"), "score": float(f"{float(row['score']):.6g}") + 0.0}

@@ -5,17 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-import pytest
-
 from dataops_nb.ledger import Ledger, RunStatus
-
-
-@pytest.fixture
-def ledger(ledger_backend, tmp_path):
-    opened = Ledger.open(ledger_backend or tmp_path / "ledger.db", store_root=tmp_path)
-    opened.migrate()
-    yield opened
-    opened.close()
 
 
 def second_connection(ledger: Ledger, tmp_path) -> Ledger:
