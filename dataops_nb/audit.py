@@ -31,8 +31,9 @@ CATALOG_FORGET = "catalog_forget"
 PROMOTED = "promoted"  # an environment's versions made current in another
 ROLLED_BACK = "rolled_back"  # earlier versions made current again
 ENV_DROPPED = "env_dropped"  # an environment's pointers removed
+CI_TESTED = "ci_tested"  # slim CI built an environment from a commit (what a merge may promote)
 ACTIONS = (RUN_STARTED, RUN_ENDED, REVIEW, STATUS_CHANGED, GC_DELETED, ACCESS_DENIED, EXPORT, CATALOG_FORGET, PROMOTED,
-           ROLLED_BACK, ENV_DROPPED)
+           ROLLED_BACK, ENV_DROPPED, CI_TESTED)
 
 
 class AuditChainError(DataOpsError):

@@ -712,12 +712,18 @@ def _moves(moves: list[dict[str, Any]]) -> None:
 @click.option("--to", "target", metavar="ENV", help="The environment to promote to (default: the default one).")
 @click.option("--yes", is_flag=True, help="Apply without asking.")
 @click.option("--force", is_flag=True, help="Promote versions built from inputs the target has since replaced.")
+@click.option("--merged", metavar="REV", help="On a merge of commit REV (CI): promote when `ci` built ENV from "
+              "REV's files, else build the target with a normal run.")
 @click.pass_context
-def promote_command(ctx: click.Context, source: str, target: str | None, yes: bool, force: bool) -> None:
+def promote_command(ctx: click.Context, source: str, target: str | None, yes: bool, force: bool,
+                    merged: str | None) -> None:
     """Make ENV's versions current in another environment: one ledger transaction, nothing recomputed or copied."""
     from . import service
 
     project = _project(ctx)
+    if merged is not None:
+        _promote_merged(ctx, project, source, target, merged)
+        return
     plan = service.promotion_plan(project, source, target)
     if not plan["moves"]:
         _emit(ctx, plan, lambda d: _say(f"Nothing to promote: {d['to']} already has every version of {d['from']}."))
@@ -734,6 +740,52 @@ def promote_command(ctx: click.Context, source: str, target: str | None, yes: bo
     data = service.promote(project, source, target, force=force)
     _emit(ctx, data, lambda d: (_moves(d["moves"]), _say(
         f"promoted {d['from']} to {d['to']}: {len(d['moves'])} dataset(s) current there now.")))
+
+
+def _promote_merged(ctx: click.Context, project: Any, source: str, target: str | None, merged: str) -> None:
+    from . import service
+    from .console import RunDisplay
+    from .errors import StepFailedError
+
+    data = service.promote_merged(project, source, target, merged=merged,
+                                  report=RunDisplay(quiet=True))
+
+    def human(d: dict[str, Any]) -> None:
+        if d["action"] == "promote":
+            _moves(d["moves"])
+            _say(f"promoted {d['from']} to {d['to']} ({d['why']}): {len(d['moves'])} dataset(s), nothing recomputed.")
+        else:
+            _say(f"ran the pipeline in {d['to']} instead of promoting {d['from']} ({d['why']}): "
+                 f"run {d['run_id']} {d['status']}.")
+
+    _emit(ctx, data, human)
+    if data["action"] == "run" and data["status"] != "success":
+        lines = [f"step '{f['step']}' {f['status']}: {f['error']}" for f in data["failures"]]
+        raise StepFailedError("\n".join(lines) or f"run {data['run_id']} {data['status']}", run_id=data["run_id"])
+
+
+@cli.command("ci")
+@common
+@click.option("--base", metavar="ENV", help="The environment to compare with and read from (default: the default one).")
+@click.option("--summary", "summary_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write the Markdown summary to FILE (it is also appended to $GITHUB_STEP_SUMMARY when set).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Steps at once (default: cores).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress table.")
+@click.pass_context
+def ci_command(ctx: click.Context, base: str | None, summary_file: Path | None, jobs: int | None, quiet: bool) -> None:
+    """Slim CI: run only the steps that differ from --base (and their dependents) into --env (default
+    ci-<branch>), reading the rest from the base; checks, notebook tests, data diffs, a Markdown summary."""
+    from . import service
+    from .console import RunDisplay
+    from .errors import CiFailedError
+
+    settings = _settings(ctx)
+    project = _project(ctx)
+    data = service.ci(project, base=base, env=settings.env, summary=summary_file, jobs=jobs,
+                      report=RunDisplay(quiet=quiet or settings.json))
+    _emit(ctx, data, lambda d: click.echo(d["summary"], nl=False))
+    if data["failed"]:
+        raise CiFailedError(data["environment"], data["problems"])
 
 
 @cli.command("rollback")

@@ -121,6 +121,17 @@ class StepFailedError(DataOpsError):
         self.run_id = run_id
 
 
+class CiFailedError(DataOpsError):
+    """`ci` built the changed steps, and a step, an error-severity check or a notebook test failed."""
+
+    exit_code = 1
+
+    def __init__(self, environment: str, problems: list[str]) -> None:
+        super().__init__(f"ci in {environment} failed: " + " ".join(problems))
+        self.environment = environment
+        self.problems = problems
+
+
 class PublishError(DataOpsError):
     """A step could not publish a dataset."""
 

@@ -39,10 +39,16 @@ class Prepared:
     env: dict[str, str]
 
 
-def prepare(project: Project, env: str | None) -> Prepared:
-    """Parameterized copies of the step notebooks in DAG order, and a test context."""
+def prepare(project: Project, env: str | None, steps: list[str] | None = None) -> Prepared:
+    """Parameterized copies of the step notebooks in DAG order (of `steps` and what they need,
+    default: all), and a test context."""
     env = env if env in project.spec.environments else None
-    plans = plan(project, RunRequest(env=env))
+    if steps is not None:
+        from .runner.dag import upstream
+
+        needs = {step.name: step.needs for step in project.spec.steps}
+        steps = sorted(set(steps) | upstream(needs, steps))
+    plans = plan(project, RunRequest(env=env, only=tuple(steps or ())))
     require_secrets(plans)
     workdir = Path(tempfile.mkdtemp(prefix="dataops-test-"))
     secrets = {k: v for p in plans for k, v in p.step.secrets().items()}
@@ -61,9 +67,12 @@ def prepare(project: Project, env: str | None) -> Prepared:
     return Prepared(workdir, copies, {**os.environ, CONTEXT_ENV: str(workdir / "context.json")})
 
 
-def test_notebooks(project: Project, *, env: str | None = "test", extra: list[str] = ()) -> int:
-    """Run nbval (lax: only golden cells are compared; errors always fail). Returns pytest's code."""
-    prepared = prepare(project, env)
+def test_notebooks(project: Project, *, env: str | None = "test", extra: list[str] = (),
+                   steps: list[str] | None = None, log: Path | None = None) -> int:
+    """Run nbval (lax: only golden cells are compared; errors always fail) on the notebooks of
+    `steps` and the steps they need (default: every step), its output to `log` when given
+    (else to this process's). Returns pytest's code."""
+    prepared = prepare(project, env, steps)
     try:
         command = [
             sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
@@ -72,7 +81,12 @@ def test_notebooks(project: Project, *, env: str | None = "test", extra: list[st
             "-o", "addopts=", "-o", "testpaths=",
             *[str(copy) for _, _, copy in prepared.notebooks], *extra,
         ]
-        return subprocess.run(command, env=prepared.env, cwd=prepared.workdir).returncode
+        if log is None:
+            return subprocess.run(command, check=False, env=prepared.env, cwd=prepared.workdir).returncode
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w", encoding="utf-8") as out:
+            return subprocess.run(command, check=False, env=prepared.env, cwd=prepared.workdir, stdout=out,
+                                  stderr=subprocess.STDOUT).returncode
     finally:
         shutil.rmtree(prepared.workdir, ignore_errors=True)
 

@@ -52,34 +52,63 @@ repos:
 """
 
 CI_WORKFLOW = """\
+# Slim CI for data: a pull request builds only the steps it changes (and their dependents) into an
+# environment of its own, ci-pr-<number>, reading everything else from prod, and shows how the data
+# changes; merging it promotes that environment to prod (nothing recomputed when the merged commit
+# has the files CI built; otherwise a normal run). Environments are pointers in the ledger: both
+# jobs must share it and the store, so set the spec's ledger.url_env (a PostgreSQL URL, read from
+# the repository's secrets) and a store the runners share.
 name: dataops
-on: [push, pull_request]
+on:
+  pull_request:
+    types: [opened, synchronize, reopened, closed]
 jobs:
   notebooks:
+    if: github.event.action != 'closed'
     runs-on: ubuntu-latest
     # The environment variables of the spec's {secret: ENV} parameters, read from the repository's
     # secrets (Settings > Secrets and variables > Actions). Add one line per variable, e.g.
     #   FLIGHTS_TOKEN: ${{ secrets.FLIGHTS_TOKEN }}
     env:
       DATAOPS_USER: ci
+      DATAOPS_LEDGER_URL: ${{ secrets.DATAOPS_LEDGER_URL }}
     steps:
       - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0    # ci compares notebooks with the commits prod was built from
       - uses: actions/setup-python@v5
         with:
           python-version: "3.11"
       - run: pip install -r requirements.txt     # the kit, and whatever else your notebooks import
       - run: dataops-nb lint
-      - run: dataops-nb test
-      - run: dataops-nb run --env test --quiet
+      - run: dataops-nb ci --base prod --env ci-pr-${{ github.event.pull_request.number }} --quiet --summary dataops-ci.md
       - run: dataops-nb report -o dataops-report.html
         if: always()
+        continue-on-error: true    # nothing to report when the pull request changed no step
       - uses: actions/upload-artifact@v4
         if: always()
         with:
-          name: dataops-report
+          name: dataops-ci
           path: |
+            dataops-ci.md
             dataops-report.html
             .dataops/runs/
+  promote:
+    if: github.event.action == 'closed' && github.event.pull_request.merged
+    runs-on: ubuntu-latest
+    env:
+      DATAOPS_USER: ci
+      DATAOPS_LEDGER_URL: ${{ secrets.DATAOPS_LEDGER_URL }}
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.merge_commit_sha }}
+          fetch-depth: 0
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - run: pip install -r requirements.txt
+      - run: dataops-nb promote ci-pr-${{ github.event.pull_request.number }} --to prod --merged HEAD
 """
 
 

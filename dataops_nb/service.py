@@ -730,6 +730,35 @@ def rollback(project: Project, dataset: str | None = None, *, to: str | None = N
     return rollback_dataset(project, dataset, to=to, env=env, user=user, origin=origin)
 
 
+def promote_merged(project: Project, source: str, target: str | None = None, *, merged: str,
+                   report: Reporter | None = None) -> dict[str, Any]:
+    """On a merge of commit `merged`: promote `source` when ci built it from that commit's files,
+    else build `target` with a normal run (`action` says which, `why` why)."""
+    from .ci.merge import decide
+
+    target = target or project.spec.default_environment
+    decision = decide(project, source, target, merged)
+    if decision["action"] == "promote":
+        return {**decision, **promote(project, source, target), "from": source}
+    result = run(project, RunOptions(env=target), report)
+    return {**decision, "run_id": result.run_id, "status": result.status,
+            "failures": [{"step": f.step, "status": f.status, "notebook": f.notebook, "error": f.error}
+                         for f in result.failures], "skipped": result.skipped}
+
+
+# --- slim CI --------------------------------------------------------------------------------
+
+
+def ci(project: Project, *, base: str | None = None, env: str | None = None, summary: Path | None = None,
+       jobs: int | None = None, report: Reporter | None = None) -> dict[str, Any]:
+    """Slim CI: the steps whose fingerprint differs from `base`'s, and their dependents, run into the CI
+    environment `env` (default ci-<branch>); the rest is read from `base`. A Markdown summary under
+    "summary" (also written to `summary` and appended to $GITHUB_STEP_SUMMARY); "failed" and "problems"."""
+    from .ci.slim import run_ci
+
+    return run_ci(project, base=base, env=env, jobs=jobs, summary_file=summary, report=report)
+
+
 def diff(project: Project, a: str, b: str, datasets: list[str] | None = None, *, key: list[str] | None = None,
          user: str | None = None) -> dict[str, Any]:
     """How A and B (environments, runs or dataset@versions) differ, per dataset; samples masked for `user`."""

@@ -124,7 +124,8 @@ def test_init_creates_a_project_that_runs_at_once(initialized: tuple[Path, dict[
     assert ".dataops/" in (root / ".gitignore").read_text().splitlines()
     assert "dataops-nb strip" in (root / ".pre-commit-config.yaml").read_text()
     workflows = list((root / ".github" / "workflows").glob("*.yml"))
-    assert workflows and any("dataops-nb test" in w.read_text() for w in workflows)
+    assert workflows and any("dataops-nb ci" in w.read_text() and "dataops-nb promote" in w.read_text()
+                             for w in workflows)
     assert any("dataops-nb lint" in w.read_text() and "dataops-nb report" in w.read_text() for w in workflows)
     assert run_cli("lint", "--strict", cwd=root).stdout.strip() == "No findings."  # it starts clean
     assert all(c["outputs"] == [] for c in code_cells(root / "notebooks" / "ingest.ipynb"))

@@ -26,13 +26,22 @@ def _digest(text: str) -> str:
 
 def code_of(notebook: Path) -> str:
     """Normalized code: every code cell, trailing spaces and blank lines dropped."""
-    cells = []
-    for cell in load_notebook_json(notebook).get("cells", []):
+    return code_of_cells(load_notebook_json(notebook).get("cells", []))
+
+
+def code_digest(cells: list[dict[str, Any]]) -> str:
+    """The `code` part of a fingerprint, of a notebook's cells."""
+    return _digest(code_of_cells(cells))
+
+
+def code_of_cells(cells: list[dict[str, Any]]) -> str:
+    found = []
+    for cell in cells:
         if cell.get("cell_type") != "code":
             continue
         lines = [line.rstrip() for line in cell_source(cell).splitlines()]
-        cells.append("\n".join(line for line in lines if line))
-    return "\n\f\n".join(cells)
+        found.append("\n".join(line for line in lines if line))
+    return "\n\f\n".join(found)
 
 
 # Parsing is serialized (params.parse_python: threads parsing at once break CPython 3.11's AST
