@@ -391,7 +391,7 @@ def check_command(ctx: click.Context, dataset: str | None, explain: bool) -> Non
             closed = ", ".join(f"{report[k]} {k}" for k in ("accepted", "waived") if report[k])
             click.echo(f"{report['dataset']} ({report['version']}): {report['status']}"
                        + (f" ({closed})" if closed else ""))
-            _table([{**r, "decision": (r["decided"] or {}).get("text")} for r in report["results"]],
+            _table([{**r, "check": r["label"], "decision": (r["decided"] or {}).get("text")} for r in report["results"]],
                    ["check", "status", "failing", "rows", "decision", "message"])
 
     _emit(ctx, data, human)
@@ -421,15 +421,16 @@ def review(ctx: click.Context, dataset: str | None) -> None:
             _table(d["quarantined"], ["version", "step", "rows", "created_at"])
         if d["failures"]:
             click.echo("Open failures:")
-            _table([{**f, "id": f"#{f['id']}"} for f in d["failures"]],
+            _table([{**f, "id": f"#{f['id']}", "check": f["label"]} for f in d["failures"]],
                    ["id", "check", "status", "failing", "version", "version_status", "message"])
         if d["closed"]:
             click.echo("Closed by a decision:")
-            _table([{**f, "id": f"#{f['id']}", "decision": f["decided"]["text"]} for f in d["closed"]],
+            _table([{**f, "id": f"#{f['id']}", "check": f["label"], "decision": f["decided"]["text"]}
+                    for f in d["closed"]],
                    ["id", "check", "status", "failing", "version", "decision"])
         if d["standing"]:
             click.echo("Known issues (standing decisions):")
-            _table([{**s, "id": f"#{s['id']}", "state": "expired" if s["expired"] else "active"
+            _table([{**s, "id": f"#{s['id']}", "check": s["label"], "state": "expired" if s["expired"] else "active"
                      + (f", {s['runs_left']} run(s) left" if s["runs_left"] is not None else "")}
                     for s in d["standing"]], ["id", "dataset", "check", "decision", "terms", "state", "user", "reason"])
 
@@ -447,7 +448,7 @@ def _decision(name: str, help_text: str) -> None:
         data = service.review_decide(_project(ctx), target, name, reason, check=check, until=until,
                                      for_runs=for_runs, condition=condition)
         _emit(ctx, data, lambda d: _say(f"{d['decision']} {d['version']}"
-                                        + (f" check {d['check']}" if d["check"] else "")
+                                        + (f" check {d['label']}" if d["check"] else "")
                                         + f" by {d['user']}: {d['effect']}"))
 
     if standing:
@@ -538,7 +539,7 @@ def _show_page(d: dict[str, Any]) -> None:
         _say(f"freshness {fresh['status']}: newest {fresh['newest']} ({fresh['age_s'] / 86400:.1f} days, "
                    f"by {fresh.get('measured_by')})")
     _say(f"quality {d['quality']['status'] or '-'}"
-               + "".join(f"\n  {c['check']}: {c['status']}" + (f", {c['decided']['text']}" if c["decided"] else "")
+               + "".join(f"\n  {c['label']}: {c['status']}" + (f", {c['decided']['text']}" if c["decided"] else "")
                          for c in d["quality"]["checks"] if c["status"] != "pass"))
     if d["notebook"]:
         _say(f"notebook {d['notebook']['path']}")

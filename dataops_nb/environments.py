@@ -139,6 +139,9 @@ class Move:
 
 def promotion_plan(project: Project, source: str, target: str | None = None) -> list[Move]:
     """What promoting `source` to `target` (default: the default environment) changes, and what it must not."""
+    from .metadata.pages import quality
+    from .quality.checks import check_label
+
     target = target or project.spec.default_environment
     require_known(project, source)
     project.environment(target)
@@ -154,10 +157,10 @@ def promotion_plan(project: Project, source: str, target: str | None = None) -> 
     plan = []
     for dataset, version_id in moving.items():
         record = records[version_id]
-        results = project.ledger.checks.latest_of_version(version_id)
+        results = quality(project.ledger, version_id)["checks"]  # each with the decision closing it
         counts = {status: sum(1 for r in results if r["status"] == status) for status in ("pass", "warn", "error")}
         move = Move(dataset, version_id, theirs.get(dataset), counts)
-        unwaived = [r["check_name"] for r in results if r["status"] == "error" and not r["waived"]]
+        unwaived = [check_label(r["origin"], r["check"]) for r in results if r["status"] == "error" and not r["decision"]]
         if record.status is not VersionStatus.CURRENT:
             move.problem = "quarantined" if record.status is VersionStatus.QUARANTINED else f"{record.status}, unchecked"
         elif unwaived:

@@ -64,9 +64,9 @@ def failures(ledger: Any, version_ids: list[str]) -> list[dict[str, Any]]:
     rows = ledger.reviews.latest(version_ids, failing=True)
     decisions = of_ledger(ledger, {r["dataset"] for r in rows})
     return [
-        labelled({"id": r["id"], "dataset": r["dataset"], "version": r["version_id"], "check": r["check_name"],
-                  "status": r["status"], "failing": r["failing"], "rows": r["rows"], "message": r["message"],
-                  "sample": json.loads(r["sample"])}, decisions)
+        labelled({"id": r["id"], "dataset": r["dataset"], "version": r["version_id"], "origin": r["origin"],
+                  "check": r["check_name"], "status": r["status"], "failing": r["failing"], "rows": r["rows"],
+                  "message": r["message"], "sample": json.loads(r["sample"])}, decisions)
         for r in rows
     ]
 
@@ -121,7 +121,7 @@ def _embedded(kind: str, content: str) -> str:
 
 def _check_line(c: dict[str, Any]) -> str:
     decided = c.get("decided")
-    return (f"{_badge(c['status'])} {_e(c['check'])}" + (f" ({_e(c['failing'])} failing)" if c["failing"] else "")
+    return (f"{_badge(c['status'])} {_e(c['label'])}" + (f" ({_e(c['failing'])} failing)" if c["failing"] else "")
             + (f" {_badge(c['decision'])} <span class=\"muted\">{_e(decided['text'])}: {_e(decided['reason'])}</span>"
                if decided else ""))
 
@@ -174,7 +174,7 @@ def render(project: Project, run: dict[str, Any], checks: dict[str, dict[str, An
                   if f["sample"] else "")
         note = (f"<p>{_badge(f['decision'])} {_e(f['decided']['text'])}: {_e(f['decided']['reason'])}</p>"
                 if f["decision"] else "")
-        return (f"<h3>{_badge(f['status'])} {_e(f['check'])} on {_e(f['version'])}</h3>{note}"
+        return (f"<h3>{_badge(f['status'])} {_e(f['label'])} on {_e(f['version'])}</h3>{note}"
                 f"<p>{_e(f['message'] or str(f['failing']) + ' failing row(s)')}</p>{sample}")
 
     failed = "".join(failure(f) for f in open_) or '<p class="muted">No check failure is open.</p>'

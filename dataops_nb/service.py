@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DataOpsError, NotFoundError
 from .project import Project
+from .scope import RunScope
 
 if TYPE_CHECKING:
     from .runner.run import Reporter, RunRequest
@@ -39,19 +40,13 @@ def init_project(directory: Path, *, name: str | None = None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class RunOptions:
+class RunOptions(RunScope):
     """What an interface asks of a run, a plan or a status: parameters as typed (`KEY=VALUE`,
     `STEP.KEY=VALUE`), the steps chosen, the environment, and how to run."""
 
     params: tuple[str, ...] = ()
-    only: tuple[str, ...] = ()
-    start: tuple[str, ...] = ()
-    env: str | None = None
     jobs: int | None = None  # steps at once; default: the machine's cores
-    force: bool = False
     resume: str | None = None  # redo the unfinished steps of this run, with its parameters
-    executor: str = "local"
-    dask_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,13 +73,11 @@ def _request(project: Project, options: RunOptions | None) -> RunRequest:
 
     options = options or RunOptions()
     jobs = options.jobs or os.cpu_count() or 1
-    if options.resume:
-        if options.params or options.only or options.start:
-            raise DataOpsError("--resume takes the steps and parameters of the run it resumes; drop -p/--only/--from.")
-        request = resume_request(project, options.resume, jobs=jobs)
-    else:
-        request = RunRequest(overrides=parse_overrides(options.params), only=options.only, start=options.start,
-                             jobs=jobs, env=options.env, force=options.force)
+    if not options.resume:
+        return RunRequest(overrides=parse_overrides(options.params), jobs=jobs, **options.scope())
+    if options.params or options.only or options.start:
+        raise DataOpsError("--resume takes the steps and parameters of the run it resumes; drop -p/--only/--from.")
+    request = resume_request(project, options.resume, jobs=jobs)  # its own steps, environment and force
     return replace(request, executor=options.executor, dask_address=options.dask_address)
 
 
@@ -385,7 +378,8 @@ def check(project: Project, dataset: str | None = None, *, explain: bool = False
         ledger.checks.record(rows)
         decisions = of_ledger(ledger, [version.dataset])
         listed = [
-            labelled({"dataset": version.dataset, "version": version.version_id, "check": r.check.name,
+            labelled({"dataset": version.dataset, "version": version.version_id, "origin": r.check.origin,
+                      "check": r.check.name,
                       "status": r.status, "failing": r.failing, "fraction": r.fraction, "rows": r.rows,
                       "message": _message_for(project, version.dataset, version.version_id, r.message, None)},
                      decisions)

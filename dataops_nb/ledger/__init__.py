@@ -12,7 +12,7 @@ runner died are explicit steps (`migrate()`, `runs.reap_dead()`) of the commands
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -128,9 +128,6 @@ class Ledger:
         with self.db.transaction() as db:
             yield db
 
-    def query(self, sql: str, args: Iterable[Any] = ()) -> list[Row]:
-        return self.db.query(sql, args)
-
     def close(self) -> None:
         self.db.close()
 
@@ -183,11 +180,11 @@ class Ledger:
     def record_checks(self, con: Any, rows: Iterable[dict[str, Any]]) -> None:
         self.checks.record(rows)
 
-    def check_history(self, dataset: str, limit: int = 30, *, excluding: str | None = None) -> dict[str, list[float]]:
+    def check_history(self, dataset: str, limit: int = 30, *, excluding: str | None = None) -> dict[tuple[str, str], list[float]]:
         return self.checks.history(dataset, limit, excluding=excluding)
 
-    def inputs_of(self, version_id: str) -> list[str]:
-        return self.lineage.inputs_of(version_id)
+    def inputs_of(self, version_id: str, environments: Sequence[str] | None = None) -> list[str]:
+        return self.lineage.inputs_of(version_id, environments)
 
     def outputs_of(self, version_ids: Iterable[str]) -> list[str]:
         return self.lineage.outputs_of(version_ids)

@@ -1,4 +1,9 @@
-"""Check results (appended, never overwritten) and review decisions."""
+"""Check results (appended, never overwritten).
+
+A check is named by its origin (`spec`: declared in dataops.yaml; `notebook`: `step.check(...)`)
+and its name: a declared check and a notebook check of the same name are two checks, each with
+its own latest result.
+"""
 
 from __future__ import annotations
 
@@ -25,23 +30,24 @@ class CheckRepository:
                     tuple(row.values()),
                 )
 
-    def history(self, dataset: str, limit: int = 30, *, excluding: str | None = None) -> dict[str, list[float]]:
-        """Observed values of each check on earlier versions of `dataset`, oldest first.
+    def history(self, dataset: str, limit: int = 30, *,
+                excluding: str | None = None) -> dict[tuple[str, str], list[float]]:
+        """Observed values of each check (by origin and name) on earlier versions of `dataset`, oldest first.
 
         One value per version (its latest result: re-checks add results, not history),
         leaving out `excluding`, the version under check.
         """
         rows = self.db.query(
-            "SELECT c.check_name, c.observed FROM check_results c JOIN dataset_versions v USING (version_id) "
+            "SELECT c.origin, c.check_name, c.observed FROM check_results c JOIN dataset_versions v USING (version_id) "
             "WHERE c.id IN (SELECT max(id) FROM check_results WHERE dataset = ? AND observed IS NOT NULL "
-            "GROUP BY version_id, check_name) "
+            "GROUP BY version_id, origin, check_name) "
             "AND v.status IN ('current', 'superseded') AND v.version_id IS DISTINCT FROM ? "
             "ORDER BY v.created_at, v.version_id",
             (dataset, excluding),
         )
-        history: dict[str, list[float]] = {}
+        history: dict[tuple[str, str], list[float]] = {}
         for row in rows:
-            history.setdefault(row["check_name"], []).append(float(row["observed"]))
+            history.setdefault((row["origin"], row["check_name"]), []).append(float(row["observed"]))
         return {name: values[-limit:] for name, values in history.items()}
 
     def of_run(self, run_id: str) -> list[Row]:
@@ -49,11 +55,12 @@ class CheckRepository:
         return self.db.query("SELECT * FROM check_results WHERE run_id = ? ORDER BY id", (run_id,))
 
     def latest_of_version(self, version_id: str) -> list[Row]:
-        """The latest result of each check on a version, by check name (the decisions on them are
-        `ledger.reviews`')."""
+        """The latest result of each check (origin and name) on a version, by name (the decisions on
+        them are `ledger.reviews`')."""
         return self.db.query(
             "SELECT c.* FROM check_results c WHERE c.version_id = ? AND c.id IN "
-            "(SELECT max(id) FROM check_results WHERE version_id = ? GROUP BY check_name) ORDER BY c.check_name",
+            "(SELECT max(id) FROM check_results WHERE version_id = ? GROUP BY origin, check_name) "
+            "ORDER BY c.check_name, c.origin",
             (version_id, version_id),
         )
 
@@ -65,7 +72,7 @@ class CheckRepository:
         marks = placeholders(len(ids))
         rows = self.db.query(
             "SELECT run_id, step, count(*) AS n FROM check_results WHERE status = 'warn' AND id IN "
-            f"(SELECT max(id) FROM check_results WHERE run_id IN ({marks}) GROUP BY version_id, check_name) "
+            f"(SELECT max(id) FROM check_results WHERE run_id IN ({marks}) GROUP BY version_id, origin, check_name) "
             "GROUP BY run_id, step",
             ids,
         )

@@ -30,6 +30,17 @@ def this_host() -> str:
     return os.environ.get("DATAOPS_HOST", "").strip() or socket.gethostname()
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` of this host exists (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class Lease:
     pipeline: str

@@ -1,8 +1,9 @@
 """Review decisions (accept, waive, quarantine, comment) and the check results they are made on.
 
-A decision row names what it covers: `check_name` (one check of `version_id`, or of every later
-version of `dataset` for a standing decision), or `checks` (the JSON list of the checks failing on
-`version_id` when it was made). A standing decision has `expires_at`, `for_runs` and/or
+A decision row names what it covers: `check_origin` and `check_name` (one check of `version_id`,
+or of every later version of `dataset` for a standing decision), or `checks` (the JSON list of the
+checks failing on `version_id` when it was made, each `[origin, name]`; a bare name in rows written
+before checks had origins). A check is its origin (`spec` or `notebook`) and its name. A standing decision has `expires_at`, `for_runs` and/or
 `while_condition`. Which result a decision closes is the quality package's judgement
 (`quality/decisions.py`); this repository only stores and reads.
 """
@@ -15,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from .db import Database, Row, placeholders
 from .records import now
 
-_LATEST = "c.id IN (SELECT max(id) FROM check_results GROUP BY version_id, check_name)"
+_LATEST = "c.id IN (SELECT max(id) FROM check_results GROUP BY version_id, origin, check_name)"
 _RESULT = "c.*, v.status AS version_status, v.created_at AS version_created_at"
 
 
@@ -24,15 +25,17 @@ class ReviewRepository:
         self.db = db
 
     def record(self, *, target: str, dataset: str, version_id: str | None, check_id: int | None,
-               check_name: str | None, checks: Sequence[str] | None, decision: str, reason: str, user: str,
-               expires_at: str | None = None, for_runs: int | None = None,
+               check: tuple[str, str] | None, checks: Sequence[tuple[str, str]] | None, decision: str,
+               reason: str, user: str, expires_at: str | None = None, for_runs: int | None = None,
                while_condition: str | None = None) -> int:
-        """Append one decision; its id."""
+        """Append one decision (`check` and each of `checks`: origin, name); its id."""
+        origin, name = check if check is not None else (None, None)
         cursor = self.db.execute(
-            "INSERT INTO reviews (target, dataset, version_id, check_id, check_name, checks, decision, reason, user, "
-            "created_at, expires_at, for_runs, while_condition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "RETURNING id",
-            (target, dataset, version_id, check_id, check_name, None if checks is None else json.dumps(list(checks)),
+            "INSERT INTO reviews (target, dataset, version_id, check_id, check_origin, check_name, checks, decision, "
+            "reason, user, created_at, expires_at, for_runs, while_condition) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (target, dataset, version_id, check_id, origin, name,
+             None if checks is None else json.dumps([list(c) for c in checks]),
              decision, reason, user, now(), expires_at, for_runs, while_condition),
         )
         return int(cursor.fetchone()[0])
@@ -87,15 +90,15 @@ class ReviewRepository:
         return self.db.query(
             f"SELECT {_RESULT} FROM check_results c JOIN dataset_versions v USING (version_id) "
             f"WHERE c.id IN (SELECT max(id) FROM check_results WHERE version_id IN ({placeholders(len(ids))}) "
-            f"GROUP BY version_id, check_name){status} ORDER BY c.dataset, c.check_name",
+            f"GROUP BY version_id, origin, check_name){status} ORDER BY c.dataset, c.check_name, c.origin",
             ids,
         )
 
-    def check_names(self, dataset: str) -> list[str]:
-        """Every check name a result of `dataset` has carried."""
-        rows = self.db.query("SELECT DISTINCT check_name FROM check_results WHERE dataset = ? ORDER BY check_name",
-                             (dataset,))
-        return [row["check_name"] for row in rows]
+    def checks_of(self, dataset: str) -> list[tuple[str, str]]:
+        """Every check (origin, name) a result of `dataset` has carried."""
+        rows = self.db.query("SELECT DISTINCT origin, check_name FROM check_results WHERE dataset = ? "
+                             "ORDER BY check_name, origin", (dataset,))
+        return [(row["origin"], row["check_name"]) for row in rows]
 
     def versions_since(self, dataset: str, moment: str) -> list[str]:
         """The ids of the versions of `dataset` that runs made after `moment`, oldest first."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from .db import Database, Row, column_list, placeholders
-from .leases import LeaseRepository, this_host
+from .leases import LeaseRepository, alive, this_host
 from .records import RunRecord, RunStatus, StepRecord, StepStatus, now, record_of
 
 DIED = "the runner process died"
@@ -164,7 +163,7 @@ class RunRepository:
             return False
         if row["run_id"] not in leased:
             return True
-        return row["host"] == (host or self.host) and bool(row["pid"]) and not _alive(row["pid"])
+        return row["host"] == (host or self.host) and bool(row["pid"]) and not alive(row["pid"])
 
     def _run(self, row: Row, leased: set[str]) -> RunRecord:
         """A run; one whose runner is gone reads as `interrupted` (the next write records it)."""
@@ -183,13 +182,3 @@ class RunRepository:
         if died and status in (StepStatus.RUNNING, StepStatus.PENDING):
             status = StepStatus.INTERRUPTED
         return record_of(StepRecord, row, status=status)  # type: ignore[no-any-return]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -161,7 +161,7 @@ class StatsRepository:
             "SELECT c.status, count(*) AS n FROM check_results c "
             "JOIN dataset_versions v ON v.version_id = c.version_id AND v.status IN ('current', 'quarantined') "
             "WHERE c.status IN ('warn', 'error') AND c.id IN "
-            "(SELECT max(id) FROM check_results GROUP BY version_id, check_name) "
+            "(SELECT max(id) FROM check_results GROUP BY version_id, origin, check_name) "
             "AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.decision IN ('waive', 'accept') AND "
             "(r.check_id = c.id OR (r.check_id IS NULL AND r.version_id = c.version_id))) "
             "GROUP BY c.status ORDER BY 1"

@@ -27,7 +27,7 @@ S = VersionStatus
 # what each status may become; staying where it is changes nothing and is always allowed
 ALLOWED: dict[VersionStatus, frozenset[VersionStatus]] = {
     S.STAGED: frozenset({S.CURRENT, S.QUARANTINED}),
-    S.QUARANTINED: frozenset({S.CURRENT}),
+    S.QUARANTINED: frozenset({S.CURRENT, S.DELETED}),  # accepted, or deleted with its forgotten dataset
     S.CURRENT: frozenset({S.SUPERSEDED, S.QUARANTINED}),
     S.SUPERSEDED: frozenset({S.CURRENT, S.DELETED}),
     S.DELETED: frozenset(),

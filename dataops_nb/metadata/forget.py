@@ -1,10 +1,11 @@
 """`catalog forget`: a dataset that no step publishes any more leaves the catalog.
 
-Its versions become `deleted` (their files go, as with gc) and its catalog entry leaves
-search and the pages; the ledger keeps their rows, so the lineage and check history of
-what was built from it stay whole, and the audit log records what was forgotten. Refused
-while a step of the spec publishes it or `datasets:` declares it (it would come back), and
-while it has a version waiting for review or a run is in flight.
+Its versions become `deleted` (their files go, as with gc), quarantined ones too (nobody
+will review a dataset that is gone), and its catalog entry leaves search and the pages; the
+ledger keeps their rows, so the lineage and check history of what was built from it stay
+whole, and the audit log records what was forgotten, each version with the status it had.
+Refused while a step of the spec publishes it or `datasets:` declares it (it would come
+back), and while a run is in flight (it may be reading or committing it).
 """
 
 from __future__ import annotations
@@ -36,15 +37,12 @@ def forget(project: Any, dataset: str, *, publishers: dict[str, str], user: str 
     if name in publishers:
         raise ConflictError(f"Step '{publishers[name]}' still publishes {name}: remove the step, or its publish, first.")
     versions = project.ledger.versions.of_dataset(name)
-    waiting = [v.version_id for v in versions if v.status in ("staged", "quarantined")]
-    if waiting:
-        raise ConflictError(f"{waiting[0]} is {next(v.status for v in versions if v.version_id == waiting[0])}: "
-                            "decide on it with `dataops-nb review` before forgetting the dataset.")
     running = running_runs(project)
     if running:
         raise ConflictError(f"Run {running[0]} is in flight; forget changes nothing while a run may read {name}.")
     ledger = project.writable_ledger()
-    gone = [v for v in versions if v.status in ("current", "superseded")]
+    # a staged version is a run's commit under way (staging and its outcome are one transaction)
+    gone = [v for v in versions if v.status in ("current", "superseded", "quarantined")]
     with ledger.transaction():
         ledger.versions.transition([v.version_id for v in gone if v.status == "current"], VersionStatus.SUPERSEDED)
         ledger.versions.transition([v.version_id for v in gone], VersionStatus.DELETED)

@@ -164,6 +164,7 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
     files = {(r.run_id, r.step): _files_of(r.fingerprint) for r in step_rows}
     by_version = {version.version_id: version for version in ledger.versions.every()}
     effective.update(project.current_versions(env))  # what the environment reads comes first
+    chain = project.spec.environment_chain(env)  # re-derivations by its runs and its bases' count
 
     nodes: dict[str, Node] = {}
     edges: dict[tuple[str, str], Edge] = {}
@@ -194,7 +195,7 @@ def build_graph(project: Any, *, sql_for: SqlSource | None = None, columns: bool
         for key, version in files.get((record.run_id, record.step), {}).items():  # the files it read
             nodes.setdefault(file_id(key), Node(id=file_id(key), kind="file", name=key, version=version))
             edges[(file_id(key), step_id(record.step))] = Edge(file_id(key), step_id(record.step), version=version)
-        for input_id in ledger.inputs_of(record.version_id):
+        for input_id in ledger.inputs_of(record.version_id, chain):
             source = by_version.get(input_id)
             if source is None:
                 continue

@@ -74,7 +74,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
         "versions": [_version(project, v, ledger, brief=True) for v in versions],
         "freshness": freshness(freshness_sla, current, profiles if readable else {}, ledger),
         "quality": _quality_for(project, user, name, current.version_id) if current else {"status": None, "checks": []},
-        "upstream": _upstream(ledger, current.version_id) if current else [],
+        "upstream": _upstream(ledger, current.version_id, project.spec.environment_chain(env)) if current else [],
         "downstream": _downstream(ledger, name, versions),
         "notebook": _notebook(project, ledger, current) if current else None,
         "preview": {
@@ -193,18 +193,19 @@ def quality(ledger: Any, version_id: str) -> dict[str, Any]:
     decisions = of_ledger(ledger, {r["dataset"] for r in rows})
     checks = []
     for r in rows:
-        result = {"id": r["id"], "dataset": r["dataset"], "version": version_id, "check": r["check_name"],
-                  "severity": r["severity"], "status": r["status"], "failing": r["failing"], "rows": r["rows"],
-                  "message": r["message"], "checked_at": r["created_at"]}
+        result = {"id": r["id"], "dataset": r["dataset"], "version": version_id, "origin": r["origin"],
+                  "check": r["check_name"], "severity": r["severity"], "status": r["status"],
+                  "failing": r["failing"], "rows": r["rows"], "message": r["message"], "checked_at": r["created_at"]}
         result = labelled(result, decisions)
         result["waived"] = result["decision"] is not None  # closed by a decision; `decision` says which
         checks.append(result)
     return {**open_status(checks), "checks": checks}
 
 
-def _upstream(ledger: Any, version_id: str) -> list[dict[str, Any]]:
+def _upstream(ledger: Any, version_id: str, chain: list[str]) -> list[dict[str, Any]]:
+    """The versions `version_id` was derived from, as `chain` (an environment and its bases) sees it."""
     result = []
-    for found in ledger.versions.get_many(ledger.inputs_of(version_id)):
+    for found in ledger.versions.get_many(ledger.inputs_of(version_id, chain)):
         result.append({"dataset": found.dataset, "version": found.version_id, "status": found.status})
     return sorted(result, key=lambda r: r["dataset"])
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..quality.checks import check_label
 from ..runlog import RunLog
 from .alert import Alert
 from .notifier import Notifier
@@ -74,15 +75,15 @@ class RunAlerts:
         ledger = self.project.writable_ledger()
         alerts: list[Alert] = []
         results = [r for r in ledger.checks.of_run(self.run_id) if r["step"] == step]
-        latest: dict[tuple[str, str], Any] = {}
+        latest: dict[tuple[str, str, str], Any] = {}
         for row in results:
-            latest[(row["version_id"], row["check_name"])] = row
+            latest[(row["version_id"], row["origin"], row["check_name"])] = row
         for row in latest.values():
             if row["status"] in ("error", "warn"):
                 counted = row["kind"] not in ("row_count", "schema", "freshness") and row["failing"] is not None
                 alerts.append(self._alert(
                     "error_check" if row["status"] == "error" else "warn_check", step=step, dataset=row["dataset"],
-                    check=row["check_name"], failing=row["failing"] if counted else None,
+                    check=check_label(row["origin"], row["check_name"]), failing=row["failing"] if counted else None,
                     rows=row["rows"] if counted else None,
                     detail=f"severity {row['severity']}" + (f": {row['message']}" if row["message"] else ""),
                 ))

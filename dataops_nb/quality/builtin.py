@@ -386,7 +386,7 @@ class _Anomaly(CheckKind):
         from .results import CheckResult
 
         measured = self.measure(value, rows)
-        history = target.history.get(check.name, [])
+        history = target.history.get((check.origin, check.name), [])
         minimum = int(check.args.get("min_history", DEFAULT_MIN_HISTORY))
         if len(history) < minimum:
             return CheckResult(check, "pass", rows, observed=measured,

@@ -102,6 +102,11 @@ class Check:
         target = ",".join(columns) if columns else self.column
         return f"{self.kind}({target})" if target else self.kind
 
+    @property
+    def qualified(self) -> str:
+        """The name a user sees: `notebook:NAME` for a notebook's check (see `check_label`)."""
+        return check_label(self.origin, self.name)
+
     def outcome(self, failing: int, rows: int) -> str:
         """pass, warn or error for a failing count (dbt's severity semantics)."""
         error_if = self.error_if or (Threshold.parse(">0") if self.severity == "error" else None)
@@ -119,6 +124,21 @@ class Check:
             "warn_if": self.warn_if.text if self.warn_if else None,
             "error_if": self.error_if.text if self.error_if else None,
         }
+
+
+ORIGINS = ("spec", "notebook")
+
+
+def check_label(origin: str | None, name: str) -> str:
+    """How a check is named to a user: a declared check by its name, a notebook check as
+    `notebook:NAME` (a declared check and a notebook check may share a name; both are shown)."""
+    return name if origin in (None, "spec") else f"{origin}:{name}"
+
+
+def parse_label(text: str) -> tuple[str | None, str]:
+    """`spec:NAME` or `notebook:NAME` as (origin, name); a bare name has no origin."""
+    origin, sep, name = text.partition(":")
+    return (origin, name) if sep and origin in ORIGINS and name else (None, text)
 
 
 def parse_check(entry: Any, *, dataset: str, column: str | None = None, origin: str = "spec") -> Check:

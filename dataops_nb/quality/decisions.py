@@ -2,6 +2,9 @@
 
 A decision applies to the check results it names, never to more:
 
+A check is its origin (declared in the spec, or `step.check` in a notebook) and its name: a
+declared check and a notebook check of the same name are two checks, decided apart.
+
 - on a check result (`#42`) or with `--check NAME`: that check of that version (a re-check of
   the same version stays decided; the data did not change);
 - on a version (`staging.t@RUN`, or a dataset: its quarantined, else current version): the
@@ -26,6 +29,7 @@ from typing import Any
 
 from ..errors import DataOpsError
 from ..ledger import now
+from .checks import check_label
 
 STATES = {"accept": "accepted", "waive": "waived"}
 _CONDITION = re.compile(r"^\s*failing\s*(<=|<|>=|>|==|=)\s*(\d+(?:\.\d+)?)\s*(%?)\s*$", re.IGNORECASE)
@@ -83,8 +87,9 @@ class Decision:
     dataset: str
     version_id: str | None
     check_id: int | None
+    check_origin: str | None  # None: a decision recorded before checks had origins (names either)
     check_name: str | None
-    checks: tuple[str, ...] | None
+    checks: tuple[tuple[str | None, str], ...] | None  # (origin, name); origin None as for check_origin
     reason: str
     user: str
     created_at: str
@@ -98,8 +103,8 @@ class Decision:
         condition = row["while_condition"]
         return cls(
             id=int(row["id"]), decision=row["decision"], dataset=row["dataset"], version_id=row["version_id"],
-            check_id=row["check_id"], check_name=row["check_name"],
-            checks=None if checks is None else tuple(json.loads(checks)), reason=row["reason"], user=row["user"],
+            check_id=row["check_id"], check_origin=row["check_origin"], check_name=row["check_name"],
+            checks=None if checks is None else tuple(_named(c) for c in json.loads(checks)), reason=row["reason"], user=row["user"],
             created_at=row["created_at"], expires_at=row["expires_at"], for_runs=row["for_runs"],
             condition=Condition.parse(condition) if condition else None,
         )
@@ -123,13 +128,19 @@ class Decision:
             parts.append(f"while {self.condition.text}")
         return ", ".join(parts)
 
-    def names(self, version_id: str, check: str) -> bool:
-        """Whether this (not standing) decision names `check` of `version_id`."""
+    def is_check(self, origin: str | None, check: str) -> bool:
+        """Whether the one check this decision names is `check` from `origin`."""
+        return self.check_name == check and self.check_origin in (None, origin)
+
+    def names(self, version_id: str, origin: str | None, check: str) -> bool:
+        """Whether this (not standing) decision names `check` (from `origin`) of `version_id`."""
         if self.version_id != version_id:
             return False
         if self.check_name is not None:
-            return self.check_name == check
-        return self.checks is None or check in self.checks  # None: recorded before decisions named checks
+            return self.is_check(origin, check)
+        if self.checks is None:  # recorded before decisions named checks
+            return True
+        return any(name == check and found in (None, origin) for found, name in self.checks)
 
 
 class Decisions:
@@ -158,18 +169,18 @@ class Decisions:
         return max(decision.for_runs - len(self._runs_after(decision)), 0)
 
     def closing(self, result: dict[str, Any]) -> Decision | None:
-        """The newest decision that closes `result` (a check result: dataset, version, check, status,
-        failing, rows, and its id when it is stored)."""
+        """The newest decision that closes `result` (a check result: dataset, version, origin, check,
+        status, failing, rows, and its id when it is stored)."""
         for decision in self.all:
             if decision.dataset != result["dataset"]:
                 continue
             if not decision.standing:
                 if decision.check_id is not None and decision.check_id == result.get("id"):
                     return decision
-                if decision.names(result["version"], result["check"]):
+                if decision.names(result["version"], result.get("origin"), result["check"]):
                     return decision
                 continue
-            if decision.check_name != result["check"] or result["status"] != "warn":
+            if not decision.is_check(result.get("origin"), result["check"]) or result["status"] != "warn":
                 continue
             if decision.expires_at and now() >= decision.expires_at:
                 continue  # expired
@@ -199,11 +210,17 @@ class Decisions:
                 continue
             listed.append({
                 "id": decision.id, "dataset": decision.dataset, "check": decision.check_name,
+                "origin": decision.check_origin, "label": check_label(decision.check_origin, decision.check_name or ""),
                 "decision": decision.decision, "terms": decision.terms(), "reason": decision.reason,
                 "user": decision.user, "created_at": decision.created_at, "runs_left": self.runs_left(decision),
                 "expired": self.expired(decision),
             })
         return listed
+
+
+def _named(entry: Any) -> tuple[str | None, str]:
+    """One entry of a decision's `checks`: `[origin, name]`, or a bare name (written before checks had origins)."""
+    return (None, str(entry)) if isinstance(entry, str) else (entry[0], str(entry[1]))
 
 
 def of_ledger(ledger: Any, datasets: Any = None) -> Decisions:
@@ -213,10 +230,12 @@ def of_ledger(ledger: Any, datasets: Any = None) -> Decisions:
 
 
 def labelled(result: dict[str, Any], decisions: Decisions) -> dict[str, Any]:
-    """`result` with `decision` ("accepted", "waived", or None while open) and `decided` (which
-    review: id, user, reason, standing terms)."""
+    """`result` with `label` (the check as a user names it: `notebook:NAME` for a notebook's check),
+    `decision` ("accepted", "waived", or None while open) and `decided` (which review: id, user,
+    reason, standing terms)."""
     label = decisions.label(result)
-    return {**result, "decision": label["state"] if label else None, "decided": label}
+    return {**result, "label": check_label(result.get("origin"), result["check"]),
+            "decision": label["state"] if label else None, "decided": label}
 
 
 def open_status(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -237,7 +256,7 @@ def warning_lines(ledger: Any, results: dict[str, list[Any]]) -> list[str]:
     lines = []
     for version_id, found in warned.items():
         for r in found:
-            label = decisions.label({"dataset": r.check.dataset, "version": version_id, "check": r.check.name,
-                                     "status": r.status, "failing": r.failing, "rows": r.rows})
+            label = decisions.label({"dataset": r.check.dataset, "version": version_id, "origin": r.check.origin,
+                                     "check": r.check.name, "status": r.status, "failing": r.failing, "rows": r.rows})
             lines.append(r.summary() + (f", {label['text']}" if label else ""))
     return lines

@@ -29,8 +29,8 @@ class CheckResult:
     def summary(self) -> str:
         if self.failing is not None and self.check.kind not in ("row_count", "schema"):
             pct = f" ({100 * (self.fraction or 0):.2f}%)" if self.rows else ""
-            return f"{self.check.name}: {self.status}, {self.failing} failing row(s){pct}"
-        return f"{self.check.name}: {self.status}" + (f", {self.message}" if self.message else "")
+            return f"{self.check.qualified}: {self.status}, {self.failing} failing row(s){pct}"
+        return f"{self.check.qualified}: {self.status}" + (f", {self.message}" if self.message else "")
 
     def with_(self, **changes: Any) -> CheckResult:
         return replace(self, **changes)
@@ -45,7 +45,7 @@ class Target:
     schema: list[dict[str, str]]
     refs: dict[str, str]  # other datasets' parquet paths, for relationships
     previous_schema: list[dict[str, str]] | None = None
-    history: dict[str, list[float]] = field(default_factory=dict)  # check name -> observed values
+    history: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (origin, name) -> observed
     pii: tuple[str, ...] = ()  # columns masked in failing-row samples (catalog.pii policy)
     personal: tuple[str, ...] = ()  # every PII column, whoever checks (sql samples mask by lineage)
     sample_limit: int = 10

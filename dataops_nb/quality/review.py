@@ -2,7 +2,8 @@
 
 A decision (accept, waive, quarantine, comment) names its target: a dataset version
 (`staging.flights@<run>`), a dataset (its quarantined version, else its current one),
-or a check result (`#42`); `check` narrows a version to one of its checks. Accept and waive
+or a check result (`#42`); `check` narrows a version to one of its checks (`NAME`, or
+`spec:NAME` / `notebook:NAME` where a declared check and a notebook check share the name). Accept and waive
 may stand ("known issue": `until`, `for_runs`, `condition`) and then also close that check's
 warnings on later versions (see `decisions.py` for what each decision closes). Who and when
 come from the caller; why is required. Accepting a quarantined version promotes it once no
@@ -19,6 +20,7 @@ from ..errors import AccessDeniedError, ConflictError, DataOpsError, NotFoundErr
 from ..ledger import Ledger, VersionStatus
 from ..security import may
 from ..spec import DATASET_NAME, Spec
+from .checks import check_label, parse_label
 from .decisions import Condition, labelled, of_ledger, parse_until
 
 DECISIONS = ("accept", "waive", "quarantine", "comment")
@@ -31,7 +33,7 @@ class Resolved:
     version_id: str
     check_id: int | None
     version_status: str
-    check_name: str | None = None
+    check: tuple[str, str] | None = None  # a check result's check: origin, name
 
 
 def resolve(ledger: Ledger, target: str) -> Resolved:
@@ -41,7 +43,8 @@ def resolve(ledger: Ledger, target: str) -> Resolved:
         row = ledger.reviews.result(number) if number <= MAX_ID else None
         if row is None:
             raise NotFoundError("check result", target)
-        return Resolved(row["dataset"], row["version_id"], row["id"], row["version_status"], row["check_name"])
+        return Resolved(row["dataset"], row["version_id"], row["id"], row["version_status"],
+                        (row["origin"], row["check_name"]))
     if "@" in target:
         version = ledger.versions.get(target)
         if version is None:
@@ -74,16 +77,27 @@ def _standing_terms(decision: str, until: str | None, for_runs: int | None,
     return (parse_until(until) if until else None), (Condition.parse(condition) if condition else None)
 
 
-def _check_of(ledger: Ledger, found: Resolved, check: str | None) -> str | None:
-    """The one check the decision names, if any (from `#ID` or `--check NAME`)."""
+def _check_of(ledger: Ledger, found: Resolved, check: str | None) -> tuple[str, str] | None:
+    """The one check (origin, name) the decision names, if any (from `#ID` or `--check NAME`)."""
     if check is None:
-        return found.check_name
-    if found.check_id is not None:
-        raise DataOpsError(f"#{found.check_id} is one check result already ({found.check_name}): drop --check.")
-    known = ledger.reviews.check_names(found.dataset)
-    if check not in known:
-        raise NotFoundError(f"check of {found.dataset}", check, known)
-    return check
+        return found.check
+    if found.check is not None:
+        raise DataOpsError(f"#{found.check_id} is one check result already ({check_label(*found.check)}): "
+                           "drop --check.")
+    known = ledger.reviews.checks_of(found.dataset)
+    matches = [k for k in known if k[1] == check]  # a name that itself has a colon
+    if not matches:
+        origin, name = parse_label(check)
+        matches = [k for k in known if k[1] == name and origin in (None, k[0])]
+    if not matches:
+        raise NotFoundError(f"check of {found.dataset}", check, [check_label(*k) for k in known])
+    if len(matches) > 1:
+        name = matches[0][1]
+        raise DataOpsError(
+            f"{found.dataset} has two checks named '{name}', one declared in dataops.yaml and one from a notebook: "
+            f"name one with --check spec:{name} or --check notebook:{name} (or give its result #ID)."
+        )
+    return matches[0]
 
 
 def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: str, user: str,
@@ -100,27 +114,28 @@ def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: st
     expires_at, parsed = _standing_terms(decision, until, for_runs, condition)
     standing = bool(expires_at or for_runs or parsed)
     found = resolve(ledger, target)
-    check_name = _check_of(ledger, found, check)
-    if standing and check_name is None:
+    named = _check_of(ledger, found, check)
+    check_name = check_label(*named) if named else None
+    if standing and named is None:
         raise DataOpsError("A standing decision names one check: give a check result (#ID) or --check NAME.")
-    if decision == "quarantine" and check_name is not None:
+    if decision == "quarantine" and named is not None:
         raise DataOpsError("Quarantine applies to a whole version: name the version or the dataset, not a check.")
     if not may(spec, user, found.dataset, "review"):
         raise AccessDeniedError(f"User '{user}' may not review {found.dataset} (see access.roles in dataops.yaml).")
-    if decision == "accept" and found.version_status == "superseded" and check_name is None:
+    if decision == "accept" and found.version_status == "superseded" and named is None:
         raise ConflictError(f"{found.version_id} was superseded by a newer version; accept that one instead.")
     failing = ledger.reviews.latest([found.version_id], failing=True)
-    covered = None if check_name is not None else [row["check_name"] for row in failing]
+    covered = None if named is not None else [(row["origin"], row["check_name"]) for row in failing]
     effect = "recorded"
     with ledger.transaction():
         review_id = ledger.reviews.record(
             target=target, dataset=found.dataset, version_id=found.version_id, check_id=found.check_id,
-            check_name=check_name, checks=covered, decision=decision, reason=reason, user=user,
+            check=named, checks=covered, decision=decision, reason=reason, user=user,
             expires_at=expires_at, for_runs=for_runs, while_condition=parsed.text if parsed else None,
         )
         if decision == "accept" and found.version_status == "quarantined":
             decisions = of_ledger(ledger, [found.dataset])
-            still = sorted(r["check_name"] for r in failing if r["status"] == "error"
+            still = sorted(check_label(r["origin"], r["check_name"]) for r in failing if r["status"] == "error"
                            and decisions.closing(_failure(r)) is None)
             if still:
                 effect = f"recorded; {found.version_id} stays quarantined: still open: {', '.join(still)}"
@@ -134,8 +149,9 @@ def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: st
         if standing:
             terms = of_ledger(ledger, [found.dataset]).all[0].terms()
             effect += f"; known issue: warnings of {check_name} on {found.dataset} stay closed {terms}"
+        listed = None if covered is None else [check_label(*c) for c in covered]
         details = {"decision": decision, "reason": reason, "dataset": found.dataset, "version": found.version_id,
-                   "check_id": found.check_id, "check": check_name, "checks": covered, "effect": effect}
+                   "check_id": found.check_id, "check": check_name, "checks": listed, "effect": effect}
         if standing:
             details.update(expires_at=expires_at, for_runs=for_runs, condition=parsed.text if parsed else None)
         audit.record(ledger, audit.REVIEW, user=user, origin=origin, target=target, details=details)
@@ -144,7 +160,8 @@ def decide(ledger: Ledger, spec: Spec, *, target: str, decision: str, reason: st
                          details={"versions": [found.version_id], "why": f"review: {decision}", "effect": effect})
     return {
         "id": review_id, "target": target, "dataset": found.dataset, "version": found.version_id,
-        "check_id": found.check_id, "check": check_name, "checks": covered, "decision": decision,
+        "check_id": found.check_id, "check": named[1] if named else None, "origin": named[0] if named else None,
+        "label": check_name, "checks": listed, "decision": decision,
         "reason": reason, "user": user, "effect": effect, "standing": standing,
     }
 
@@ -165,8 +182,8 @@ def open_items(ledger: Ledger, dataset: str | None = None) -> dict[str, Any]:
         if dataset is None or v.dataset == dataset
     ]
     recent = [
-        {key: row[key] for key in ("id", "target", "dataset", "version_id", "check_id", "check_name", "decision",
-                                   "reason", "user", "created_at")}
+        {key: row[key] for key in ("id", "target", "dataset", "version_id", "check_id", "check_origin", "check_name",
+                                   "decision", "reason", "user", "created_at")}
         for row in ledger.reviews.decisions(dataset, limit=50)
     ]
     return {"failures": failures, "quarantined": quarantined, "standing": decisions.standing(), "closed": closed,
@@ -177,7 +194,8 @@ def _failure(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"], "dataset": row["dataset"], "version": row["version_id"],
         "version_status": row["version_status"], "run_id": row["run_id"], "step": row["step"],
-        "check": row["check_name"], "column": row["column_name"], "status": row["status"], "failing": row["failing"],
+        "origin": row["origin"], "check": row["check_name"], "column": row["column_name"], "status": row["status"],
+        "failing": row["failing"],
         "fraction": row["fraction"], "rows": row["rows"], "message": row["message"],
         "sample": json.loads(row["sample"]), "created_at": row["created_at"],
     }

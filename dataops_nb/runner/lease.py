@@ -20,7 +20,7 @@ from typing import Any, Self
 
 from ..errors import ConflictError, DataOpsError
 from ..ledger import Ledger
-from ..ledger.leases import Lease, this_host
+from ..ledger.leases import Lease, alive, this_host
 from ..project import Project
 from ..security import current_user
 
@@ -50,19 +50,9 @@ def ttl_s() -> float:
     return value
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _gone(lease: Lease) -> bool:
     """A live lease whose holder is a process of this host that no longer exists."""
-    return lease.host == this_host() and bool(lease.pid) and not _alive(int(lease.pid))
+    return lease.host == this_host() and bool(lease.pid) and not alive(int(lease.pid))
 
 
 def holder(project: Project) -> Lease | None:

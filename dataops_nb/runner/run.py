@@ -22,6 +22,7 @@ from ..ledger.leases import this_host
 from ..openlineage import LineageEmitter
 from ..project import Project
 from ..runlog import RunLog
+from ..scope import RunScope
 from ..secrets import Redactor, hidden_envs, secret_envs
 from ..security import current_user
 from ..spec import DATASET_NAME, Step
@@ -46,16 +47,10 @@ def new_run_id() -> str:
 
 
 @dataclass(frozen=True)
-class RunRequest:
+class RunRequest(RunScope):
     overrides: dict[str, Any] = field(default_factory=dict)
-    only: tuple[str, ...] = ()
-    start: tuple[str, ...] = ()
     jobs: int = 1
-    env: str | None = None
-    force: bool = False
     resumed_from: str | None = None
-    executor: str = "local"
-    dask_address: str | None = None
     # a replay: the run it re-executes, the spec environment whose parameters it overlays (the
     # replayed run's, while `env` is the scratch one it publishes into) and, per step, the
     # versions each dataset it reads is pinned to (dataset -> version id)
@@ -161,7 +156,6 @@ RESUMABLE = ("failed", "timed_out", "skipped", "interrupted", "running", "pendin
 
 def resume_request(project: Project, run_id: str, *, jobs: int) -> RunRequest:
     """Redo a run's unfinished steps with the parameters and environment it had."""
-    import json
 
     from ..errors import NotFoundError
 
@@ -602,7 +596,11 @@ class Runner:
                     f"{record.dataset} (as {twins[record.version_id].version_id})")
         errors = [r for rs in results.values() for r in rs if r.status == "error"]
         made_by = {f"{item['dataset']}@{run_id}": item.get("sql") for item in published}  # column lineage
+        kept = [twins[v].version_id for v in twins if v not in results]
         with self.ledger.transaction() as con:
+            for version_id in kept:  # kept as it was, but read from these inputs in this run
+                if self.ledger.lineage.inputs_of(version_id) != sorted(set(inputs)):
+                    self.ledger.lineage.rederived(version_id, inputs, run_id)
             for record in records:
                 self.ledger.stage_version(con, record, inputs, **dataset_meta(spec, record.dataset),
                                           sql=made_by.get(record.version_id))

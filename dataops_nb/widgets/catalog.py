@@ -93,7 +93,7 @@ class DatasetPage(w.VBox):
             ["column", "type", "tags", "nulls", "distinct", "min", "max", "description"],
         ))
         self.quality = w.HTML(" ".join(
-            f"{badge(c['status'])} {html.escape(c['check'])}" + (f" {badge(c['decision'])}" if c.get("decision") else "")
+            f"{badge(c['status'])} {html.escape(c.get('label') or c['check'])}" + (f" {badge(c['decision'])}" if c.get("decision") else "")
             for c in (page.get("quality") or {}).get("checks", [])
         ) or "<i>no checks recorded</i>")
         self.versions = w.HTML(table(page.get("versions") or [], ["version", "status", "rows", "created_at"], limit=10))

@@ -26,13 +26,13 @@ class VersionReview(w.VBox):
         state = "quarantined" if quarantined else (failures[0]["version_status"] if failures else "current")
         self.title = w.HTML(f"<b>{dataset}</b> <code>{version}</code> {badge(state)}")
         self.checks = w.HTML(table(
-            [{"id": f"#{f['id']}", "check": f["check"], "status": f["status"], "failing": f["failing"],
+            [{"id": f"#{f['id']}", "check": f["label"], "status": f["status"], "failing": f["failing"],
               "message": f["message"]} for f in failures],
             ["id", "check", "status", "failing", "message"],
         ))
         samples = [f for f in failures if f["sample"]]
         self.sample_picker = w.Dropdown(
-            options=[(f"#{f['id']} {f['check']}", f["id"]) for f in samples], description="Failing rows",
+            options=[(f"#{f['id']} {f['label']}", f["id"]) for f in samples], description="Failing rows",
             layout=w.Layout(width="auto"),
         )
         self.sample = w.HTML()
@@ -40,7 +40,7 @@ class VersionReview(w.VBox):
         self._show_sample()
         self.scope = w.Dropdown(
             options=[("the whole version (the checks failing now)", None)]
-            + [(f"only #{f['id']} {f['check']}", f["id"]) for f in failures],
+            + [(f"only #{f['id']} {f['label']}", f["id"]) for f in failures],
             description="Decide on", layout=w.Layout(width="auto"),
         )
         self.reason = w.Textarea(placeholder="Why? (required; kept with your name and the time)",
@@ -103,7 +103,7 @@ class ReviewPanel(w.VBox):
                    if versions else "Nothing to review: every check passes or has a decision.")
         self.status.value = summary + (f"<br>{keep_message}" if keep_message else "")
         self.known = w.HTML(("<b>Known issues (standing decisions)</b>" + table(
-            [{"id": f"#{k['id']}", "dataset": k["dataset"], "check": k["check"], "decision": k["decision"],
+            [{"id": f"#{k['id']}", "dataset": k["dataset"], "check": k["label"], "decision": k["decision"],
               "terms": k["terms"], "state": "expired" if k["expired"] else "active", "by": k["user"],
               "reason": k["reason"]} for k in items["standing"]],
             ["id", "dataset", "check", "decision", "terms", "state", "by", "reason"],

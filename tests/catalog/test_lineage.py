@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dataops_nb.errors import NotFoundError
 from dataops_nb.metadata.lineage import (
     column_lineage,
     dataset_id,
@@ -16,7 +17,6 @@ from dataops_nb.metadata.lineage import (
     render,
     step_id,
 )
-from dataops_nb.errors import NotFoundError
 from dataops_nb.project import Project
 from tests.conftest import ProjectFactory
 
@@ -282,3 +282,51 @@ def test_a_step_that_read_an_older_version_shows_as_stale(tmp_path: Path) -> Non
     assert "    ds_raw_2eflights -> st_clean [style=dashed];" in render(graph, "dot")
     assert f"└── clean  (step, run {first}, .dataops/runs/{first}/clean.ipynb)" in render(graph, "text")
     assert f"[read raw.flights@{first}, not the version in effect]" in render(graph, "text")
+
+
+KEPT_SPEC = """
+name: kept
+environments:
+  dev: {base: prod}
+steps:
+  - {name: ingest, notebook: notebooks/ingest.ipynb}
+  - {name: mart, notebook: notebooks/mart.ipynb, needs: [ingest]}
+"""
+
+
+def test_a_kept_unchanged_mart_is_derived_from_the_input_it_was_rebuilt_from(tmp_path: Path) -> None:
+    """The mart publishes the same bytes from a new version of its input: it keeps its version, and
+    lineage and the catalog say it was built from the input version of that run."""
+    project = ProjectFactory(tmp_path / "proj")
+    project.notebook("ingest", "price = 1", "import dataops_nb as dn\nstep = dn.step()\nstep.publish('raw.prices', "
+                     "f\"select range as id, 'S' || (range % 3) as symbol, {price} as price from range(30)\")")
+    project.notebook("mart", "x = 1", "import dataops_nb as dn\nstep = dn.step()\n"
+                     "step.publish('marts.symbols', 'select distinct symbol from raw.prices order by symbol')")
+    project.spec(KEPT_SPEC)
+    project.cli("run", check=0)
+    again = project.cli("run", "-p", "ingest.price=2", check=0)
+    [(first,), (second,)] = project.ledger_rows("select run_id from runs order by run_id")
+    assert f"no new version of: marts.symbols (as marts.symbols@{first})" in again.stdout
+
+    def seen(*env: str) -> tuple[dict, dict, str]:
+        graph = json.loads(project.cli("lineage", "marts.symbols", "--json", *env, check=0).stdout)
+        page = json.loads(project.cli("catalog", "show", "marts.symbols", "--json", *env, check=0).stdout)
+        text = project.cli("lineage", "marts.symbols", *env, check=0).stdout
+        edge = next(e for e in graph["edges"] if e["source"] == dataset_id("raw.prices"))
+        return edge, page, text
+
+    edge, page, text = seen()
+    assert page["current_version"]["version"] == f"marts.symbols@{first}"  # kept, not re-made
+    assert (edge["version"], edge["stale"]) == (f"raw.prices@{second}", False)
+    assert page["upstream"] == [{"dataset": "raw.prices", "version": f"raw.prices@{second}", "status": "current"}]
+    assert "not the version in effect" not in text and f"raw.prices  (raw.prices@{second}, 30 rows)" in text
+
+    # a run in dev re-derives prod's kept mart from dev's input: dev sees that, prod does not
+    project.cli("run", "--env", "dev", "-p", "ingest.price=3", check=0)
+    [(third,)] = project.ledger_rows(f"select run_id from runs where run_id > '{second}'")
+    edge, page, _ = seen("--env", "dev")
+    assert (edge["version"], edge["stale"]) == (f"raw.prices@{third}", False)
+    assert page["current_version"]["version"] == f"marts.symbols@{first}"
+    edge, page, _ = seen()
+    assert (edge["version"], edge["stale"]) == (f"raw.prices@{second}", False)
+    assert page["upstream"][0]["version"] == f"raw.prices@{second}"

@@ -58,8 +58,8 @@ def test_a_running_run_whose_lease_expired_reads_and_reaps_as_interrupted(ledger
     dead, alive = "20261202-130000-000aaaa", "20261202-130000-000bbbb"
     assert ledger.runs.get(dead).status is RunStatus.INTERRUPTED  # reading shows it, writing nothing
     assert [r.run_id for r in ledger.runs.in_flight()] == [alive]
-    assert ledger.query("SELECT status FROM runs WHERE run_id = ?", (dead,))[0][0] == "running"
+    assert ledger.db.query("SELECT status FROM runs WHERE run_id = ?", (dead,))[0][0] == "running"
     assert ledger.runs.reap_dead() == [dead]
-    assert ledger.query("SELECT status FROM runs WHERE run_id = ?", (dead,))[0][0] == "interrupted"
+    assert ledger.db.query("SELECT status FROM runs WHERE run_id = ?", (dead,))[0][0] == "interrupted"
     assert [s.status for s in ledger.runs.steps(dead)] == ["interrupted"]
     assert ledger.runs.get(alive).status is RunStatus.RUNNING

@@ -23,7 +23,7 @@ def version(name: str, run: str) -> VersionRecord:
 
 def test_wal_and_schema_version(tmp_path):
     led = open_ledger(tmp_path / "ledger.db")
-    assert led.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert led.db.query("PRAGMA journal_mode")[0][0] == "wal"
     assert led.schema_version == len(MIGRATIONS)
     assert led.integrity() == "ok"
 
@@ -37,7 +37,7 @@ def test_older_ledger_migrates_forward_keeping_its_rows(tmp_path, monkeypatch):
     new = Ledger.open(path)
     assert new.schema_version == len(MIGRATIONS)  # opening did not migrate
     assert new.migrate() == [len(MIGRATIONS) + 1]
-    assert [tuple(r) for r in new.query("SELECT run_id, user, note FROM runs")] == [("r1", "ann", None)]
+    assert [tuple(r) for r in new.db.query("SELECT run_id, user, note FROM runs")] == [("r1", "ann", None)]
 
 
 def test_newer_ledger_is_refused_clearly(tmp_path):
@@ -84,7 +84,7 @@ def test_version_paths_are_kept_relative_to_the_store_and_read_from_where_it_is(
     with led.transaction():
         led.versions.stage(inside, [])
         led.versions.stage(version("raw.b", "r1"), [])  # outside the store: kept as it is
-    assert dict(tuple(r) for r in led.query("SELECT version_id, path FROM dataset_versions")) == {
+    assert dict(tuple(r) for r in led.db.query("SELECT version_id, path FROM dataset_versions")) == {
         "raw.a@r1": "data/raw.a/r1.parquet", "raw.b@r1": "/x/r1.parquet",
     }
     led.close()
@@ -118,7 +118,7 @@ def test_older_ledger_with_absolute_paths_migrates_to_relative_ones(tmp_path, mo
     for store in (copy, original):  # copied before the upgrade, and upgraded where it was written
         led = open_ledger(store / "ledger.db")
         assert led.schema_version == len(MIGRATIONS)
-        assert dict(tuple(r) for r in led.query("SELECT version_id, path FROM dataset_versions")) == {
+        assert dict(tuple(r) for r in led.db.query("SELECT version_id, path FROM dataset_versions")) == {
             "raw.a@r1": "data/raw.a/r1.parquet", "raw.b@r1": "/elsewhere/raw.b.parquet",
         }
         assert led.versions.current()["raw.a"].path == str(store / "data" / "raw.a" / "r1.parquet")

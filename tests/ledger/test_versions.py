@@ -56,7 +56,7 @@ def test_promotion_supersedes_and_quarantine_of_current_rolls_back(ledger):
 
 
 @pytest.mark.parametrize(("before", "wanted"), [
-    ("staged", "superseded"), ("staged", "deleted"), ("quarantined", "deleted"), ("current", "deleted"),
+    ("staged", "superseded"), ("staged", "deleted"), ("quarantined", "staged"), ("current", "deleted"),
     ("deleted", "current"), ("deleted", "superseded"), ("quarantined", "superseded"), ("current", "staged"),
 ])
 def test_an_illegal_move_is_refused_and_changes_nothing(ledger, before, wanted):

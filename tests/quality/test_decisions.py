@@ -10,7 +10,7 @@ def _states(project, *args):
     return {row["step"]: (row["state"], row["reasons"]) for row in cli_json(project, "status", *args)}
 
 
-def test_accepting_a_quarantined_version_makes_its_step_fresh_and_dependents_stale(gated):
+def test_accepting_a_quarantined_version_makes_its_step_fresh_and_dependents_stale(gated, ledger_backend):
     gated.cli("run", check=0)
     bad = gated.cli("run", "-p", "make.dup=true")
     assert bad.returncode == 1 and "step 'after' skipped" in bad.stderr
@@ -164,7 +164,7 @@ def test_standing_decision_bad_input_is_one_sentence_and_records_nothing(project
 
 def _decision_row(**fields):
     row = {"id": 1, "decision": "accept", "dataset": "staging.k", "version_id": "staging.k@1", "check_id": None,
-           "check_name": "not_null(v)", "checks": None, "reason": "r", "user": "ana",
+           "check_origin": "spec", "check_name": "not_null(v)", "checks": None, "reason": "r", "user": "ana",
            "created_at": "2026-01-01T00:00:00.000+00:00", "expires_at": None, "for_runs": None,
            "while_condition": None}
     return {**row, **fields}
@@ -173,7 +173,7 @@ def _decision_row(**fields):
 def test_a_standing_decision_past_its_date_or_on_an_error_closes_nothing():
     from dataops_nb.quality.decisions import Decisions
 
-    result = {"dataset": "staging.k", "version": "staging.k@2", "check": "not_null(v)", "status": "warn",
+    result = {"dataset": "staging.k", "version": "staging.k@2", "origin": "spec", "check": "not_null(v)", "status": "warn",
               "failing": 3, "rows": 100}
     later = Decisions([_decision_row(expires_at="2999-01-01T00:00:00.000+00:00")], lambda *_: ["staging.k@2"])
     assert later.label(result)["text"] == "accepted by ana (#1; known issue through 2998-12-31)"
@@ -197,7 +197,7 @@ def test_the_report_tells_accepted_waived_and_open_checks_apart(gated, ledger_ba
     text = Page(html).text
     assert "1 open check failure(s), 1 accepted, 1 waived" in text
     assert ("error unique(id) (1 failing) accepted accepted by" in text
-            and "warn accepted_values(carrier) (1 failing) waived waived by" in text)
+            and "warn notebook:accepted_values(carrier) (1 failing) waived waived by" in text)
     assert '<span class="badge warn">warn</span> not_null(name) (10 failing)<br>' in html  # open: no decision
     # the open failure is under the failures, the decided ones apart, each with who and why
     failures, decided = text.split("Check failures", 1)[1].split("Accepted and waived checks", 1)

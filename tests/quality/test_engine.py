@@ -98,13 +98,13 @@ def test_freshness_schema_and_missing_column(flights):
 def test_anomalies_wait_for_history_then_alarm(flights):
     volume = check({"volume_anomaly": {"min_history": 3}})
     nulls = check({"null_rate_anomaly": {"min_history": 3, "severity": "warn"}}, "dep_time")
-    young = Target(**{**flights.__dict__, "history": {"volume_anomaly": [200, 201]}})
+    young = Target(**{**flights.__dict__, "history": {("spec", "volume_anomaly"): [200, 201]}})
     assert [r.status for r in run_checks([volume], young)] == ["pass"]
-    steady = Target(**{**flights.__dict__, "history": {"volume_anomaly": [199, 201, 200, 202],
-                                                         "null_rate_anomaly(dep_time)": [0.05, 0.049, 0.051]}})
+    steady = Target(**{**flights.__dict__, "history": {("spec", "volume_anomaly"): [199, 201, 200, 202],
+                                                         ("spec", "null_rate_anomaly(dep_time)"): [0.05, 0.049, 0.051]}})
     assert [r.status for r in run_checks([volume, nulls], steady)] == ["pass", "pass"]
-    jump = Target(**{**flights.__dict__, "history": {"volume_anomaly": [10000, 10100, 9900, 10050],
-                                                       "null_rate_anomaly(dep_time)": [0.0, 0.001, 0.0]}})
+    jump = Target(**{**flights.__dict__, "history": {("spec", "volume_anomaly"): [10000, 10100, 9900, 10050],
+                                                       ("spec", "null_rate_anomaly(dep_time)"): [0.0, 0.001, 0.0]}})
     volume_result, null_result = run_checks([volume, nulls], jump)
     assert volume_result.status == "error" and "robust z" in volume_result.message
     assert null_result.status == "warn"

@@ -9,7 +9,7 @@ import pytest
 from .conftest import SPEC, cli_json
 
 
-def test_warnings_promote_and_errors_quarantine(gated):
+def test_warnings_promote_and_errors_quarantine(gated, ledger_backend):
     ok = gated.cli("run", check=0)
     assert "warning in step 'make': not_null(name): warn, 10 failing row(s)" in ok.stdout
     first = gated.ledger_rows("select version_id from dataset_versions where status = 'current'")
@@ -59,7 +59,7 @@ def test_check_command_rechecks_and_explains(gated):
     assert gated.ledger_rows("select count(*) from check_results where run_id is null") == [(6,)]
 
 
-def test_waive_and_quarantine_current_version(gated):
+def test_waive_and_quarantine_current_version(gated, ledger_backend):
     gated.cli("run", check=0)
     gated.cli("run", "--force", check=0)
     failure = cli_json(gated, "review")["failures"][0]
@@ -71,7 +71,7 @@ def test_waive_and_quarantine_current_version(gated):
     assert gated.ledger_rows("select version_id from dataset_versions where status = 'current'") == [(older,)]
 
 
-def test_review_needs_reason_and_valid_target(gated):
+def test_review_needs_reason_and_valid_target(gated, ledger_backend):
     gated.cli("run", check=0)
     assert gated.cli("review", "accept", "staging.t").returncode == 2  # --reason is required
     missing = gated.cli("review", "accept", "staging.x", "-m", "why")

@@ -295,6 +295,18 @@ MIGRATIONS: list[Migration] = [
     # hundred rows, not thousands); the text indexes without a pending list (a search would scan
     # it row by row until the next vacuum); owner filters by an index in name order
     lambda db: _search_indexes(db),
+    # v11: a check is named by where it was defined (origin: spec or notebook) and its name: a
+    # notebook check and a declared one of the same name are two checks, and a decision names which.
+    # A lineage edge names the run that recorded it when that is not the version's own run: a run
+    # whose step re-published a version's exact bytes from new inputs keeps that version and
+    # records that it re-derived it from them
+    """
+    ALTER TABLE reviews ADD COLUMN check_origin TEXT;
+    UPDATE reviews SET check_origin = (SELECT c.origin FROM check_results c WHERE c.id = reviews.check_id)
+        WHERE check_id IS NOT NULL;
+    CREATE INDEX check_results_by_version ON check_results(version_id, origin, check_name, id);
+    ALTER TABLE lineage ADD COLUMN run_id TEXT;
+    """,
 ]
 
 
