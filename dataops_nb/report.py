@@ -80,7 +80,7 @@ def notebook_html(path: Path, mask: Callable[[list[str]], list[str] | None] | No
 
     notebook = nbformat.read(str(path), as_version=4)
     if mask is not None:
-        places = list(_texts(notebook))
+        places = list(notebook_texts(notebook))
         masked = mask([holder[key] for holder, key in places])
         if masked is None:
             return None
@@ -91,9 +91,10 @@ def notebook_html(path: Path, mask: Callable[[list[str]], list[str] | None] | No
     return body
 
 
-def _texts(notebook: Any) -> Iterator[tuple[Any, Any]]:
-    """(holder, key) of every string of a notebook's cells that can show data."""
-    for cell in notebook.cells:
+def notebook_texts(notebook: Any) -> Iterator[tuple[Any, Any]]:
+    """(holder, key) of every string of a notebook's cells that can show data (a notebook node or
+    its JSON as a dict); structured outputs that cannot be masked are dropped."""
+    for cell in notebook["cells"]:
         if isinstance(cell.get("source"), str):
             yield cell, "source"
         for output in cell.get("outputs", []):

@@ -52,6 +52,8 @@ class StepContext:
     reader: tuple[Any, str] | None = None
     # the variable that holds a shared ledger's URL (a name, never the URL: it may carry a password)
     ledger_env: str = "DATAOPS_LEDGER_URL"
+    # the spec's `pii` tags, by dataset: the manifest never holds the extremes of those columns
+    pii_tagged: dict[str, list[str]] = field(default_factory=dict)
     _read: dict[str, str | None] = field(default_factory=dict)
     _checks: list[dict[str, Any]] = field(default_factory=list)
     _published: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -284,7 +286,8 @@ class StepContext:
         from .metadata.pii import describe_file
 
         try:
-            return describe_file(written.path, written.schema, self.con, rows=written.rows)
+            return describe_file(written.path, written.schema, self.con, rows=written.rows,
+                                 tagged=self.pii_tagged.get(written.dataset or "", ()))
         except Exception as exc:  # noqa: BLE001 - the catalog must not break a publish
             return {"catalog_error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
 
@@ -439,6 +442,7 @@ def _from_context_file(path: Path) -> StepContext:
         dev=False,
         attempt=context.get("attempt", 1),
         environment=context.get("environment"),
+        pii_tagged=context.get("pii") or {},
     )
 
 

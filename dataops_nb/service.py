@@ -89,9 +89,11 @@ def run(project: Project, options: RunOptions | None = None, report: Reporter | 
     summary = Runner(project, _request(project, options), report).run(wait_for_lock=wait)
     if project.spec.notify.rules and not project.spec.notify.report_url:
         _report_for_alerts(project, summary.run_id)
-    failures = [
+    from .metadata.pii import step_error
+
+    failures = [  # printed where the run was started (a terminal, a CI log): PII for who may see it
         StepProblem(name, outcome.status, project.relative(outcome.output_notebook) if outcome.output_notebook else None,
-                    outcome.error)
+                    step_error(project, None, summary.run_id, name, outcome.error))
         for name, outcome in summary.failures.items()
     ]
     return RunResult(summary.run_id, summary.status, failures, dict(summary.skipped), dict(summary.warnings),
@@ -195,17 +197,24 @@ def show_run(project: Project, run_id: str, *, user: str | None = None) -> dict[
 
 def report(project: Project, run_id: str | None = None, output: Path | None = None,
            user: str | None = None) -> dict[str, Any]:
-    """One run as a single HTML file (default: .dataops/reports/RUN_ID.html); samples masked for `user`."""
+    """One run as a single HTML file (default: .dataops/reports/RUN_ID.html): rows only of what
+    `user` may read. A report travels (a CI artifact, an email; by default a file in the store):
+    the PII values in it are masked whoever writes it."""
     from .generated import write_text
     from .metadata.pages import quality
+    from .metadata.pii import NOBODY, hidden, mask_rows, step_error
     from .report import failures, render
 
     run = show_run(project, run_id or latest_run_id(project), user=user)
+    for step in run["steps"]:
+        step["error"] = step_error(project, NOBODY, run["run_id"], step["name"], step["error"])
     versions = [d["version"] for d in run["datasets"]]
     failed = failures(project.ledger, versions)
     for failure in failed:
-        failure["sample"] = _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user)
-        failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], user)
+        failure["sample"] = mask_rows(
+            _sample_for(project, failure["dataset"], failure["version"], failure["sample"], user),
+            hidden(project.spec, project.ledger, failure["dataset"], failure["version"], user=NOBODY))
+        failure["message"] = _message_for(project, failure["dataset"], failure["version"], failure["message"], NOBODY)
     path = (output or project.store.root / "reports" / f"{run['run_id']}.html").resolve()
     checks = {version: quality(project.ledger, version) for version in versions}
     write_text(path, render(project, run, checks, failed, path, _report_notebooks(project, run, user)))
@@ -865,7 +874,7 @@ def executed_notebook(project: Project, run_id: str, step: str, user: str | None
 
     check_step_access(project, user, run_id, step)
     path = _recorded_notebook(project, run_id, step, executed[step], within)
-    content = json.loads(path.read_text(encoding="utf-8"))
+    content = _as_reader_sees(project, run_id, step, json.loads(path.read_text(encoding="utf-8")), user)
     for cell in content.get("cells", []):
         cell.setdefault("metadata", {}).update(editable=False, deletable=False, trusted=False)
     stat = path.stat()
@@ -877,6 +886,26 @@ def executed_notebook(project: Project, run_id: str, step: str, user: str | None
         "created": datetime.fromtimestamp(stat.st_ctime, timezone.utc),
         "last_modified": datetime.fromtimestamp(stat.st_mtime, timezone.utc),
     }
+
+
+def _as_reader_sees(project: Project, run_id: str, step: str, content: dict[str, Any],
+                    user: str | None) -> dict[str, Any]:
+    """An executed notebook's JSON with the PII values of every dataset its step used masked,
+    unless `user` may see them (`metadata.pii.may_see_pii`): reading rows is not unmasking them."""
+    from .errors import AccessDeniedError
+    from .metadata.pii import may_see_pii, step_texts
+    from .report import notebook_texts
+
+    if may_see_pii(project, user, run_id, step):
+        return content
+    places = list(notebook_texts(content))
+    masked = step_texts(project, run_id, step, [holder[key] for holder, key in places])
+    if masked is None:
+        raise AccessDeniedError(f"The executed notebook of step {step} in run {run_id} may show personal data "
+                                "that could not be masked; it is not shown.")
+    for (holder, key), text in zip(places, masked):
+        holder[key] = text
+    return content
 
 
 def _recorded_notebook(project: Project, run_id: str, step: str, recorded: str, within: Path | None) -> Path:

@@ -80,6 +80,7 @@ class CatalogRepository:
     def write_profile(self, version_id: str, profile: list[dict[str, Any]], pii: dict[str, dict[str, Any]]) -> None:
         """A version's column profile and the PII found in it on publish."""
         with self.db.transaction():
+            self._touch()  # its PII flags are part of what reads of the catalog see
             self.db.execute("DELETE FROM column_profiles WHERE version_id = ?", (version_id,))
             self.db.executemany(
                 "INSERT INTO column_profiles (version_id, column_name, position, type, null_count, "
@@ -240,6 +241,11 @@ class CatalogRepository:
             if self._answers_at != seen:
                 self._answers, self._meta, self._answers_at = {}, {}, seen
         return seen
+
+    def changes_seen(self) -> int:
+        """`changes()`, asked of the database only when this handle's watch cannot vouch for it
+        (for callers that keep answers of their own until the catalog changes)."""
+        return self._seen()
 
     def kept_meta(self, key: str) -> str | None:
         """`meta_value(key)` for a key that changes only with the catalog (the synced spec's digest)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFoundError
-from .pii import INHERITED, hidden, inherited_of, mask_rows, may_unmask
+from .pii import INHERITED, hidden, inherited_of, mask_rows, may_unmask, personal
 from .profile import plain
 
 PREVIEW_ROWS = 10
@@ -36,7 +36,8 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     readable = may(spec, user, name, "read")  # without the right: what it is, not what it holds
     versions = ledger.versions.of_dataset(name)
     current = project.current_versions(env).get(name)  # as the environment reads it (its own, else its base's)
-    masked = hidden(spec, ledger, name, current.version_id if current else None, user=user)
+    personal_columns = personal(spec, ledger, name, current.version_id if current else None)
+    masked = hidden(spec, ledger, name, current.version_id if current else None, auto=personal_columns, user=user)
     profiles = {p["name"]: p for p in ledger.column_profiles(current.version_id)} if current else {}
     schema_types = {c["name"]: c["type"] for c in current.schema} if current else {}
     tags = _column_tags(spec, ledger, name, current.version_id if current else None)
@@ -49,6 +50,8 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
             stats = {key: profile[key] for key in ("null_count", "approx_distinct", "min", "max")}
             if column_name in masked:
                 stats = {**stats, **mask_rows([{"min": stats["min"], "max": stats["max"]}], ["min", "max"])[0]}
+            elif column_name in personal_columns:  # two of its values, whoever asks (tagged after the publish)
+                stats = {**stats, "min": None, "max": None}
         column_tags = tags.get(column_name, [])
         columns.append({
             "name": column_name,

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..security import MASK
+from .pii_values import MIN_VALUE_LENGTH
 
 SAMPLE_ROWS = 1000
 MIN_CONFIDENCE = 0.5
@@ -155,12 +156,14 @@ def _classified(kind: str) -> bool:
     return kind in STRING_TYPES or kind in INTEGER_TYPES or (kind.startswith("DECIMAL") and kind.replace(" ", "").endswith(",0)"))
 
 
-def describe_file(path: Path | str, schema: list[dict[str, str]], con: Any = None, *, rows: int | None = None) -> dict[str, Any]:
-    """What a publish adds to its manifest entry: the profile and the auto-flagged PII."""
+def describe_file(path: Path | str, schema: list[dict[str, str]], con: Any = None, *, rows: int | None = None,
+                  tagged: Iterable[str] = ()) -> dict[str, Any]:
+    """What a publish adds to its manifest entry: the profile (no extremes of the auto-flagged
+    PII columns, nor of the `tagged` ones) and the auto-flagged PII."""
     from .profile import profile
 
     found = classify(path, schema, con, rows=rows)
-    return {"profile": without_extremes(profile(path, schema, con), found), "pii": found}
+    return {"profile": without_extremes(profile(path, schema, con), {*found, *tagged}), "pii": found}
 
 
 def without_extremes(profile: list[dict[str, Any]] | None, columns: Iterable[str]) -> list[dict[str, Any]] | None:
@@ -215,11 +218,17 @@ def hidden(spec: Any, ledger: Any, dataset: str, version_id: str | None = None, 
 
 def personal(spec: Any, ledger: Any, dataset: str, version_id: str | None = None,
              memo: dict[str, dict[str, list[str]]] | None = None) -> set[str]:
-    """Every PII column of a dataset version: spec-tagged, flagged on publish, and inherited."""
-    found = pii_columns(spec, dataset, ledger.auto_pii(dataset, version_id))
-    if version_id:
-        found |= set(inherited_of(spec, ledger, version_id, memo))
-    return found
+    """Every PII column of a dataset version: spec-tagged, flagged on publish, and inherited
+    (kept per ledger handle until the catalog changes: lineage parses SQL)."""
+    from .pii_values import kept_personal
+
+    def compute() -> set[str]:
+        found = pii_columns(spec, dataset, ledger.auto_pii(dataset, version_id))
+        if version_id:
+            found |= set(inherited_of(spec, ledger, version_id, memo))
+        return found
+
+    return kept_personal(spec, ledger, dataset, version_id, compute)
 
 
 def inherited_of(spec: Any, ledger: Any, version_id: str,
@@ -323,6 +332,20 @@ def mask_rows(rows: Iterable[Mapping[str, Any]], columns: Iterable[str]) -> list
     ]
 
 
+def scrubbed_manifest(spec: Any, ledger: Any, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's manifest with no min or max left in the profile of any PII column of what it
+    published: tagged in the spec, flagged on publish, or inherited along column lineage (a
+    kernel knows only the first two)."""
+    inputs = [r["version"] for r in manifest.get("read") or [] if isinstance(r, dict) and r.get("version")]
+    published = []
+    for item in manifest.get("published") or []:
+        if isinstance(item, dict) and isinstance(item.get("profile"), list) and isinstance(item.get("dataset"), str):
+            pii = with_inherited(spec, ledger, item.get("pii"), item, inputs)
+            item = {**item, "profile": without_extremes(item["profile"], pii_columns(spec, item["dataset"], pii))}
+        published.append(item)
+    return {**manifest, "published": published}
+
+
 def described(item: Mapping[str, Any], path: Path | str) -> tuple[list[dict[str, Any]] | None, dict[str, Any] | None]:
     """(profile, pii) of a published manifest entry; computed now when the step could not."""
     if isinstance(item.get("profile"), list):
@@ -340,7 +363,6 @@ _CANDIDATES = re.compile(
     r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"  # an e-mail address
     r"|(?<![\w.-])\+?\(?\d[\d ().-]{5,}\d(?![\w-])"  # a run of digits: card, id, phone
 )
-MIN_VALUE_LENGTH = 3  # shorter values would mask letters and digits everywhere
 MAX_TEXT = 100_000
 
 
@@ -355,8 +377,9 @@ def personal_values(project: Any, versions: Mapping[str, str], text: str,
                     files: Mapping[str, str] | None = None) -> set[str] | None:
     """The values of PII columns of the dataset `versions` ({version id: dataset}) and `files`
     ({parquet file: dataset}, for versions a failed step never staged) that occur in `text`;
-    None when a file could not be searched (then nothing can be said)."""
-    from ..store import quote_path, scratch
+    None when a file could not be searched (then nothing can be said). The values of a file's
+    column are read once and kept (`pii_values`)."""
+    from .pii_values import values_in
 
     ledger = project.ledger if project.has_ledger() else None
     sources: dict[str, tuple[str, str | None]] = {}  # file -> (dataset, version id)
@@ -368,27 +391,16 @@ def personal_values(project: Any, versions: Mapping[str, str], text: str,
         sources.setdefault(path, (dataset, None))
     text = text[:MAX_TEXT]
     found: set[str] = set()
-    con = None
     try:
         for path, (dataset, version_id) in sources.items():
             if not Path(path).is_file():
                 continue
-            con = con or scratch()
-            names = {row[0] for row in con.execute(f"SELECT name FROM parquet_schema({quote_path(path)})").fetchall()}
             wanted = pii_columns(project.spec, dataset) if ledger is None else \
                 personal(project.spec, ledger, dataset, version_id)
-            for column in sorted(wanted & names):
-                ident = '"' + column.replace('"', '""') + '"'
-                rows = con.execute(
-                    f"SELECT DISTINCT v FROM (SELECT CAST({ident} AS VARCHAR) AS v FROM read_parquet({quote_path(path)})) "
-                    f"WHERE length(v) >= {MIN_VALUE_LENGTH} AND contains(?, v)", [text],
-                ).fetchall()
-                found.update(str(row[0]) for row in rows)
+            if wanted:
+                found |= values_in(path, wanted, text)
     except Exception:  # noqa: BLE001 - a file that cannot be searched: the caller withholds the text
         return None
-    finally:
-        if con is not None:
-            con.close()
     return found
 
 
@@ -409,6 +421,7 @@ def message_for(project: Any, user: str | None, dataset: str, version_id: str | 
 
 
 WITHHELD = "(withheld: it may show personal data)"
+NOBODY = ":nobody"  # the reader of what anyone may read (a run's log): no member of any role
 
 
 # --- a step's error ----------------------------------------------------------------------------

@@ -416,6 +416,15 @@ class Runner:
             listener(record)
         self.report(record)
 
+    def _logged_error(self, run_id: str, step: str, error: str | None) -> str | None:
+        """A step's error as run.log, the listeners (alerts, lineage) and the live report carry it:
+        with the PII values of the datasets the step used masked, as for a reader who may not
+        unmask them (whoever can read the run's directory reads its log). The ledger keeps the
+        whole message for the readers who may see it (`metadata.pii.step_error`)."""
+        from ..metadata.pii import NOBODY, step_error
+
+        return step_error(self.project, NOBODY, run_id, step, error)
+
     def _task(self, run_id: str, plan_: StepPlan, attempt: int, *, delay: float = 0.0) -> StepTask:
         run_dir = self.store.run_dir(run_id)
         name = plan_.step.name
@@ -430,6 +439,9 @@ class Runner:
             "environment": self.env,
             "datasets": self._datasets(name),
             "secrets": plan_.step.secrets(),
+            # the spec's PII tags: the kernel leaves their extremes out of the manifest it writes
+            "pii": {ds: sorted(meta.pii_columns) for ds, meta in self.project.spec.datasets.items()
+                    if meta.pii_columns},
         }
         self.ledger.set_step(run_id, name, status="running", attempt=attempt)
         self._emit("step_started", step=name, attempt=attempt)
@@ -461,6 +473,7 @@ class Runner:
 
     def _retry(self, run_id: str, outcome: StepOutcome) -> None:
         """Keep the failed attempt's notebook beside the next one."""
+        self._scrubbed(run_id, outcome)
         if outcome.output_notebook:
             kept = Path(outcome.output_notebook).with_suffix(f".attempt-{outcome.attempt}.ipynb")
             os.replace(outcome.output_notebook, kept)
@@ -468,7 +481,8 @@ class Runner:
         if manifest.is_file():  # what the attempt read still decides who may see its notebook
             os.replace(manifest, manifest.with_suffix(f".attempt-{outcome.attempt}.json"))
         self._emit(
-            "step_retry", step=outcome.step, attempt=outcome.attempt, error=outcome.error,
+            "step_retry", step=outcome.step, attempt=outcome.attempt,
+            error=self._logged_error(run_id, outcome.step, outcome.error),
             delay_s=_backoff(outcome.attempt),
         )
 
@@ -487,6 +501,7 @@ class Runner:
 
     def _commit(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
         """Record the step; on success stage and promote its versions in one transaction."""
+        outcome = self._scrubbed(run_id, outcome)
         published = outcome.manifest.get("published", []) if outcome.status == "success" else []
         quarantined = False
         if outcome.status == "success":
@@ -523,13 +538,38 @@ class Runner:
             attempt=outcome.attempt,
             duration_s=outcome.duration_s,
             output_notebook=rel,
-            error=outcome.error,
+            error=self._logged_error(run_id, outcome.step, outcome.error),
             rows=sum(int(p.get("rows") or 0) for p in published),
             published=[p["dataset"] for p in published],
             unchanged=self.unchanged.get(outcome.step, []),
             warnings=self.warnings.get(outcome.step, []),
         )
         return outcome
+
+    def _scrubbed(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
+        """The outcome, and the manifest file beside its notebook, with no min or max of any PII
+        column of what the step published (the kernel knew only the spec's tags and what it found)."""
+        import json
+
+        from ..metadata.pii import scrubbed_manifest, without_extremes
+
+        if not outcome.manifest.get("published"):
+            return outcome
+        try:
+            manifest = scrubbed_manifest(self.project.spec, self.ledger, outcome.manifest)
+        except Exception:  # noqa: BLE001 - lineage that cannot be followed: no extremes at all
+            manifest = {**outcome.manifest, "published": [
+                {**item, "profile": without_extremes(item.get("profile"), [c.get("name") for c in item["profile"]])}
+                if isinstance(item, dict) and isinstance(item.get("profile"), list) else item
+                for item in outcome.manifest["published"]]}
+        if manifest == outcome.manifest:
+            return outcome
+        path = self.store.run_dir(run_id) / f"{outcome.step}.json"
+        if path.is_file():
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(manifest, indent=2))
+            os.replace(tmp, path)
+        return replace(outcome, manifest=manifest)
 
     def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
         """Stage the step's versions, audit them, then promote them or quarantine them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -25,22 +26,31 @@ def encodings(value: str) -> dict[str, str]:
     }
 
 
+def byte_forms(value: str) -> dict[str, bytes]:
+    """Name -> the bytes `value` becomes: each text encoding in UTF-8, and the value in UTF-16."""
+    forms = {kind: form.encode() for kind, form in encodings(value).items()}
+    forms.update({"utf-16-le": value.encode("utf-16-le"), "utf-16-be": value.encode("utf-16-be")})
+    return forms
+
+
 def leaks(data: bytes, secrets: dict[str, str]) -> list[str]:
     """`SECRET:encoding` for every encoding of every secret found in `data`."""
     return [
         f"{name}:{kind}"
         for name, value in secrets.items()
-        for kind, form in encodings(value).items()
-        if form.encode() in data
+        for kind, form in byte_forms(value).items()
+        if form in data
     ]
 
 
-def scan_tree(root: Path, secrets: dict[str, str]) -> dict[str, list[str]]:
-    """Every file under `root` with the encodings of secrets it holds."""
+def scan_tree(root: Path, secrets: dict[str, str], *, skip: Callable[[str], bool] = lambda path: False,
+              ) -> dict[str, list[str]]:
+    """Every file under `root` (but those whose relative path `skip` names) with the encodings of secrets it holds."""
     found = {}
     for path in sorted(root.rglob("*")):
-        if path.is_file():
+        relative = path.relative_to(root).as_posix()
+        if path.is_file() and not skip(relative):
             hits = leaks(path.read_bytes(), secrets)
             if hits:
-                found[str(path.relative_to(root))] = hits
+                found[relative] = hits
     return found
