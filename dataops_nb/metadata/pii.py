@@ -220,15 +220,15 @@ def personal(spec: Any, ledger: Any, dataset: str, version_id: str | None = None
              memo: dict[str, dict[str, list[str]]] | None = None) -> set[str]:
     """Every PII column of a dataset version: spec-tagged, flagged on publish, and inherited
     (kept per ledger handle until the catalog changes: lineage parses SQL)."""
-    from .pii_values import kept_personal
+    from .pii_values import kept
 
-    def compute() -> set[str]:
+    def compute() -> frozenset[str]:
         found = pii_columns(spec, dataset, ledger.auto_pii(dataset, version_id))
         if version_id:
             found |= set(inherited_of(spec, ledger, version_id, memo))
-        return found
+        return frozenset(found)
 
-    return kept_personal(spec, ledger, dataset, version_id, compute)
+    return set(kept(spec, ledger, ("personal", dataset, version_id), compute))
 
 
 def inherited_of(spec: Any, ledger: Any, version_id: str,
@@ -379,14 +379,15 @@ def personal_values(project: Any, versions: Mapping[str, str], text: str,
     ({parquet file: dataset}, for versions a failed step never staged) that occur in `text`;
     None when a file could not be searched (then nothing can be said). The values of a file's
     column are read once and kept (`pii_values`)."""
-    from .pii_values import values_in
+    from .pii_values import kept, values_in
 
     ledger = project.ledger if project.has_ledger() else None
     sources: dict[str, tuple[str, str | None]] = {}  # file -> (dataset, version id)
     for version_id, dataset in sorted(versions.items()):
-        record = ledger.versions.get(version_id) if ledger is not None else None
-        if record is not None:
-            sources[str(record.path)] = (dataset, version_id)
+        path = None if ledger is None else kept(project.spec, ledger, ("path", version_id),
+                                                lambda v=version_id: _path_of(ledger, v))
+        if path is not None:
+            sources[path] = (dataset, version_id)
     for path, dataset in sorted((files or {}).items()):
         sources.setdefault(path, (dataset, None))
     text = text[:MAX_TEXT]
@@ -402,6 +403,11 @@ def personal_values(project: Any, versions: Mapping[str, str], text: str,
     except Exception:  # noqa: BLE001 - a file that cannot be searched: the caller withholds the text
         return None
     return found
+
+
+def _path_of(ledger: Any, version_id: str) -> str | None:
+    record = ledger.versions.get(version_id)
+    return None if record is None else str(record.path)
 
 
 def message_for(project: Any, user: str | None, dataset: str, version_id: str | None, text: str | None) -> str | None:

@@ -13,7 +13,8 @@ within a budget of values (least recently used go first); a column with more dis
 values than `MAX_INDEXED` is not indexed, and its text is searched by DuckDB as before.
 
 Which columns of a version are PII (`pii.personal`: spec tags, flags found on publish,
-lineage) is kept per ledger handle until the catalog changes (`changes_seen`).
+lineage) and where its file is are kept per ledger handle until the catalog changes
+(`changes_seen`).
 """
 
 from __future__ import annotations
@@ -24,38 +25,44 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 MIN_VALUE_LENGTH = 3  # shorter values would mask letters and digits everywhere
 MAX_INDEXED = 100_000  # distinct values of one column kept in memory
 BUDGET = 1_000_000  # values kept over all indexes
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class ValueIndex:
-    """The distinct values (as text) of one column, by their first `MIN_VALUE_LENGTH` characters."""
+    """The distinct values (as text) of one column, by their first `MIN_VALUE_LENGTH` characters,
+    then by length: a text is searched with one set lookup per position and length."""
 
-    buckets: dict[str, tuple[str, ...]]
+    buckets: dict[str, tuple[tuple[int, frozenset[str]], ...]]
     size: int
 
     @classmethod
     def of(cls, values: Iterable[str]) -> ValueIndex:
-        grouped: dict[str, list[str]] = {}
+        grouped: dict[str, dict[int, set[str]]] = {}
         count = 0
         for value in values:
             if len(value) >= MIN_VALUE_LENGTH:
-                grouped.setdefault(value[:MIN_VALUE_LENGTH], []).append(value)
+                grouped.setdefault(value[:MIN_VALUE_LENGTH], {}).setdefault(len(value), set()).add(value)
                 count += 1
-        return cls({head: tuple(found) for head, found in grouped.items()}, count)
+        return cls({head: tuple((length, frozenset(found)) for length, found in sorted(by_length.items()))
+                    for head, by_length in grouped.items()}, count)
 
     def found_in(self, text: str) -> set[str]:
         """The values that occur in `text`."""
         found: set[str] = set()
         get, width = self.buckets.get, MIN_VALUE_LENGTH
         for start in range(len(text) - width + 1):
-            candidates = get(text[start:start + width])
-            if candidates:
-                found.update(value for value in candidates if text.startswith(value, start))
+            lengths = get(text[start:start + width])
+            if lengths:
+                for length, values in lengths:
+                    piece = text[start:start + length]
+                    if piece in values:
+                        found.add(piece)
         return found
 
 
@@ -73,7 +80,7 @@ def clear() -> None:
         _indexes.clear()
         _schemas.clear()
         _kept = 0
-        _personal.clear()
+        _kept_answers.clear()
 
 
 def values_in(path: Path | str, columns: Iterable[str], text: str) -> set[str]:
@@ -155,33 +162,31 @@ def _keep(key: tuple[str, int, int, str], index: ValueIndex) -> None:
             _kept -= dropped.size
 
 
-# --- which columns of a version are PII, kept until the catalog changes ------------------------
+# --- what the ledger says of a version, kept until the catalog changes ----------------------------
 
-_personal: weakref.WeakKeyDictionary[Any, tuple[Any, int, dict[tuple[str, str | None], frozenset[str]]]] = \
+_kept_answers: weakref.WeakKeyDictionary[Any, tuple[Any, int, dict[tuple[Any, ...], Any]]] = \
     weakref.WeakKeyDictionary()
 
 
-def kept_personal(spec: Any, ledger: Any, dataset: str, version_id: str | None,
-                  compute: Callable[[], set[str]]) -> set[str]:
-    """`compute()` (the PII columns of one dataset version), answered from what this ledger
-    handle kept while neither the spec object nor the catalog has changed."""
+def kept(spec: Any, ledger: Any, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """`compute()` (an answer about one dataset version: its PII columns, its file), answered from
+    what this ledger handle kept while neither the spec object nor the catalog has changed."""
     try:
         seen = ledger.catalog.changes_seen()
     except AttributeError:  # a ledger-like object of a test or an older handle: nothing kept
         return compute()
     with _lock:
         try:
-            entry = _personal.get(ledger)
+            entry = _kept_answers.get(ledger)
             if entry is None or entry[0]() is not spec or entry[1] != seen:
                 entry = (weakref.ref(spec), seen, {})
-                _personal[ledger] = entry
+                _kept_answers[ledger] = entry
         except TypeError:  # an object that cannot be referred to weakly: nothing kept
             entry = None
-        found = entry[2].get((dataset, version_id)) if entry is not None else None
-    if found is not None:
-        return set(found)
+        if entry is not None and key in entry[2]:
+            return entry[2][key]
     result = compute()
     with _lock:
         if entry is not None and len(entry[2]) < 100_000:
-            entry[2][(dataset, version_id)] = frozenset(result)
+            entry[2][key] = result
     return result

@@ -70,6 +70,12 @@ class RunAlerts:
         ledger = self.project.writable_ledger()
         return ledger.stats.datasets_of_step(step) or sorted({v.dataset for v in ledger.versions_of_run(self.run_id)})
 
+    def _message(self, row: Any) -> str | None:
+        """A check's message as an alert carries it: PII values masked (a channel is nobody's member)."""
+        from ..metadata.pii import NOBODY, message_for
+
+        return message_for(self.project, NOBODY, row["dataset"], row["version_id"], row["message"])
+
     def _step_alerts(self, record: dict[str, Any]) -> list[Alert]:
         step, status = record["step"], record.get("status")
         ledger = self.project.writable_ledger()
@@ -85,7 +91,7 @@ class RunAlerts:
                     "error_check" if row["status"] == "error" else "warn_check", step=step, dataset=row["dataset"],
                     check=check_label(row["origin"], row["check_name"]), failing=row["failing"] if counted else None,
                     rows=row["rows"] if counted else None,
-                    detail=f"severity {row['severity']}" + (f": {row['message']}" if row["message"] else ""),
+                    detail=f"severity {row['severity']}" + (f": {self._message(row)}" if row["message"] else ""),
                 ))
         quarantined = sorted({v.dataset for v in ledger.versions_of_run(self.run_id)
                               if v.step == step and v.status == "quarantined"})
