@@ -97,7 +97,7 @@ class _RunView:
             raise NotFoundError("run", run_id, [r["run_id"] for r in ledger.runs.recent(50)])
         self.project, self.spec, self.run_id, self.run = project, project.spec, run_id, row
         self.namespace = namespace(self.spec)
-        self.steps = {s["step"]: s for s in ledger.step_runs(run_id)}
+        self.steps = {s["step"]: s for s in ledger.runs.steps(run_id, run=row)}
         self.versions = ledger.versions_of_run(run_id)
         self.checks: dict[str, list[Any]] = {}
         for check in ledger.checks.of_run(run_id):
@@ -311,7 +311,8 @@ class _RunView:
         """From the version's column profile; min and max only of numbers outside PII columns."""
         from .metadata.pii import personal
 
-        pii = personal(self.spec, self.project.ledger, version.dataset, version.version_id)  # inherited too
+        ancestry = self.project.ledger.ancestry([version.version_id])  # its whole lineage, read once
+        pii = personal(self.spec, ancestry, version.dataset, version.version_id)  # inherited too
         columns: dict[str, dict[str, Any]] = {}
         for column in self.project.ledger.column_profiles(version.version_id):
             metric: dict[str, Any] = {}

@@ -503,12 +503,36 @@ def catalog_forget(project: Project, dataset: str, *, user: str | None = None,
 def _publishers(project: Project) -> dict[str, str]:
     """dataset -> the step of the spec that publishes it: visibly in its notebook, or (a name no
     reading sees) by having published its current version. A dataset missing here is left over."""
-    from .runner.dataflow import spec_publishers
-
     steps = set(project.spec.step_names)
     found = {v.dataset: v.step for v in project.ledger.current_versions().values() if v.step in steps}
-    found.update({dataset: publishers[0][0] for dataset, publishers in spec_publishers(project).items()})
+    found.update(_visible_publishers(project))
     return found
+
+
+_RACY_NS = 2_000_000_000  # a file written twice within the clock's granularity may keep its mtime
+
+
+def _visible_publishers(project: Project) -> dict[str, str]:
+    """dataset -> the first step whose notebook visibly publishes it, read again only when the spec
+    or a notebook changed (a server answers every catalog search with it)."""
+    import time
+
+    from .runner.dataflow import spec_publishers
+
+    stamps = []
+    for step in project.spec.steps:
+        try:
+            stat = project.notebook_path(step).stat()
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        except (OSError, DataOpsError):
+            stamps.append((-1, -1))
+    kept = project.__dict__.get("_visible_publishers")
+    if kept is not None and kept[0] is project.spec and kept[1] == stamps:
+        return dict(kept[2])
+    found = {dataset: publishers[0][0] for dataset, publishers in spec_publishers(project).items()}
+    if all(time.time_ns() - mtime > _RACY_NS for mtime, _ in stamps):
+        project.__dict__["_visible_publishers"] = (project.spec, stamps, found)
+    return dict(found)
 
 
 # --- the JupyterLab extension's needs ------------------------------------------------------

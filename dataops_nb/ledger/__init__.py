@@ -186,6 +186,13 @@ class Ledger:
     def inputs_of(self, version_id: str, environments: Sequence[str] | None = None) -> list[str]:
         return self.lineage.inputs_of(version_id, environments)
 
+    def ancestry(self, version_ids: Iterable[str]) -> Any:
+        """A snapshot of the versions' whole ancestry that answers `versions.get`, `versions.sql_of`,
+        `inputs_of` and `auto_pii` like this ledger (see `ancestry.Ancestry`)."""
+        from .ancestry import Ancestry
+
+        return Ancestry(self, version_ids)
+
     def outputs_of(self, version_ids: Iterable[str]) -> list[str]:
         return self.lineage.outputs_of(version_ids)
 

@@ -209,8 +209,12 @@ class CatalogRepository:
             self.set_meta(key, digest)
 
     def _touch(self) -> None:
-        """Count one change of what a search can see (inside the caller's transaction; on
-        PostgreSQL, watching handles hear of it when the transaction commits)."""
+        """Count one change of what a search can see (inside the caller's transaction, once
+        however many catalog writes it groups; on PostgreSQL, watching handles hear of it when
+        the transaction commits)."""
+        once = getattr(self.db, "first_in_transaction", None)
+        if once is not None and not once("catalog changes"):
+            return
         self.db.execute(
             "INSERT INTO catalog_meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO UPDATE "
             "SET value = CAST(CAST(catalog_meta.value AS BIGINT) + 1 AS TEXT)",

@@ -138,6 +138,7 @@ class Joining:
 
     _lock: threading.RLock
     _depth: int
+    _done: set[str] | None = None  # what `first_in_transaction` was asked in the open transaction
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -150,11 +151,24 @@ class Joining:
                     self._depth -= 1
                 return
             self._depth = 1
+            self._done = set()
             try:
                 with self._outermost():
                     yield self
             finally:
                 self._depth = 0
+                self._done = None
+
+    def first_in_transaction(self, key: str) -> bool:
+        """Whether `key` is asked for the first time in the open transaction (always, outside one):
+        a statement that the transaction needs once however many writes it groups."""
+        with self._lock:
+            if self._done is None:
+                return True
+            if key in self._done:
+                return False
+            self._done.add(key)
+            return True
 
     def _outermost(self) -> Any:  # a context manager: BEGIN ... COMMIT, ROLLBACK on an error
         raise NotImplementedError

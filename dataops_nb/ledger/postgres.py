@@ -9,9 +9,11 @@ No message ever carries the URL's password.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,8 +42,17 @@ def redact(url: str) -> str:
 
 def translate(sql: str, args: Sequence[Any]) -> tuple[str, list[Any]]:
     """SQLite-style SQL (`?`, `?N`) as psycopg's (`%s`), with the arguments in the order it needs."""
+    text, order = _translation(sql)
+    return text, [args[number - 1] for number in order] if order is not None else list(args)
+
+
+@functools.lru_cache(maxsize=1024)
+def _translation(sql: str) -> tuple[str, tuple[int, ...] | None]:
+    """The psycopg text of `sql` and which argument each `%s` takes (None: no placeholders, the
+    arguments as given). Kept per statement text: a repository's statements are few and asked
+    over and over."""
     out: list[str] = []
-    ordered: list[Any] = []
+    order: list[int] = []
     position = 0
     highest = 0
     last = 0
@@ -59,10 +70,10 @@ def translate(sql: str, args: Sequence[Any]) -> tuple[str, list[Any]]:
             number = int(match.group(1)) if match.group(1) else max(highest, position) + 1
             highest = max(highest, number)
             position = number
-            ordered.append(args[number - 1])
+            order.append(number)
             out.append("%s")
     out.append(sql[last:])
-    return "".join(out), ordered if highest else list(args)
+    return "".join(out), tuple(order) if highest else None
 
 
 # Settings of the ledger's own sessions, sent with the connection (no round trip): a ledger is
@@ -96,9 +107,32 @@ class PgRow(tuple):
 
 
 def _row_factory(cursor: psycopg.Cursor[Any]) -> Any:
-    names = [column.name for column in cursor.description or ()]
-    row_type = type("Row", (PgRow,), {"_index": {name: i for i, name in enumerate(names)}})
-    return lambda values: row_type(values)
+    return _row_type(tuple(column.name for column in cursor.description or ()))
+
+
+@functools.lru_cache(maxsize=512)
+def _row_type(names: tuple[str, ...]) -> type[PgRow]:
+    """A row class per list of column names (a statement's rows share one)."""
+    return type("Row", (PgRow,), {"_index": {name: i for i, name in enumerate(names)}})
+
+
+class _Queued:
+    """The cursor of a statement queued in a pipeline: its rows and its row count wait for the
+    server's answer (fetching syncs by itself; the row count asks for it)."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], pipeline: psycopg.Pipeline) -> None:
+        self._cursor, self._pipeline = cursor, pipeline
+
+    @property
+    def rowcount(self) -> int:
+        self._pipeline.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
 
 
 class PostgresDatabase(Joining):
@@ -114,6 +148,7 @@ class PostgresDatabase(Joining):
         self.readonly = readonly
         self._lock = threading.RLock()
         self._depth = 0
+        self._pipeline: psycopg.Pipeline | None = None  # while a transaction is open
         self._password = urlsplit(url).password or ""
         self._dsn = url  # kept for reopen(); never shown
         try:
@@ -171,15 +206,21 @@ class PostgresDatabase(Joining):
 
     # --- statements -------------------------------------------------------------
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """psycopg's errors that mean something to a caller, as the ledger's."""
+        try:
+            yield
+        except psycopg.errors.ReadOnlySqlTransaction as exc:
+            raise LedgerError(f"The ledger {self.url} is open read-only.", url=self.url) from exc
+        except psycopg.OperationalError as exc:
+            raise LedgerError(f"Lost the connection to the PostgreSQL ledger {self.url}.", url=self.url) from exc
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         text, values = translate(sql, args)
-        with self._lock:
-            try:
-                return self._con.execute(text, values)  # type: ignore[arg-type]
-            except psycopg.errors.ReadOnlySqlTransaction as exc:
-                raise LedgerError(f"The ledger {self.url} is open read-only.", url=self.url) from exc
-            except psycopg.OperationalError as exc:
-                raise LedgerError(f"Lost the connection to the PostgreSQL ledger {self.url}.", url=self.url) from exc
+        with self._lock, self._errors():
+            cursor = self._con.execute(text, values)  # type: ignore[arg-type]
+            return cursor if self._pipeline is None else _Queued(cursor, self._pipeline)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
@@ -197,10 +238,24 @@ class PostgresDatabase(Joining):
                 self._con.execute(statement)  # type: ignore[arg-type]  # DDL of a migration: no parameters
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[Any]:
-        return self.execute(sql, tuple(args)).fetchall()
+        with self._lock, self._errors():
+            return self.execute(sql, tuple(args)).fetchall()  # type: ignore[no-any-return]
 
-    def _outermost(self) -> Any:
-        return self._con.transaction()
+    @contextmanager
+    def _outermost(self) -> Iterator[None]:
+        """BEGIN ... COMMIT in pipeline mode: a write does not wait for its answer, so the writes
+        between two reads (and the COMMIT) cost one round trip to the server, not one each. An
+        error of a queued write is raised by the next read or by the COMMIT, and rolls back."""
+        if self.readonly:
+            with self._errors(), self._con.transaction():
+                yield
+            return
+        with self._errors(), self._con.pipeline() as pipeline, self._con.transaction():
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
 
     # --- schema -----------------------------------------------------------------
 

@@ -92,8 +92,9 @@ class RunRepository:
         rows = self.db.query("SELECT run_id FROM runs WHERE resumed_from = ? ORDER BY run_id", (run_id,))
         return [row["run_id"] for row in rows]
 
-    def steps(self, run_id: str) -> list[StepRecord]:
-        run = self.get(run_id)
+    def steps(self, run_id: str, *, run: RunRecord | None = None) -> list[StepRecord]:
+        """The run's step runs (`run`: its record, when the caller has just read it)."""
+        run = run if run is not None and run.run_id == run_id else self.get(run_id)
         died = run is not None and run.message == DIED and run.status is RunStatus.INTERRUPTED
         rows = self.db.query("SELECT * FROM step_runs WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [self._step(row, died=died) for row in rows]

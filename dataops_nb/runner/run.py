@@ -581,6 +581,7 @@ class Runner:
         records = []
         current = self.project.current_versions(self.env) if published else {}
         twins: dict[str, VersionRecord] = {}  # staged version -> the current one with the same bytes
+        ancestry = self.ledger.ancestry(inputs) if published else None  # what the inputs were made from, read once
         for item in published:
             name = item["dataset"]
             if not DATASET_NAME.match(name) or item.get("version") != run_id:
@@ -598,7 +599,7 @@ class Runner:
             if not self.request.force and _same_content(path, current.get(name)):
                 twins[f"{name}@{run_id}"] = current[name]
             profile, pii = described(item, path)
-            pii = with_inherited(spec, self.ledger, pii, item, inputs)  # PII follows column lineage
+            pii = with_inherited(spec, ancestry, pii, item, inputs)  # PII follows column lineage
             profile = without_extremes(profile, pii_columns(spec, name, pii))
             records.append(
                 VersionRecord(
