@@ -98,10 +98,23 @@ def target(path: Path):
     return Target(dataset=DATASET, path=str(path), schema=schema, refs={})
 
 
-def clock(fn) -> float:
+CPU: dict[str, list[float]] = {}  # CPU seconds of this process (every DuckDB and polars thread), by measure
+
+
+def clock(fn, key: str | None = None) -> float:
+    """Wall seconds of `fn()`; with `key`, its CPU seconds go to CPU[key]."""
+    cpu = time.process_time()
     started = time.perf_counter()
     fn()
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    if key:
+        CPU.setdefault(key, []).append(time.process_time() - cpu)
+    return wall
+
+
+def _cpu(key: str) -> str:
+    found = sorted(CPU.get(key, []))
+    return f"{found[len(found) // 2]:.2f} s" if found else "—"
 
 
 def fused(checks, tgt) -> None:
@@ -213,6 +226,7 @@ def alternative(code: str, path: Path, python: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> list[Result]:
+    load_before = os.getloadavg()
     path = workdir(SECTION) / "orders.parquet"
     log(f"generating {ROWS:,} rows with DuckDB")
     gen = generate(path, ROWS)
@@ -224,9 +238,9 @@ def run(args: argparse.Namespace) -> list[Result]:
     samples: dict[str, list[float]] = {"fused": [], "separate": [], "bare": [], "count": []}
     for i in range(args.repeats):  # interleaved
         log(f"checks: repeat {i + 1}")
-        samples["fused"].append(clock(lambda: fused(checks, tgt)))
+        samples["fused"].append(clock(lambda: fused(checks, tgt), "fused"))
         samples["separate"].append(clock(lambda: separate(checks, path)))
-        samples["bare"].append(clock(lambda: bare(path, columns)))
+        samples["bare"].append(clock(lambda: bare(path, columns), "bare"))
         samples["count"].append(clock(lambda: bare(path, [])))
     fused_row = Row.of("kit: run_checks, 10 checks (one pass: key hashes and failing-row bits to polars)",
                        samples["fused"])
@@ -237,11 +251,11 @@ def run(args: argparse.Namespace) -> list[Result]:
             Row.of("SELECT count(*) alone (parquet metadata only)", samples["count"]),
             Row.of("generating the file with DuckDB", [gen])]
     unique_only = Row.of("kit: run_checks with unique(id) alone (exact: key hashes counted by polars)",
-                         [clock(lambda: fused([checks[1]], tgt)) for _ in range(args.repeats)])
+                         [clock(lambda: fused([checks[1]], tgt), "unique") for _ in range(args.repeats)])
     exact = Row.of("DuckDB: SELECT count(id) - count(DISTINCT id) (the exact count, alone)",
                    [clock(lambda: distinct_count(path)) for _ in range(args.repeats)])
     rest_row = Row.of("kit: run_checks, the 9 checks other than unique(id) (one pass: failing-row bits to polars)",
-                      [clock(lambda: fused(checks[:1] + checks[2:], tgt)) for _ in range(args.repeats)])
+                      [clock(lambda: fused(checks[:1] + checks[2:], tgt), "rest") for _ in range(args.repeats)])
     rows += [unique_only, exact, rest_row]
 
     notes: list[str] = []
@@ -270,6 +284,11 @@ def run(args: argparse.Namespace) -> list[Result]:
         except BenchError as exc:
             notes.append(f"Great Expectations failed: {str(exc).splitlines()[-1][:300]}")
     path.unlink(missing_ok=True)
+    load_after = os.getloadavg()
+    notes.append(f"load average (1, 5, 15 min) at start {', '.join(f'{x:.2f}' for x in load_before)}, at end "
+                 f"{', '.join(f'{x:.2f}' for x in load_after)}; {os.cpu_count()} cores")
+    notes.append(f"CPU time (median, all threads of the process): 10 checks {_cpu('fused')}, 9 streaming checks "
+                 f"{_cpu('rest')}, unique(id) alone {_cpu('unique')}, bare scan {_cpu('bare')}")
 
     compared = (f"10 checks (not_null ×4, unique, accepted_values ×2, range ×2, row_count) over a {ROWS:,}-row "
                 "parquet file (id: a hashed, random-order UBIGINT key; 6 columns): the kit, separate queries, a "
@@ -283,7 +302,8 @@ def run(args: argparse.Namespace) -> list[Result]:
                ]),
         Result(f"9 streaming checks on {ROWS:,} rows vs bare scan", "the 9 checks other than unique(id), one "
                "pass, vs the same bare scan", [rest_row, bare_row], ratio(rest_row, bare_row),
-               "ratio 9 checks / bare scan", "<= 1.25", judge(ratio(rest_row, bare_row), 1.25)),
+               "ratio 9 checks / bare scan", "<= 1.25", judge(ratio(rest_row, bare_row), 1.25),
+               notes=[f"CPU time: 9 checks {_cpu('rest')} vs bare scan {_cpu('bare')}"]),
         Result(f"exact unique(id) on {ROWS:,} rows vs bare scan", "unique(id) alone (exact), vs the bare scan of "
                "every checked column", [unique_only, bare_row, exact], ratio(unique_only, bare_row),
                "ratio unique / bare scan", "<= 1.0", judge(ratio(unique_only, bare_row), 1.0),
