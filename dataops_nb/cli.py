@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from .errors import DataOpsError, NotebookTestsFailedError
+from .errors import DataOpsError, MonitorError, NotebookTestsFailedError
 
 
 @dataclass
@@ -312,12 +312,18 @@ def runs(ctx: click.Context, limit: int | None) -> None:
 @common
 @click.argument("run_id", required=False)
 @click.option("--notebook", "step", metavar="STEP", help="Print the executed notebook of STEP (nbformat JSON).")
+@click.option("--follow", is_flag=True,
+              help="While the run goes on: each running step's current cell, elapsed time and output tail, "
+                   "refreshed until the run ends (with --json: one JSON object a line).")
 @click.pass_context
-def show(ctx: click.Context, run_id: str | None, step: str | None) -> None:
+def show(ctx: click.Context, run_id: str | None, step: str | None, follow: bool) -> None:
     """One run: its steps, notebooks, datasets and errors (default: the latest)."""
     from . import service
 
     project = _project(ctx)
+    if follow:
+        _follow(ctx, project, run_id or service.latest_run_id(project))
+        return
     if step is not None:
         model = service.executed_notebook(project, run_id or service.latest_run_id(project), step)
         click.echo(json.dumps(model if _settings(ctx).json else model["content"], indent=1, default=str))
@@ -339,6 +345,35 @@ def show(ctx: click.Context, run_id: str | None, step: str | None) -> None:
             _table(d["datasets"], ["dataset", "version", "step", "rows", "status"])
 
     _emit(ctx, data, human)
+
+
+FOLLOW_EVERY_S = 1.0
+
+
+def _follow(ctx: click.Context, project: Any, run_id: str) -> None:
+    """Refresh `service.live_run` until the run is no longer running."""
+    import time
+
+    from . import service
+    from .console import RunFollower, live_lines
+
+    follower, last = RunFollower(), None
+    try:
+        while True:
+            data = service.live_run(project, run_id)
+            if _settings(ctx).json:
+                line = json.dumps(data, default=str)
+                if line != last:
+                    click.echo(line)
+                    last = line
+            else:
+                follower.show(live_lines(data), live_lines(data, times=False))
+            if data["status"] != "running":
+                break
+            time.sleep(FOLLOW_EVERY_S)
+    finally:
+        follower.close()
+    _settings(ctx).printed = True
 
 
 def _resume_link(run: dict[str, Any]) -> str:
@@ -1146,7 +1181,8 @@ def monitor_command(ctx: click.Context, grace: str) -> None:
             _say(f"  warning: {warning}")
 
     _emit(ctx, data, human)
-    service.raise_for_monitor(data)
+    if data["errors"]:
+        raise MonitorError(data["errors"])
 
 
 @cli.command("metrics")
@@ -1155,10 +1191,10 @@ def monitor_command(ctx: click.Context, grace: str) -> None:
               help="Write to FILE (atomically: for node_exporter's textfile collector) instead of stdout.")
 @click.pass_context
 def metrics_command(ctx: click.Context, output: Path | None) -> None:
-    """The project's Prometheus metrics in the text exposition format."""
+    """The project's Prometheus metrics in the text exposition format (every environment's, or --env's)."""
     from . import service
 
-    text, _ = service.metrics(_project(ctx))
+    text, _ = service.metrics(_project(ctx), env=_settings(ctx).env)
     if output is None:
         click.echo(text.decode(), nl=False)
         return

@@ -124,3 +124,54 @@ def stdout() -> Console:
 
     # piped output (CI logs, `| less`) is not cut to 80 columns
     return Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+
+def live_lines(run: dict[str, Any], *, times: bool = True) -> list[str]:
+    """A run as it goes (`service.live_run`), as plain lines: each running step's current cell,
+    elapsed times (unless not `times`) and the tail of its output; the other steps' status."""
+    lines = [f"run {run['run_id']}  {run['status']}  env {run['environment'] or '-'}"]
+    for step in run["steps"]:
+        live = step["live"]
+        if step["status"] != "running" or live is None:
+            took = f" ({step['duration_s']:.1f} s)" if step["duration_s"] is not None else ""
+            lines.append(f"  {step['step']}: {step['status']}{took}")
+            continue
+        where = f"cell {live['cell']}/{live['cells']}" if live["cell"] else "starting"
+        cell_time = f", this cell {live['cell_elapsed_s']:.1f} s" if live["cell_elapsed_s"] is not None else ""
+        step_time = f"{live['elapsed_s']:.1f} s, " if live["elapsed_s"] is not None else ""
+        if not times:
+            cell_time = step_time = ""
+        lines.append(f"  {step['step']}: running {step_time}{where}{cell_time}")
+        lines += [f"    > {line}" for line in (live["code"] or "").splitlines()]
+        lines += [f"    | {line}" for line in (live["output_tail"] or "").splitlines()]
+    return [plain(line) for line in lines]
+
+
+class RunFollower:
+    """Shows successive `live_lines` of a run: redrawn in place on a terminal, new lines only in a log."""
+
+    def __init__(self) -> None:
+        self._live: Live | None = None
+        self._shown: list[str] = []
+
+    def show(self, lines: list[str], key: list[str]) -> None:
+        """Show `lines`; in a log only when `key` (the lines without their ticking times) changed."""
+        if sys.stdout.isatty():
+            from rich.live import Live
+            from rich.text import Text
+
+            text = Text("\n".join(lines))
+            if self._live is None:
+                self._live = Live(text, console=stdout(), auto_refresh=False)
+                self._live.start()
+            self._live.update(text, refresh=True)
+            return
+        if key != self._shown:  # a log gets each new picture once, not one a second
+            sys.stdout.write("\n".join(lines) + "\n")
+            sys.stdout.flush()
+            self._shown = key
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None

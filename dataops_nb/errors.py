@@ -185,6 +185,17 @@ class FreshnessError(DataOpsError):
     exit_code = 1
 
 
+class MonitorError(DataOpsError):
+    """A monitoring sweep found something in error (exit 1, for cron and CI); `errors` names each."""
+
+    exit_code = 1
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(f"{len(errors)} problem(s) in error: {', '.join(errors[:20])}"
+                         + (" ..." if len(errors) > 20 else "") + ".")
+        self.errors = errors
+
+
 class LedgerError(DataOpsError):
     """The ledger cannot be opened or used as asked (newer schema, needs migrating, read-only)."""
 

@@ -3,24 +3,39 @@
 Every metric is named `dataops_*` with Prometheus' unit and type suffixes (`_seconds`, `_total`)
 and carries the pipeline's name. Label values are bounded by the spec and the ledger's
 vocabularies: pipeline, environment, step, dataset, status, severity; never a run id or a
-version. Each family is one aggregate query, however many datasets and runs the ledger holds.
+version. The `environment` label is one the spec declares or the default one (`prod`): runs in
+ad hoc environments (`--env pr-123`) count as `other`, and their datasets are not shown. Each
+family is one aggregate query, however many datasets and runs the ledger holds.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 # step durations: from a second to a day
 DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
-NO_ENV = "default"  # the label of runs without an environment
+OTHER_ENV = "other"  # the label of every environment the spec does not declare
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the text format, as Prometheus asks for it
 
 
-def _env(value: str | None) -> str:
-    return value or NO_ENV
+@dataclass(frozen=True)
+class Environments:
+    """The environment label's values: the spec's declared environments and its default one."""
+
+    default: str
+    declared: frozenset[str]
+
+    @classmethod
+    def of(cls, spec: Any) -> Environments:
+        return cls(spec.default_environment, frozenset([*spec.environments, spec.default_environment]))
+
+    def label(self, value: str | None) -> str:
+        """A run's environment as a label (runs recorded without one ran in the default)."""
+        name = value or self.default
+        return name if name in self.declared else OTHER_ENV
 
 
 def _timestamp(value: Any) -> float | None:
@@ -49,50 +64,83 @@ class Family:
 class Readings:
     """What the families are made of, read from the ledger in one go (kept while the ledger is unchanged)."""
 
-    runs: list[tuple[str, str, int]]
-    durations: list[Any]
-    published: list[tuple[str, int]]
+    runs: list[tuple[str, str, int]]  # environment label, status, count
+    durations: list[Any]  # DurationBuckets, environment as its label
+    published: list[tuple[str, str, int]]  # environment label, dataset, rows
     checks: list[tuple[str, str, int]]
     failures: dict[str, int]
-    newest: list[tuple[str, float]]  # dataset, Unix time of its newest data
+    newest: list[tuple[str, str, float]]  # environment, dataset, Unix time of its newest data
     thresholds: list[tuple[str, str, float]]
     last_success: list[tuple[str, float]]
 
+    def of(self, environment: str) -> Readings:
+        """Only the samples of one environment (what `dataops-nb metrics --env E` shows)."""
+        return Readings([r for r in self.runs if r[0] == environment],
+                        [d for d in self.durations if d.environment == environment],
+                        [p for p in self.published if p[0] == environment], self.checks, self.failures,
+                        [n for n in self.newest if n[0] == environment], self.thresholds,
+                        [s for s in self.last_success if s[0] == environment])
 
-_READ: dict[str, tuple[tuple[Any, ...], Readings]] = {}  # ledger URL -> (change token, readings)
+
+_READ: dict[tuple[str, Environments, str | None], tuple[tuple[Any, ...], Readings]] = {}  # -> (token, readings)
 
 
-def readings(project: Any) -> Readings:
-    """The ledger's aggregates; read again only when its change token moved (a scrape every 15 s of a
-    ledger that changes once an hour reads it once an hour)."""
-    from .monitor import freshness_age
-
+def readings(project: Any, environment: str | None = None) -> Readings:
+    """The ledger's aggregates (of one `environment`, or all); read again only when its change token
+    moved (a scrape every 15 s of a ledger that changes once an hour reads it once an hour)."""
     if not project.has_ledger():
         return Readings([], [], [], [], {}, [], [], [])
+    envs = Environments.of(project.spec)
     stats = project.ledger.stats
     token = stats.change_token()
-    cached = _READ.get(project.ledger_url)
-    if cached is not None and cached[0] == token:
-        return cached[1]
+    key = (project.ledger_url, envs, environment)
+    cached = _READ.get(key)
+    if cached is None or cached[0] != token:
+        found = _read(stats, envs)
+        cached = (token, found if environment is None else found.of(environment))
+        _READ[key] = cached
+    return cached[1]
+
+
+def _read(stats: Any, envs: Environments) -> Readings:
+    from .monitor import freshness_age
+
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
     newest, thresholds = [], []
-    for state in stats.datasets():
+    for state in stats.pointed():
         seconds, _ = freshness_age(state, epoch)  # its age at the epoch: minus its Unix time
-        if seconds is not None and state.version_id is not None:
-            newest.append((state.name, -seconds))
-        for threshold in ("warn_after", "error_after"):
-            if state.sla and state.sla.get(threshold) is not None:
-                thresholds.append((state.name, threshold, float(state.sla[threshold])))
-    last = [(env, stamp) for env, ended in stats.last_success() if (stamp := _timestamp(ended)) is not None]
-    found = Readings(stats.runs_by_status(), stats.step_durations(DURATION_BUCKETS), stats.rows_published(),
-                     stats.check_results(), dict(stats.open_failures()), newest, thresholds, last)
-    _READ[project.ledger_url] = (token, found)
-    return found
+        if seconds is not None and state.environment in envs.declared:
+            newest.append((state.environment, state.name, -seconds))
+        if state.environment == envs.default:  # the SLA is the spec's: once per dataset
+            for threshold in ("warn_after", "error_after"):
+                if state.sla and state.sla.get(threshold) is not None:
+                    thresholds.append((state.name, threshold, float(state.sla[threshold])))
+    runs: dict[tuple[str, str], int] = {}
+    for env, status, count in stats.runs_by_status():
+        runs[(envs.label(env), status)] = runs.get((envs.label(env), status), 0) + count
+    durations: dict[tuple[str, str], Any] = {}
+    for item in stats.step_durations(DURATION_BUCKETS):
+        label = envs.label(item.environment)
+        kept = durations.get((item.step, label))
+        durations[(item.step, label)] = replace(item, environment=label) if kept is None else replace(
+            kept, count=kept.count + item.count, total=kept.total + item.total,
+            cumulative=tuple(a + b for a, b in zip(kept.cumulative, item.cumulative)))
+    published: dict[tuple[str, str], int] = {}
+    for env, dataset, rows in stats.rows_published():
+        published[(envs.label(env), dataset)] = published.get((envs.label(env), dataset), 0) + rows
+    last: dict[str, float] = {}
+    for env, ended in stats.last_success():
+        if (stamp := _timestamp(ended)) is not None:
+            last[envs.label(env)] = max(stamp, last.get(envs.label(env), stamp))
+    return Readings([(env, status, n) for (env, status), n in sorted(runs.items())],
+                    [durations[key] for key in sorted(durations)],
+                    [(env, dataset, n) for (env, dataset), n in sorted(published.items())],
+                    stats.check_results(), dict(stats.open_failures()), newest, thresholds, sorted(last.items()))
 
 
-def families(project: Any, *, at: datetime | None = None) -> list[Family]:
+def families(project: Any, *, at: datetime | None = None, environment: str | None = None) -> list[Family]:
     """Every family, from the project's ledger (empty families when it has none); ages as of `at`."""
-    read = readings(project)
+    read = readings(project, environment)
     return [*lasting(read, project.spec.name), ages(read, project.spec.name, at)]
 
 
@@ -100,14 +148,14 @@ def lasting(read: Readings, pipeline: str) -> list[Family]:
     """The families that change only when the ledger does (all but the ages)."""
 
     runs = Family("dataops_runs", "counter", "Pipeline runs by environment and final status.",
-                  ("pipeline", "env", "status"))
+                  ("pipeline", "environment", "status"))
     for env, status, count in read.runs:
-        runs.add([pipeline, _env(env), status], count, "_total")
+        runs.add([pipeline, env, status], count, "_total")
 
     durations = Family("dataops_step_duration_seconds", "histogram", "Time each executed step run took.",
-                       ("pipeline", "env", "step", "le"))
+                       ("pipeline", "environment", "step", "le"))
     for item in read.durations:
-        labels = [pipeline, _env(item.environment), item.step]
+        labels = [pipeline, item.environment, item.step]
         for bound, count in zip(DURATION_BUCKETS, item.cumulative):
             durations.add([*labels, _number(bound)], count, "_bucket")
         durations.add([*labels, "+Inf"], item.count, "_bucket")
@@ -115,9 +163,9 @@ def lasting(read: Readings, pipeline: str) -> list[Family]:
         durations.add(labels, item.total, "_sum")
 
     published = Family("dataops_rows_published", "counter", "Rows of the versions that became current.",
-                       ("pipeline", "dataset"))
-    for dataset, rows in read.published:
-        published.add([pipeline, dataset], rows, "_total")
+                       ("pipeline", "environment", "dataset"))
+    for env, dataset, rows in read.published:
+        published.add([pipeline, env, dataset], rows, "_total")
 
     checks = Family("dataops_check_results", "counter", "Quality check results by status and severity.",
                     ("pipeline", "status", "severity"))
@@ -136,9 +184,9 @@ def lasting(read: Readings, pipeline: str) -> list[Family]:
         sla.add([pipeline, dataset, threshold], seconds)
 
     last = Family("dataops_last_successful_run_timestamp_seconds", "gauge",
-                  "When the newest successful run of each environment ended (Unix time).", ("pipeline", "env"))
+                  "When the newest successful run of each environment ended (Unix time).", ("pipeline", "environment"))
     for env, stamp in read.last_success:
-        last.add([pipeline, _env(env)], stamp)
+        last.add([pipeline, env], stamp)
     return [runs, durations, published, checks, failures, sla, last]
 
 
@@ -147,8 +195,8 @@ def ages(read: Readings, pipeline: str, at: datetime | None = None) -> Family:
     now = (at or datetime.now(timezone.utc)).timestamp()
     age = Family("dataops_dataset_freshness_age_seconds", "gauge",
                  "Age of each dataset's newest data (its SLA column's max, else its last publish).",
-                 ("pipeline", "dataset"))
-    age.samples = [("", (pipeline, dataset), round(now - stamp, 3)) for dataset, stamp in read.newest]
+                 ("pipeline", "environment", "dataset"))
+    age.samples = [("", (pipeline, env, dataset), round(now - stamp, 3)) for env, dataset, stamp in read.newest]
     return age
 
 
@@ -186,7 +234,8 @@ def render(found: list[Family]) -> str:
 
 
 _AGE = Family("dataops_dataset_freshness_age_seconds", "gauge",
-              "Age of each dataset's newest data (its SLA column's max, else its last publish).", ("pipeline", "dataset"))
+              "Age of each dataset's newest data (its SLA column's max, else its last publish).",
+              ("pipeline", "environment", "dataset"))
 
 
 @dataclass(frozen=True)
@@ -199,22 +248,22 @@ class _Written:
     ages: list[tuple[str, float]]  # (the sample's line without its value, Unix time of the newest data)
 
 
-_STATIC: dict[tuple[str, str], _Written] = {}  # (ledger URL, pipeline) -> what was written from its readings
+_STATIC: dict[tuple[str, str, str | None], _Written] = {}  # (ledger URL, pipeline, environment) -> what was written
 
 
-def exposition(project: Any) -> tuple[bytes, str]:
-    """The metrics in Prometheus' text format, and its content type.
+def exposition(project: Any, environment: str | None = None) -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format (of one `environment`, or all), and its content type.
 
     Only the ages change from one scrape to the next of an unchanged ledger: the rest is kept
     with the readings it was written from."""
-    read = readings(project)
+    read = readings(project, environment)
     pipeline = project.spec.name
-    key = (project.ledger_url if project.has_ledger() else "", pipeline)
+    key = (project.ledger_url if project.has_ledger() else "", pipeline, environment)
     kept = _STATIC.get(key)
     if kept is None or kept.read is not read:
         header = render([_AGE]).rstrip("\n")
-        ages_ = [(f'{_AGE.name}{{pipeline="{_escaped(pipeline)}",dataset="{_escaped(dataset)}"}} ', stamp)
-                 for dataset, stamp in read.newest]
+        ages_ = [((f'{_AGE.name}{{pipeline="{_escaped(pipeline)}",environment="{_escaped(env)}",'
+                   f'dataset="{_escaped(dataset)}"}} '), stamp) for env, dataset, stamp in read.newest]
         kept = _Written(read, (render(lasting(read, pipeline)) + header + "\n").encode(), ages_)
         _STATIC[key] = kept
     now = datetime.now(timezone.utc).timestamp()

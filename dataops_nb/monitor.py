@@ -15,30 +15,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import DataOpsError
 from .ledger.monitoring import MonitorState
-from .notify.alert import Alert
-from .notify.notifier import Notifier
 from .quality.builtin import DEFAULT_MIN_HISTORY, DEFAULT_SENSITIVITY, robust_score
+
+if TYPE_CHECKING:  # loaded only when a sweep has something to send: most sweeps find what the last one did
+    from .notify.alert import Alert
 
 PIPELINE = "pipeline"
 EVENT = {("freshness", "warn"): "freshness_warn", ("freshness", "error"): "freshness_error",
          ("volume", "warn"): "volume_anomaly", ("volume", "error"): "volume_anomaly",
          ("overdue", "warn"): "pipeline_overdue", ("overdue", "error"): "pipeline_overdue"}
 RANK = {"ok": 0, "warn": 1, "error": 2}
-
-
-class MonitorError(DataOpsError):
-    """A sweep that found something in error (exit 1, for cron and CI)."""
-
-    exit_code = 1
-
-    def __init__(self, errors: list[str]) -> None:
-        super().__init__(f"{len(errors)} problem(s) in error: {', '.join(errors[:20])}"
-                         + (" ..." if len(errors) > 20 else "") + ".")
-        self.errors = errors
 
 
 @dataclass(frozen=True)
@@ -64,8 +53,11 @@ def sweep(project: Any, *, environment: str | None = None, grace: float = 1800.0
 
     sync_spec(project)
     ledger = project.writable_ledger()
-    env_key = environment or ""
-    findings = [*_freshness(ledger, moment), *_volume(ledger), *_overdue(project, ledger, environment, grace, moment)]
+    chain = project.spec.environment_chain(environment)
+    default = chain[0] == project.spec.default_environment
+    env_key = "" if default else chain[0]  # the default environment's states are those kept before environments
+    findings = [*_freshness(ledger, chain, moment), *_volume(ledger, chain),
+                *_overdue(project, ledger, chain[0], default, grace, moment)]
     before = ledger.monitor.states(env_key)
     stamp = moment.isoformat(timespec="milliseconds")
     judged, changed, alerts = [], [], []
@@ -79,27 +71,36 @@ def sweep(project: Any, *, environment: str | None = None, grace: float = 1800.0
             changed.append(MonitorState(finding.kind, finding.subject, finding.status, stamp,
                                         {"message": finding.message}))
             if change in ("breach", "worse"):
-                alerts.append(_alert(project, finding, finding.status, environment))
+                alerts.append(_alert(project, finding, finding.status, chain[0]))
             elif change == "recovered":
-                alerts.append(_alert(project, finding, was, environment, recovered=True))
+                alerts.append(_alert(project, finding, was, chain[0], recovered=True))
         judged.append(finding)
     counts = {status: sum(1 for f in judged if f.status == status) for status in ("warn", "error")}
     sweep_id = ledger.monitor.record_sweep(env_key, changed, checked=len(judged), warn=counts["warn"],
                                            error=counts["error"], duration_s=time.perf_counter() - started)
-    notifier = Notifier(project, environment=environment, ledger=project.writable_ledger)
-    for alert in alerts:
-        notifier.deliver(alert)
+    deliveries: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    if alerts:
+        from .notify.notifier import Notifier
+
+        notifier = Notifier(project, environment=chain[0], ledger=project.writable_ledger)
+        for alert in alerts:
+            notifier.deliver(alert)
+        deliveries, warnings = [d.as_dict() for d in notifier.deliveries], notifier.warnings
     shown = [f for f in judged if f.status != "ok" or f.change]
     worst = max((f.status for f in judged), key=RANK.__getitem__, default="ok")
     return {
-        "sweep": sweep_id, "environment": environment, "at": stamp, "status": worst,
+        "sweep": sweep_id, "environment": chain[0], "at": stamp, "status": worst,
         "checked": len(judged), "warn": counts["warn"], "error": counts["error"], "changed": len(changed),
         "findings": [f.as_dict() for f in sorted(shown, key=lambda f: (-RANK[f.status], f.kind, f.subject))],
-        "notifications": [d.as_dict() for d in notifier.deliveries], "warnings": notifier.warnings,
+        "errors": [f"{f.kind} {f.subject}" for f in judged if f.status == "error"],
+        "notifications": deliveries, "warnings": warnings,
     }
 
 
 def _alert(project: Any, finding: Finding, status: str, environment: str | None, *, recovered: bool = False) -> Alert:
+    from .notify.alert import Alert
+
     dataset = None if finding.subject == PIPELINE else finding.subject
     return Alert(EVENT[(finding.kind, status)], project.spec.name, environment=environment, dataset=dataset,
                  detail=finding.message, recovered=recovered)
@@ -132,9 +133,9 @@ def freshness_age(state: Any, moment: datetime) -> tuple[float | None, str]:
     return (None if newest is None else (moment - newest).total_seconds()), measured
 
 
-def _freshness(ledger: Any, moment: datetime) -> list[Finding]:
+def _freshness(ledger: Any, chain: list[str], moment: datetime) -> list[Finding]:
     found = []
-    for state in ledger.stats.datasets():
+    for state in ledger.stats.datasets(chain):
         sla = state.sla or {}
         warn_after, error_after = sla.get("warn_after"), sla.get("error_after")
         if warn_after is None and error_after is None:
@@ -155,9 +156,9 @@ def _freshness(ledger: Any, moment: datetime) -> list[Finding]:
     return found
 
 
-def _volume(ledger: Any) -> list[Finding]:
+def _volume(ledger: Any, chain: list[str]) -> list[Finding]:
     found = []
-    for dataset, counts in ledger.stats.row_history(2 * DEFAULT_MIN_HISTORY + 1).items():
+    for dataset, counts in ledger.stats.row_history(2 * DEFAULT_MIN_HISTORY + 1, chain).items():
         *history, current = counts
         if len(history) < DEFAULT_MIN_HISTORY:
             continue
@@ -170,7 +171,8 @@ def _volume(ledger: Any) -> list[Finding]:
     return found
 
 
-def _overdue(project: Any, ledger: Any, environment: str | None, grace: float, moment: datetime) -> list[Finding]:
+def _overdue(project: Any, ledger: Any, environment: str, default: bool, grace: float,
+             moment: datetime) -> list[Finding]:
     schedule = project.spec.schedule
     if not schedule:
         return []
@@ -181,7 +183,7 @@ def _overdue(project: Any, ledger: Any, environment: str | None, grace: float, m
     if expected is None:
         return []
     expected = expected.replace(tzinfo=timezone.utc)
-    last = ledger.stats.last_runs(environment)
+    last = ledger.stats.last_runs(environment, default=default)
     success, running = _moment(last["success"]), _moment(last["running"])
     if (success and success >= expected) or (running and running >= expected):
         return [Finding("overdue", PIPELINE, "ok", f"ran since {expected.isoformat()} ({schedule})",

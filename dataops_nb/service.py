@@ -195,6 +195,34 @@ def show_run(project: Project, run_id: str, *, user: str | None = None) -> dict[
     return result
 
 
+def live_run(project: Project, run_id: str | None = None, *, user: str | None = None) -> dict[str, Any]:
+    """A run as it goes (default: the latest): each step's status and, for a running step, the cell
+    it is executing, since when, and the tail of its output, read from the notebook the step saves
+    cell by cell. The tail is shown as the step's error is: PII values masked unless `user` may see
+    them, withheld from a user who may not read what the step used."""
+    from .access import may_read_step
+    from .metadata.pii import WITHHELD, step_error
+    from .runner.live import live_state
+
+    run = show_run(project, run_id or latest_run_id(project), user=user)
+    steps = []
+    for step in run["steps"]:
+        state = None
+        if step["status"] == "running" and step["output_notebook"]:
+            found = live_state(project.root / step["output_notebook"])
+            if found is not None:
+                state = found.as_dict()
+                tail = state["output_tail"]
+                if tail and not may_read_step(project, user, run["run_id"], step["name"]):
+                    tail = WITHHELD
+                state["output_tail"] = step_error(project, user, run["run_id"], step["name"], tail) or ""
+        steps.append({"step": step["name"], "status": step["status"], "attempt": step["attempt"],
+                      "started_at": step["started_at"], "duration_s": step["duration_s"],
+                      "notebook": step["output_notebook"], "error": step["error"], "live": state})
+    return {"run_id": run["run_id"], "status": run["status"], "started_at": run["started_at"],
+            "ended_at": run["ended_at"], "environment": run["environment"], "steps": steps}
+
+
 def report(project: Project, run_id: str | None = None, output: Path | None = None,
            user: str | None = None) -> dict[str, Any]:
     """One run as a single HTML file (default: .dataops/reports/RUN_ID.html): rows only of what
@@ -1090,25 +1118,19 @@ def monitor(project: Project, *, env: str | None = None, grace: float = 1800.0) 
     """One monitoring sweep: freshness, volume anomalies, an overdue schedule; recorded and notified."""
     from .monitor import sweep
 
-    if env is not None:
-        project.spec.environment(env)
+    if env is not None and env != project.spec.default_environment:
+        project.spec.environment(env)  # a declared one (or the default): an unknown name is a typo
     return sweep(project, environment=env, grace=grace)
 
 
-def raise_for_monitor(result: dict[str, Any]) -> None:
-    """A sweep that found anything in error fails (exit 1, for cron), after its result was shown."""
-    from .monitor import MonitorError
-
-    errors = [f"{f['kind']} {f['subject']}" for f in result["findings"] if f["status"] == "error"]
-    if errors:
-        raise MonitorError(errors)
-
-
-def metrics(project: Project) -> tuple[bytes, str]:
-    """The project's Prometheus metrics (text format) and their content type."""
+def metrics(project: Project, *, env: str | None = None) -> tuple[bytes, str]:
+    """The project's Prometheus metrics (text format) and their content type: every environment's,
+    or only `env`'s (one the spec declares, or the default)."""
     from .metrics import exposition
 
-    return exposition(project)
+    if env is not None and env != project.spec.default_environment:
+        project.spec.environment(env)
+    return exposition(project, env)
 
 
 def cancel_run(project: Project, run_id: str | None = None, *, user: str | None = None, grace: float = 10.0,

@@ -11,18 +11,20 @@ from dataops_nb.ledger import VersionRecord, now
 
 
 def publish(ledger: Any, dataset: str, run_id: str, *, rows: int, newest: datetime | None = None,
-            freshness: dict[str, Any] | None = None, owner: str | None = None, step: str = "make") -> str:
-    """Stage and promote one version of `dataset` (its `ts` column's max is `newest`)."""
+            freshness: dict[str, Any] | None = None, owner: str | None = None, step: str = "make",
+            environment: str | None = None) -> str:
+    """Stage and promote one version of `dataset` (its `ts` column's max is `newest`), current in
+    `environment` (default: the default one)."""
     version_id = f"{dataset}@{run_id}"
     profile = [{"name": "ts", "type": "TIMESTAMP", "null_count": 0, "approx_distinct": rows,
                 "min": None, "max": None if newest is None else newest.strftime("%Y-%m-%d %H:%M:%S")}]
     record = VersionRecord(version_id=version_id, dataset=dataset, run_id=run_id, step=step,
                            path=f"data/{dataset}/{run_id}.parquet", rows=rows, bytes=rows * 8,
                            schema=[{"name": "ts", "type": "TIMESTAMP"}], status="staged", created_at=now(),
-                           profile=profile, pii={})
+                           profile=profile, pii={}, environment=environment or "prod")
     with ledger.transaction():
         ledger.versions.stage(record, [], owner=owner, freshness=freshness, in_spec=True)
-        ledger.versions.transition([version_id], "current")
+        ledger.versions.transition([version_id], "current", environment=environment)
     return version_id
 
 

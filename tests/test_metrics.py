@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from dataops_nb.project import Project
 
 from .metrics_data import fill
-from .seed import run_id
+from .seed import publish, run_id
 
 SPEC = "name: shop\nsteps: []\n"
 
@@ -45,29 +46,58 @@ def test_metrics_of_a_ledger(project, ledger_backend):
     found = check_exposition(project.cli("metrics", check=0).stdout)
 
     runs = samples(found["dataops_runs"], "dataops_runs_total")
-    assert runs == {(("env", "dev"), ("pipeline", "shop"), ("status", "failed")): 1.0,
-                    (("env", "prod"), ("pipeline", "shop"), ("status", "success")): 2.0}
+    assert runs == {(("environment", "other"), ("pipeline", "shop"), ("status", "failed")): 1.0,
+                    (("environment", "prod"), ("pipeline", "shop"), ("status", "success")): 2.0}
     buckets = {dict(k)["le"]: v for k, v in samples(found["dataops_step_duration_seconds"],
                                                     "dataops_step_duration_seconds_bucket").items()
-               if dict(k)["env"] == "prod"}
+               if dict(k)["environment"] == "prod"}
     assert buckets["1.0"] == 0 and buckets["5.0"] == 1 and buckets["60.0"] == 2 and buckets["+Inf"] == 2
     durations = samples(found["dataops_step_duration_seconds"], "dataops_step_duration_seconds_sum")
-    assert durations[(("env", "prod"), ("pipeline", "shop"), ("step", "make"))] == 42.5
+    assert durations[(("environment", "prod"), ("pipeline", "shop"), ("step", "make"))] == 42.5
     assert all(dict(k)["step"] == "make" for k in durations)  # a skipped step did not run
     rows = samples(found["dataops_rows_published"], "dataops_rows_published_total")
-    assert rows == {(("dataset", "raw.customers"), ("pipeline", "shop")): 50.0,
-                    (("dataset", "raw.orders"), ("pipeline", "shop")): 2200.0}
+    assert rows == {(("dataset", "raw.customers"), ("environment", "prod"), ("pipeline", "shop")): 50.0,
+                    (("dataset", "raw.orders"), ("environment", "prod"), ("pipeline", "shop")): 2200.0}
     checks = samples(found["dataops_check_results"], "dataops_check_results_total")
     assert checks[(("pipeline", "shop"), ("severity", "error"), ("status", "error"))] == 1.0
     assert checks[(("pipeline", "shop"), ("severity", "warn"), ("status", "warn"))] == 1.0
     assert samples(found["dataops_open_failures"]) == {(("pipeline", "shop"), ("status", "error")): 1.0,
                                                        (("pipeline", "shop"), ("status", "warn")): 1.0}
     ages = samples(found["dataops_dataset_freshness_age_seconds"])
-    assert 3500 < ages[(("dataset", "raw.orders"), ("pipeline", "shop"))] < 3700  # the SLA column's max: 1 h ago
+    assert 3500 < ages[(("dataset", "raw.orders"), ("environment", "prod"), ("pipeline", "shop"))] < 3700  # 1 h ago
     thresholds = samples(found["dataops_dataset_freshness_threshold_seconds"])
     assert thresholds[(("dataset", "raw.orders"), ("pipeline", "shop"), ("threshold", "error_after"))] == 604800.0
     last = samples(found["dataops_last_successful_run_timestamp_seconds"])
-    assert list(last) == [(("env", "prod"), ("pipeline", "shop"))]
+    assert list(last) == [(("environment", "prod"), ("pipeline", "shop"))]
+
+
+def test_metrics_by_environment_bounded_to_the_declared_ones(project):
+    """Each declared environment (and the default) is a label value with its own datasets' ages;
+    an ad hoc one counts as `other`; --env shows one environment; an unknown --env is a typo."""
+    project.spec("name: shop\nenvironments: {dev: {}}\nsteps: []\n")
+    ledger = Project(project.root).writable_ledger()
+    fill(ledger)
+    now = datetime.now(timezone.utc)
+    sla = {"column": "ts", "warn_after": 86400.0, "error_after": 604800.0}
+    publish(ledger, "raw.orders", run_id(7), rows=10, newest=now - timedelta(days=3), environment="dev", freshness=sla)
+    publish(ledger, "raw.orders", run_id(8), rows=10, newest=now, environment="pr-17", freshness=sla)
+    ledger.runs.open(run_id(9), environment="pr-17")
+    ledger.runs.end(run_id(9), "success")
+    found = check_exposition(project.cli("metrics", check=0).stdout)
+    runs = samples(found["dataops_runs"], "dataops_runs_total")
+    assert {(dict(k)["environment"], dict(k)["status"]): v for k, v in runs.items()} == {
+        ("dev", "failed"): 1.0, ("prod", "success"): 2.0, ("other", "success"): 1.0}
+    ages = {(dict(k)["environment"], dict(k)["dataset"]): v
+            for k, v in samples(found["dataops_dataset_freshness_age_seconds"]).items()}
+    assert set(ages) == {("prod", "raw.orders"), ("dev", "raw.orders")}  # pr-17 is no label value
+    assert 3 * 86400 - 60 < ages[("dev", "raw.orders")] < 3 * 86400 + 60 and ages[("prod", "raw.orders")] < 3700
+
+    dev = check_exposition(project.cli("metrics", "--env", "dev", check=0).stdout)
+    assert {dict(k)["environment"] for f in dev.values() for k in samples(f) if "environment" in dict(k)} == {"dev"}
+    assert samples(dev["dataops_runs"], "dataops_runs_total") == {
+        (("environment", "dev"), ("pipeline", "shop"), ("status", "failed")): 1.0}
+    unknown = project.cli("metrics", "--env", "deev", check=2)
+    assert "Unknown environment 'deev' (did you mean 'dev'?)" in unknown.stderr
 
 
 def test_metrics_to_a_file_for_the_textfile_collector(project):

@@ -54,9 +54,10 @@ def test_monitor_notifies_once_per_breach_and_on_recovery(project, ledger_backen
         assert "no successful run yet" in found[("overdue", "pipeline")]["message"]
         assert {f["change"] for f in first["findings"]} == {"breach"}
         assert sorted(sink.titles()) == [
-            "[watched] data is stale: raw.events", "[watched] pipeline overdue", "[watched] row count anomaly: raw.volume",
+            "[watched (prod)] data is stale: raw.events", "[watched (prod)] pipeline overdue",
+            "[watched (prod)] row count anomaly: raw.volume",
         ]  # one message each: the owner's channel and the rule's channel are the same one
-        stale = next(m for m in sink.received if m["title"] == "[watched] data is stale: raw.events")
+        stale = next(m for m in sink.received if m["title"] == "[watched (prod)] data is stale: raw.events")
         assert "dataset: raw.events" in stale["message"] and "10.0 d old (max(ts))" in stale["message"]
 
         again = _monitor(project, sink, check=1)  # nothing changed: nothing sent
@@ -69,8 +70,8 @@ def test_monitor_notifies_once_per_breach_and_on_recovery(project, ledger_backen
     assert recovered["status"] == "warn"  # the volume anomaly is still there, and only a warning
     assert {(f["kind"], f["change"]) for f in recovered["findings"]} == {
         ("freshness", "recovered"), ("overdue", "recovered"), ("volume", None)}
-    assert sorted(sink.titles()[3:]) == ["[watched] recovered: data is stale: raw.events",
-                                         "[watched] recovered: pipeline overdue"]
+    assert sorted(sink.titles()[3:]) == ["[watched (prod)] recovered: data is stale: raw.events",
+                                         "[watched (prod)] recovered: pipeline overdue"]
     assert all(m["type"] == "success" for m in sink.received[3:])
     sweeps = project.ledger_rows("select checked, warn, error, changed from monitor_sweeps order by id")
     assert sweeps == [(3, 1, 2, 3), (3, 1, 2, 0), (3, 1, 0, 2)]
@@ -87,3 +88,20 @@ def test_monitor_by_environment_and_its_bad_input(project):
         assert "Unknown environment 'tset' (did you mean 'test'?)" in unknown.stderr
         bad = project.cli("monitor", "--grace", "soon", check=2)
         assert "--grace" in bad.stderr and "'soon' is not a duration" in bad.stderr
+
+        # each environment judges its own current versions (and its base's for what it does not build)
+        ledger = Project(project.root).writable_ledger()
+        now = datetime.now(timezone.utc)
+        publish(ledger, "raw.events", run_id(1), rows=5, newest=now, freshness=SLA, owner="data-eng")
+        publish(ledger, "raw.events", run_id(2), rows=5, newest=now - timedelta(days=9), freshness=SLA,
+                owner="data-eng", environment="test")
+        publish(ledger, "raw.base", run_id(3), rows=5, newest=now - timedelta(days=2), freshness=SLA)
+        ledger.runs.open(run_id(4), environment="prod")
+        ledger.runs.end(run_id(4), "success")
+        prod = _monitor(project, sink, check=0)
+        test = _monitor(project, sink, "--env", "test", check=1)
+    assert prod["environment"] == "prod"
+    assert {(f["subject"], f["status"]) for f in prod["findings"]} == {("raw.base", "warn")}
+    assert {(f["subject"], f["status"]) for f in test["findings"]} == {
+        ("raw.events", "error"), ("raw.base", "warn"), ("pipeline", "error")}  # no run of its own in test
+    assert "[watched (test)] data is stale: raw.events" in sink.titles()

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .db import Database
+from .db import Database, placeholders
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class DatasetState:
     rows: int | None
     published_at: str | None  # promotion time (creation when never promoted)
     newest_value: str | None  # max of the SLA's column in the current version's profile
+    environment: str | None = None  # whose pointer names the version (None: no environment has one)
 
 
 @dataclass(frozen=True)
@@ -40,19 +41,41 @@ class StatsRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def datasets(self) -> list[DatasetState]:
-        """Every catalogued dataset with its SLA, current version and the newest value of the SLA's column."""
+    def datasets(self, environments: Sequence[str]) -> list[DatasetState]:
+        """Every catalogued dataset with its SLA, its current version in the first of `environments`
+        that points at one (an environment, then its base), and the newest value of the SLA's column."""
+        chain = list(environments)
+        return self._states(f"p.environment IN ({placeholders(len(chain))})", chain, chain)
+
+    def pointed(self) -> list[DatasetState]:
+        """Every environment's own current version of every dataset that has an SLA (for the metrics)."""
+        return self._states("d.freshness IS NOT NULL", [], None)
+
+    def _states(self, where: str, params: Sequence[str], chain: list[str] | None) -> list[DatasetState]:
         rows = self.db.query(
-            "SELECT d.name, d.owner, d.freshness, v.version_id, v.rows, coalesce(v.promoted_at, v.created_at) AS at "
-            "FROM datasets d LEFT JOIN dataset_versions v ON v.dataset = d.name AND v.status = 'current' "
-            "ORDER BY d.name"
+            "SELECT d.name, d.owner, d.freshness, p.environment, v.version_id, v.rows, "
+            "coalesce(v.promoted_at, v.created_at) AS at FROM datasets d "
+            f"LEFT JOIN current_versions p ON p.dataset = d.name AND {where} "
+            "LEFT JOIN dataset_versions v ON v.version_id = p.version_id ORDER BY d.name",
+            tuple(params),
         )
+        if chain is not None:  # the first environment of the chain that points at the dataset
+            rank = {env: index for index, env in enumerate(chain)}
+            first: dict[str, Any] = {}
+            for r in rows:
+                kept = first.get(r["name"])
+                if kept is None or (r["environment"] is not None and
+                                    (kept["environment"] is None or rank[r["environment"]] < rank[kept["environment"]])):
+                    first[r["name"]] = r
+            rows = list(first.values())
+        else:
+            rows = [r for r in rows if r["environment"] is not None]
         newest = {
             (r["version_id"], r["column_name"]): _decoded(r["max_value"])
             for r in self.db.query(
-                "SELECT p.version_id, p.column_name, p.max_value FROM column_profiles p "
-                "JOIN dataset_versions v ON v.version_id = p.version_id AND v.status = 'current' "
-                "JOIN datasets d ON d.name = v.dataset WHERE d.freshness IS NOT NULL"
+                "SELECT DISTINCT p.version_id, p.column_name, p.max_value FROM column_profiles p "
+                "JOIN current_versions c ON c.version_id = p.version_id "
+                "JOIN datasets d ON d.name = c.dataset WHERE d.freshness IS NOT NULL"
             )
         }
         result = []
@@ -65,29 +88,35 @@ class StatsRepository:
             column = (sla or {}).get("column")
             result.append(DatasetState(
                 r["name"], r["owner"], sla, r["version_id"], r["rows"], r["at"],
-                newest.get((r["version_id"], column)) if column else None,
+                newest.get((r["version_id"], column)) if column else None, r["environment"],
             ))
         return result
 
-    def row_history(self, depth: int) -> dict[str, list[int]]:
-        """Row counts of each dataset's last `depth` good versions (current, superseded), oldest first.
+    def row_history(self, depth: int, environments: Sequence[str]) -> dict[str, list[int]]:
+        """Row counts of each dataset's last `depth` good versions (current, superseded) built in one of
+        `environments`, oldest first.
 
         One ordered scan, trimmed here: a window function ranking the versions of each dataset
         costs SQLite about eight times as much."""
+        chain = list(environments)
         rows = self.db.query(
             "SELECT dataset, rows FROM dataset_versions WHERE status IN ('current', 'superseded') "
-            "AND rows IS NOT NULL ORDER BY dataset, created_at, version_id"
+            f"AND rows IS NOT NULL AND environment IN ({placeholders(len(chain))}) "
+            "ORDER BY dataset, created_at, version_id",
+            tuple(chain),
         )
         history: dict[str, list[int]] = {}
         for dataset, count in rows:  # by position: a row's lookup by name costs more than the scan
             history.setdefault(dataset, []).append(int(count))
         return {name: counts[-depth:] for name, counts in history.items()}
 
-    def last_runs(self, environment: str | None) -> dict[str, str | None]:
-        """Start time of the environment's newest run that succeeded, and of one still running."""
+    def last_runs(self, environment: str, *, default: bool = False) -> dict[str, str | None]:
+        """Start time of the environment's newest run that succeeded, and of one still running (for the
+        `default` environment, runs recorded without one too)."""
         rows = self.db.query(
-            "SELECT status, max(started_at) AS at FROM runs WHERE environment IS NOT DISTINCT FROM ? "
-            "AND status IN ('success', 'running') GROUP BY status",
+            "SELECT status, max(started_at) AS at FROM runs WHERE "
+            + ("(environment = ? OR environment IS NULL)" if default else "environment = ?")
+            + " AND status IN ('success', 'running') GROUP BY status",
             (environment,),
         )
         found: dict[str, str | None] = {"success": None, "running": None}
@@ -141,13 +170,13 @@ class StatsRepository:
             for r in rows
         ]
 
-    def rows_published(self) -> list[tuple[str, int]]:
-        """Rows of every version that became current, per dataset."""
+    def rows_published(self) -> list[tuple[str, str, int]]:
+        """Rows of every version that became current, per environment that built it and dataset."""
         rows = self.db.query(
-            "SELECT dataset, sum(rows) AS n FROM dataset_versions WHERE promoted_at IS NOT NULL AND rows IS NOT NULL "
-            "GROUP BY dataset ORDER BY dataset"
+            "SELECT coalesce(environment, '') AS env, dataset, sum(rows) AS n FROM dataset_versions "
+            "WHERE promoted_at IS NOT NULL AND rows IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2"
         )
-        return [(r["dataset"], int(r["n"] or 0)) for r in rows]
+        return [(r["env"], r["dataset"], int(r["n"] or 0)) for r in rows]
 
     def check_results(self) -> list[tuple[str, str, int]]:
         rows = self.db.query(

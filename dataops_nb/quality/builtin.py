@@ -4,7 +4,6 @@ row_count, freshness, schema, sql, volume_anomaly and null_rate_anomaly."""
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -360,10 +359,17 @@ class Sql(CheckKind):
         return f"WITH {THIS} AS (SELECT * FROM {source(path)}) SELECT * FROM ({self.query(check)}) LIMIT {int(limit)}"
 
 
+def _median(ordered: list[float]) -> float:
+    """The median of a sorted, non-empty list (statistics.median without its checks: a monitoring
+    sweep scores every dataset)."""
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def robust_score(measured: float, history: list[float]) -> tuple[float, float]:
     """How far `measured` lies from the median of `history`, in robust standard deviations (MAD); and the median."""
-    median = statistics.median(history)
-    mad = statistics.median(abs(x - median) for x in history)
+    median = _median(sorted(history))
+    mad = _median(sorted([abs(x - median) for x in history]))
     scale = 1.4826 * mad if mad else max(abs(median) * 0.01, 1e-9)
     return abs(measured - median) / scale, median
 

@@ -19,6 +19,8 @@ from ..ledger import now
 from ..notebooks import inject_parameters, write
 from ..secrets import Redactor
 from ..store import CONTEXT_ENV
+from .live import ADDED_CELLS, LiveNotebook
+from .live import client as live_client
 
 if TYPE_CHECKING:  # asyncio and the kernels load only when a step executes
     import asyncio
@@ -64,7 +66,6 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     import asyncio
 
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, DeadKernelError
     from nbformat.reader import reads
 
@@ -78,8 +79,10 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     # schema validation, which only logs and costs ~0.2 s on first use
     source = nbformat.convert(reads(Path(task.notebook).read_text(encoding="utf-8")), 4)
     nb = nbformat.from_dict(inject_parameters(source, task.parameters))
+    redactor = Redactor.from_env(task.run_secret_envs or task.secret_envs)
     status, error = "success", None
     kernel: Kernel | None = None
+    live: LiveNotebook | None = None
     timer: asyncio.TimerHandle | None = None
     expired = asyncio.Event()
     started, clock = now(), time.perf_counter()
@@ -93,10 +96,11 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
                 f"import os; os.chdir({workdir!r}); os.environ[{CONTEXT_ENV!r}] = {task.context_path!r}"
             )
         await kernel.receive_secrets({env: os.environ[env] for env in task.secret_envs if env in os.environ})
-        client = NotebookClient(
-            nb, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
-            resources={"metadata": {"path": workdir}},
-        )
+        live = LiveNotebook(nb, Path(task.output), redactor, {
+            "run_id": task.run_id, "step": task.step, "attempt": task.attempt, "parameters": task.parameters,
+            "started_at": started})
+        client = live_client(nb, live, km=kernel.km, kc=kernel.kc, timeout=None, record_timing=True,
+                             resources={"metadata": {"path": workdir}})
         if task.timeout:
             timer = asyncio.get_running_loop().call_later(task.timeout, _expire, kernel, expired)
         await client.async_execute()
@@ -109,12 +113,13 @@ async def run_step(pool: KernelPool, task: StepTask) -> StepOutcome:
     finally:
         if timer is not None:
             timer.cancel()
+        if live is not None:
+            live.close()
         if kernel is not None:
             await pool.release(kernel)
     if expired.is_set():
         status, error = "timed_out", f"timed out after {task.timeout:g} s"
     duration = round(time.perf_counter() - clock, 3)
-    redactor = Redactor.from_env(task.run_secret_envs or task.secret_envs)
     nb.metadata["dataops"] = {
         "run_id": task.run_id, "step": task.step, "attempt": task.attempt, "parameters": task.parameters,
         "started_at": started, "duration_s": duration, "status": status,
@@ -146,7 +151,6 @@ def _expire(kernel: Kernel, expired: asyncio.Event) -> None:
     kernel.kill()
 
 
-_ADDED_CELLS = {"injected-parameters", "dataops-error"}  # cells the run adds: not in the source notebook
 _CELL_LINE = re.compile(r"Cell In\[\d+\], line (\d+)")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -158,7 +162,7 @@ def _cell_error(nb: Any, exc: Any) -> str:
 
     for index, cell in enumerate(nb.cells):
         if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
-            source = 1 + sum(not _ADDED_CELLS & set(c.get("metadata", {}).get("tags", [])) for c in nb.cells[:index])
+            source = 1 + sum(not ADDED_CELLS & set(c.get("metadata", {}).get("tags", [])) for c in nb.cells[:index])
             trace = getattr(exc, "traceback", None) or ""
             lines = _CELL_LINE.findall(_ANSI.sub("", trace if isinstance(trace, str) else "\n".join(trace)))
             banner = nbformat.v4.new_markdown_cell(

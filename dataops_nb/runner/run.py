@@ -443,7 +443,9 @@ class Runner:
             "pii": {ds: sorted(meta.pii_columns) for ds, meta in self.project.spec.datasets.items()
                     if meta.pii_columns},
         }
-        self.ledger.set_step(run_id, name, status="running", attempt=attempt)
+        # the notebook is saved cell by cell while the step runs: open it (and follow it) mid-run
+        self.ledger.set_step(run_id, name, status="running", attempt=attempt, started_at=now(),
+                             output_notebook=self.project.relative(run_dir / f"{name}.ipynb"))
         self._emit("step_started", step=name, attempt=attempt)
         return StepTask(
             run_id=run_id,

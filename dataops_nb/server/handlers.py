@@ -213,6 +213,14 @@ class RunHandler(DataOpsHandler):
         await self.answer(lambda project: models.Run(**service.show_run(project, run_id, user=self.user)))
 
 
+class LiveRunHandler(DataOpsHandler):
+    """GET: a run as it goes: each running step's current cell, elapsed time and output tail."""
+
+    @tornado.web.authenticated
+    async def get(self, run_id: str) -> None:
+        await self.answer(lambda project: models.LiveRun(**service.live_run(project, run_id, user=self.user)))
+
+
 class CancelRunHandler(DataOpsHandler):
     """POST: stop a run (the sidebar's Cancel): answers once the request is made, not when it has ended."""
 
@@ -325,7 +333,7 @@ class MetricsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         def metrics(project: Project) -> tuple[bytes, str]:
-            return service.metrics(project)
+            return service.metrics(project, env=self.query(models.EnvQuery).env)
 
         await self.answer(metrics, render=self._exposition)
 
@@ -346,6 +354,7 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (rf"runs/({NAME})", RunHandler),
     (rf"runs/({NAME})/notebooks/({NAME})", ExecutedNotebookHandler),
     (rf"runs/({NAME})/cancel", CancelRunHandler),
+    (rf"runs/({NAME})/live", LiveRunHandler),
     ("catalog", CatalogHandler),
     (rf"catalog/({NAME})", DatasetHandler),
     (rf"lineage/({NAME})", LineageHandler),

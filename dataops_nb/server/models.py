@@ -287,3 +287,40 @@ class Record(BaseModel):
     """One plain record (a run, a dataset page, a lineage graph, a decision)."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class LiveCell(BaseModel):
+    """What a running step's notebook shows: its current cell (numbered as in the source notebook),
+    since when, and the tail of its output (PII masked as in step errors)."""
+
+    cell: int | None
+    cells: int
+    code: str  # the current cell's first lines
+    cell_started_at: str | None
+    cell_elapsed_s: float | None
+    started_at: str | None
+    elapsed_s: float | None
+    output_tail: str
+    saved_at: str | None
+
+
+class LiveStep(BaseModel):
+    step: str
+    status: str
+    attempt: int | None
+    started_at: str | None
+    duration_s: float | None
+    notebook: str | None  # the executed notebook, saved cell by cell while it runs
+    error: str | None
+    live: LiveCell | None  # while the step runs
+
+
+class LiveRun(BaseModel):
+    """GET runs/RUN/live: a run as it goes (poll it until `status` is no longer running)."""
+
+    run_id: str
+    status: str
+    started_at: str
+    ended_at: str | None
+    environment: str | None
+    steps: list[LiveStep]

@@ -24,6 +24,7 @@ RESPONSES: list[type[BaseModel]] = [
     models.Settings, models.RunStarted, models.StepRun, models.StepOutcome, models.PipelineStep, models.Pipeline,
     models.Run, models.RunList, models.Hit, models.HitList, models.Template, models.TemplateList, models.Failure,
     models.Quarantined, models.Reviews, models.Decided, models.StepCreated,
+    models.LiveCell, models.LiveStep, models.LiveRun,
 ]
 TARGET = Path(__file__).resolve().parents[2] / "jupyter_extension" / "src" / "models.ts"
 HEADER = (

@@ -57,6 +57,40 @@ export interface IHitList {
   items: IHit[];
 }
 
+/** What a running step's notebook shows: its current cell (numbered as in the source notebook), since when, and the tail of its output (PII masked as in step errors). */
+export interface ILiveCell {
+  cell: number | null;
+  cells: number;
+  code: string;
+  cell_started_at: string | null;
+  cell_elapsed_s: number | null;
+  started_at: string | null;
+  elapsed_s: number | null;
+  output_tail: string;
+  saved_at: string | null;
+}
+
+/** GET runs/RUN/live: a run as it goes (poll it until `status` is no longer running). */
+export interface ILiveRun {
+  run_id: string;
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  environment: string | null;
+  steps: ILiveStep[];
+}
+
+export interface ILiveStep {
+  step: string;
+  status: string;
+  attempt: number | null;
+  started_at: string | null;
+  duration_s: number | null;
+  notebook: string | null;
+  error: string | null;
+  live: ILiveCell | null;
+}
+
 export interface INewStep {
   name: string;
   template: string;

@@ -20,7 +20,7 @@ async def test_metrics_are_served_to_a_token_holder(jp_fetch, api_project, jp_ba
     assert response.headers["Content-Type"].startswith("text/plain; version=")
     families = {f.name: f for f in text_string_to_metric_families(response.body.decode())}
     runs = {tuple(sorted(s.labels.items())): s.value for s in families["dataops_runs"].samples}
-    assert runs[(("env", "prod"), ("pipeline", "twosteps"), ("status", "success"))] == 2.0
+    assert runs[(("environment", "prod"), ("pipeline", "twosteps"), ("status", "success"))] == 2.0
 
     with pytest.raises(HTTPClientError) as refused:
         await http_server_client.fetch(f"{jp_base_url}dataops/metrics")
