@@ -5,7 +5,7 @@
     python bench/run_all.py --only quality --only cli
 
 Each module also runs alone (python bench/runner.py, store_bench.py, quality.py,
-cli_bench.py, ui.py, catalog.py) and then rewrites only its own section of RESULTS.md.
+cli_bench.py, ui.py, catalog.py, ci_bench.py) and then rewrites only its own section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from common import PY, RESULTS, STATUS, arguments, clean_work, forget_sections, 
 MODULES = {"runner": runner, "store": store_bench, "quality": quality, "cli": cli_bench, "ui": ui}
 # bench/catalog.py stands alone (10,000 datasets in a ledger) and keeps its own section
 STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py",
-              "monitoring": Path(__file__).resolve().parent / "monitoring.py"}
+              "monitoring": Path(__file__).resolve().parent / "monitoring.py",
+              "ci": Path(__file__).resolve().parent / "ci_bench.py"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -276,3 +276,24 @@ def test_the_workflow_init_writes_runs_ci_on_pull_requests_and_promotes_on_merge
                                       "--merged HEAD")
     checkout = jobs["promote"]["steps"][0]
     assert checkout["with"]["ref"] == "${{ github.event.pull_request.merge_commit_sha }}"
+
+
+@pytest.mark.slow
+def test_ci_against_another_base_compares_with_its_runs_and_reads_from_it(project):
+    make_chain(project)
+    git(project.root, "init", "-q", "-b", "main")
+    git(project.root, "add", "-A")
+    git(project.root, "commit", "-qm", "pipeline")
+    project.cli("run", "-q", "--env", "test", check=0)  # test: n = 4 rows, its own overlay
+    edit(project, "b", "i * {k} as j", "i * {k} + 1 as j")
+    git(project.root, "commit", "-qam", "b adds one")
+
+    result = js(project, "ci", "--base", "test", "--env", "ci-t")
+
+    # a is deferred: with test's parameters its fingerprint is test's run's
+    assert [r["step"] for r in result["ran"]] == ["b", "c"] and result["deferred"] == ["a"]
+    mine, theirs = pointers(project, "ci-t"), pointers(project, "test")
+    assert set(mine) == {"staging.b", "marts.c"} and pointers(project, "prod") == {}
+    assert project.ledger_rows(f"select input_version_id from lineage where version_id = '{mine['staging.b']}'") == [
+        (theirs["raw.a"],)]
+    assert "| staging.b | 4 | 4 | 0 | 0 | 4 |" in result["summary"]
