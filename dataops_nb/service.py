@@ -590,6 +590,7 @@ def pipeline(project: Project, env: str | None = None, user: str | None = None) 
     """
     outcomes = project.ledger.runs.last_outcomes() if project.has_ledger() else {}
     warnings = project.ledger.checks.warnings(r.run_id for r in outcomes.values()) if outcomes else {}
+    durations = project.ledger.runs.durations() if project.has_ledger() else {}
     steps = []
     for item in status(project, RunOptions(env=env)):
         step = project.spec.step(item["step"])
@@ -599,6 +600,8 @@ def pipeline(project: Project, env: str | None = None, user: str | None = None) 
             "description": step.description or "", "state": item["state"], "reasons": item["reasons"],
             "last_status": item["last_status"], "last_run": item["last_run"],
             "outcome": {**_step_dict(project, row, user, warnings), "run_id": row["run_id"]} if row else None,
+            "durations": [{"run_id": d["run_id"], "status": d["status"], "duration_s": d["duration_s"]}
+                          for d in durations.get(step.name, [])],
         })
     running = None
     if project.has_ledger():

@@ -64,6 +64,22 @@ class CheckRepository:
             (version_id, version_id),
         )
 
+    def outcomes(self, version_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Per version: how many checks (the latest result of each) ended pass, warn and error."""
+        ids = sorted(set(version_ids))
+        if not ids:
+            return {}
+        rows = self.db.query(
+            "SELECT version_id, status, count(*) AS n FROM check_results WHERE id IN "
+            f"(SELECT max(id) FROM check_results WHERE version_id IN ({placeholders(len(ids))}) "
+            "GROUP BY version_id, origin, check_name) GROUP BY version_id, status",
+            ids,
+        )
+        found: dict[str, dict[str, int]] = {}
+        for row in rows:
+            found.setdefault(row["version_id"], {"pass": 0, "warn": 0, "error": 0})[row["status"]] = int(row["n"])
+        return found
+
     def warnings(self, run_ids: Iterable[str]) -> dict[tuple[str, str], int]:
         """How many checks (latest result of each on each version) ended `warn`, by run and step."""
         ids = sorted(set(run_ids))

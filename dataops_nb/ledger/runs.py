@@ -136,6 +136,20 @@ class RunRepository:
                 found[row["step"]] = (*key, self._step(row))
         return {step: record for step, (_rank, _run, record) in found.items()}
 
+    def durations(self, per_step: int = 20) -> dict[str, list[Row]]:
+        """Each step's last `per_step` executed runs (oldest first): run id, status, duration."""
+        rows = self.db.query(
+            "SELECT run_id, step, status, duration_s FROM step_runs WHERE duration_s IS NOT NULL "
+            "AND status IN ('success', 'failed', 'timed_out') ORDER BY run_id DESC LIMIT ?",
+            (per_step * 200,),
+        )
+        found: dict[str, list[Row]] = {}
+        for row in rows:
+            kept = found.setdefault(row["step"], [])
+            if len(kept) < per_step:
+                kept.append(row)
+        return {step: kept[::-1] for step, kept in found.items()}
+
     def last_outcomes(self) -> dict[str, StepRecord]:
         """The latest outcome of each step: run or skipped (`pending` and `fresh` ran nothing)."""
         rows = self.db.query(

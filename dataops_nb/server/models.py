@@ -130,6 +130,14 @@ class StepOutcome(StepRun):
     run_id: str
 
 
+class StepTiming(BaseModel):
+    """One executed run of a step, for the chart of its durations."""
+
+    run_id: str
+    status: str
+    duration_s: float
+
+
 class PipelineStep(BaseModel):
     name: str
     notebook: str
@@ -140,6 +148,7 @@ class PipelineStep(BaseModel):
     last_status: str | None
     last_run: str | None
     outcome: StepOutcome | None  # the latest run or skip of the step
+    durations: list[StepTiming] = Field(default_factory=list)  # its last executed runs, oldest first
 
 
 class Pipeline(BaseModel):

@@ -3,12 +3,12 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 
 // the API's request and response types, generated from the server's pydantic models
 import {
-  IDecided, IDecision, IFailure, IHitList, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
+  IDecided, IDecision, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
   IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
 } from './models';
 
 export type {
-  IDecided, IDecision, IFailure, IHitList, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
+  IDecided, IDecision, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
   IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
 };
 
@@ -75,6 +75,10 @@ export class DataOpsClient {
 
   run(runId: string): Promise<IRun> {
     return this.request(`runs/${encodeURIComponent(runId)}`);
+  }
+
+  live(runId: string): Promise<ILiveRun> {
+    return this.request(`runs/${encodeURIComponent(runId)}/live`);
   }
 
   startRun(request: IStartRun): Promise<IRunStarted> {

@@ -4,6 +4,29 @@ import { DatasetPage as Page } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, h, table } from './dom';
 import { quarantinedNewer, statText } from './format';
+import { bars, gauge, strip } from './charts';
+
+/** The page's history: row counts and check outcomes per version (oldest first), and freshness. */
+function history(page: Page): HTMLElement | null {
+  const versions: Page[] = [...(page.versions ?? [])].reverse().slice(-30);
+  const fresh = page.freshness;
+  const sla = fresh?.sla ?? {};
+  if (!versions.length) {
+    return null;
+  }
+  const outcome = (v: Page) => (v.checks?.error ? 'error' : v.checks?.warn ? 'warn' : v.checks?.pass ? 'pass' : 'none');
+  const counts = (v: Page) => `${v.checks?.pass ?? 0} pass, ${v.checks?.warn ?? 0} warn, ${v.checks?.error ?? 0} error`;
+  return h('div', { class: 'jp-DataOps-history', 'data-testid': 'dataops-dataset-history' },
+    h('div', { class: 'jp-DataOps-chartrow' }, h('span', { class: 'jp-DataOps-muted' }, 'Rows per version'),
+      bars(versions.map(v => ({ value: Number(v.rows ?? 0), tone: v.status === 'quarantined' ? 'bad' : v.status === 'current' ? 'ok' : 'info',
+        label: `${v.version}: ${v.rows ?? '?'} rows (${v.status}, ${v.created_at})` })), { label: 'Row counts per version', testid: 'dataops-rows-chart' })),
+    h('div', { class: 'jp-DataOps-chartrow' }, h('span', { class: 'jp-DataOps-muted' }, 'Checks per version'),
+      strip(versions.map(v => ({ outcome: outcome(v), label: `${v.version}: ${counts(v)}` })), 'dataops-checks-strip')),
+    fresh?.age_s !== null && fresh?.age_s !== undefined
+      ? h('div', { class: 'jp-DataOps-chartrow' }, h('span', { class: 'jp-DataOps-muted' }, 'Freshness'),
+          gauge(fresh.age_s, sla.warn_after ?? null, sla.error_after ?? null, fresh.status, 'dataops-freshness-chart'))
+      : null);
+}
 
 /** The snippet "insert code" puts into the active notebook. */
 export function readSnippet(name: string): string {
@@ -121,6 +144,7 @@ export class CatalogSection implements ISection {
       h('div', { 'data-testid': 'dataops-upstream' }, 'Upstream: ', ...names(page.upstream).flatMap(u => [link(u), ' '])),
       h('div', { 'data-testid': 'dataops-downstream' }, 'Downstream: ', ...names(page.downstream).flatMap(d => [link(d), ' '])),
       h('h4', {}, 'Versions'),
+      history(page),
       table(['version', 'status', 'rows', 'created_at'], versions),
       preview.length || page.preview?.notice ? h('h4', {}, 'Preview') : null,
       page.preview?.notice ? h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-preview-notice' }, page.preview.notice) : null,

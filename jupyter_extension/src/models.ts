@@ -117,6 +117,7 @@ export interface IPipelineStep {
   last_status: string | null;
   last_run: string | null;
   outcome: IStepOutcome | null;
+  durations?: IStepTiming[];
 }
 
 export interface IQuarantined {
@@ -224,6 +225,13 @@ export interface IStepRun {
   output_notebook: string | null;
   error: string | null;
   warnings: number;
+}
+
+/** One executed run of a step, for the chart of its durations. */
+export interface IStepTiming {
+  run_id: string;
+  status: string;
+  duration_s: number;
 }
 
 export interface ITemplate {

@@ -1,5 +1,6 @@
 import { IPipeline, IPipelineStep, IRun, IStartRun } from './api';
 import { IPanelContext, ISection } from './context';
+import { durationChart, slowness } from './charts';
 import { badge, clear, duration, h, when } from './dom';
 import { drawGraph, IGraphNode } from './graph';
 import { errorParts, OUTCOMES, outcomeLabel, stepView } from './state';
@@ -118,6 +119,22 @@ export class PipelineSection implements ISection {
   }
 }
 
+/** The step's durations over its recent runs, its latest run marked when much slower than its median. */
+function durationsOf(step: IPipelineStep): HTMLElement | null {
+  const runs = step.durations ?? [];
+  if (runs.length < 2) {
+    return null;
+  }
+  const latest = slowness(runs.map(r => r.duration_s), runs.length - 1);
+  return h('div', { class: 'jp-DataOps-chartrow', 'data-testid': 'dataops-step-durations' },
+    h('span', { class: 'jp-DataOps-muted' }, `Last ${runs.length} runs:`),
+    durationChart(step.name, runs),
+    latest.slow
+      ? h('span', { class: 'jp-DataOps-slow', 'data-testid': 'dataops-slow-step' },
+          `latest ${(runs[runs.length - 1].duration_s / latest.median).toFixed(1)}× its median (${duration(latest.median)})`)
+      : null);
+}
+
 /** A step's card: outcome, the error's first line and cell, the executed notebook, freshness and why. */
 export function stepCard(
   step: IPipelineStep,
@@ -147,6 +164,7 @@ export function stepCard(
           run.duration_s !== null && run.status !== 'skipped' ? ` · ${duration(run.duration_s)}` : '',
           run.warnings ? ` · ${run.warnings} warn check${run.warnings > 1 ? 's' : ''}` : '')
       : h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-step-outcome' }, 'Never ran.'),
+    durationsOf(step),
     error
       ? h('div', { class: 'jp-DataOps-error', 'data-testid': 'dataops-step-error' },
           error.cell ? h('strong', {}, `Cell ${error.cell}${error.line ? `, line ${error.line}` : ''}: `) : null, error.message)

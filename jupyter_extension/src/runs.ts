@@ -2,6 +2,8 @@ import { IRun, IStepRun } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, duration, h, when } from './dom';
 import { outcomeLabel, outcomeOfRun } from './state';
+import { durationChart, slowness } from './charts';
+import { LiveView } from './live';
 
 function runDuration(run: IRun): string {
   if (!run.ended_at) {
@@ -22,6 +24,7 @@ export class RunsSection implements ISection {
   readonly node = h('div', { class: 'jp-DataOps-section', 'data-testid': 'dataops-runs' });
   private open = new Set<string>();
   private runs: IRun[] = [];
+  private live = new Map<string, LiveView>();
 
   constructor(private context: IPanelContext) {}
 
@@ -46,8 +49,46 @@ export class RunsSection implements ISection {
     }
     clear(
       this.node,
+      this.durations(),
       h('ul', { class: 'jp-DataOps-list' }, ...this.runs.map(run => this.item(run)))
     );
+  }
+
+  /** Each step's executed durations over the listed runs, oldest first. */
+  private timings(): Map<string, { run_id: string; status: string; duration_s: number }[]> {
+    const found = new Map<string, { run_id: string; status: string; duration_s: number }[]>();
+    for (const run of [...this.runs].reverse()) {
+      for (const step of run.steps) {
+        if (step.duration_s !== null && ['success', 'failed', 'timed_out'].includes(step.status)) {
+          found.set(step.name, [...(found.get(step.name) ?? []), { run_id: run.run_id, status: step.status, duration_s: step.duration_s }]);
+        }
+      }
+    }
+    return found;
+  }
+
+  private durations(): HTMLElement | null {
+    const timings = [...this.timings()].filter(([, runs]) => runs.length > 1);
+    if (!timings.length) {
+      return null;
+    }
+    return h('details', { class: 'jp-DataOps-durations', 'data-testid': 'dataops-run-durations' },
+      h('summary', {}, 'Step durations over these runs'),
+      h('table', { class: 'jp-DataOps-charttable' }, ...timings.map(([name, runs]) =>
+        h('tr', { 'data-step': name }, h('td', {}, name), h('td', {}, durationChart(name, runs))))));
+  }
+
+  /** The live view of a running run, kept across renders; the list is asked again when the run ends. */
+  private liveView(run: IRun): HTMLElement {
+    let view = this.live.get(run.run_id);
+    if (!view) {
+      view = new LiveView(() => this.context.api.live(run.run_id), () => {
+        this.live.delete(run.run_id);
+        void this.refresh();
+      }).start();
+      this.live.set(run.run_id, view);
+    }
+    return view.node;
   }
 
   private item(run: IRun): HTMLElement {
@@ -72,18 +113,23 @@ export class RunsSection implements ISection {
     const byName = new Map(run.steps.map(s => [s.name, s]));
     const names = [...(run.selection?.length ? run.selection : run.steps.map(s => s.name))];
     run.steps.forEach(s => names.includes(s.name) || names.push(s.name));
-    const steps = names.map(name => this.step(run, name, byName.get(name) ?? null));
+    const timings = this.timings();
+    const steps = names.map(name => this.step(run, name, byName.get(name) ?? null, timings.get(name) ?? []));
     return h(
       'li',
       {},
       head,
       h('div', { class: 'jp-DataOps-muted jp-DataOps-indent' }, `run ${run.run_id}`, run.message ? ` · ${run.message}` : ''),
+      run.status === 'running' ? this.liveView(run) : null,
       h('ul', { class: 'jp-DataOps-list jp-DataOps-indent' }, ...steps)
     );
   }
 
-  private step(run: IRun, name: string, step: IStepRun | null): HTMLElement {
+  private step(run: IRun, name: string, step: IStepRun | null,
+               timings: { run_id: string; duration_s: number }[]): HTMLElement {
     const status = step?.status ?? 'pending';
+    const index = timings.findIndex(t => t.run_id === run.run_id);
+    const judged = index >= 0 ? slowness(timings.map(t => t.duration_s), index) : null;
     const outcome = step ? outcomeOfRun(step) : 'pending';
     const opens = Boolean(step?.output_notebook);
     let detail = '';
@@ -108,6 +154,10 @@ export class RunsSection implements ISection {
         outcome ? badge(outcome, outcomeLabel(outcome)) : badge('fresh', 'not re-run'),
         h('span', { class: 'jp-DataOps-grow' }, name),
         step?.warnings ? h('span', { class: 'jp-DataOps-warncount' }, `${step.warnings} warn`) : null,
+        judged?.slow && step?.duration_s
+          ? h('span', { class: 'jp-DataOps-slow', 'data-testid': 'dataops-slow-step', title: `its median over the earlier runs listed: ${duration(judged.median)}` },
+              `${(step.duration_s / judged.median).toFixed(1)}× slower`)
+          : null,
         h('span', { class: 'jp-DataOps-muted' }, detail),
         opens ? h('span', { class: 'jp-DataOps-link', 'data-testid': 'dataops-open-executed', 'aria-hidden': 'true' }, 'notebook ↗') : null
       ),
