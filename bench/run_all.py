@@ -29,6 +29,7 @@ MODULES = {"runner": runner, "store": store_bench, "quality": quality, "cli": cl
 # bench/catalog.py stands alone (10,000 datasets in a ledger) and keeps its own section
 STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py",
               "monitoring": Path(__file__).resolve().parent / "monitoring.py",
+              "live-notebook": Path(__file__).resolve().parent / "live_notebook.py",
               "ci": Path(__file__).resolve().parent / "ci_bench.py"}
 
 
