@@ -25,9 +25,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 
-from dataops_nb.notebooks import step_notebook  # noqa: E402
-from dataops_nb.runner.live import LiveNotebook  # noqa: E402
-from dataops_nb.secrets import Redactor  # noqa: E402
+from dataops_nb.notebooks import step_notebook
+from dataops_nb.runner.live import LiveNotebook
+from dataops_nb.secrets import Redactor
 
 TARGET = 0.05
 START, END = "<!-- live-notebook -->", "<!-- /live-notebook -->"
@@ -70,13 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     text = "\n".join([
         START, "## live notebook", "",
-        f"A {args.steps}-step chain, three printing code cells a step, real kernels; {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.1f}, {stamp}. `python bench/live_notebook.py`.", "",
+        (f"A {args.steps}-step chain, three printing code cells a step, real kernels; {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}, {stamp}. `python bench/live_notebook.py`."), "",
         "| measured | value | target | verdict |", "|---|---|---|---|",
-        f"| {saves} saves of the executed notebooks (start and each cell start), replayed | {spent * 1000:.0f} ms "
-        f"| | |",
-        f"| share of the run's wall time ({run_s:.1f} s) | {share * 100:.2f}% | ≤ {TARGET * 100:g}% "
-        f"| {'PASS' if share <= TARGET else 'MISS'} |", "",
+        (f"| {saves} saves of the executed notebooks (start and each cell start), replayed | {spent * 1000:.0f} ms "
+        f"| | |"),
+        (f"| share of the run's wall time ({run_s:.1f} s) | {share * 100:.2f}% | ≤ {TARGET * 100:g}% "
+        f"| {'PASS' if share <= TARGET else 'MISS'} |"), "",
         "Output saves while a cell prints (at most one a second) add nothing here: no cell prints for a second.",
         END])
     print(text)
