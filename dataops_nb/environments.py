@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import audit
-from .errors import DataOpsError, NotFoundError
+from .errors import ConflictError, DataOpsError, NotFoundError
 from .ledger import VersionStatus
 from .project import Project
 
 KEPT = (VersionStatus.CURRENT, VersionStatus.SUPERSEDED)
 
 
-class PromotionRefusedError(DataOpsError):
-    """A promotion whose versions the target must not get (named with why)."""
+class PromotionRefusedError(ConflictError):
+    """A promotion whose versions the target must not get (named with why): a conflict with what
+    the target has (409 from the server), exit 1 from the CLI."""
 
     exit_code = 1
 

@@ -39,7 +39,8 @@ def current_origin() -> str:
 
 
 def role_grants(spec: Any, user: str, dataset: str, right: str) -> bool:
-    """A role of `user` has a `right` (read, unmask, review; run for a step) pattern matching `dataset`."""
+    """A role of `user` has a `right` (read, unmask, review; run for a step, promote for an
+    environment) pattern matching `dataset`."""
     for role in spec.access.members.get(user, []):
         patterns = spec.access.roles.get(role)
         if patterns and any(fnmatch.fnmatchcase(dataset, p) for p in getattr(patterns, right)):
@@ -63,6 +64,14 @@ def may_run(spec: Any, user: str, steps: Iterable[str]) -> str | None:
     if not spec.access.members:
         return None
     return next((step for step in steps if not role_grants(spec, user, step, "run")), None)
+
+
+def may_promote(spec: Any, user: str, environment: str) -> bool:
+    """Whether `user` may make versions current in `environment` by promotion (from the server).
+
+    Like running, open to anyone until `access.members` names people; then a role's `promote`
+    patterns must match the target environment."""
+    return not spec.access.members or role_grants(spec, user, environment, "promote")
 
 
 def secret_values(env_names: Iterable[str]) -> list[str]:

@@ -164,11 +164,14 @@ def _run_dict(project: Project, row: Any, resumed_by: list[str] | None = None,
     }
 
 
-def runs(project: Project, limit: int | None = None, *, user: str | None = None) -> list[dict[str, Any]]:
-    """Run history, newest first; step errors as `user` (default: the current one) may see them."""
+def runs(project: Project, limit: int | None = None, *, user: str | None = None,
+         env: str | None = None) -> list[dict[str, Any]]:
+    """Run history, newest first (of environment `env` only, when given); step errors as `user`
+    (default: the current one) may see them."""
     if not project.has_ledger():
         return []
-    rows = project.ledger.runs.recent(limit)
+    environment = project.environment(env) if env else None
+    rows = project.ledger.runs.recent(limit, environment=environment, default=project.spec.default_environment)
     later: dict[str, list[str]] = {}  # a resuming run is newer than the one it resumes: listed too
     for row in reversed(rows):
         if row["resumed_from"]:
@@ -585,21 +588,28 @@ def pipeline(project: Project, env: str | None = None, user: str | None = None) 
     """Steps with their needs, freshness in `env` (fresh/stale and why) and last outcome; the edges; the run going on.
 
     Freshness and outcome are two things: a step can be fresh after a `warn`, or stale after a
-    success. The outcome is the step's latest run or skip, with how many checks ended `warn`
-    (its error masked for `user` as in the runs API).
+    success. The outcome is the step's latest run or skip in `env`, with how many checks ended
+    `warn` (its error masked for `user` as in the runs API); a step `env` has not run (nor got by
+    promotion) shows its base's outcome, with `deferred_to` naming the base it reads from.
     """
-    outcomes = project.ledger.runs.last_outcomes() if project.has_ledger() else {}
-    warnings = project.ledger.checks.warnings(r.run_id for r in outcomes.values()) if outcomes else {}
+    chain = project.spec.environment_chain(env)
+    outcomes = project.ledger.runs.last_outcomes_in(chain, default=project.spec.default_environment) \
+        if project.has_ledger() else {}
+    warnings = project.ledger.checks.warnings(r.run_id for _e, r in outcomes.values()) if outcomes else {}
     durations = project.ledger.runs.durations() if project.has_ledger() else {}
     steps = []
     for item in status(project, RunOptions(env=env)):
         step = project.spec.step(item["step"])
-        row = outcomes.get(step.name)
+        where, row = outcomes.get(step.name, (None, None))
         steps.append({
             "name": step.name, "notebook": step.notebook, "needs": list(step.needs),
             "description": step.description or "", "state": item["state"], "reasons": item["reasons"],
             "last_status": item["last_status"], "last_run": item["last_run"],
-            "outcome": {**_step_dict(project, row, user, warnings), "run_id": row["run_id"]} if row else None,
+            "outcome": {**_step_dict(project, row, user, warnings), "run_id": row["run_id"], "environment": where}
+            if row else None,
+            # a step this environment never ran (nor got by promotion) is read from its base
+            "deferred_to": where if where is not None and where != chain[0] else
+            (chain[1] if row is None and len(chain) > 1 else None),
             "durations": [{"run_id": d["run_id"], "status": d["status"], "duration_s": d["duration_s"]}
                           for d in durations.get(step.name, [])],
         })
@@ -751,18 +761,40 @@ def env_drop(project: Project, name: str, *, user: str | None = None, origin: st
     return drop_environment(project, name, user=user, origin=origin)
 
 
-def promotion_plan(project: Project, source: str, target: str | None = None) -> dict[str, Any]:
+def promotion_plan(project: Project, source: str, target: str | None = None, *,
+                   user: str | None = None) -> dict[str, Any]:
+    """What promoting `source` to `target` would change; with `user`, whether they may apply it."""
     from .environments import promotion_plan as plan_of
 
     target = target or project.spec.default_environment
     moves = [m.as_dict() for m in plan_of(project, source, target)]
-    return {"from": source, "to": target, "applied": False, "moves": moves}
+    denied = _promotion_denied(project, user, target) if user is not None else None
+    return {"from": source, "to": target, "applied": False, "moves": moves,
+            "may_promote": denied is None, "denied": denied}
+
+
+def _promotion_denied(project: Project, user: str, target: str) -> str | None:
+    from .security import may_promote
+
+    if may_promote(project.spec, user, target):
+        return None
+    return f"User '{user}' may not promote to {target} (see access.roles.<role>.promote in dataops.yaml)."
 
 
 def promote(project: Project, source: str, target: str | None = None, *, force: bool = False,
             user: str | None = None, origin: str | None = None) -> dict[str, Any]:
+    """Make `source`'s versions current in `target` (see environments.promote).
+
+    A `user` given (the server's authenticated one) must hold `access.roles.<role>.promote` for
+    the target; the CLI passes none and acts as whoever may write the ledger."""
     from .environments import promote as promote_env
 
+    if user is not None:
+        denied = _promotion_denied(project, user, project.environment(target))
+        if denied is not None:
+            from .errors import AccessDeniedError
+
+            raise AccessDeniedError(denied)
     result = promote_env(project, source, target, force=force, user=user, origin=origin)
     if result["moves"]:  # the `promotion` event of notify.rules
         from .notify.alert import Alert
@@ -834,6 +866,28 @@ def replay(project: Project, run_id: str, *, keep: bool = False, jobs: int = 1, 
     from .runner.replay import replay as replay_run
 
     return replay_run(project, run_id, keep=keep, jobs=jobs, report=report, user=user)
+
+
+def dataset_diff(project: Project, dataset: str, env: str | None = None, against: str | None = None, *,
+                 user: str | None = None) -> dict[str, Any]:
+    """How `dataset` as `env` (default: the default environment) reads it differs from `against`
+    (default: `env`'s base): schema, counts, and keyed changes with PII masked for `user`."""
+    from .errors import AccessDeniedError, DataOpsError
+    from .security import current_user, may
+    from .spec import validate_dataset_name
+
+    validate_dataset_name(dataset)
+    name = project.environment(env)
+    other = project.environment(against) if against else project.spec.base_of(name)
+    if other is None:
+        raise DataOpsError(f"{name} is the default environment and has no base: name another environment to compare with.")
+    if other == name:
+        raise DataOpsError(f"Cannot compare {name} with itself: name another environment to compare with.")
+    user = user or current_user()
+    if not may(project.spec, user, dataset, "read"):
+        raise AccessDeniedError(f"User '{user}' may not read {dataset} (see access.roles in dataops.yaml).")
+    result = diff(project, other, name, [dataset], user=user)
+    return {"dataset": dataset, "environment": name, "against": other, **result["datasets"][0]}
 
 
 def diff_markdown(result: dict[str, Any]) -> str:

@@ -178,6 +178,10 @@ class Role(_Model):
     unmask: list[str] = Field(default_factory=list)
     review: list[str] = Field(default_factory=list)
     run: list[str] = Field(default_factory=list, description="Steps (name patterns) this role may run from the server.")
+    promote: list[str] = Field(
+        default_factory=list,
+        description="Environments (name patterns) this role may promote into from the server (JupyterLab).",
+    )
 
 
 class Access(_Model):

@@ -77,9 +77,12 @@ class RunRepository:
             (run_id, step, *values.values()),
         )
 
-    def recent(self, limit: int | None = None) -> list[RunRecord]:
-        sql = "SELECT * FROM runs ORDER BY run_id DESC" + (" LIMIT ?" if limit else "")
-        rows = self.db.query(sql, (limit,) if limit else ())
+    def recent(self, limit: int | None = None, *, environment: str | None = None,
+               default: str = "prod") -> list[RunRecord]:
+        """The latest runs, newest first (of `environment` only when given; a run of none ran in `default`)."""
+        where, args = ("WHERE coalesce(environment, ?) = ? ", [default, environment]) if environment else ("", [])
+        sql = f"SELECT * FROM runs {where}ORDER BY run_id DESC" + (" LIMIT ?" if limit else "")
+        rows = self.db.query(sql, (*args, limit) if limit else tuple(args))
         leased = self._leased(rows)
         return [self._run(row, leased) for row in rows]
 
@@ -118,23 +121,8 @@ class RunRepository:
                 "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('skipped', 'pending', 'fresh') ORDER BY s.run_id"
             )
             return {row["step"]: self._step(row) for row in rows}
-        marks = placeholders(len(environments))
-        rows = self.db.query(
-            "SELECT s.*, coalesce(r.environment, ?) AS run_environment FROM step_runs s "
-            "JOIN runs r ON r.run_id = s.run_id WHERE s.status NOT IN ('skipped', 'pending', 'fresh') "
-            f"AND coalesce(r.environment, ?) IN ({marks}) "
-            "UNION SELECT s.*, p.environment AS run_environment FROM current_versions p "
-            "JOIN dataset_versions v ON v.version_id = p.version_id "
-            f"JOIN step_runs s ON s.run_id = v.run_id AND s.step = v.step WHERE p.environment IN ({marks})",
-            (default, default, *environments, *environments),
-        )
-        found: dict[str, tuple[int, str, StepRecord]] = {}
-        for row in rows:
-            key = (environments.index(row["run_environment"]), row["run_id"])
-            held = found.get(row["step"])
-            if held is None or key[0] < held[0] or (key[0] == held[0] and key[1] > held[1]):
-                found[row["step"]] = (*key, self._step(row))
-        return {step: record for step, (_rank, _run, record) in found.items()}
+        found = self._latest_in(environments, default, ("skipped", "pending", "fresh"))
+        return {step: record for step, (_env, record) in found.items()}
 
     def durations(self, per_step: int = 20) -> dict[str, list[Row]]:
         """Each step's last `per_step` executed runs (oldest first): run id, status, duration."""
@@ -156,6 +144,31 @@ class RunRepository:
             "SELECT s.* FROM step_runs s WHERE s.status NOT IN ('pending', 'fresh') ORDER BY s.run_id"
         )
         return {row["step"]: self._step(row) for row in rows}
+
+    def last_outcomes_in(self, environments: list[str], *, default: str = "prod") -> dict[str, tuple[str, StepRecord]]:
+        """step -> (the environment, its latest outcome there): of the first of `environments`
+        (an environment, then its bases) that ran or skipped the step, counted as `last_step_runs` does."""
+        return self._latest_in(environments, default, ("pending", "fresh"))
+
+    def _latest_in(self, environments: list[str], default: str,
+                   ignored: tuple[str, ...]) -> dict[str, tuple[str, StepRecord]]:
+        marks = placeholders(len(environments))
+        rows = self.db.query(
+            "SELECT s.*, coalesce(r.environment, ?) AS run_environment FROM step_runs s "
+            f"JOIN runs r ON r.run_id = s.run_id WHERE s.status NOT IN ({placeholders(len(ignored))}) "
+            f"AND coalesce(r.environment, ?) IN ({marks}) "
+            "UNION SELECT s.*, p.environment AS run_environment FROM current_versions p "
+            "JOIN dataset_versions v ON v.version_id = p.version_id "
+            f"JOIN step_runs s ON s.run_id = v.run_id AND s.step = v.step WHERE p.environment IN ({marks})",
+            (default, *ignored, default, *environments, *environments),
+        )
+        found: dict[str, tuple[int, str, str, StepRecord]] = {}
+        for row in rows:
+            rank, run_id = environments.index(row["run_environment"]), row["run_id"]
+            held = found.get(row["step"])
+            if held is None or rank < held[0] or (rank == held[0] and run_id > held[1]):
+                found[row["step"]] = (rank, run_id, row["run_environment"], self._step(row))
+        return {step: (env, record) for step, (_rank, _run, env, record) in found.items()}
 
     def started_by(self, pid: int, *, after: str) -> str | None:
         """The run a runner process of this host opened after run `after`, once it has."""

@@ -68,6 +68,7 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
     return {
         "name": name,
         "environment": project.environment(env),
+        "base": spec.base_of(project.environment(env)),  # what the environment reads the rest from (a diff's other side)
         "description": entry["description"],
         "owner": entry["owner"],
         "tags": json.loads(entry["tags"] or "[]"),

@@ -123,7 +123,10 @@ class DataOpsHandler(APIHandler):
             if isinstance(exc, AccessDeniedError) and opened:
                 await asyncio.to_thread(self._record_denial, opened[0], exc)
             self.set_status(code)
-            self.finish({"error": type(exc).__name__, "message": str(exc) if code != 500 else "Internal error; see the server log."})
+            answer = {"error": type(exc).__name__, "message": str(exc) if code != 500 else "Internal error; see the server log."}
+            if code == 409:  # what it conflicts with, as data (the datasets a promotion refused)
+                answer["fields"] = _fields_of(exc)
+            self.finish(answer)
             return
         self.set_status(status)
         if render is not None:
@@ -146,6 +149,19 @@ def _bad_request(exc: ValueError, where: str, fallback: str) -> BadRequestError:
     if first and first["loc"]:
         where = ".".join(str(p) for p in first["loc"])
     return BadRequestError(f"Bad request: {where}: {first['msg'] if first else fallback}.")
+
+
+def _fields_of(exc: Exception) -> dict[str, Any]:
+    """An error's data that JSON can carry (a conflict's run id, a refusal's datasets and why)."""
+    fields = {}
+    for name, value in vars(exc).items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        if name != "message":
+            fields[name] = value
+    return fields
 
 
 def _status_of(exc: Exception) -> int:
@@ -183,7 +199,9 @@ class RunsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         def runs(project: Project) -> models.RunList:
-            return models.RunList(items=service.runs(project, self.query(models.RunsQuery).limit, user=self.user))
+            query = self.query(models.RunsQuery)
+            return models.RunList(items=service.runs(project, query.limit, user=self.user, env=query.env),
+                                  environment=project.environment(query.env) if query.env else None)
 
         await self.answer(runs)
 
@@ -287,10 +305,24 @@ class ReviewsHandler(DataOpsHandler):
         await self.answer(decide, status=201)
 
 
+class DatasetDiffHandler(DataOpsHandler):
+    """GET: the dataset as `?env=` reads it against `?against=` (default: that environment's base)."""
+
+    @tornado.web.authenticated
+    async def get(self, dataset: str) -> None:
+        def diff(project: Project) -> models.DatasetDiff:
+            query = self.query(models.DiffQuery)
+            return models.DatasetDiff(**service.dataset_diff(project, dataset, query.env, query.against,
+                                                              user=self.user))
+
+        await self.answer(diff)
+
+
 class EnvironmentsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Listing(items=service.env_list(project)))
+        await self.answer(lambda project: models.EnvironmentList(
+            items=service.env_list(project), default=project.spec.default_environment))
 
 
 class EnvironmentHandler(DataOpsHandler):
@@ -300,12 +332,28 @@ class EnvironmentHandler(DataOpsHandler):
 
 
 class PromotionHandler(DataOpsHandler):
-    """What promoting an environment would change (the plan; applying it is `dataops-nb promote`)."""
+    """What promoting an environment would change (the plan), and whether the user may apply it."""
 
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
-        await self.answer(lambda project: models.Record(**service.promotion_plan(
-            project, name, self.query(models.PromotionQuery).to)))
+        await self.answer(lambda project: models.Promotion(**service.promotion_plan(
+            project, name, self.query(models.PromotionQuery).to, user=self.user)))
+
+
+class PromoteHandler(DataOpsHandler):
+    """POST: apply a promotion as `dataops-nb promote --yes` does, audited as the server's user.
+
+    Without `access.roles.<role>.promote` for the target: 403. Versions the target must not get
+    (stale inputs without `force`, quarantined, failed): 409 naming them, nothing changed."""
+
+    @tornado.web.authenticated
+    async def post(self, name: str) -> None:
+        def promote(project: Project) -> models.Promotion:
+            request = self.body(models.Promote)
+            return models.Promotion(**service.promote(project, name, request.to, force=request.force,
+                                                      user=self.user, origin=ORIGIN))
+
+        await self.answer(promote, status=201)
 
 
 class TemplatesHandler(DataOpsHandler):
@@ -357,11 +405,13 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (rf"runs/({NAME})/live", LiveRunHandler),
     ("catalog", CatalogHandler),
     (rf"catalog/({NAME})", DatasetHandler),
+    (rf"catalog/({NAME})/diff", DatasetDiffHandler),
     (rf"lineage/({NAME})", LineageHandler),
     ("reviews", ReviewsHandler),
     ("environments", EnvironmentsHandler),
     (rf"environments/({NAME})", EnvironmentHandler),
     (rf"environments/({NAME})/promotion", PromotionHandler),
+    (rf"environments/({NAME})/promote", PromoteHandler),
     ("templates", TemplatesHandler),
     ("steps", StepsHandler),
     ("metrics", MetricsHandler),

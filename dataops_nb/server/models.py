@@ -60,14 +60,32 @@ class NewStep(_Request):
         default_factory=dict, max_length=100)  # the template's parameters, as its dialog asks for them
 
 
-class RunsQuery(_Request):
-    limit: int = Field(50, ge=1, le=10_000)
+EnvName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 
 
 class EnvQuery(_Request):
     """`?env=NAME`: whose current versions an answer shows (default: the spec's default environment)."""
 
-    env: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    env: EnvName | None = None
+
+
+class RunsQuery(EnvQuery):
+    """`?limit=N&env=NAME`: the latest runs (of that environment only, when named)."""
+
+    limit: int = Field(50, ge=1, le=10_000)
+
+
+class DiffQuery(EnvQuery):
+    """`?env=NAME&against=OTHER`: the dataset as NAME reads it against OTHER (default: NAME's base)."""
+
+    against: EnvName | None = None
+
+
+class Promote(_Request):
+    """Apply a promotion: `to` (default: the default environment); `force` overrides stale inputs."""
+
+    to: EnvName | None = None
+    force: bool = False
 
 
 class LineageQuery(EnvQuery):
@@ -75,7 +93,7 @@ class LineageQuery(EnvQuery):
 
 
 class PromotionQuery(_Request):
-    to: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+    to: EnvName | None = None
 
 
 class CatalogQuery(_Request):
@@ -138,6 +156,10 @@ class StepTiming(BaseModel):
     duration_s: float
 
 
+class EnvOutcome(StepOutcome):
+    environment: str  # the environment whose run (or promotion) it is
+
+
 class PipelineStep(BaseModel):
     name: str
     notebook: str
@@ -147,8 +169,9 @@ class PipelineStep(BaseModel):
     reasons: list[str]  # why it is stale
     last_status: str | None
     last_run: str | None
-    outcome: StepOutcome | None  # the latest run or skip of the step
+    outcome: EnvOutcome | None  # the latest run or skip of the step in the environment (or its base)
     durations: list[StepTiming] = Field(default_factory=list)  # its last executed runs, oldest first
+    deferred_to: str | None = None  # the base it is read from: the environment never ran it
 
 
 class Pipeline(BaseModel):
@@ -183,6 +206,7 @@ class Run(_Open):
 
 class RunList(BaseModel):
     items: list[Run]
+    environment: str | None = None  # the environment whose runs these are (None: every one)
 
 
 class Hit(_Open):
@@ -260,6 +284,7 @@ class Standing(_Open):
 
 
 class Reviews(_Open):
+    environment: str | None = None  # whose current versions the failures are of
     failures: list[Failure]
     quarantined: list[Quarantined]
     standing: list[Standing]
@@ -284,6 +309,83 @@ class StepCreated(_Open):
     step: str
     notebook: str  # relative to the server root
     publishes: list[str] = Field(default_factory=list)  # the datasets the new step publishes
+
+
+class EnvironmentSummary(BaseModel):
+    environment: str
+    base: str | None  # where it reads what it does not build (None for the default one)
+    default: bool
+    declared: bool  # in the spec's `environments:` (else ad hoc)
+    datasets: int  # its own current versions
+    updated_at: str | None
+    differs: int  # datasets it points elsewhere than its base reads
+
+
+class EnvironmentList(BaseModel):
+    items: list[EnvironmentSummary]
+    default: str  # the default environment
+
+
+class PromotionMove(BaseModel):
+    """One dataset a promotion points elsewhere, and why the target must not get it (if so)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    dataset: str
+    replaces: str | None = Field(alias="from")  # the target's version now (None: it has none)
+    version: str = Field(alias="to")  # the source's version the target gets
+    checks: dict[str, int]  # pass / warn / error counts of the version's checks
+    problem: str | None  # quarantined, failed error checks, built from inputs the target replaced
+    forcible: bool  # `force` overrides the problem (stale inputs only)
+
+
+class Promotion(BaseModel):
+    """A promotion's plan (`applied` false) or what it did; `may_promote` for the asking user."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    applied: bool
+    moves: list[PromotionMove]
+    may_promote: bool = True
+    denied: str | None = None  # why the user may not (access.roles.<role>.promote)
+
+
+class TypeChange(BaseModel):
+    column: str
+    a: str
+    b: str
+
+
+class SchemaChanges(BaseModel):
+    added: list[str]  # columns only in b
+    removed: list[str]  # columns only in a
+    type_changed: list[TypeChange]
+
+
+class DatasetDiff(_Open):
+    """A dataset as `environment` reads it against `against` (a = against, b = environment)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    dataset: str
+    environment: str
+    against: str
+    a: str | None  # the version `against` reads
+    b: str | None  # the version `environment` reads
+    differs: bool
+    rows: dict[str, int | None]
+    same_version: bool = False
+    only_in: Literal["a", "b"] | None = None  # the dataset exists on one side only
+    schema_changes: SchemaChanges | None = Field(None, alias="schema")
+    key: list[str] | None = None
+    only_in_a: int | None = None
+    only_in_b: int | None = None
+    changed: int | None = None
+    changed_columns: dict[str, int] = Field(default_factory=dict)
+    sample: list[dict[str, Any]] = Field(default_factory=list)  # changed rows, PII masked for the reader
+    stats: dict[str, Any] = Field(default_factory=dict)
 
 
 class Listing(BaseModel):

@@ -3,20 +3,23 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 
 // the API's request and response types, generated from the server's pydantic models
 import {
-  IDecided, IDecision, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
-  IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
+  IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
+  IPromotion, IQuarantined, IReviews, IRun, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
+  IStepRun, ITemplate, ITemplateList
 } from './models';
 
 export type {
-  IDecided, IDecision, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IQuarantined, IReviews, IRun,
-  IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
+  IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
+  IPromotion, IQuarantined, IReviews, IRun, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
+  IStepRun, ITemplate, ITemplateList
 };
 
-/** An error answered by the /dataops/ API, with its one-sentence message. */
+/** An error answered by the /dataops/ API, with its one-sentence message (and a conflict's data). */
 export class APIError extends Error {
   constructor(
     readonly status: number,
-    message: string
+    message: string,
+    readonly fields: Record<string, any> = {}
   ) {
     super(message);
   }
@@ -31,12 +34,14 @@ export type DatasetPage = Record<string, any>;
  */
 export class DataOpsClient {
   project = '';
+  /** The environment every request reads (`?env=`) and runs start in; null: the default one. */
+  env: string | null = null;
 
   constructor(private makeSettings: () => ServerConnection.ISettings = () => ServerConnection.makeSettings()) {}
 
   async request<T>(endPoint: string, init: RequestInit = {}, query: Record<string, string> = {}): Promise<T> {
     const settings = this.makeSettings();
-    const params = new URLSearchParams({ ...query, project: this.project });
+    const params = new URLSearchParams({ ...(this.env ? { env: this.env } : {}), ...query, project: this.project });
     const url = URLExt.join(settings.baseUrl, 'dataops', endPoint) + '?' + params.toString();
     let response: Response;
     try {
@@ -52,7 +57,7 @@ export class DataOpsClient {
       data = { message: text.slice(0, 200) };
     }
     if (!response.ok) {
-      throw new APIError(response.status, data.message || response.statusText);
+      throw new APIError(response.status, data.message || response.statusText, data.fields ?? {});
     }
     return data as T;
   }
@@ -82,7 +87,7 @@ export class DataOpsClient {
   }
 
   startRun(request: IStartRun): Promise<IRunStarted> {
-    return this.post('runs', request);
+    return this.post('runs', { ...(this.env ? { env: this.env } : {}), ...request });
   }
 
   executedNotebook(runId: string, step: string): Promise<Contents.IModel> {
@@ -103,6 +108,23 @@ export class DataOpsClient {
 
   decide(decision: IDecision): Promise<IDecided> {
     return this.post('reviews', decision);
+  }
+
+  environments(): Promise<IEnvironmentList> {
+    return this.request('environments');
+  }
+
+  /** The dataset as `env` (default: the client's) reads it, against `against` (default: its base). */
+  datasetDiff(name: string, against?: string): Promise<IDatasetDiff> {
+    return this.request(`catalog/${encodeURIComponent(name)}/diff`, {}, against ? { against } : {});
+  }
+
+  promotion(env: string, to?: string): Promise<IPromotion> {
+    return this.request(`environments/${encodeURIComponent(env)}/promotion`, {}, to ? { to } : {});
+  }
+
+  promote(env: string, request: IPromote): Promise<IPromotion> {
+    return this.post(`environments/${encodeURIComponent(env)}/promote`, request);
   }
 
   templates(): Promise<ITemplateList> {

@@ -3,6 +3,7 @@ import { NotebookActions } from '@jupyterlab/notebook';
 import { DatasetPage as Page } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, h, table } from './dom';
+import { datasetDiffSection } from './environments';
 import { quarantinedNewer, statText } from './format';
 import { bars, gauge, strip } from './charts';
 
@@ -51,6 +52,8 @@ export class CatalogSection implements ISection {
   private page = h('div', {});
   private timer = 0;
   private sequence = 0;
+  private shown: string | null = null;
+  environment: string | null = null;
 
   constructor(private context: IPanelContext) {
     this.input.addEventListener('input', () => {
@@ -63,6 +66,9 @@ export class CatalogSection implements ISection {
   async refresh(): Promise<void> {
     if (!this.results.childElementCount) {
       await this.search();
+    }
+    if (this.shown && this.context.api.env && this.environment !== this.context.api.env) {
+      await this.show(this.shown); // another environment was chosen: its page, its diff
     }
   }
 
@@ -87,7 +93,11 @@ export class CatalogSection implements ISection {
   async show(name: string): Promise<void> {
     try {
       const page = await this.context.api.dataset(name);
-      clear(this.page, this.render(page));
+      this.shown = name;
+      this.environment = page.environment;
+      const diff = h('div', {});
+      clear(this.page, this.render(page), diff);
+      clear(diff, await datasetDiffSection(this.context.api, name, page.environment, page.base ?? null));
     } catch (error) {
       this.context.report(error);
     }

@@ -31,6 +31,8 @@ export interface ISection {
   readonly id: string;
   readonly label: string;
   readonly node: HTMLElement;
+  /** The environment its last answer was for (the sidebar says it), when it reads one. */
+  readonly environment?: string | null;
   refresh(): Promise<void>;
 }
 

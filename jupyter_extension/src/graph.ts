@@ -15,6 +15,8 @@ export interface IGraphNode {
   outcome: string;
   /** fresh / stale (dashed outline) / in_run: the node's outline. */
   freshness: string;
+  /** The base environment the step is read from (the environment shown does not rebuild it). */
+  deferred?: string | null;
   title: string;
 }
 
@@ -101,12 +103,22 @@ export function drawGraph(
     group.setAttribute('data-step', node.name);
     group.setAttribute('data-outcome', node.outcome);
     group.setAttribute('data-freshness', node.freshness);
+    if (node.deferred) {
+      group.setAttribute('data-deferred', node.deferred);
+      group.classList.add('jp-DataOps-deferred');
+    }
     const title = svg('title', {});
     title.textContent = node.title;
     group.append(title, svg('rect', { width: NODE_W, height: NODE_H, rx: 6 }));
     const label = svg('text', { x: NODE_W / 2, y: NODE_H / 2 + 4, 'text-anchor': 'middle' });
     label.textContent = node.name.length > 17 ? node.name.slice(0, 16) + '…' : node.name;
     group.append(label);
+    if (node.deferred) {
+      // at the bottom left, clear of the edges that leave from the middle
+      const from = svg('text', { x: 2, y: NODE_H + 11, 'text-anchor': 'start', class: 'jp-DataOps-deferredlabel' });
+      from.textContent = `↳ ${node.deferred}`;
+      group.append(from);
+    }
     group.addEventListener('click', () => onSelect(node.name));
     root.append(group);
   }

@@ -11,6 +11,7 @@ export class PipelineSection implements ISection {
   readonly label = 'Pipeline';
   readonly node = h('div', { class: 'jp-DataOps-section', 'data-testid': 'dataops-pipeline' });
   private selected: string | null = null;
+  environment: string | null = null;
   private pipeline: IPipeline | null = null;
   private live: IRun | null = null;
   /** A start was asked for and not yet answered. */
@@ -21,6 +22,7 @@ export class PipelineSection implements ISection {
   async refresh(): Promise<void> {
     const pipeline = await this.context.api.pipeline();
     this.pipeline = pipeline;
+    this.environment = pipeline.environment;
     this.live = pipeline.running ? await this.context.api.run(pipeline.running) : null;
     this.render();
   }
@@ -68,7 +70,8 @@ export class PipelineSection implements ISection {
       const view = stepView(step, this.live);
       const fresh = view.freshness === 'in_run' ? 'in this run' : view.freshness === 'fresh' ? 'fresh' : `stale: ${view.reason}`;
       const warned = view.run?.warnings ? ` (${view.run.warnings} warn checks)` : '';
-      return { name: step.name, needs: step.needs, outcome: view.outcome, freshness: view.freshness, title: `${step.name}: ${outcomeLabel(view.outcome)}${warned}; ${fresh}` };
+      const deferred = step.deferred_to ? ` (deferred: ${pipeline.environment} reads it from ${step.deferred_to})` : '';
+      return { name: step.name, needs: step.needs, outcome: view.outcome, freshness: view.freshness, deferred: step.deferred_to ?? null, title: `${step.name}: ${outcomeLabel(view.outcome)}${warned}${deferred}; ${fresh}` };
     });
     const busy = this.busy;
     const running = this.starting && !this.live
@@ -79,7 +82,7 @@ export class PipelineSection implements ISection {
     const toolbar = h(
       'div',
       { class: 'jp-DataOps-toolbar' },
-      this.runButton('dataops-run-all', busy ? (this.starting ? 'Starting…' : 'Running…') : 'Run all', { mode: 'all' }, 'jp-mod-accept'),
+      this.runButton('dataops-run-all', busy ? (this.starting ? 'Starting…' : 'Running…') : `Run all in ${pipeline.environment}`, { mode: 'all' }, 'jp-mod-accept'),
       h('span', { class: 'jp-DataOps-muted' }, `${pipeline.name} · ${pipeline.steps.length} steps`)
     );
     const legend = h(
@@ -89,7 +92,10 @@ export class PipelineSection implements ISection {
       ...OUTCOMES.map(o => badge(o, outcomeLabel(o))),
       h('span', { class: 'jp-DataOps-muted' }, 'Freshness:'),
       h('span', { class: 'jp-DataOps-key jp-DataOps-fresh', 'data-status': 'fresh' }, 'fresh'),
-      h('span', { class: 'jp-DataOps-key jp-DataOps-stale', 'data-status': 'stale' }, 'stale (dashed)')
+      h('span', { class: 'jp-DataOps-key jp-DataOps-stale', 'data-status': 'stale' }, 'stale (dashed)'),
+      pipeline.steps.some(s => s.deferred_to)
+        ? h('span', { class: 'jp-DataOps-key jp-DataOps-deferredkey', 'data-status': 'deferred' }, '↳ base: not rebuilt here, read from the base')
+        : null
     );
     clear(this.node, toolbar, running, h('div', { class: 'jp-DataOps-graphbox' }, drawGraph(nodes, this.selected, name => this.select(name))), legend, this.details());
   }
@@ -171,6 +177,10 @@ export function stepCard(
       : null,
     run?.status === 'skipped' && run.error
       ? h('p', { class: 'jp-DataOps-note', 'data-testid': 'dataops-skip-reason' }, `Skipped: ${run.error}.`)
+      : null,
+    step.deferred_to
+      ? h('p', { class: 'jp-DataOps-note', 'data-testid': 'dataops-step-deferred' },
+          `Deferred to ${step.deferred_to}: this environment does not rebuild the step and reads its datasets from ${step.deferred_to}; the outcome shown is ${step.deferred_to}'s.`)
       : null,
     h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-step-freshness' }, freshness),
     h('div', { class: 'jp-DataOps-toolbar' },

@@ -55,6 +55,7 @@ export class QualitySection implements ISection {
   private shown = '';
   /** Reasons typed but not yet sent, by version, kept when the cards are redrawn. */
   private drafts = new Map<string, string>();
+  environment: string | null = null;
 
   constructor(private context: IPanelContext) {
     this.node.append(this.result, this.cards);
@@ -62,6 +63,7 @@ export class QualitySection implements ISection {
 
   async refresh(): Promise<void> {
     const reviews = await this.context.api.reviews();
+    this.environment = reviews.environment ?? null;
     const cards = versionCards(reviews.quarantined, reviews.failures);
     const shown = JSON.stringify(cards);
     if (shown === this.shown) {

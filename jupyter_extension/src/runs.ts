@@ -25,11 +25,14 @@ export class RunsSection implements ISection {
   private open = new Set<string>();
   private runs: IRun[] = [];
   private live = new Map<string, LiveView>();
+  environment: string | null = null;
 
   constructor(private context: IPanelContext) {}
 
   async refresh(): Promise<void> {
-    this.runs = (await this.context.api.runs(30)).items;
+    const list = await this.context.api.runs(30);
+    this.runs = list.items;
+    this.environment = list.environment ?? null;
     this.render();
   }
 
@@ -44,7 +47,7 @@ export class RunsSection implements ISection {
 
   private render(): void {
     if (!this.runs.length) {
-      clear(this.node, h('p', { class: 'jp-DataOps-muted' }, 'No runs yet. Start one from the Pipeline panel.'));
+      clear(this.node, h('p', { class: 'jp-DataOps-muted' }, `No runs${this.environment ? ` in ${this.environment}` : ''} yet. Start one from the Pipeline panel.`));
       return;
     }
     clear(

@@ -3,6 +3,7 @@ import { Widget } from '@lumino/widgets';
 import { CatalogSection } from './catalog';
 import { IPanelContext, ISection, messageOf } from './context';
 import { clear, h } from './dom';
+import { EnvironmentBar } from './environments';
 import { PipelineSection } from './pipeline';
 import { QualitySection } from './quality';
 import { RunsSection } from './runs';
@@ -12,6 +13,8 @@ export class DataOpsSidebar extends Widget {
   readonly pipeline: PipelineSection;
   readonly catalog: CatalogSection;
   readonly quality: QualitySection;
+  readonly environments: EnvironmentBar;
+  private environmentsLoaded = false;
   private sections: ISection[];
   private current: ISection;
   private tabs = h('div', { class: 'jp-DataOps-tabs', role: 'tablist' });
@@ -52,7 +55,8 @@ export class DataOpsSidebar extends Widget {
     this.quality = new QualitySection(shared);
     this.sections = [this.pipeline, new RunsSection(shared), this.catalog, this.quality];
     this.current = this.sections[0];
-    this.node.append(this.tabs, this.message, this.body);
+    this.environments = new EnvironmentBar(context.api, () => void this.refresh(), error => this.report(error));
+    this.node.append(this.environments.node, this.tabs, this.message, this.body);
     this.renderTabs();
   }
 
@@ -96,7 +100,12 @@ export class DataOpsSidebar extends Widget {
 
   async refresh(): Promise<void> {
     try {
+      if (!this.environmentsLoaded) {
+        await this.environments.load(); // before any panel asks: they all read the chosen one
+        this.environmentsLoaded = true;
+      }
       await this.current.refresh();
+      this.environments.shows(this.current.label, this.current.environment);
       if (this.current !== this.pipeline && this.following) {
         await this.pipeline.refresh(); // keeps `busy` right while another panel shows
       }

@@ -40,3 +40,23 @@ def test_warnings_count_the_latest_result_of_each_check(ledger):
     assert ledger.checks.warnings(["r1", "r2"]) == {("r1", "make"): 1, ("r2", "double"): 1}
     assert ledger.checks.warnings(["r1"]) == {("r1", "make"): 1}
     assert ledger.checks.warnings([]) == {}
+
+
+def test_the_latest_outcome_in_an_environment_falls_back_to_its_base(ledger):
+    ledger.open_run("r1", user="alice", selection=["make", "double"], environment="prod")
+    ledger.set_step("r1", "make", status="success")
+    ledger.set_step("r1", "double", status="success")
+    ledger.open_run("r2", user="alice", selection=["double"], environment="dev")
+    ledger.set_step("r2", "double", status="failed", error="cell 1:1: ValueError: x")
+    ledger.open_run("r3", user="alice", selection=["make"], environment="prod")
+    ledger.set_step("r3", "make", status="skipped", error="upstream")
+    found = ledger.runs.last_outcomes_in(["dev", "prod"], default="prod")
+    # dev ran double itself (and failed); make it defers to prod, whose latest outcome is r3's skip
+    assert {step: (env, row.run_id, str(row.status)) for step, (env, row) in found.items()} == {
+        "double": ("dev", "r2", "failed"), "make": ("prod", "r3", "skipped")}
+    prod = ledger.runs.last_outcomes_in(["prod"], default="prod")
+    assert {step: (env, row.run_id) for step, (env, row) in prod.items()} == {
+        "double": ("prod", "r1"), "make": ("prod", "r3")}
+    # executed runs only, as before
+    assert {s: r.run_id for s, r in ledger.runs.last_step_runs(["dev", "prod"], default="prod").items()} == {
+        "double": "r2", "make": "r1"}

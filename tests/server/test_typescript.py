@@ -15,7 +15,7 @@ def test_the_committed_typescript_matches_the_models() -> None:
 
 def test_every_response_field_is_declared_with_its_type() -> None:
     text = typescript.render()
-    assert "export interface IPipelineStep {" in text and "  outcome: IStepOutcome | null;" in text
+    assert "export interface IPipelineStep {" in text and "  outcome: IEnvOutcome | null;" in text
     assert '  state: "fresh" | "stale";' in text
     assert "  steps: IStepRun[];" in text and "  warnings: number;" in text
     # a request's field with a default is optional, as the server validates it

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     # the lab shows the sample the test environment builds
     (root / "dataops.yaml").write_text((REPO / "dataops.yaml").read_text() + "\ndefault_environment: test\n")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
+    with running_lab(base, root, before=lambda lab: lab.project.cli(
+            "run", "--env", "test", env={"DATAOPS_USER": "alice"}, check=0)) as lab:
+        yield lab
+
+
+@contextmanager
+def running_lab(base: Path, root: Path, *, before: Callable[[Lab], object] | None = None) -> Iterator[Lab]:
+    """`jupyter lab` over the project at `root` (its Jupyter state under `base`), the server's token
+    authenticating as alice; `before` prepares the project once Lab's environment is set."""
     home = base / "home"
     settings = base / "settings"
     (settings / "@jupyterlab" / "apputils-extension").mkdir(parents=True)
@@ -78,7 +87,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     if (built / "package.json").is_file():
         shutil.copytree(built, extensions / "dataops-nb-lab")
     lab = Lab(root, _free_port())
-    lab.project.cli("run", "--env", "test", env={"DATAOPS_USER": "alice"}, check=0)
+    if before is not None:
+        before(lab)
     log = (base / "lab.log").open("w")
     process = subprocess.Popen(
         [
