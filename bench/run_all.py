@@ -30,7 +30,8 @@ MODULES = {"runner": runner, "store": store_bench, "quality": quality, "cli": cl
 STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py",
               "monitoring": Path(__file__).resolve().parent / "monitoring.py",
               "live-notebook": Path(__file__).resolve().parent / "live_notebook.py",
-              "ci": Path(__file__).resolve().parent / "ci_bench.py"}
+              "ci": Path(__file__).resolve().parent / "ci_bench.py",
+              "envs": Path(__file__).resolve().parent / "env_bench.py"}
 
 
 def main(argv: list[str] | None = None) -> int:

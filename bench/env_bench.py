@@ -1,0 +1,236 @@
+"""Environments: promotion and diff, against the alternatives measured in the same run.
+
+- promoting 10 datasets of 10,000,000 rows vs 10 of 1,000 rows (a pointer move: the same time,
+  <= 50 ms), against copying the 10 big files (what a copy-based promotion does)
+- `diff` of two 10,000,000-row versions with a key vs one full scan of both files (<= 2x), and vs
+  reladiff and SQLMesh's table_diff on the same files (each in a venv of its own: SQLMesh needs
+  DuckDB < 2); data-diff is tried too (its install fails here: it builds dbt from GitHub)
+
+    python bench/env_bench.py [--quick] [--repeats N]
+
+Generated data lives in a temporary folder under /tmp, removed at the end. Writes the `envs`
+section of bench/RESULTS.md, with the load average and CPU time beside the wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import Result, Row, ensure_venv, judge, log, main, python_json, ratio
+
+SECTION = "envs"
+BIG, SMALL, DATASETS = 10_000_000, 1_000, 10
+SPEC = "name: envbench\ndatasets:\n" + "".join(
+    f"  bench.d{i}:\n    key: [id]\n" for i in range(DATASETS)) + "  bench.diffed:\n    key: [id]\n"
+MAKE = ("SELECT range AS id, (hash(range) % 1000000)::DOUBLE / 7 AS x, 'cat_' || (range % 1000) AS s, "
+        "(range % 97)::INTEGER AS k FROM range({rows})")
+CHANGED = ("SELECT id, CASE WHEN id % 100 = 0 THEN x + 1 ELSE x END AS x, s, k FROM read_parquet('{a}') "
+           "WHERE id % 1000 <> 7 UNION ALL SELECT range + {rows}, 1.5, 'new', 1 FROM range(10000)")
+SCHEMA = [{"name": "id", "type": "BIGINT"}, {"name": "x", "type": "DOUBLE"}, {"name": "s", "type": "VARCHAR"},
+          {"name": "k", "type": "INTEGER"}]
+
+
+def load() -> str:
+    return "load average " + " / ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def write(con, sql: str, target: Path) -> None:
+    con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+
+
+def project(root: Path, files: dict[str, dict[str, Path]]) -> object:
+    """A project whose ledger holds, per environment, one version of each dataset (a file each)."""
+    from dataops_nb.ledger import VersionRecord, now
+    from dataops_nb.project import Project
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dataops.yaml").write_text(SPEC)
+    opened = Project(root)
+    ledger = opened.writable_ledger()
+    for env, datasets in files.items():
+        run_id = f"20260101-0000{len(env):02d}-000{abs(hash(env)) % 0xffff:04x}"
+        ledger.open_run(run_id, user="bench", environment=env, params={}, selection=[])
+        with ledger.transaction() as con:
+            for dataset, path in datasets.items():
+                record = VersionRecord(f"{dataset}@{run_id}", dataset, run_id, "make", str(path), None,
+                                       path.stat().st_size, SCHEMA, "staged", now(), environment=env)
+                ledger.stage_version(con, record, [])
+                ledger.promote(con, [record.version_id], environment=env, run_id=run_id)
+        ledger.end_run(run_id, "success")
+    return opened
+
+
+def promotions(work: Path, rows: int, repeats: int, source: Path) -> tuple[list[float], list[Path]]:
+    """Promote dev-a and dev-b into prod by turns (each moves 10 pointers); the first is not timed."""
+    from dataops_nb import service
+
+    files: dict[str, dict[str, Path]] = {}
+    for env in ("dev-a", "dev-b"):
+        files[env] = {}
+        for i in range(DATASETS):
+            path = work / f"{rows}" / env / f"d{i}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, path)
+            files[env][f"bench.d{i}"] = path
+    opened = project(work / f"project-{rows}", files)
+    service.promote(opened, "dev-a", "prod")
+    samples = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        result = service.promote(opened, "dev-b" if i % 2 == 0 else "dev-a", "prod")
+        samples.append(time.perf_counter() - started)
+        assert len(result["moves"]) == DATASETS
+    return samples, list(files["dev-a"].values())
+
+
+# both tools read the same two files through views in a DuckDB database of their own
+VIEWS = """
+db = {db!r}
+con = duckdb.connect(db)
+con.execute("CREATE OR REPLACE VIEW a AS SELECT * FROM read_parquet('{a}')")
+con.execute("CREATE OR REPLACE VIEW b AS SELECT * FROM read_parquet('{b}')")
+con.close()
+started = time.perf_counter()
+"""
+
+RELADIFF = """
+import json, time, duckdb, reladiff
+{views}t1 = reladiff.connect_to_table("duckdb://" + db, "a", "id", extra_columns=("x", "s", "k"))
+t2 = reladiff.connect_to_table("duckdb://" + db, "b", "id", extra_columns=("x", "s", "k"))
+found = list(reladiff.diff_tables(t1, t2))
+print(json.dumps({{"seconds": time.perf_counter() - started, "rows": len(found)}}))
+"""
+
+SQLMESH = """
+import json, time, duckdb
+from sqlmesh.core.engine_adapter.duckdb import DuckDBEngineAdapter
+from sqlmesh.core.table_diff import TableDiff
+{views}adapter = DuckDBEngineAdapter(lambda: duckdb.connect(db))
+diff = TableDiff(adapter, "main.a", "main.b", on=["id"])
+diff.schema_diff()
+rows = diff.row_diff()
+print(json.dumps({{"seconds": time.perf_counter() - started, "rows": rows.s_only_count + rows.t_only_count
+                  + rows.partial_match_count}}))
+"""
+
+
+def run(args: argparse.Namespace) -> list[Result]:
+    import duckdb
+
+    from dataops_nb import service
+    from dataops_nb.store import scratch
+
+    repeats = max(1, args.repeats)
+    rows = 1_000_000 if args.quick else BIG
+    work = Path(tempfile.mkdtemp(prefix="dataops-envbench-", dir="/tmp"))
+    notes_load = [f"before: {load()}"]
+    try:
+        con = duckdb.connect()
+        big, small, changed = work / "big.parquet", work / "small.parquet", work / "changed.parquet"
+        log(f"writing {rows:,}-row files")
+        write(con, MAKE.format(rows=rows), big)
+        write(con, MAKE.format(rows=SMALL), small)
+        write(con, CHANGED.format(a=big, rows=rows), changed)
+        con.close()
+
+        log("promotion")
+        cpu0 = cpu()
+        big_s, big_files = promotions(work, rows, repeats + 1, big)
+        small_s, _ = promotions(work, SMALL, repeats + 1, small)
+        promote_cpu = cpu() - cpu0
+        copies = []
+        for _ in range(repeats):
+            target = work / "copies"
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+            started = time.perf_counter()
+            for path in big_files:
+                shutil.copyfile(path, target / path.name)
+            copies.append(time.perf_counter() - started)
+        big_row = Row.of(f"promote 10 datasets of {rows:,} rows (service.promote)", big_s)
+        small_row = Row.of(f"promote 10 datasets of {SMALL:,} rows", small_s)
+        copy_row = Row.of(f"copy the 10 files of {rows:,} rows ({big.stat().st_size * 10 / 1e6:.0f} MB)", copies)
+        same = ratio(big_row, small_row)
+        promote = Result(
+            "promote 10 datasets: 10M rows each vs 1,000 rows", "service.promote(dev -> prod), 10 pointer moves "
+            "in one ledger transaction (SQLite), against copying the big files", [big_row, small_row, copy_row],
+            big_row.median * 1000 if big_row.median is not None else None, "ms (10M rows each)", "<= 50 ms",
+            judge(big_row.median * 1000 if big_row.median is not None else None, 50),
+            notes=[f"10M / 1,000 rows: {same:.3g}x (the same time)", f"promote / copy: {ratio(big_row, copy_row):.3g}",
+                   f"CPU time of the promotions: {promote_cpu:.2f} s", load()])
+
+        log("diff")
+        files = {"prod": {"bench.diffed": big}, "pr": {"bench.diffed": changed}}
+        opened = project(work / "project-diff", files)
+        versions = {env: opened.ledger.versions.pointers(env)["bench.diffed"] for env in files}
+        reader = scratch()
+
+        def scan() -> float:
+            started = time.perf_counter()
+            for path in (big, changed):
+                reader.execute("SELECT count(*), sum(hash(id, x, s, k)) FROM read_parquet(?)", [str(path)]).fetchall()
+            return time.perf_counter() - started
+
+        def kit() -> float:
+            started = time.perf_counter()
+            found = service.diff(opened, versions["prod"], versions["pr"])
+            elapsed = time.perf_counter() - started
+            d = found["datasets"][0]
+            assert (d["only_in_a"], d["only_in_b"], d["changed"]) == (rows // 1000, 10000, rows // 100)
+            return elapsed
+
+        scan()  # the files in the page cache for everyone
+        cpu0 = cpu()
+        scans, kits = [], []
+        for _ in range(repeats):
+            scans.append(scan())
+            kits.append(kit())
+        kit_cpu = cpu() - cpu0
+        scan_row, kit_row = Row.of("one full scan of both files (DuckDB)", scans), Row.of("dataops-nb diff (keyed)", kits)
+        rows_out = [scan_row, kit_row]
+        notes = [load(), f"CPU time of the scans and kit diffs: {kit_cpu:.2f} s"]
+        others: dict[str, Row] = {}
+        for name, requirements, code in (("reladiff", ["reladiff[duckdb]>=0.6"], RELADIFF),
+                                         ("sqlmesh", ["sqlmesh>=0.236"], SQLMESH),
+                                         ("data-diff", ["data-diff[duckdb]>=0.11"], None)):
+            log(f"installing {name}")
+            python, why = ensure_venv(name, requirements)
+            if python is None or code is None:
+                notes.append(f"{name}: not measured: {why or 'no runner'}")
+                continue
+            samples = []
+            for i in range(repeats):
+                data = python_json(code.format(views=VIEWS.format(db=str(work / f"{name}-{i}.duckdb"), a=big, b=changed)), python=python)
+                samples.append(data["seconds"])
+                notes.append(f"{name} reported {data['rows']:,} differing rows")
+            others[name] = Row.of(f"{name} (its own venv)", samples)
+            rows_out.append(others[name])
+        value = ratio(kit_row, scan_row)
+        notes += [f"{name} / kit: {ratio(row, kit_row):.3g}" for name, row in others.items()]
+        diff = Result(
+            "diff of two 10M-row versions with a key vs one scan of both", "dataops-nb diff (schema, counts, "
+            "column statistics, keyed rows only in A/B and changed with per-column counts and a sample) vs a "
+            "DuckDB scan of every column of both files, and vs reladiff and SQLMesh table_diff",
+            rows_out, value, "ratio kit diff / one scan of both", "<= 2", judge(value, 2.0), notes=notes)
+        promote.notes.insert(0, notes_load[0])
+        return [promote, diff]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main(SECTION, __doc__ or "", run)
