@@ -63,6 +63,15 @@ describe('the typed client', () => {
     expect(JSON.parse(asked[asked.length - 1].body)).toEqual({ mode: 'from', step: 'clean' });
   });
 
+  it('reads and runs in the environment chosen in the sidebar', async () => {
+    const api = client();
+    api.env = 'dev-alice';
+    await api.pipeline();
+    expect(new URL(asked[asked.length - 1].url, 'http://x').searchParams.get('env')).toBe('dev-alice');
+    await api.startRun({ mode: 'all' }).catch(() => undefined);
+    expect(JSON.parse(asked[asked.length - 1].body)).toEqual({ env: 'dev-alice', mode: 'all' });
+  });
+
   it('quotes route parameters, and reports an answer that is not JSON', async () => {
     const failed = await client().dataset('staging.flights').catch(e => e);
     expect(failed).toBeInstanceOf(APIError);
