@@ -622,10 +622,36 @@ def pipeline(project: Project, env: str | None = None, user: str | None = None) 
             "running": running}
 
 
+def dataflow(project: Project, env: str | None = None) -> dict[str, Any]:
+    """Each step's datasets: what its notebook visibly reads and publishes (read from its source,
+    nothing run), and the datasets whose versions current in `env` it published."""
+    from .errors import DataOpsError
+    from .runner.dataflow import dataset_name, read_dataflow
+
+    built: dict[str, set[str]] = {}
+    for version in project.current_versions(env).values():
+        if version.step:
+            built.setdefault(version.step, set()).add(version.dataset)
+    steps = []
+    for step in project.spec.steps:
+        try:
+            flow = read_dataflow(project.notebook_path(step), step.plain_params())
+        except DataOpsError:  # a notebook that cannot be read: lint and the run say so
+            flow = None
+        publishes = set(flow.publishes if flow else ()) | built.get(step.name, set())
+        reads = {name for name in (dataset_name(text) for text in (flow.reads if flow else ())) if name}
+        steps.append({"step": step.name, "reads": sorted(reads - publishes), "publishes": sorted(publishes)})
+    return {"environment": project.environment(env), "steps": steps}
+
+
 def start_run(project: Project, *, only: list[str] = (),  # type: ignore[assignment]
               from_step: str | None = None, force: bool = False, env: str | None = None,
+              params: list[str] = (),  # type: ignore[assignment]
               user: str | None = None, origin: str = "cli") -> str:
     """Start a run in a process of its own (it outlives the caller); returns its run id.
+
+    `params` are `-p KEY=VALUE` texts as the CLI takes them (checked here for their form; the run
+    checks them against the notebooks' parameters and refuses a bad one before any step runs).
 
     `user` (default: the current one) must be allowed to run every step the run selects
     (`access.roles.<role>.run`); the run records `user` and `origin` as who started it.
@@ -646,7 +672,9 @@ def start_run(project: Project, *, only: list[str] = (),  # type: ignore[assignm
         raise AccessDeniedError(
             f"User '{user}' may not run step {refused} (see access.roles.<role>.run in dataops.yaml)."
         )
-    return start(project, only=list(only), from_step=from_step, force=force, env=env, user=user, origin=origin)
+    parse_params(list(params))
+    return start(project, only=list(only), from_step=from_step, force=force, env=env, params=list(params),
+                 user=user, origin=origin)
 
 
 def templates(project: Project | None = None) -> list[dict[str, Any]]:
@@ -888,6 +916,19 @@ def dataset_diff(project: Project, dataset: str, env: str | None = None, against
         raise AccessDeniedError(f"User '{user}' may not read {dataset} (see access.roles in dataops.yaml).")
     result = diff(project, other, name, [dataset], user=user)
     return {"dataset": dataset, "environment": name, "against": other, **result["datasets"][0]}
+
+
+def run_diff(project: Project, a: str, b: str, *, user: str | None = None) -> dict[str, Any]:
+    """The data diff of every dataset both runs published (samples masked for `user`), and the
+    datasets only one of them published."""
+    from .metadata.diff import side
+
+    published_a, published_b = set(side(project, a).versions), set(side(project, b).versions)
+    both = sorted(published_a & published_b)
+    result = diff(project, a, b, both, user=user) if both else {"a": f"run {a}", "b": f"run {b}", "differs": False,
+                                                                 "datasets": []}
+    only_a, only_b = sorted(published_a - published_b), sorted(published_b - published_a)
+    return {**result, "differs": bool(result["differs"] or only_a or only_b), "only_in_a": only_a, "only_in_b": only_b}
 
 
 def diff_markdown(result: dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ def work(request: WorkRequest) -> int:
                 status("started", run_id=event["run_id"])
 
         options = service.RunOptions(only=tuple(request.only), start=tuple(request.start), env=request.env,
-                                     jobs=request.jobs, force=request.force)
+                                     jobs=request.jobs, force=request.force, params=tuple(request.params))
         summary = service.run(project, options, report, wait=False)
     except DataOpsError as exc:
         status("failed", error=error_record(exc))

@@ -108,15 +108,15 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
         stats_a, rows_a, dup_a = _profile(con, a.path, common, key, types_a)
         stats_b, rows_b, dup_b = _profile(con, b.path, common, key, types_b)
         result["rows"] = {"a": rows_a, "b": rows_b}
-        result["stats"] = {c: {"a": stats_a[c], "b": stats_b[c]} for c in common
-                           if stats_a[c] != stats_b[c]}
+        # what the reader may not see: the values of its columns, in the statistics and the sample
+        hidden = _hidden(project, dataset, a.version_id, user) | _hidden(project, dataset, b.version_id, user)
+        result["stats"] = {c: {"a": _masked_stats(stats_a[c], c in hidden), "b": _masked_stats(stats_b[c], c in hidden)}
+                           for c in common if stats_a[c] != stats_b[c]}
         if key:
             _require_key(dataset, key, types_a, types_b, dup_a, dup_b)
             result["key"] = key
             result.update(_keyed(con, a.path, b.path, key, [c for c in common if c not in key]))
-            hidden = (_hidden(project, dataset, a.version_id, user) | _hidden(project, dataset, b.version_id, user)
-                      if result["sample"] else set())
-            if hidden:  # what the reader may not see, on both sides of the sample
+            if hidden and result["sample"]:
                 from .pii import mask_rows
 
                 result["sample"] = mask_rows(result["sample"], {f"{c}{s}" for c in hidden for s in ("", " (a)", " (b)")})
@@ -130,9 +130,20 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
     return result
 
 
+def _masked_stats(stats: dict[str, Any], hidden: bool) -> dict[str, Any]:
+    """A column's statistics as the reader may see them: a PII column's values masked, its null count kept."""
+    if not hidden:
+        return stats
+    from ..security import MASK
+
+    return {name: (MASK if name != "nulls" and value is not None else value) for name, value in stats.items()}
+
+
 def _hidden(project: Any, dataset: str, version_id: str, user: str | None) -> set[str]:
     from .pii import hidden
 
+    if project is None:  # two files compared outside a project: no spec names PII
+        return set()
     return hidden(project.spec, project.ledger, dataset, version_id, user=user)
 
 

@@ -75,7 +75,8 @@ def dataset_page(project: Any, name: str, *, user: str | None = None, rows: int 
         "in_spec": bool(entry["in_spec"]),
         "columns": columns,
         "current_version": _version(project, current, ledger) if current else None,
-        "versions": _with_checks([_version(project, v, ledger, brief=True) for v in versions], ledger),
+        "versions": _with_checks(_history(ledger, [_version(project, v, ledger, brief=True) for v in versions], versions),
+                                 ledger),
         "freshness": freshness(freshness_sla, current, profiles if readable else {}, ledger),
         "quality": _quality_for(project, user, name, current.version_id) if current else {"status": None, "checks": []},
         "upstream": _upstream(ledger, current.version_id, project.spec.environment_chain(env)) if current else [],
@@ -142,6 +143,13 @@ def _with_checks(versions: list[dict[str, Any]], ledger: Any) -> list[dict[str, 
     """Each version with how many of its checks ended pass, warn and error (for the page's history)."""
     outcomes = ledger.checks.outcomes(v["version"] for v in versions)
     return [{**v, "checks": outcomes.get(v["version"], {"pass": 0, "warn": 0, "error": 0})} for v in versions]
+
+
+def _history(ledger: Any, shown: list[dict[str, Any]], versions: list[Any]) -> list[dict[str, Any]]:
+    """Each version with the environment it was built in and those it is current in."""
+    current_in = ledger.versions.current_in(v.version_id for v in versions)
+    return [{**item, "environment": v.environment, "current_in": current_in.get(v.version_id, [])}
+            for item, v in zip(shown, versions)]
 
 
 def freshness(sla: dict[str, Any] | None, current: Any, profiles: dict[str, Any], ledger: Any) -> dict[str, Any]:

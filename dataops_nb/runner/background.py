@@ -7,11 +7,11 @@ error that refused the run (its type and fields), as structured messages on a st
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ class WorkRequest:
     force: bool = False
     env: str | None = None
     jobs: int = 1
+    params: list[str] = field(default_factory=list)  # `-p KEY=VALUE` texts
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")
@@ -74,6 +75,7 @@ def start_run(
     from_step: str | None = None,
     force: bool = False,
     env: str | None = None,
+    params: list[str] = (),  # type: ignore[assignment]
     user: str | None = None,
     origin: str = "cli",
 ) -> str:
@@ -94,7 +96,8 @@ def start_run(
     logs.mkdir(parents=True, exist_ok=True)
     status_path, log_path = logs / f"{stamp}.status.jsonl", logs / f"{stamp}.log"
     request = WorkRequest(project=str(project.root), status=str(status_path), only=list(only),
-                          start=[from_step] if from_step else [], force=force, env=env, jobs=os.cpu_count() or 1)
+                          start=[from_step] if from_step else [], force=force, env=env, jobs=os.cpu_count() or 1,
+                          params=list(params))
     request.write(logs / f"{stamp}.request.json")
     with log_path.open("wb") as log:
         process = subprocess.Popen(

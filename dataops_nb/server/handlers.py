@@ -209,14 +209,17 @@ class RunsHandler(DataOpsHandler):
     async def post(self) -> None:
         def start(project: Project) -> models.RunStarted:
             request = self.body(models.StartRun)
-            if request.mode != "all" and not request.step:
+            if request.mode != "all" and not (request.step or request.steps):
                 raise BadRequestError(f"Bad request: mode '{request.mode}' needs a step.")
+            if request.steps and request.mode != "only":
+                raise BadRequestError(f"Bad request: steps: several steps go with mode 'only', not '{request.mode}'.")
             run_id = service.start_run(
                 project,
-                only=[request.step] if request.mode == "only" and request.step else [],
+                only=[*([request.step] if request.step else []), *request.steps] if request.mode == "only" else [],
                 from_step=request.step if request.mode == "from" else None,
                 force=request.force,
                 env=request.env,
+                params=request.params,
                 user=self.user,
                 origin=ORIGIN,
             )
@@ -237,6 +240,28 @@ class LiveRunHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, run_id: str) -> None:
         await self.answer(lambda project: models.LiveRun(**service.live_run(project, run_id, user=self.user)))
+
+
+class RunDiffHandler(DataOpsHandler):
+    """GET runs/A/diff/B: the data diff of every dataset both runs published, PII masked for the reader."""
+
+    @tornado.web.authenticated
+    async def get(self, a: str, b: str) -> None:
+        def compare(project: Project) -> models.RunDiff:
+            result = service.run_diff(project, a, b, user=self.user)
+            datasets = [models.RunDatasetDiff(**{k: v for k, v in d.items() if k != "schema"}, schema_changes=d.get("schema"))
+                        for d in result["datasets"]]
+            return models.RunDiff(**{**result, "datasets": datasets})
+
+        await self.answer(compare)
+
+
+class DataflowHandler(DataOpsHandler):
+    """GET dataflow: each step's datasets (what it reads and publishes), for the pipeline view's DAG."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.answer(lambda project: models.Dataflow(**service.dataflow(project, self.query(models.EnvQuery).env)))
 
 
 class CancelRunHandler(DataOpsHandler):
@@ -274,8 +299,11 @@ class CatalogHandler(DataOpsHandler):
 class DatasetHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
-        await self.answer(lambda project: models.Record(**service.catalog_show(
-            project, dataset, user=self.user, env=self.query(models.EnvQuery).env)))
+        def page(project: Project) -> models.Record:
+            query = self.query(models.DatasetQuery)
+            return models.Record(**service.catalog_show(project, dataset, user=self.user, rows=query.rows, env=query.env))
+
+        await self.answer(page)
 
 
 class LineageHandler(DataOpsHandler):
@@ -403,6 +431,8 @@ ROUTES: list[tuple[str, type[DataOpsHandler]]] = [
     (rf"runs/({NAME})/notebooks/({NAME})", ExecutedNotebookHandler),
     (rf"runs/({NAME})/cancel", CancelRunHandler),
     (rf"runs/({NAME})/live", LiveRunHandler),
+    (rf"runs/({NAME})/diff/({NAME})", RunDiffHandler),
+    ("dataflow", DataflowHandler),
     ("catalog", CatalogHandler),
     (rf"catalog/({NAME})", DatasetHandler),
     (rf"catalog/({NAME})/diff", DatasetDiffHandler),

@@ -25,12 +25,15 @@ class _Request(BaseModel):
 
 
 class StartRun(_Request):
-    """Run all steps, one step, or a step and everything downstream."""
+    """Run all steps, some steps (`step`, or several in `steps`), or a step and everything downstream."""
 
     mode: Literal["all", "only", "from"] = "all"
     step: StepName | None = None
+    steps: list[StepName] = Field(default_factory=list, max_length=1000)  # mode only: several steps
     force: bool = False
     env: StepName | None = None
+    params: list[Annotated[str, StringConstraints(max_length=TEXT_MAX)]] = Field(
+        default_factory=list, max_length=100)  # `-p KEY=VALUE` (or STEP.KEY=VALUE), as the CLI takes them
 
 
 class Decision(_Request):
@@ -86,6 +89,10 @@ class Promote(_Request):
 
     to: EnvName | None = None
     force: bool = False
+
+
+class DatasetQuery(EnvQuery):
+    rows: int = Field(10, ge=0, le=1000)  # rows of the preview
 
 
 class LineageQuery(EnvQuery):
@@ -180,6 +187,19 @@ class Pipeline(BaseModel):
     steps: list[PipelineStep]
     edges: list[tuple[str, str]]
     running: str | None  # the run in progress, if any
+
+
+class StepDataflow(BaseModel):
+    """The datasets a step reads and publishes: visibly in its notebook, or by its current versions."""
+
+    step: str
+    reads: list[str]
+    publishes: list[str]
+
+
+class Dataflow(BaseModel):
+    environment: str
+    steps: list[StepDataflow]
 
 
 class _Open(BaseModel):
@@ -386,6 +406,33 @@ class DatasetDiff(_Open):
     changed_columns: dict[str, int] = Field(default_factory=dict)
     sample: list[dict[str, Any]] = Field(default_factory=list)  # changed rows, PII masked for the reader
     stats: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunDatasetDiff(_Open):
+    """How one dataset differs between two runs (see dataops_nb/metadata/diff.py)."""
+
+    dataset: str
+    a: str | None  # the version run A published
+    b: str | None
+    differs: bool
+    rows: dict[str, int | None]  # {"a": rows, "b": rows}
+    schema_changes: dict[str, list[Any]] | None = None  # added / removed / type_changed columns
+    stats: dict[str, dict[str, Any]] = Field(default_factory=dict)  # column -> {a, b}: the statistics that differ
+    key: list[str] | None = None
+    only_in_a: int | None = None
+    only_in_b: int | None = None
+    changed: int | None = None
+    changed_columns: dict[str, int] = Field(default_factory=dict)
+    sample: list[dict[str, Any]] = Field(default_factory=list)  # changed rows, PII masked for the reader
+
+
+class RunDiff(BaseModel):
+    a: str
+    b: str
+    differs: bool
+    datasets: list[RunDatasetDiff]  # every dataset both runs published
+    only_in_a: list[str]  # datasets only run A published
+    only_in_b: list[str]
 
 
 class Listing(BaseModel):

@@ -25,6 +25,7 @@ RESPONSES: list[type[BaseModel]] = [
     models.Run, models.RunList, models.Hit, models.HitList, models.Template, models.TemplateList, models.Failure,
     models.Quarantined, models.Reviews, models.Decided, models.StepCreated,
     models.LiveCell, models.LiveStep, models.LiveRun, models.EnvironmentList, models.Promotion, models.DatasetDiff,
+    models.Dataflow, models.RunDiff, models.RunDatasetDiff,
 ]
 TARGET = Path(__file__).resolve().parents[2] / "jupyter_extension" / "src" / "models.ts"
 HEADER = (
