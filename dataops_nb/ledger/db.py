@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +109,19 @@ def open_database(url: str | Path, *, readonly: bool = False, source: str | None
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+_OPEN: weakref.WeakSet[SqliteDatabase] = weakref.WeakSet()  # the SQLite files this process has connections to
+
+
+def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _connected(identity: tuple[int, int]) -> bool:
+    return any(database.identity == identity for database in list(_OPEN))
 
 
 def check_ledger_file(path: Path) -> None:
@@ -115,11 +129,18 @@ def check_ledger_file(path: Path) -> None:
     from ..errors import LedgerUnreadableError
 
     try:
-        size = path.stat().st_size
+        stat = path.stat()
     except FileNotFoundError:
         return  # a new project: the ledger is created
+    size = stat.st_size
     if size == 0:
         raise LedgerUnreadableError(path, "is empty (0 bytes)")
+    if _connected((stat.st_dev, stat.st_ino)):
+        # SQLite reads this file well in this process already; and reading its header would close a
+        # descriptor of it, which releases every POSIX lock the process holds on it, those of its open
+        # connections too: another process closing its last connection would then see no reader,
+        # delete the WAL index under them, and they would never see a later commit
+        return
     with path.open("rb") as handle:
         header = handle.read(100)
     if len(header) < 100 or not header.startswith(SQLITE_HEADER):
@@ -178,6 +199,8 @@ class SqliteDatabase(Joining):
     """One SQLite file in WAL mode (or, read-only and missing, an empty in-memory ledger)."""
 
     dialect = "sqlite"
+    identity: tuple[int, int] | None = None  # (device, inode) of the file, once it is open
+    _seen: tuple[int, int, int, int] | None = None  # the WAL file as a reader's connection last saw it
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
@@ -195,8 +218,7 @@ class SqliteDatabase(Joining):
             check_ledger_file(path)
             try:
                 if readonly:
-                    self._con = self._connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
-                    self._con.execute("PRAGMA query_only = ON")
+                    self._con = self._connect_reader()
                 else:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     self._con = self._connect(str(path))
@@ -204,6 +226,9 @@ class SqliteDatabase(Joining):
                     self._con.execute("PRAGMA synchronous=NORMAL")
                 self.schema_version()
                 self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                stat = path.stat()
+                self.identity = (stat.st_dev, stat.st_ino)
+                _OPEN.add(self)
             except (sqlite3.DatabaseError, LedgerError) as exc:
                 cause = exc.__cause__ if isinstance(exc, LedgerError) else exc
                 if not isinstance(cause, sqlite3.DatabaseError) or "locked" in str(cause):
@@ -212,6 +237,26 @@ class SqliteDatabase(Joining):
 
                 raise LedgerUnreadableError(path, f"cannot be read as a database ({cause})") from exc
         self._check_not_newer()
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        con = self._connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True)
+        con.execute("PRAGMA query_only = ON")
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # maps the WAL index
+        self._seen = _stamp(self._wal)
+        return con
+
+    @property
+    def _wal(self) -> Path:
+        return self.path.with_name(self.path.name + "-wal")
+
+    def _current(self) -> sqlite3.Connection:
+        """The reader's connection, opened again once another process wrote the WAL: a reader kept
+        open across other processes' runs could go on missing their commits (the server answered
+        404 for a run the worker had just opened)."""
+        if self.readonly and not self.in_memory and self._depth == 0 and _stamp(self._wal) != self._seen:
+            self._con.close()
+            self._con = self._connect_reader()
+        return self._con
 
     def _connect(self, target: str, *, uri: bool = False) -> sqlite3.Connection:
         try:
@@ -239,7 +284,7 @@ class SqliteDatabase(Joining):
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._lock:
-            return self._con.execute(sql, tuple(args))
+            return self._current().execute(sql, tuple(args))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self._lock:
@@ -252,7 +297,7 @@ class SqliteDatabase(Joining):
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._con.execute(sql, tuple(args)).fetchall()
+            return self._current().execute(sql, tuple(args)).fetchall()
 
     @contextmanager
     def _outermost(self) -> Iterator[None]:
@@ -311,6 +356,7 @@ class SqliteDatabase(Joining):
 
     def close(self) -> None:
         with self._lock:
+            _OPEN.discard(self)
             self._con.close()
 
 

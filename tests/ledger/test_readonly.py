@@ -57,7 +57,7 @@ def test_a_read_only_ledger_refuses_writes_and_keeps_its_rows(tmp_path):
     with pytest.raises(LedgerError, match="read-only"):
         reader.migrate()
     reader.close()
-    stored = Ledger.open(path, readonly=True).query("SELECT status FROM runs WHERE run_id = '20261125-093012-0001abc'")
+    stored = Ledger.open(path, readonly=True).db.query("SELECT status FROM runs WHERE run_id = '20261125-093012-0001abc'")
     assert stored[0][0] == "running"
 
 
@@ -87,3 +87,24 @@ def test_a_project_reads_read_only_and_writes_only_when_asked(two_steps):
     writer = project.writable_ledger()
     assert not writer.readonly and project.ledger is writer
     assert (two_steps.root / ".dataops" / "ledger.db").is_file()
+
+
+def test_a_reader_sees_what_another_process_commits_after_the_ledger_is_opened_again(tmp_path):
+    """Opening the ledger a second time in a process (the server does, for each changed spec) must
+    not blind the handles already open: another process's commit and close are seen by them."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "ledger.db"
+    writer = Ledger.open(path)
+    writer.migrate()
+    writer.open_run("r1", user="alice", selection=["make"])
+    writer.close()
+    reader = Ledger.open(path, readonly=True)
+    assert reader.run("r1") is not None and reader.run("r2") is None
+    again = Ledger.open(path, readonly=True)  # a second handle in this process
+    script = ("import sys; from dataops_nb.ledger import Ledger; w = Ledger.open(sys.argv[1]); "
+              "w.open_run('r2', user='bob', selection=['make']); w.close()")
+    for run_id in ("r2", "r3"):  # each process closes the last connection it had
+        subprocess.run([sys.executable, "-c", script.replace("r2", run_id), str(path)], check=True)
+        assert reader.run(run_id) is not None and again.run(run_id) is not None
