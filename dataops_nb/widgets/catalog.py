@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from .. import service
 from ..errors import DataOpsError
+from .charts import history
 from .common import badge, table
 
 
@@ -69,7 +70,7 @@ def tag_text(tag: str | dict[str, Any]) -> str:
 
 
 class DatasetPage(w.VBox):
-    """One dataset: schema with profile, tags, owner, quality, versions, lineage links, preview."""
+    """One dataset: schema with profile, tags, owner, quality, history charts, versions, lineage links, preview."""
 
     def __init__(self, panel: CatalogPanel, page: dict[str, Any]) -> None:
         self.panel, self.page = panel, page
@@ -97,6 +98,7 @@ class DatasetPage(w.VBox):
             for c in (page.get("quality") or {}).get("checks", [])
         ) or "<i>no checks recorded</i>")
         self.versions = w.HTML(table(page.get("versions") or [], ["version", "status", "rows", "created_at"], limit=10))
+        self.history = w.HTML(history(page))  # rows and check outcomes per version, freshness
         self.upstream = [self._link(item["dataset"]) for item in page.get("upstream") or []]
         self.downstream = [self._link(item["dataset"]) for item in page.get("downstream") or []]
         preview = page.get("preview") or {}
@@ -114,6 +116,7 @@ class DatasetPage(w.VBox):
             section("Quality"), self.quality,
             section("Upstream"), w.HBox(self.upstream or [w.HTML("<i>none</i>")]),
             section("Downstream"), w.HBox(self.downstream or [w.HTML("<i>none</i>")]),
+            section("History"), self.history,
             section("Versions"), self.versions,
             section("Preview"), self.preview,
             section("Read it"), self.code, w.HBox([self.copy_code, self.clipboard]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 
 def test_catalog_widget_searches_and_shows_pages(two_steps, kernel_in):
@@ -118,3 +119,78 @@ def test_copy_code_sends_the_snippet_to_the_front_end_and_claims_nothing(two_ste
     assert "copied" not in result["message"].lower()  # the kernel cannot know whether the browser copied
     assert result["shown"]  # the Output widget is part of the page, so the front end renders it
     assert again == "1"  # a second click sends the script again, in place of the first
+
+
+HISTORY_SPEC = """
+name: people
+steps:
+  - {name: make, notebook: notebooks/make.ipynb}
+datasets:
+  raw.people:
+    freshness: {warn_after: 0s, error_after: 30d}
+    columns:
+      id: {checks: [not_null]}
+      email: {tags: [pii]}
+      score: {checks: [{range: {min: 0, max: 50, severity: warn}}]}
+access:
+  roles:
+    steward: {read: ["*"], unmask: ["*"]}
+    viewer: {read: ["*"]}
+  members: {sam: [steward], bob: [viewer]}
+"""
+
+
+def test_catalog_widget_charts_rows_check_outcomes_and_freshness_per_version(project, kernel_in):
+    """Three versions: all checks pass, a warn check fails, an error check fails (quarantined). The page
+    draws one bar per version (its rows), one square per version coloured by its worst outcome, and the
+    age of the newest data against the SLA, in the theme's colours; no value of the data shows."""
+    project.notebook("make", "n = 3\nscale = 1\nhole = False", """
+        import dataops_nb as dn
+        step = dn.step()
+        step.publish("raw.people", f'''
+            select case when {hole} and range = 0 then null else range end as id,
+                   'person' || range || '@example.com' as email, range * {scale} as score
+            from range({n})''')
+        """)
+    project.spec(HISTORY_SPEC)
+    project.cli("run", check=0)  # 3 rows, checks pass
+    project.cli("run", "-p", "n=4", "-p", "scale=100", check=0)  # 4 rows, the warn check fails
+    project.cli("run", "-p", "n=5", "-p", "hole=True")  # 5 rows, the error check fails
+    kernel = kernel_in(project.root / "notebooks")
+    shown = kernel.run(
+        """
+        import json, os
+        import dataops_nb as dn
+        os.environ["DATAOPS_USER"] = "bob"
+        panel = dn.catalog()
+        panel.show_dataset("raw.people")
+        page = panel.page
+        print(json.dumps({"svg": page.history.value, "shown": page.history in page.children,
+                          "versions": page.page["versions"]}))
+        """
+    )
+    result = json.loads(shown)
+    chart, versions = result["svg"], list(reversed(result["versions"]))
+    assert result["shown"]
+    assert [v["rows"] for v in versions] == [3, 4, 5]
+    assert [v["status"] for v in versions][-1] == "quarantined"
+
+    rows = re.search(r'<svg[^>]*data-testid="dataops-rows-chart".*?</svg>', chart).group(0)
+    bars = re.findall(r'<rect [^>]*data-value="([\d.]+)"', rows)
+    assert [float(v) for v in bars] == [3.0, 4.0, 5.0]  # one bar per version, oldest first
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', rows)]
+    assert heights[0] < heights[1] < heights[2]  # scaled to the rows
+    assert "var(--jp-error-color1" in re.findall(r"<rect [^>]*>", rows)[2]  # the quarantined version
+
+    strip = re.search(r'<svg[^>]*data-testid="dataops-checks-strip".*?</svg>', chart).group(0)
+    cells = re.findall(r'<rect [^>]*style="([^"]*)"[^>]*data-outcome="(\w+)"', strip)
+    assert [outcome for _, outcome in cells] == ["pass", "warn", "error"]
+    assert [style.split(";")[0] for style, _ in cells] == [
+        "fill:var(--jp-success-color1, #1a7f37)", "fill:var(--jp-warn-color1, #9a6700)",
+        "fill:var(--jp-error-color1, #cf222e)"]  # themed by JupyterLab's variables
+    assert "1 warn" in strip and "1 error" in strip  # the tooltips count the outcomes
+
+    gauge = re.search(r'<svg[^>]*data-testid="dataops-freshness-chart".*?</svg>', chart).group(0)
+    assert 'data-status="warn"' in gauge and 'data-limit="error_after"' in gauge and "30.0 d" in gauge
+
+    assert "@example.com" not in chart and "person" not in chart  # no value of the data, PII or not
