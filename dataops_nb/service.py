@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DataOpsError, NotFoundError
 from .project import Project
-from .scope import RunScope
+from .scope import RunOptions
 
 if TYPE_CHECKING:
     from .runner.run import Reporter, RunRequest
@@ -37,16 +37,6 @@ def init_project(directory: Path, *, name: str | None = None) -> list[str]:
 
 
 # --- running -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunOptions(RunScope):
-    """What an interface asks of a run, a plan or a status: parameters as typed (`KEY=VALUE`,
-    `STEP.KEY=VALUE`), the steps chosen, the environment, and how to run."""
-
-    params: tuple[str, ...] = ()
-    jobs: int | None = None  # steps at once; default: the machine's cores
-    resume: str | None = None  # redo the unfinished steps of this run, with its parameters
 
 
 @dataclass(frozen=True)
@@ -673,8 +663,9 @@ def start_run(project: Project, *, only: list[str] = (),  # type: ignore[assignm
             f"User '{user}' may not run step {refused} (see access.roles.<role>.run in dataops.yaml)."
         )
     parse_params(list(params))
-    return start(project, only=list(only), from_step=from_step, force=force, env=env, params=list(params),
-                 user=user, origin=origin)
+    options = RunOptions(only=tuple(only), start=(from_step,) if from_step else (), force=force, env=env,
+                         params=tuple(params), jobs=os.cpu_count() or 1)
+    return start(project, options, user=user, origin=origin)
 
 
 def templates(project: Project | None = None) -> list[dict[str, Any]]:

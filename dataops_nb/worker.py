@@ -1,8 +1,10 @@
 """The run worker: `python -m dataops_nb.worker REQUEST.json`, a run in a process of its own.
 
 `service.start_run` (the Jupyter server's Run button) writes a `WorkRequest` as JSON and
-starts this module detached; like the CLI's `run`, it calls `service.run` with `RunOptions`; it reports on the status file the request names, one
-JSON object per line, never as text to be matched:
+starts this module detached. The request carries `RunOptions`, the same request the CLI's `run`
+passes to `service.run` in its own process, so a run asked for either way runs alike (and
+`dataops-nb cancel` stops either: both runners look for the cancel request in the store). It
+reports on the status file the request names, one JSON object per line, never as text to be matched:
 
     {"state": "started", "run_id": "..."}                    the run is open in the ledger
     {"state": "finished", "run_id": "...", "status": "..."}  success, failed, cancelled
@@ -44,9 +46,7 @@ def work(request: WorkRequest) -> int:
             if event.get("event") == "run_started":
                 status("started", run_id=event["run_id"])
 
-        options = service.RunOptions(only=tuple(request.only), start=tuple(request.start), env=request.env,
-                                     jobs=request.jobs, force=request.force, params=tuple(request.params))
-        summary = service.run(project, options, report, wait=False)
+        summary = service.run(project, request.options, report, wait=False)
     except DataOpsError as exc:
         status("failed", error=error_record(exc))
         return exc.exit_code

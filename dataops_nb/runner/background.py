@@ -13,33 +13,34 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConflictError, DataOpsError, NotFoundError, rebuilt_error
 from ..project import Project
+from ..scope import RunOptions
 
 STARTUP_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class WorkRequest:
+    """A run asked of a worker: the project, where it reports (a status file of JSON lines), and the
+    run's `RunOptions`, the very request the CLI's `run` makes in its own process."""
+
     project: str
-    status: str  # the status file (JSON lines)
-    only: list[str] = field(default_factory=list)
-    start: list[str] = field(default_factory=list)
-    force: bool = False
-    env: str | None = None
-    jobs: int = 1
-    params: list[str] = field(default_factory=list)  # `-p KEY=VALUE` texts
+    status: str
+    options: RunOptions = field(default_factory=RunOptions)
 
     def write(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+        data = {"project": self.project, "status": self.status, "options": self.options.to_json()}
+        path.write_text(json.dumps(data), encoding="utf-8")
 
     @classmethod
     def read(cls, path: Path) -> WorkRequest:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(data["project"], data["status"], RunOptions.from_json(data.get("options") or {}))
 
 
 def read_status(path: Path) -> list[dict[str, Any]]:
@@ -68,22 +69,12 @@ def lock_is_held(project: Project) -> str | None:
     return lease.describe() if lease else None
 
 
-def start_run(
-    project: Project,
-    *,
-    only: list[str] = (),  # type: ignore[assignment]
-    from_step: str | None = None,
-    force: bool = False,
-    env: str | None = None,
-    params: list[str] = (),  # type: ignore[assignment]
-    user: str | None = None,
-    origin: str = "cli",
-) -> str:
+def start_run(project: Project, options: RunOptions, *, user: str | None = None, origin: str = "cli") -> str:
     """Start `dataops-nb run` detached; returns its run id once the ledger has it.
 
     The run records `user` and `origin` (the server passes its authenticated user) as who
     started it, whatever DATAOPS_USER the server's own environment holds."""
-    for name in [*only, *([from_step] if from_step else [])]:
+    for name in [*options.only, *options.start]:
         try:
             project.spec.step(name)
         except NotFoundError as exc:  # a step named in a request is bad input, not a missing resource
@@ -95,9 +86,7 @@ def start_run(
     logs = project.store.root / "launched"
     logs.mkdir(parents=True, exist_ok=True)
     status_path, log_path = logs / f"{stamp}.status.jsonl", logs / f"{stamp}.log"
-    request = WorkRequest(project=str(project.root), status=str(status_path), only=list(only),
-                          start=[from_step] if from_step else [], force=force, env=env, jobs=os.cpu_count() or 1,
-                          params=list(params))
+    request = WorkRequest(project=str(project.root), status=str(status_path), options=options)
     request.write(logs / f"{stamp}.request.json")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
