@@ -269,8 +269,8 @@ class CancelRunHandler(DataOpsHandler):
 
     @tornado.web.authenticated
     async def post(self, run_id: str) -> None:
-        def cancel(project: Project) -> models.Record:
-            return models.Record(**service.cancel_run(project, run_id, user=self.user, wait=False))
+        def cancel(project: Project) -> models.CancelRequested:
+            return models.CancelRequested(**service.cancel_run(project, run_id, user=self.user, wait=False))
 
         await self.answer(cancel, status=202)
 
@@ -319,8 +319,11 @@ class LineageHandler(DataOpsHandler):
 class ReviewsHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        await self.answer(lambda project: models.Reviews(**service.review_items(
-            project, user=self.user, env=self.query(models.EnvQuery).env)))
+        def reviews(project: Project) -> models.Reviews:
+            items = service.review_items(project, user=self.user, env=self.query(models.EnvQuery).env)
+            return models.Reviews(**items, open_failures=len(items["failures"]))
+
+        await self.answer(reviews)
 
     @tornado.web.authenticated
     async def post(self) -> None:

@@ -122,6 +122,15 @@ class RunStarted(BaseModel):
     run_id: str
 
 
+class CancelRequested(BaseModel):
+    """A cancel was asked for: the run stops within its grace period and ends `cancelled`."""
+
+    run_id: str
+    requested_by: str
+    grace_s: float
+    status: str  # the run's status when the answer was written (still `running`: it is stopping)
+
+
 class NotebookContents(BaseModel):
     """A Jupyter contents model of an executed notebook; `writable` is always false."""
 
@@ -305,6 +314,7 @@ class Standing(_Open):
 
 class Reviews(_Open):
     environment: str | None = None  # whose current versions the failures are of
+    open_failures: int  # how many failures are open (the Quality tab's badge): len(failures)
     failures: list[Failure]
     quarantined: list[Quarantined]
     standing: list[Standing]

@@ -3,13 +3,13 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 
 // the API's request and response types, generated from the server's pydantic models
 import {
-  IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
+  ICancelRequested, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
   IPromotion, IQuarantined, IReviews, IRun, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
   IStepRun, ITemplate, ITemplateList
 } from './models';
 
 export type {
-  IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
+  ICancelRequested, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
   IPromotion, IQuarantined, IReviews, IRun, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
   IStepRun, ITemplate, ITemplateList
 };
@@ -84,6 +84,11 @@ export class DataOpsClient {
 
   live(runId: string): Promise<ILiveRun> {
     return this.request(`runs/${encodeURIComponent(runId)}/live`);
+  }
+
+  /** Ask a running run to stop; it ends `cancelled` within its grace period (409: it is not running). */
+  cancelRun(runId: string): Promise<ICancelRequested> {
+    return this.post(`runs/${encodeURIComponent(runId)}/cancel`, {});
   }
 
   startRun(request: IStartRun): Promise<IRunStarted> {

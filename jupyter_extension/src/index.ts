@@ -121,7 +121,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       docManager.openOrReveal(executedPath(runId, step), notebookFactory ? EXECUTED_FACTORY : undefined);
     const sidebar = new DataOpsSidebar(
       { api, docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted },
-      () => refreshMs
+      () => refreshMs,
+      () => shell.activateById(sidebar.id)
     );
     sidebar.title.icon = ICON;
     shell.add(sidebar, 'left', { rank: 600 });

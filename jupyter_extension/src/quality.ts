@@ -56,6 +56,8 @@ export class QualitySection implements ISection {
   /** Reasons typed but not yet sent, by version, kept when the cards are redrawn. */
   private drafts = new Map<string, string>();
   environment: string | null = null;
+  /** Told the number of open failures each time they are fetched (the tab's badge). */
+  onCount: (openFailures: number) => void = () => undefined;
 
   constructor(private context: IPanelContext) {
     this.node.append(this.result, this.cards);
@@ -64,6 +66,7 @@ export class QualitySection implements ISection {
   async refresh(): Promise<void> {
     const reviews = await this.context.api.reviews();
     this.environment = reviews.environment ?? null;
+    this.onCount(reviews.open_failures);
     const cards = versionCards(reviews.quarantined, reviews.failures);
     const shown = JSON.stringify(cards);
     if (shown === this.shown) {

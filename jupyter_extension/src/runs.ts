@@ -3,7 +3,7 @@ import { IPanelContext, ISection } from './context';
 import { badge, clear, duration, h, when } from './dom';
 import { outcomeLabel, outcomeOfRun } from './state';
 import { durationChart, slowness } from './charts';
-import { LiveView } from './live';
+import { LIVE_EVERY_MS, LiveView } from './live';
 
 function runDuration(run: IRun): string {
   if (!run.ended_at) {
@@ -25,6 +25,10 @@ export class RunsSection implements ISection {
   private open = new Set<string>();
   private runs: IRun[] = [];
   private live = new Map<string, LiveView>();
+  /** Runs asked to stop that have not ended yet. */
+  private cancelling = new Set<string>();
+  /** The step durations chart is open (kept while the list is redrawn). */
+  private durationsOpen = false;
   environment: string | null = null;
 
   constructor(private context: IPanelContext) {}
@@ -34,6 +38,47 @@ export class RunsSection implements ISection {
     this.runs = list.items;
     this.environment = list.environment ?? null;
     this.render();
+  }
+
+  /** Show the run opened to its steps (a notification's "Show run"). */
+  reveal(runId: string): void {
+    this.open.add(runId);
+    this.render();
+    this.node.querySelector(`[data-run="${CSS.escape(runId)}"]`)?.scrollIntoView({ block: 'nearest' });
+  }
+
+  /** Ask a running run to stop; the list is asked again until it has ended (a refusal goes to the message line). */
+  private async cancel(runId: string): Promise<void> {
+    this.cancelling.add(runId);
+    this.render();
+    try {
+      await this.context.api.cancelRun(runId);
+      this.context.report(null);
+      while ((await this.context.api.run(runId)).status === 'running') {
+        await new Promise(resolve => window.setTimeout(resolve, LIVE_EVERY_MS));
+      }
+    } catch (error) {
+      this.context.report(error);
+    }
+    this.cancelling.delete(runId);
+    await this.refresh();
+  }
+
+  private cancelButton(run: IRun): HTMLElement | null {
+    if (run.status !== 'running') {
+      return null;
+    }
+    const stopping = this.cancelling.has(run.run_id);
+    const button = h('button', {
+      class: 'jp-mod-styled jp-DataOps-cancel', 'data-testid': 'dataops-cancel-run',
+      title: 'Stop this run: its running steps are interrupted and nothing they staged becomes current',
+      onclick: (event: Event) => {
+        event.stopPropagation(); // not a click on the row (which opens it)
+        void this.cancel(run.run_id);
+      }
+    }, stopping ? 'Cancelling…' : 'Cancel');
+    button.disabled = stopping;
+    return button;
   }
 
   private toggle(runId: string): void {
@@ -75,10 +120,15 @@ export class RunsSection implements ISection {
     if (!timings.length) {
       return null;
     }
-    return h('details', { class: 'jp-DataOps-durations', 'data-testid': 'dataops-run-durations' },
+    const details = h('details', {
+      class: 'jp-DataOps-durations', 'data-testid': 'dataops-run-durations',
+      ontoggle: () => void (this.durationsOpen = details.open)
+    },
       h('summary', {}, 'Step durations over these runs'),
       h('table', { class: 'jp-DataOps-charttable' }, ...timings.map(([name, runs]) =>
         h('tr', { 'data-step': name }, h('td', {}, name), h('td', {}, durationChart(name, runs))))));
+    details.open = this.durationsOpen;
+    return details;
   }
 
   /** The live view of a running run, kept across renders; the list is asked again when the run ends. */
@@ -108,7 +158,8 @@ export class RunsSection implements ISection {
       badge(outcome, outcomeLabel(outcome)),
       run.warnings ? h('span', { class: 'jp-DataOps-warncount', 'data-testid': 'dataops-run-warnings' }, `${run.warnings} warn`) : null,
       h('span', { class: 'jp-DataOps-when', title: run.started_at }, when(run.started_at)),
-      h('span', { class: 'jp-DataOps-muted jp-DataOps-grow' }, `${runDuration(run)} · ${run.user ?? ''}${run.environment ? ' · ' + run.environment : ''}`)
+      h('span', { class: 'jp-DataOps-muted jp-DataOps-grow' }, `${runDuration(run)} · ${run.user ?? ''}${run.environment ? ' · ' + run.environment : ''}`),
+      this.cancelButton(run)
     );
     if (!opened) {
       return h('li', {}, head);

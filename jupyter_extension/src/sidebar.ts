@@ -1,9 +1,11 @@
 import { Widget } from '@lumino/widgets';
 
+import { DataOpsClient } from './api';
 import { CatalogSection } from './catalog';
 import { IPanelContext, ISection, messageOf } from './context';
 import { clear, h } from './dom';
 import { EnvironmentBar } from './environments';
+import { RunWatcher } from './notify';
 import { PipelineSection } from './pipeline';
 import { QualitySection } from './quality';
 import { RunsSection } from './runs';
@@ -13,6 +15,9 @@ export class DataOpsSidebar extends Widget {
   readonly pipeline: PipelineSection;
   readonly catalog: CatalogSection;
   readonly quality: QualitySection;
+  readonly runs: RunsSection;
+  readonly watcher: RunWatcher;
+  private readonly api: DataOpsClient;
   readonly environments: EnvironmentBar;
   private environmentsLoaded = false;
   private sections: ISection[];
@@ -24,12 +29,18 @@ export class DataOpsSidebar extends Widget {
   private following: string | null = null;
   private reported = '';
   private refreshError = '';
+  /** The Quality tab's count of open failures, and the environment it was counted for. */
+  private failures = h('span', { class: 'jp-DataOps-tabcount', 'data-testid': 'dataops-open-failures' });
+  private countedFor: string | null | undefined = undefined;
 
   constructor(
     context: Omit<IPanelContext, 'showDataset' | 'runStarted' | 'report' | 'runFrom' | 'showQuality'>,
-    private refreshMs: () => number
+    private refreshMs: () => number,
+    /** Bring the sidebar into view (a notification's action). */
+    private reveal: () => void = () => undefined
   ) {
     super();
+    this.api = context.api;
     this.id = 'dataops-sidebar';
     this.addClass('jp-DataOps');
     this.title.caption = 'DataOps';
@@ -46,6 +57,7 @@ export class DataOpsSidebar extends Widget {
       },
       runStarted: runId => {
         this.following = runId;
+        this.watcher.watch(runId);
         this.schedule(true);
       },
       report: error => this.report(error)
@@ -53,7 +65,26 @@ export class DataOpsSidebar extends Widget {
     this.pipeline = new PipelineSection(shared);
     this.catalog = new CatalogSection(shared);
     this.quality = new QualitySection(shared);
-    this.sections = [this.pipeline, new RunsSection(shared), this.catalog, this.quality];
+    this.quality.onCount = count => this.showCount(count);
+    this.runs = new RunsSection(shared);
+    this.sections = [this.pipeline, this.runs, this.catalog, this.quality];
+    this.watcher = new RunWatcher(context.api, refreshMs, {
+      showRun: runId => {
+        this.reveal();
+        this.showSection(this.runs);
+        this.runs.reveal(runId);
+      },
+      openExecuted: context.openExecuted,
+      showQuality: () => {
+        this.reveal();
+        this.showSection(this.quality);
+      }
+    }, () => {
+      void this.countFailures();
+      if (this.isVisible) {
+        void this.refresh();
+      }
+    });
     this.current = this.sections[0];
     this.environments = new EnvironmentBar(context.api, () => void this.refresh(), error => this.report(error));
     this.node.append(this.environments.node, this.tabs, this.message, this.body);
@@ -79,7 +110,7 @@ export class DataOpsSidebar extends Widget {
           role: 'tab',
           'data-testid': `dataops-tab-${section.id}`,
           onclick: () => this.showSection(section)
-        }, section.label)
+        }, section.label, section === this.quality ? this.failures : null)
       )
     );
     clear(this.body, this.current.node);
@@ -98,13 +129,34 @@ export class DataOpsSidebar extends Widget {
     this.message.classList.toggle('jp-mod-visible', Boolean(text));
   }
 
+  /** Ask the server how many failures are open (after a run, a decision, a change of environment). */
+  async countFailures(): Promise<void> {
+    try {
+      this.showCount((await this.api.reviews()).open_failures);
+    } catch {
+      // the panels' own refresh says what is wrong with the server
+    }
+  }
+
+  private showCount(count: number): void {
+    this.countedFor = this.api.env;
+    this.failures.textContent = count ? String(count) : '';
+    this.failures.title = `${count} open failure${count === 1 ? '' : 's'} to review`;
+    this.failures.setAttribute('data-count', String(count));
+    this.failures.classList.toggle('jp-mod-visible', count > 0);
+  }
+
   async refresh(): Promise<void> {
+    const wasBusy = this.pipeline.busy;
     try {
       if (!this.environmentsLoaded) {
         await this.environments.load(); // before any panel asks: they all read the chosen one
         this.environmentsLoaded = true;
       }
       await this.current.refresh();
+      if (this.current !== this.quality && (this.countedFor !== this.api.env || (wasBusy && !this.pipeline.busy))) {
+        await this.countFailures(); // first shown, another environment, or a run just ended
+      }
       this.environments.shows(this.current.label, this.current.environment);
       if (this.current !== this.pipeline && this.following) {
         await this.pipeline.refresh(); // keeps `busy` right while another panel shows

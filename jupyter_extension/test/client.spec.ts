@@ -26,6 +26,11 @@ beforeAll(async () => {
         answer(200, JSON.stringify({ name: 'flights', steps: [], edges: [], running: null }));
       } else if (path === '/dataops/runs' && request.method === 'POST') {
         answer(409, JSON.stringify({ error: 'ConflictError', message: 'A run is already going on (run r1).' }));
+      } else if (path === '/dataops/runs/r1/cancel' && request.method === 'POST') {
+        answer(202, JSON.stringify({ run_id: 'r1', requested_by: 'alice', grace_s: 10, status: 'running' }));
+      } else if (path === '/dataops/runs/r2/cancel' && request.method === 'POST') {
+        answer(409, JSON.stringify({ error: 'NotRunningError', message: 'Run r2 is not running (it is success): there is nothing to cancel.',
+          fields: { run_id: 'r2', status: 'success' } }));
       } else if (path === '/dataops/catalog/staging.flights') {
         answer(502, '<html>bad gateway</html>');
       } else {
@@ -70,6 +75,17 @@ describe('the typed client', () => {
     expect(new URL(asked[asked.length - 1].url, 'http://x').searchParams.get('env')).toBe('dev-alice');
     await api.startRun({ mode: 'all' }).catch(() => undefined);
     expect(JSON.parse(asked[asked.length - 1].body)).toEqual({ env: 'dev-alice', mode: 'all' });
+  });
+
+  it('asks a run to stop, and says why a run that is not running cannot be', async () => {
+    const request = await client().cancelRun('r1');
+    expect(request).toEqual({ run_id: 'r1', requested_by: 'alice', grace_s: 10, status: 'running' });
+    expect(asked[asked.length - 1].method).toBe('POST');
+    const refused = await client().cancelRun('r2').catch(e => e);
+    expect(refused).toBeInstanceOf(APIError);
+    expect(refused.status).toBe(409);
+    expect(refused.message).toBe('Run r2 is not running (it is success): there is nothing to cancel.');
+    expect(refused.fields).toEqual({ run_id: 'r2', status: 'success' });
   });
 
   it('quotes route parameters, and reports an answer that is not JSON', async () => {
