@@ -32,26 +32,17 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORK = BENCH / ".work" / "pii"
 RESULTS = BENCH / "RESULTS.md"
+sys.path.insert(0, str(REPO))
+
+from tests.pii_project import pii_project, pii_spec  # noqa: E402  the PII tests' project and readers
+
 BEFORE = "6f83faf"  # main just before the PII values were kept
 ROWS = 20_000
 RUNS = 20
 
-SPEC = """
-name: pii-bench
-steps:
-  - {name: people, notebook: notebooks/people.ipynb}
-  - {name: mart, notebook: notebooks/mart.ipynb, needs: [people]}
-  - {name: crash, notebook: notebooks/crash.ipynb, needs: [mart]}
-datasets:
-  raw.people:
-    columns:
-      full_name: {tags: [pii]}
-access:
-  roles:
-    steward: {read: ["*"], unmask: ["*"]}
-    analyst: {read: ["*"]}
-  members: {alice: [steward], bob: [analyst]}
-"""
+SPEC = pii_spec("pii-bench", ["{name: people, notebook: notebooks/people.ipynb}",
+                             "{name: mart, notebook: notebooks/mart.ipynb, needs: [people]}",
+                             "{name: crash, notebook: notebooks/crash.ipynb, needs: [mart]}"])
 PEOPLE = f"""
 import polars as pl
 import dataops_nb as dn
@@ -107,24 +98,13 @@ print(json.dumps({{"first_ms": first * 1000, "later_ms": later[len(later) // 2] 
 """
 
 
-def notebook(cells: list[str]) -> dict:
-    return {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]} if i == 0 else {},
-                       "source": text, "outputs": [], "execution_count": None} for i, text in enumerate(cells)],
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
-
-
 def build(root: Path) -> str:
     shutil.rmtree(root, ignore_errors=True)
-    (root / "notebooks").mkdir(parents=True)
-    (root / "dataops.yaml").write_text(SPEC.lstrip())
-    for name, code in (("people", PEOPLE), ("mart", MART), ("crash", CRASH)):
-        (root / "notebooks" / f"{name}.ipynb").write_text(json.dumps(notebook(["x = 1", code])))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "DATAOPS_USER": "alice"}
-    subprocess.run([sys.executable, "-m", "dataops_nb.cli", "run"], cwd=root, env=env, capture_output=True, timeout=900, check=False)
+    env = {"PYTHONPATH": str(REPO)}
+    project = pii_project(root, SPEC, {"people": PEOPLE, "mart": MART, "crash": CRASH}, run_as=None)
+    project.cli("run", env={**env, "DATAOPS_USER": "alice"})  # the crash step fails: that is the point
     for _ in range(RUNS - 1):  # more failed runs of the step to list
-        subprocess.run([sys.executable, "-m", "dataops_nb.cli", "run", "--only", "crash"], cwd=root, env=env,
-                       capture_output=True, timeout=900, check=False)
+        project.cli("run", "--only", "crash", env={**env, "DATAOPS_USER": "alice"})
     return latest(root)
 
 

@@ -57,7 +57,8 @@ CI_WORKFLOW = """\
 # changes; merging it promotes that environment to prod (nothing recomputed when the merged commit
 # has the files CI built; otherwise a normal run). Environments are pointers in the ledger: both
 # jobs must share it and the store, so set the spec's ledger.url_env (a PostgreSQL URL, read from
-# the repository's secrets) and a store the runners share.
+# the repository's secrets) and a store the runners share. The promote job reuses the notebooks
+# job's env and set-up steps (YAML anchors &name, aliases *name): a variable added there reaches both.
 name: dataops
 on:
   pull_request:
@@ -69,17 +70,19 @@ jobs:
     # The environment variables of the spec's {secret: ENV} parameters, read from the repository's
     # secrets (Settings > Secrets and variables > Actions). Add one line per variable, e.g.
     #   FLIGHTS_TOKEN: ${{ secrets.FLIGHTS_TOKEN }}
-    env:
+    env: &env
       DATAOPS_USER: ci
       DATAOPS_LEDGER_URL: ${{ secrets.DATAOPS_LEDGER_URL }}
     steps:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0    # ci compares notebooks with the commits prod was built from
-      - uses: actions/setup-python@v5
+      - &python
+        uses: actions/setup-python@v5
         with:
           python-version: "3.11"
-      - run: pip install -r requirements.txt     # the kit, and whatever else your notebooks import
+      - &install
+        run: pip install -r requirements.txt     # the kit, and whatever else your notebooks import
       - run: dataops-nb lint
       - run: dataops-nb ci --base prod --env ci-pr-${{ github.event.pull_request.number }} --quiet --summary dataops-ci.md
       - run: dataops-nb report -o dataops-report.html
@@ -96,18 +99,14 @@ jobs:
   promote:
     if: github.event.action == 'closed' && github.event.pull_request.merged
     runs-on: ubuntu-latest
-    env:
-      DATAOPS_USER: ci
-      DATAOPS_LEDGER_URL: ${{ secrets.DATAOPS_LEDGER_URL }}
+    env: *env
     steps:
       - uses: actions/checkout@v4
         with:
           ref: ${{ github.event.pull_request.merge_commit_sha }}
           fetch-depth: 0
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.11"
-      - run: pip install -r requirements.txt
+      - *python
+      - *install
       - run: dataops-nb promote ci-pr-${{ github.event.pull_request.number }} --to prod --merged HEAD
 """
 

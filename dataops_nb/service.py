@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DataOpsError, NotFoundError
 from .project import Project
+from .runner.live import LiveState  # a running step's cell and output tail, as live_run gives it
 from .scope import RunOptions
 
 if TYPE_CHECKING:

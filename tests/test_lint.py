@@ -112,7 +112,7 @@ def test_lint_names_a_secret_the_ci_workflow_does_not_pass(project):
     workflow = project.root / ".github" / "workflows" / "dataops.yml"
     workflow.parent.mkdir(parents=True)
     workflow.write_text(CI_WORKFLOW)  # as init writes it
-    env_line = next(i for i, line in enumerate(CI_WORKFLOW.splitlines(), 1) if line.strip() == "env:")
+    env_line = next(i for i, line in enumerate(CI_WORKFLOW.splitlines(), 1) if line.strip().startswith("env:"))
 
     result = project.cli("lint", check=0)
     assert (f".github/workflows/dataops.yml:{env_line}: NB113 warn: job 'notebooks' runs dataops-nb without "

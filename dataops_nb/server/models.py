@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
 
+from ..service import LiveState
 from ..spec import STEP_NAME
 
 # Every request field is bounded: an oversized value is a 400 with one sentence, never a 500
@@ -457,19 +458,9 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class LiveCell(BaseModel):
-    """What a running step's notebook shows: its current cell (numbered as in the source notebook),
-    since when, and the tail of its output (PII masked as in step errors)."""
-
-    cell: int | None
-    cells: int
-    code: str  # the current cell's first lines
-    cell_started_at: str | None
-    cell_elapsed_s: float | None
-    started_at: str | None
-    elapsed_s: float | None
-    output_tail: str
-    saved_at: str | None
+# the runner's record of a running step's notebook, as the API answers it (one declaration of its fields)
+LiveCell = create_model("LiveCell", __doc__=f"{LiveState.__doc__} (PII masked in the tail as in step errors)",
+                        **{name: (hint, ...) for name, hint in get_type_hints(LiveState).items()})
 
 
 class LiveStep(BaseModel):

@@ -121,7 +121,7 @@ export interface IHitList {
   items: IHit[];
 }
 
-/** What a running step's notebook shows: its current cell (numbered as in the source notebook), since when, and the tail of its output (PII masked as in step errors). */
+/** What a running step's notebook shows: its current cell (numbered as in the source notebook), since when, and the tail of the output of the cell that printed last. (PII masked in the tail as in step errors) */
 export interface ILiveCell {
   cell: number | null;
   cells: number;

@@ -12,23 +12,11 @@ import sys
 from dataops_nb.security import MASK
 
 from ..catalog.conftest import PEOPLE
+from ..pii_project import pii_spec
 from .test_cancel import _wait_for
 
-SPEC = """
-name: long
-steps:
-  - {name: people, notebook: notebooks/people.ipynb}
-  - {name: mail, notebook: notebooks/mail.ipynb, needs: [people]}
-datasets:
-  raw.people:
-    columns:
-      full_name: {tags: [pii]}
-access:
-  roles:
-    steward: {read: ["*"], unmask: ["*"]}
-    analyst: {read: ["*"]}
-  members: {alice: [steward], bob: [analyst]}
-"""
+SPEC = pii_spec("long", ["{name: people, notebook: notebooks/people.ipynb}",
+                         "{name: mail, notebook: notebooks/mail.ipynb, needs: [people]}"])
 
 
 def _notebook(path):

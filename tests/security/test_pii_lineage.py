@@ -12,15 +12,14 @@ import pytest
 from dataops_nb.metadata.pii import classify_values, kind_of
 from dataops_nb.security import MASK
 
+from ..pii_project import pii_project, pii_spec
 from .forms import leaks
 
-SPEC = """
-name: lineage-pii
-steps:
-  - {name: customers, notebook: notebooks/customers.ipynb}
-  - {name: contacts, notebook: notebooks/contacts.ipynb, needs: [customers]}
-  - {name: frame, notebook: notebooks/frame.ipynb, needs: [customers]}
-datasets:
+SPEC = pii_spec("lineage-pii", [
+    "{name: customers, notebook: notebooks/customers.ipynb}",
+    "{name: contacts, notebook: notebooks/contacts.ipynb, needs: [customers]}",
+    "{name: frame, notebook: notebooks/frame.ipynb, needs: [customers]}",
+], """
   raw.customers:
     columns:
       id: {type: BIGINT}
@@ -36,12 +35,7 @@ datasets:
       ssn_tail: {type: VARCHAR}
     checks:
       - sql: {query: "select who as w, (select max(ssn_tail) from {this}) as top, id from {this} where id = 1", severity: warn}
-access:
-  roles:
-    steward: {read: ["*"], unmask: ["*"], review: ["*"]}
-    analyst: {read: ["*"]}
-  members: {alice: [steward], bob: [analyst]}
-"""
+""", steward_reviews=True)
 
 CUSTOMERS = """
 import polars as pl
@@ -68,6 +62,8 @@ frame = dn.read("raw.customers").select(["id", "full_name"])
 dn.step().publish("marts.frame", frame)
 """
 
+NOTEBOOKS = {"customers": CUSTOMERS, "contacts": CONTACTS, "frame": FRAME}
+
 NAMES = ("Ada Lovelace", "Alan Turing", "Grace Hopper")
 VALUES = NAMES + ("123-45-6789", "219-09-9999", "078-05-1120",
                   "4111111111111111", "5500000000000004", "4012888888881881")
@@ -80,15 +76,7 @@ def leaked(data: bytes, values=VALUES) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from ..conftest import ProjectFactory
-
-    project = ProjectFactory(tmp_path_factory.mktemp("lineage-pii"))
-    project.notebook("customers", "x = 1", CUSTOMERS)
-    project.notebook("contacts", "x = 1", CONTACTS)
-    project.notebook("frame", "x = 1", FRAME)
-    project.spec(SPEC)
-    project.cli("run", env={"DATAOPS_USER": "alice"}, check=0)
-    return project
+    return pii_project(tmp_path_factory.mktemp("lineage-pii"), SPEC, NOTEBOOKS)
 
 
 def as_user(project, user, *args):
@@ -156,15 +144,9 @@ def test_sql_check_samples_are_masked_by_the_lineage_of_their_columns(pipeline):
 
 
 async def test_the_catalog_api_masks_inherited_columns(jp_fetch, jp_root_dir):
-    from ..conftest import ProjectFactory
     from ..identities import as_user as headers
 
-    project = ProjectFactory(jp_root_dir)
-    project.notebook("customers", "x = 1", CUSTOMERS)
-    project.notebook("contacts", "x = 1", CONTACTS)
-    project.notebook("frame", "x = 1", FRAME)
-    project.spec(SPEC)
-    project.cli("run", env={"DATAOPS_USER": "alice"}, check=0)
+    pii_project(jp_root_dir, SPEC, NOTEBOOKS)
     bob = await jp_fetch("dataops", "catalog", "marts.contacts", headers=headers("bob"))
     assert bob.code == 200 and leaked(bob.body) == []
     page = json.loads(bob.body)
