@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import REPO, ProjectFactory
-from .conftest import Lab, open_sidebar, running_lab, save_screenshot, use_theme
+from .conftest import Lab, contrast, open_sidebar, running_lab, save_screenshot, use_theme
 
 NAP_STEP = """
   - name: nap
@@ -164,6 +164,11 @@ def test_a_running_step_is_watched_live_and_the_lab_says_when_it_ends(watched, l
     assert re.fullmatch(r"cell \d+ of \d+", first_cell), first_cell
     assert "second nap done" not in tail.inner_text()
     assert "time.sleep(seconds)" in live.locator("[data-testid=dataops-live-code]").inner_text()
+    # the executed notebook so far opens from the running step's row
+    page.locator(f'li:has(> [data-run="{run_id}"]) [data-testid=dataops-run-step][data-step="nap"]').click()
+    executed = page.locator(".jp-NotebookPanel.jp-DataOps-executed:visible")
+    executed.locator(".jp-OutputArea-output", has_text="first nap done").wait_for()
+    assert executed.locator(".jp-OutputArea-output", has_text="second nap done").count() == 0
     save_screenshot(page, "live-step")
     # refreshed while it runs: later output, a later cell, more time
     page.wait_for_function("""() => document.querySelector('[data-testid=dataops-runs] [data-testid=dataops-live-tail]')
@@ -280,6 +285,10 @@ def test_the_quality_tab_counts_open_failures(watched, lab):
     assert before >= 2  # the demo's warn checks in clean
     shows(before)
     assert count.is_visible()
+    for theme in ("dark", "light"):  # legible in either theme
+        use_theme(page, theme)
+        [shown] = contrast(page, "[data-testid=dataops-tab-quality] [data-testid=dataops-open-failures]")
+        assert shown["ratio"] >= 4.5, (theme, shown)
     # a run from the Lab that publishes with a warn check: one more, without opening the Quality panel
     set_nap(lab.root, seconds=0, rows=0)
     run_id = start_nap(page)
