@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -155,10 +156,14 @@ ORDER = ["runner", "store", "quality", "cli", "ui"]
 FOREIGN = re.compile(r"<!-- (?P<tag>[\w-]+) -->.*?<!-- /(?P=tag) -->", re.S)
 
 
-def write_results(section: str, results: list[Result], *, repeats: int, seconds: float) -> Path:
-    """Replace (or add) this module's section of RESULTS.md; refresh the machine and the summary."""
+def write_results(section: str, results: list[Result], *, repeats: int, seconds: float,
+                  machine_load: str = "") -> Path:
+    """Replace (or add) this module's section of RESULTS.md; refresh the machine and the summary.
+
+    `machine_load`: the CPU time and load average of the run (`MachineLoad.text`), beside its wall time."""
     sections, foreign = _read_sections()
-    body = [f"_{repeats} repeat(s), medians; took {seconds:.0f} s; {_dt.datetime.now():%Y-%m-%d %H:%M}_", ""]
+    load = f"; {machine_load}" if machine_load else ""
+    body = [f"_{repeats} repeat(s), medians; took {seconds:.0f} s{load}; {_dt.datetime.now():%Y-%m-%d %H:%M}_", ""]
     body += [_result_markdown(r) for r in results]
     summary = [(r.name, r.value_label, r.value, r.target, r.passed) for r in results]
     sections[section] = {"text": "\n".join(body), "summary": summary}
@@ -221,19 +226,28 @@ def _write(sections: dict[str, Any], foreign: list[str]) -> None:
 # --- timing ----------------------------------------------------------------------------
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the child processes this process has waited for."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 def timed(command: Sequence[str], *, cwd: Path | None = None, env: dict[str, str] | None = None,
-          check: bool = True, timeout: float = 900, retries: int = 1) -> float:
-    """Wall time of one subprocess, from spawn to exit.
+          check: bool = True, timeout: float = 900, retries: int = 1, cpu: list[float] | None = None) -> float:
+    """Wall time of one subprocess, from spawn to exit (its CPU seconds appended to `cpu`, when given:
+    on a busy machine the wall time waits for other work, the CPU time does not).
 
     A failed command is run again (up to `retries` times) and only a successful run is
     timed: kernels now and then lose a race for a TCP port when the machine is busy.
     """
     for attempt in range(retries + 1):
-        started = time.perf_counter()
+        started, used = time.perf_counter(), children_cpu()
         proc = subprocess.run(list(command), cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
                               text=True, timeout=timeout)
         elapsed = time.perf_counter() - started
         if proc.returncode == 0 or not check:
+            if cpu is not None:
+                cpu.append(children_cpu() - used)
             return elapsed
         if attempt < retries:
             log(f"retrying after exit {proc.returncode}: {(proc.stderr.strip().splitlines() or [''])[-1][:160]}")
@@ -439,13 +453,56 @@ def as_installed() -> None:
     compileall.compile_dir(str(REPO / "dataops_nb"), quiet=1)
 
 
+class MachineLoad:
+    """The CPU time used (this process and the children it waited for) and the 1-minute load
+    average (sampled every few seconds) over a block: what the wall times of a shared machine
+    are to be judged by."""
+
+    EVERY_S = 5.0
+
+    def __init__(self) -> None:
+        self.loads: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="load-average", daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.loads.append(os.getloadavg()[0])
+            if self._stop.wait(self.EVERY_S):
+                return
+
+    def __enter__(self) -> MachineLoad:
+        self._wall, self._cpu = time.perf_counter(), self._used()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.loads.append(os.getloadavg()[0])
+        self.wall, self.cpu = time.perf_counter() - self._wall, self._used() - self._cpu
+
+    @staticmethod
+    def _used() -> float:
+        times = os.times()
+        return times.user + times.system + times.children_user + times.children_system
+
+    @property
+    def text(self) -> str:
+        loads = sorted(self.loads)
+        return (f"CPU {self.cpu:.0f} s (this process and the commands it waited for; servers it started "
+                f"not counted) in {self.wall:.0f} s of wall time; load average {loads[0]:.1f} at least, "
+                f"{statistics.median(loads):.1f} median, {loads[-1]:.1f} at most ({os.cpu_count()} cores)")
+
+
 def run_section(section: str, run: Callable[[argparse.Namespace], list[Result]],
                 args: argparse.Namespace) -> list[Result]:
     started = time.perf_counter()
     as_installed()
     print(f"== {section} ({args.repeats} repeat(s){', quick' if args.quick else ''})", flush=True)
     try:
-        results = run(args)
+        with MachineLoad() as load:
+            results = run(args)
     finally:
         if not args.keep:
             clean_work(section)
@@ -454,7 +511,9 @@ def run_section(section: str, run: Callable[[argparse.Namespace], list[Result]],
         print(f"  {r.name}: {r.value_label} = {value} (target {r.target}) {STATUS[r.passed]}", flush=True)
         for note in r.notes:
             print(f"    - {note}", flush=True)
-    write_results(section, results, repeats=args.repeats, seconds=time.perf_counter() - started)
+    print(f"  {load.text}", flush=True)
+    write_results(section, results, repeats=args.repeats, seconds=time.perf_counter() - started,
+                  machine_load=load.text)
     return results
 
 

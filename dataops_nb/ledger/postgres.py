@@ -149,6 +149,7 @@ class PostgresDatabase(Joining):
         self._lock = threading.RLock()
         self._depth = 0
         self._pipeline: psycopg.Pipeline | None = None  # while a transaction is open
+        self._version: int | None = None  # the schema version, as read at opening or migrating
         self._password = urlsplit(url).password or ""
         self._dsn = url  # kept for reopen(); never shown
         try:
@@ -183,26 +184,41 @@ class PostgresDatabase(Joining):
         return {row[0] for row in rows}
 
     def _check_application(self) -> None:
-        """A database with tables but no ledger marker belongs to another application; a newer schema is refused."""
+        """A database with tables but no ledger marker belongs to another application; a newer schema is refused.
+
+        One round trip when the database is a ledger: its marker and schema version in one statement."""
         from .migrations import latest
 
-        tables = self._tables()
-        if "dataops_meta" not in tables:
+        meta = self._meta()
+        if meta is None:
+            tables = self._tables()
             if tables:
                 shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
                 message = (f"The database {self.where} is not a dataops-nb ledger (it holds tables of another "
                            f"application: {shown}); point the ledger URL at an empty database.")
                 raise LedgerError(message, url=self.url)
+            self._version = 0
             return
-        marker = self.query("SELECT value FROM dataops_meta WHERE key = 'application'")
-        if not marker or marker[0][0] != APPLICATION:
+        if meta.get("application") != APPLICATION:
             message = f"The database {self.where} is not a dataops-nb ledger (its dataops_meta names another application)."
             raise LedgerError(message, url=self.url)
-        version = self.schema_version()
-        if version > latest(self.dialect):
-            message = (f"The ledger {self.where} was written by a newer dataops-nb (schema {version}); "
+        self._version = int(meta.get("schema_version") or 0)
+        if self._version > latest(self.dialect):
+            message = (f"The ledger {self.where} was written by a newer dataops-nb (schema {self._version}); "
                        "upgrade the kit to open it.")
             raise LedgerError(message, url=self.url)
+
+    def _meta(self) -> dict[str, str] | None:
+        """The ledger's marker and schema version (None: no dataops_meta table). Outside a
+        transaction the table is read at once (a missing one is an error that aborts nothing in
+        autocommit); inside one, asked for first."""
+        if self._depth and "dataops_meta" not in self._tables():
+            return None
+        try:
+            rows = self.query("SELECT key, value FROM dataops_meta WHERE key IN ('application', 'schema_version')")
+        except psycopg.errors.UndefinedTable:
+            return None
+        return {row[0]: row[1] for row in rows}
 
     # --- statements -------------------------------------------------------------
 
@@ -260,10 +276,12 @@ class PostgresDatabase(Joining):
     # --- schema -----------------------------------------------------------------
 
     def schema_version(self) -> int:
-        if "dataops_meta" not in self._tables():
-            return 0
-        rows = self.query("SELECT value FROM dataops_meta WHERE key = 'schema_version'")
-        return int(rows[0][0]) if rows else 0
+        """The schema version as this handle read it when it opened (or migrated) the database:
+        asking again costs no round trip."""
+        if self._version is None:
+            meta = self._meta()
+            self._version = int((meta or {}).get("schema_version") or 0)
+        return self._version
 
     def migrate(self) -> list[int]:
         """Apply pending migrations in one transaction (under a lock no other migrating process holds)."""
@@ -272,6 +290,8 @@ class PostgresDatabase(Joining):
         if self.readonly:
             raise LedgerError(f"The ledger {self.url} is open read-only; it cannot be migrated.", url=self.url)
         migrations = migrations_for(self.dialect)
+        if self._version == len(migrations):  # up to date when opened (a newer schema is refused there)
+            return []
         applied = []
         with self.transaction():
             self.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
@@ -280,7 +300,9 @@ class PostgresDatabase(Joining):
                 "INSERT INTO dataops_meta (key, value) VALUES ('application', ?) ON CONFLICT (key) DO NOTHING",
                 (APPLICATION,),
             )
-            for index in range(self.schema_version(), len(migrations)):
+            rows = self.query("SELECT value FROM dataops_meta WHERE key = 'schema_version'")  # under the lock
+            version = int(rows[0][0]) if rows else 0
+            for index in range(version, len(migrations)):
                 migration = migrations[index]
                 if callable(migration):
                     migration(self)
@@ -292,6 +314,8 @@ class PostgresDatabase(Joining):
                     (str(index + 1),),
                 )
                 applied.append(index + 1)
+                version = index + 1
+        self._version = version  # committed
         return applied
 
     def integrity(self) -> str:

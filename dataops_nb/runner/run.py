@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -122,14 +123,26 @@ def file_versions(project: Project) -> FileVersions:
     return FileVersions(project.root, project.store.root / "cache")
 
 
-def staleness(project: Project, plans: list[StepPlan], env: str | None = None) -> dict[str, list[str]]:
-    """For each planned step, why it must run ([] when fresh), upstream staleness included.
+LedgerState = tuple[dict[str, Any], dict[str, str]]
 
-    In an environment, a step's last run is its own, else its base's (what it reads when it defers)."""
+
+def ledger_state(project: Project, env: str | None = None) -> LedgerState:
+    """What freshness is judged against: each step's last executed run and each dataset's current
+    version id (two reads of the ledger)."""
     chain = project.spec.environment_chain(env)
     last = project.ledger.runs.last_step_runs(chain, default=project.spec.default_environment) \
         if project.has_ledger() else {}
     current = {name: v.version_id for name, v in project.current_versions(env).items()} if last else {}
+    return last, current
+
+
+def staleness(project: Project, plans: list[StepPlan], env: str | None = None, *,
+              state: LedgerState | None = None) -> dict[str, list[str]]:
+    """For each planned step, why it must run ([] when fresh), upstream staleness included.
+
+    In an environment, a step's last run is its own, else its base's (what it reads when it defers).
+    `state`: the ledger's, when the caller has just read it (`ledger_state`)."""
+    last, current = state if state is not None else ledger_state(project, env)
     result: dict[str, list[str]] = {}
     versions = file_versions(project)
     for item in plans:
@@ -224,6 +237,24 @@ def require_secrets(plans: list[StepPlan]) -> None:
     require_strong(sorted({env for item in plans for env in item.step.secrets().values()}))
 
 
+class _Batch(ExitStack):
+    """A ledger transaction opened by the first write that asks for it; `close()` commits it."""
+
+    def __init__(self, runner: Runner) -> None:
+        super().__init__()
+        self.runner = runner
+        self.opened = False
+
+    def open(self) -> None:
+        if not self.opened:
+            self.enter_context(self.runner.ledger.transaction())
+            self.opened = True
+
+    def close(self) -> None:
+        super().close()
+        self.opened = False
+
+
 class Runner:
     def __init__(self, project: Project, request: RunRequest, report: Reporter | None = None) -> None:
         self.project = project
@@ -283,6 +314,7 @@ class Runner:
         self.log = RunLog(run_dir / "run.log")
         by_name = {p.step.name: p for p in plans}
         self._fingerprints = {p.step.name: p.fingerprint for p in plans}
+        self._state: LedgerState | None = None
         self.warnings: dict[str, list[str]] = {}
         self.unchanged: dict[str, list[str]] = {}
         git = self.project.git_state()
@@ -307,8 +339,9 @@ class Runner:
             "environment": self.env, "steps": list(by_name), "params": params,
             "git_commit": git.get("git_commit"), "resumed_from": self.request.resumed_from,
         })
-        for name in by_name:
-            self.ledger.set_step(run_id, name, status="pending")
+        with self.ledger.transaction():  # one round trip to a server for every step's row
+            for name in by_name:
+                self.ledger.set_step(run_id, name, status="pending")
         if self.request.replay_of is None:  # a replay runs an older spec: the catalog keeps today's
             from ..metadata.model import sync_spec
 
@@ -325,24 +358,30 @@ class Runner:
         try:
             while pending or running:
                 self._check_cancelled(run_id)
-                for name in list(pending):
-                    deps = [d for d in by_name[name].step.needs if d in by_name]
-                    blocked = [d for d in deps if state.get(d) in FAILED]
-                    if blocked:
-                        pending.remove(name)
-                        state[name] = "skipped"
-                        skipped[name] = f"upstream step '{blocked[0]}' did not succeed"
-                        self._skip(run_id, name, skipped[name])
-                    elif all(state.get(d) in DONE for d in deps) and self._is_fresh(by_name[name]):
-                        pending.remove(name)
-                        state[name] = "fresh"
-                        self._fresh(run_id, name)
-                    elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
-                        pending.remove(name)
-                        state[name] = "running"
-                        if not started_any:
-                            started_any = _open_checks_engine()
-                        running[executor.submit(self._task(run_id, by_name[name], 1))] = name
+                # the rows of steps found fresh or skipped one after another are written in one
+                # transaction (one round trip to a server), committed before a step is started
+                with _Batch(self) as batch:
+                    for name in list(pending):
+                        deps = [d for d in by_name[name].step.needs if d in by_name]
+                        blocked = [d for d in deps if state.get(d) in FAILED]
+                        if blocked:
+                            pending.remove(name)
+                            state[name] = "skipped"
+                            skipped[name] = f"upstream step '{blocked[0]}' did not succeed"
+                            batch.open()
+                            self._skip(run_id, name, skipped[name])
+                        elif all(state.get(d) in DONE for d in deps) and self._is_fresh(by_name[name]):
+                            pending.remove(name)
+                            state[name] = "fresh"
+                            batch.open()
+                            self._fresh(run_id, name)
+                        elif all(state.get(d) in DONE for d in deps) and len(running) < jobs:
+                            pending.remove(name)
+                            state[name] = "running"
+                            batch.close()
+                            if not started_any:
+                                started_any = _open_checks_engine()
+                            running[executor.submit(self._task(run_id, by_name[name], 1))] = name
                 if not running:
                     continue
                 done, _ = wait(list(running), timeout=CANCEL_POLL_S, return_when=FIRST_COMPLETED)
@@ -491,7 +530,9 @@ class Runner:
     def _is_fresh(self, plan_: StepPlan) -> bool:
         if self.request.force:
             return False
-        return not staleness(self.project, [plan_], self.env)[plan_.step.name]
+        if self._state is None:  # read once until a step commits (a no-op run of 50 steps reads it once)
+            self._state = ledger_state(self.project, self.env)
+        return not staleness(self.project, [plan_], self.env, state=self._state)[plan_.step.name]
 
     def _fresh(self, run_id: str, name: str) -> None:
         self.ledger.set_step(run_id, name, status="fresh", duration_s=0.0)
@@ -503,6 +544,7 @@ class Runner:
 
     def _commit(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
         """Record the step; on success stage and promote its versions in one transaction."""
+        self._state = None  # its run and versions change what the next steps' freshness is judged against
         outcome = self._scrubbed(run_id, outcome)
         published = outcome.manifest.get("published", []) if outcome.status == "success" else []
         quarantined = False
