@@ -5,7 +5,7 @@
     python bench/run_all.py --only quality --only cli
 
 Each module also runs alone (python bench/runner.py, store_bench.py, quality.py,
-cli_bench.py, ui.py, catalog.py, ci_bench.py) and then rewrites only its own section of RESULTS.md.
+cli_bench.py, ui.py, ui_views.py, catalog.py, ci_bench.py) and then rewrites only its own section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ STANDALONE = {"catalog": Path(__file__).resolve().parent / "catalog.py",
               "monitoring": Path(__file__).resolve().parent / "monitoring.py",
               "live-notebook": Path(__file__).resolve().parent / "live_notebook.py",
               "ci": Path(__file__).resolve().parent / "ci_bench.py",
-              "envs": Path(__file__).resolve().parent / "env_bench.py"}
+              "envs": Path(__file__).resolve().parent / "env_bench.py",
+              "ui-views": Path(__file__).resolve().parent / "ui_views.py"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -218,6 +218,16 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class RunPublished(BaseModel):
+    """A version a run published."""
+
+    dataset: str
+    version: str
+    step: str | None
+    rows: int | None
+    status: str
+
+
 class Run(_Open):
     run_id: str
     status: str
@@ -232,6 +242,8 @@ class Run(_Open):
     selection: list[str]  # the steps the run selected (each has a step run once it is planned)
     warnings: int  # checks of its published versions that ended `warn`
     steps: list[StepRun]
+    params: dict[str, Any] | None = None  # the parameters it was given (one run's page; None in a listing)
+    datasets: list[RunPublished] | None = None  # the versions it published (one run's page; None in a listing)
 
 
 class RunList(BaseModel):

@@ -22,7 +22,7 @@ from . import models
 REQUESTS: list[type[BaseModel]] = [models.StartRun, models.Decision, models.NewStep, models.Promote]
 RESPONSES: list[type[BaseModel]] = [
     models.Settings, models.RunStarted, models.CancelRequested, models.StepTiming, models.StepRun, models.StepOutcome, models.PipelineStep, models.Pipeline,
-    models.Run, models.RunList, models.Hit, models.HitList, models.Template, models.TemplateList, models.Failure,
+    models.RunPublished, models.Run, models.RunList, models.Hit, models.HitList, models.Template, models.TemplateList, models.Failure,
     models.Quarantined, models.Reviews, models.Decided, models.StepCreated,
     models.LiveCell, models.LiveStep, models.LiveRun, models.EnvironmentList, models.Promotion, models.DatasetDiff,
     models.Dataflow, models.RunDiff, models.RunDatasetDiff,

@@ -4,13 +4,13 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 // the API's request and response types, generated from the server's pydantic models
 import {
   ICancelRequested, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
-  IPromotion, IQuarantined, IReviews, IRun, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
+  IPromotion, IQuarantined, IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
   IStepRun, ITemplate, ITemplateList
 } from './models';
 
 export type {
   ICancelRequested, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
-  IPromotion, IQuarantined, IReviews, IRun, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
+  IPromotion, IQuarantined, IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
   IStepRun, ITemplate, ITemplateList
 };
 
@@ -95,6 +95,11 @@ export class DataOpsClient {
     return this.post('runs', { ...(this.env ? { env: this.env } : {}), ...request });
   }
 
+  /** The data diff of every dataset both runs published (a = `a`, b = `b`), PII masked for the reader. */
+  runDiff(a: string, b: string): Promise<IRunDiff> {
+    return this.request(`runs/${encodeURIComponent(a)}/diff/${encodeURIComponent(b)}`);
+  }
+
   executedNotebook(runId: string, step: string): Promise<Contents.IModel> {
     return this.request(`runs/${encodeURIComponent(runId)}/notebooks/${encodeURIComponent(step)}`);
   }
@@ -103,8 +108,9 @@ export class DataOpsClient {
     return this.request('catalog', {}, { q });
   }
 
-  dataset(name: string): Promise<DatasetPage> {
-    return this.request(`catalog/${encodeURIComponent(name)}`);
+  /** The dataset page, its preview with `rows` rows (default: the server's, 10). */
+  dataset(name: string, rows?: number): Promise<DatasetPage> {
+    return this.request(`catalog/${encodeURIComponent(name)}`, {}, rows === undefined ? {} : { rows: String(rows) });
   }
 
   reviews(): Promise<IReviews> {

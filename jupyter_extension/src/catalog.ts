@@ -8,7 +8,7 @@ import { quarantinedNewer, statText } from './format';
 import { bars, gauge, strip } from './charts';
 
 /** The page's history: row counts and check outcomes per version (oldest first), and freshness. */
-function history(page: Page): HTMLElement | null {
+export function history(page: Page): HTMLElement | null {
   const versions: Page[] = [...(page.versions ?? [])].reverse().slice(-30);
   const fresh = page.freshness;
   const sla = fresh?.sla ?? {};
@@ -32,6 +32,39 @@ function history(page: Page): HTMLElement | null {
 /** The snippet "insert code" puts into the active notebook. */
 export function readSnippet(name: string): string {
   return `import dataops_nb as dn\n\n${name.split('.').pop()} = dn.read("${name}")\n${name.split('.').pop()}.head()`;
+}
+
+/** Put the code that reads `name` below the active cell of the current notebook. */
+export function insertCode(context: Pick<IPanelContext, 'notebooks' | 'report'>, name: string): void {
+  const panel = context.notebooks.currentWidget;
+  if (!panel) {
+    context.report(new Error('Open a notebook first: the code goes into the active notebook.'));
+    return;
+  }
+  NotebookActions.insertBelow(panel.content);
+  panel.content.activeCell?.model.sharedModel.setSource(readSnippet(name));
+}
+
+/** The schema's rows as shown: descriptions, tags, and the profile (≈ distinct, rounded min/max). */
+export function schemaRows(page: Page): Record<string, string>[] {
+  return (page.columns ?? []).map((c: Page) => ({
+    column: c.name, type: c.type ?? '', description: c.description ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
+    nulls: statText(c.profile?.null_count, true), distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct, true)}`,
+    min: statText(c.profile?.min), max: statText(c.profile?.max)
+  }));
+}
+
+/** The names of a page's upstream or downstream datasets. */
+export function lineageNames(list: (string | Page)[] | undefined): string[] {
+  return (list ?? []).map(item => (typeof item === 'string' ? item : String(item.dataset)));
+}
+
+/** The latest result of each check, as badges (each check's message as its tooltip). */
+export function checkBadges(page: Page): HTMLElement {
+  const checks: Page[] = page.quality?.checks ?? [];
+  return checks.length
+    ? h('div', { class: 'jp-DataOps-badges', 'data-testid': 'dataops-quality' }, ...checks.map(c => h('span', { title: c.message ?? '' }, badge(c.status), ` ${c.check ?? c.name} `)))
+    : h('p', { class: 'jp-DataOps-muted' }, 'No checks recorded.');
 }
 
 /** A column tag as shown: `pii`, or `pii (auto, email, 0.98)` for a classifier's tag. */
@@ -84,6 +117,8 @@ export class CatalogSection implements ISection {
         ? h('ul', { class: 'jp-DataOps-list' }, ...hits.map(hit =>
             h('li', {}, h('div', { class: 'jp-DataOps-hit jp-DataOps-clickable', 'data-testid': 'dataops-hit', 'data-dataset': hit.name, onclick: () => void this.show(hit.name) },
               h('strong', {}, hit.name), h('span', { class: 'jp-DataOps-muted' }, ` ${hit.owner ?? ''}`),
+              h('button', { class: 'jp-DataOps-open', 'data-testid': 'dataops-hit-open', title: `Open the page of ${hit.name} in the main area`,
+                onclick: (e: Event) => { e.stopPropagation(); this.context.openDataset(hit.name); } }, 'page ↗'),
               h('div', { class: 'jp-DataOps-muted' }, hit.description))))
           )
         : h('p', { class: 'jp-DataOps-muted' }, 'No dataset matches.')
@@ -103,25 +138,10 @@ export class CatalogSection implements ISection {
     }
   }
 
-  private insert(name: string): void {
-    const panel = this.context.notebooks.currentWidget;
-    if (!panel) {
-      this.context.report(new Error('Open a notebook first: the code goes into the active notebook.'));
-      return;
-    }
-    NotebookActions.insertBelow(panel.content);
-    panel.content.activeCell?.model.sharedModel.setSource(readSnippet(name));
-  }
-
   private render(page: Page): HTMLElement {
     const name: string = page.name;
-    const columns: Record<string, unknown>[] = (page.columns ?? []).map((c: Page) => ({
-      column: c.name, type: c.type ?? '', description: c.description ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
-      nulls: statText(c.profile?.null_count, true), distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct, true)}`,
-      min: statText(c.profile?.min), max: statText(c.profile?.max)
-    }));
-    const checks: Page[] = page.quality?.checks ?? [];
-    const names = (list: (string | Page)[] | undefined) => (list ?? []).map(item => (typeof item === 'string' ? item : String(item.dataset)));
+    const columns = schemaRows(page);
+    const names = lineageNames;
     const link = (other: string) => h('a', { class: 'jp-DataOps-link', 'data-testid': 'dataops-lineage-link', href: '#', onclick: (e: Event) => { e.preventDefault(); void this.show(other); } }, other);
     const versions: Page[] = page.versions ?? [];
     const held = quarantinedNewer(versions);
@@ -140,16 +160,15 @@ export class CatalogSection implements ISection {
       h('p', { class: 'jp-DataOps-muted' }, `owner: ${page.owner ?? '—'} · tags: ${(page.tags ?? []).join(', ') || '—'}`),
       page.freshness ? h('p', { class: 'jp-DataOps-muted' }, 'freshness: ', badge(page.freshness.status), page.freshness.age_s !== undefined && page.freshness.age_s !== null ? ` ${Math.round(page.freshness.age_s / 3600)} h old` : '') : null,
       h('div', { class: 'jp-DataOps-toolbar' },
-        h('button', { class: 'jp-mod-styled jp-mod-accept', 'data-testid': 'dataops-insert-code', onclick: () => this.insert(name) }, 'Insert code'),
+        h('button', { class: 'jp-mod-styled jp-mod-accept', 'data-testid': 'dataops-insert-code', onclick: () => insertCode(this.context, name) }, 'Insert code'),
+        h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-dataset-page', title: 'Open the dataset page in the main area', onclick: () => this.context.openDataset(name) }, 'Open page ↗'),
         notebook ? h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-notebook', onclick: () => this.context.openExecuted(notebook.run_id, notebook.step) }, 'Executed notebook') : null),
       h('h4', {}, 'Schema'),
       h('div', { class: 'jp-DataOps-scroll', 'data-testid': 'dataops-schema' },
         table(['column', 'type', 'description', 'tags', 'nulls', 'distinct', 'min', 'max'], columns)),
       h('p', { class: 'jp-DataOps-muted' }, '≈ distinct counts are estimates (HyperLogLog).'),
       h('h4', {}, 'Quality'),
-      checks.length
-        ? h('div', { class: 'jp-DataOps-badges', 'data-testid': 'dataops-quality' }, ...checks.map(c => h('span', { title: c.message ?? '' }, badge(c.status), ` ${c.check ?? c.name} `)))
-        : h('p', { class: 'jp-DataOps-muted' }, 'No checks recorded.'),
+      checkBadges(page),
       h('h4', {}, 'Lineage'),
       h('div', { 'data-testid': 'dataops-upstream' }, 'Upstream: ', ...names(page.upstream).flatMap(u => [link(u), ' '])),
       h('div', { 'data-testid': 'dataops-downstream' }, 'Downstream: ', ...names(page.downstream).flatMap(d => [link(d), ' '])),

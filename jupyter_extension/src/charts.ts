@@ -6,7 +6,7 @@
 
 const SVG = 'http://www.w3.org/2000/svg';
 
-function svg(tag: string, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElement {
+export function svg(tag: string, attrs: Record<string, string | number>, ...children: (SVGElement | string)[]): SVGElement {
   const node = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attrs)) {
     node.setAttribute(key, String(value));

@@ -14,6 +14,10 @@ export interface IPanelContext {
   openFile(projectPath: string): void;
   /** Open a step's executed notebook of a run, read-only, in the main area. */
   openExecuted(runId: string, step: string): void;
+  /** Open the dataset's page in the main area. */
+  openDataset(name: string): void;
+  /** Open the run's view in the main area. */
+  openRun(runId: string): void;
   /** Switch to the Catalog panel on this dataset. */
   showDataset(name: string): void;
   /** A run was started: panels poll until it ends. */

@@ -65,6 +65,11 @@ export function badge(status: string | null, label?: string): HTMLElement {
   return h('span', { class: `jp-DataOps-badge jp-DataOps-tone-${tone(key)}`, 'data-status': key }, label ?? (status ?? 'never ran').replace('_', ' '));
 }
 
+/** A table cell's content: an element as it is, any other value as text. */
+export function cellOf(value: unknown): Node | string {
+  return value instanceof Node ? value : value === null || value === undefined ? '' : String(value);
+}
+
 export function table(columns: string[], rows: Record<string, unknown>[]): HTMLTableElement {
   return h(
     'table',
@@ -74,7 +79,7 @@ export function table(columns: string[], rows: Record<string, unknown>[]): HTMLT
       'tbody',
       {},
       ...rows.map(row =>
-        h('tr', {}, ...columns.map(c => h('td', {}, row[c] === null || row[c] === undefined ? '' : String(row[c]))))
+        h('tr', {}, ...columns.map(c => h('td', {}, cellOf(row[c]))))
       )
     )
   );

@@ -12,6 +12,7 @@ import { DataOpsClient } from './api';
 import { executedPath, isExecuted, RunsDrive } from './drive';
 import { newStepDialog } from './newstep';
 import { DataOpsSidebar } from './sidebar';
+import { registerViews } from './views';
 
 const PLUGIN_ID = 'dataops-nb-lab:plugin';
 
@@ -119,8 +120,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const openFile = (path: string) => docManager.openOrReveal(PathExt.join(projectDir, path));
     const openExecuted = (runId: string, step: string) =>
       docManager.openOrReveal(executedPath(runId, step), notebookFactory ? EXECUTED_FACTORY : undefined);
+    // the dataset page and the run view in the main area
+    const views = registerViews(app, shell, { api, notebooks, openExecuted });
     const sidebar = new DataOpsSidebar(
-      { api, docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted },
+      { api, docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted, ...views },
       () => refreshMs,
       () => shell.activateById(sidebar.id)
     );

@@ -246,6 +246,8 @@ export interface IRun {
   selection: string[];
   warnings: number;
   steps: IStepRun[];
+  params?: Record<string, unknown> | null;
+  datasets?: IRunPublished[] | null;
   [field: string]: unknown;  // fields the service adds pass through
 }
 
@@ -279,6 +281,15 @@ export interface IRunDiff {
 export interface IRunList {
   items: IRun[];
   environment?: string | null;
+}
+
+/** A version a run published. */
+export interface IRunPublished {
+  dataset: string;
+  version: string;
+  step: string | null;
+  rows: number | null;
+  status: string;
 }
 
 export interface IRunStarted {

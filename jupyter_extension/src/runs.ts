@@ -5,7 +5,15 @@ import { outcomeLabel, outcomeOfRun } from './state';
 import { durationChart, slowness } from './charts';
 import { LIVE_EVERY_MS, LiveView } from './live';
 
-function runDuration(run: IRun): string {
+/** Every step a run selected, in its order (then any other it has a record of), with its record (null: not reached). */
+export function stepsOf(run: IRun): [string, IStepRun | null][] {
+  const byName = new Map(run.steps.map(s => [s.name, s]));
+  const names = [...(run.selection?.length ? run.selection : run.steps.map(s => s.name))];
+  run.steps.forEach(s => names.includes(s.name) || names.push(s.name));
+  return names.map(name => [name, byName.get(name) ?? null]);
+}
+
+export function runDuration(run: IRun): string {
   if (!run.ended_at) {
     return 'running';
   }
@@ -159,16 +167,17 @@ export class RunsSection implements ISection {
       run.warnings ? h('span', { class: 'jp-DataOps-warncount', 'data-testid': 'dataops-run-warnings' }, `${run.warnings} warn`) : null,
       h('span', { class: 'jp-DataOps-when', title: run.started_at }, when(run.started_at)),
       h('span', { class: 'jp-DataOps-muted jp-DataOps-grow' }, `${runDuration(run)} · ${run.user ?? ''}${run.environment ? ' · ' + run.environment : ''}`),
-      this.cancelButton(run)
+      this.cancelButton(run),
+      h('button', {
+        class: 'jp-DataOps-open', 'data-testid': 'dataops-open-run', title: `Open run ${run.run_id} in the main area: its steps, parameters and a diff with another run`,
+        onclick: (e: Event) => { e.stopPropagation(); this.context.openRun(run.run_id); }
+      }, 'view ↗')
     );
     if (!opened) {
       return h('li', {}, head);
     }
-    const byName = new Map(run.steps.map(s => [s.name, s]));
-    const names = [...(run.selection?.length ? run.selection : run.steps.map(s => s.name))];
-    run.steps.forEach(s => names.includes(s.name) || names.push(s.name));
     const timings = this.timings();
-    const steps = names.map(name => this.step(run, name, byName.get(name) ?? null, timings.get(name) ?? []));
+    const steps = stepsOf(run).map(([name, step]) => this.step(run, name, step, timings.get(name) ?? []));
     return h(
       'li',
       {},

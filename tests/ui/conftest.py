@@ -209,6 +209,8 @@ def use_theme(page: Any, theme: str) -> None:
     page.wait_for_function(f"() => document.body.dataset.jpThemeLight === '{light}'", timeout=30_000)
     # the theme's stylesheet applies after the attribute changes
     page.wait_for_function(f"() => ({layout})() !== {json.dumps(before)}", timeout=30_000)
+    # Lab shows its splash while it swaps the theme's stylesheet
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=30_000)
 
 
 def save_screenshot(page: Any, name: str) -> None:

@@ -370,3 +370,166 @@ def test_new_step_dialog_checks_the_name_as_typed_and_keeps_the_input_on_refusal
         spec.write_text(original)
         taken.unlink()
         (lab.root / "notebooks" / "weekly_carriers.ipynb").unlink(missing_ok=True)
+
+
+def _open_scratch_notebook(page, lab) -> None:
+    """A notebook of the user's open in Lab (the one "Insert code" writes into)."""
+    notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "first", "metadata": {}, "outputs": [],
+                           "source": "1 + 1"}],
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+                "nbformat": 4, "nbformat_minor": 5}
+    (lab.root / "scratch.ipynb").write_text(json.dumps(notebook))
+    page.goto(f"{lab.url}/lab/tree/scratch.ipynb?reset&token={TOKEN}")
+    page.locator(".jp-NotebookPanel .jp-Cell").filter(visible=True).first.wait_for(timeout=60_000)
+    use_theme(page, "light")
+    open_sidebar(page)
+
+
+def _table(locator) -> list[dict[str, str]]:
+    header = locator.locator("thead th").evaluate_all("els => els.map(e => e.dataset.column ?? e.textContent.trim())")
+    return [dict(zip(header, (c.strip() for c in r.locator("td").all_inner_texts()))) for r in locator.locator("tbody tr").all()]
+
+
+def test_dataset_page_in_the_main_area_from_search(page, lab, shared):
+    name = "marts.carrier_delays"
+    with edited(lab.root / "dataops.yaml", "airline: {description: Full airline name}",
+                "airline: {description: Full airline name, tags: [pii]}"):
+        _open_scratch_notebook(page, lab)
+        page.locator("[data-testid=dataops-tab-catalog]").click()
+        page.locator("[data-testid=dataops-catalog-search]").fill("carrier")
+        page.locator(f'[data-testid=dataops-hit][data-dataset="{name}"] [data-testid=dataops-hit-open]').click()
+        view = page.locator(f'[data-testid=dataops-dataset-view][data-dataset="{name}"][data-ready=true]')
+        view.wait_for()
+        assert page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current").inner_text().strip() == name
+        api = lab.api(f"catalog/{name}?rows=100")
+        assert "Punctuality per airline" in view.locator("[data-testid=dataops-view-description]").inner_text()
+        facts = view.locator("[data-testid=dataops-view-facts]").inner_text()
+        assert "analytics" in facts and "step carrier_delays" in facts
+        assert view.locator("[data-testid=dataops-view-tag]").all_inner_texts() == ["flights", "mart"]
+
+        # the schema: descriptions, the PII mark on the tagged column, distinct counts marked as estimates
+        schema = {row["column"]: row for row in _table(view.locator("[data-testid=dataops-view-schema]"))}
+        assert schema["on_time_rate"]["description"].startswith("Share of departed flights")
+        assert schema["airline"]["pii"] == "PII · masked"
+        assert [c for c, row in schema.items() if row["pii"]] == ["airline"]
+        assert schema["carrier"]["distinct"].startswith("≈ ")
+        assert all(row["distinct"].startswith("≈ ") for row in schema.values() if row["distinct"])
+
+        # versions with the environment each was built in
+        versions = _table(view.locator("[data-testid=dataops-view-versions]"))
+        assert [v["version"] for v in versions] == [v["version"] for v in api["versions"]]
+        assert {v["environment"] for v in versions} == {"test"}
+        assert any(v["status"] == "current" and "test" in v["current in"] for v in versions)
+
+        # lineage: the dataset between what it reads and what reads it
+        graph = view.locator("[data-testid=dataops-lineage-graph]")
+        drawn = graph.locator("[data-testid=dataops-lineage-node]").evaluate_all(
+            "els => els.map(e => [e.dataset.side, e.dataset.dataset])")
+        assert sorted(d for side, d in drawn if side == "upstream") == sorted(u["dataset"] for u in api["upstream"])
+        assert sorted(d for side, d in drawn if side == "downstream") == ["reports.airline_ranking"]
+        assert ["self", name] in drawn
+        assert graph.locator("path.jp-DataOps-edge").count() == len(drawn) - 1
+
+        # the preview: masked PII, sorted by a click on a header (again: the other way), filtered as typed
+        preview = view.locator("[data-testid=dataops-preview]")
+        rows = _table(preview)
+        assert len(rows) == len(api["preview"]["rows"]) > 3
+        assert {r["airline"] for r in rows} == {"********"}
+        header = preview.locator('[data-testid=dataops-preview-header][data-column="flights"]')
+        header.click()
+        numbers = [int(r["flights"]) for r in _table(preview)]
+        assert numbers == sorted(numbers) and header.get_attribute("aria-sort") == "ascending"
+        header.click()
+        numbers = [int(r["flights"]) for r in _table(preview)]
+        assert numbers == sorted(numbers, reverse=True) and header.get_attribute("aria-sort") == "descending"
+        preview.locator("[data-testid=dataops-preview-filter]").fill("DL")
+        kept = _table(preview)
+        assert [r["carrier"] for r in kept] == ["DL"]
+        assert preview.locator("[data-testid=dataops-preview-count]").inner_text() == f"1 of {len(rows)} rows"
+
+        labels = ("[data-testid=dataops-dataset-view] [data-testid=dataops-lineage-graph] text, "
+                  "[data-testid=dataops-dataset-view] [data-testid=dataops-view-schema] td, "
+                  "[data-testid=dataops-dataset-view] .jp-DataOps-pii, [data-testid=dataops-dataset-view] .jp-DataOps-badge, "
+                  "[data-testid=dataops-dataset-view] [data-testid=dataops-preview] th")
+        readable_in_both_themes(page, labels, "dataset-view")
+        use_theme(page, "light")
+
+        # a lineage node opens that dataset's page
+        graph.locator('[data-testid=dataops-lineage-node][data-dataset="reports.airline_ranking"]').click()
+        page.locator('[data-testid=dataops-dataset-view][data-dataset="reports.airline_ranking"][data-ready=true]').wait_for()
+
+        # "Insert code" writes the code that reads it into the notebook
+        page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name).click()
+        view.locator("[data-testid=dataops-view-insert-code]").click()
+        page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="scratch.ipynb").click()
+        cells = page.locator(".jp-NotebookPanel:visible .jp-Cell .jp-InputArea-editor").all_inner_texts()
+        assert len(cells) == 2 and 'carrier_delays = dn.read("marts.carrier_delays")' in cells[1]
+        page.wait_for_load_state("networkidle")
+        assert shared["errors"] == []
+    # the sidebar's own dataset page opens the main-area one too
+    page.locator("[data-testid=dataops-tab-catalog]").click()
+    page.locator("[data-testid=dataops-catalog-search]").fill("airlines")
+    page.locator('[data-testid=dataops-hit][data-dataset="raw.airlines"]').click()
+    page.locator('[data-testid=dataops-dataset-page][data-dataset="raw.airlines"] [data-testid=dataops-open-dataset-page]').click()
+    page.locator('[data-testid=dataops-dataset-view][data-dataset="raw.airlines"][data-ready=true]').wait_for()
+    (lab.root / "scratch.ipynb").unlink()
+
+
+def test_run_view_in_the_main_area_from_the_runs_panel(page, lab, shared):
+    if len(lab.api("runs")["items"]) < 2:  # run alone: a second run to compare with
+        lab.project.cli("run", "--only", "carrier_delays", "--env", "test", "--force", env={"DATAOPS_USER": "alice"})
+        page.reload()
+        page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
+        open_sidebar(page)
+    runs = lab.api("runs")["items"]  # newest first
+    failed = next((r for r in runs if r["status"] == "failed"), None)
+    chosen = failed or runs[0]
+    page.locator("[data-testid=dataops-tab-runs]").click()
+    page.locator(f'[data-testid=dataops-run][data-run="{chosen["run_id"]}"] [data-testid=dataops-open-run]').click()
+    view = page.locator(f'[data-testid=dataops-run-view][data-run="{chosen["run_id"]}"][data-ready=true]')
+    view.wait_for()
+    assert page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current").inner_text().strip() == f"Run {chosen['run_id']}"
+    # the panel's row is not opened by the button
+    assert page.locator(f'[data-testid=dataops-run][data-run="{chosen["run_id"]}"]').get_attribute("aria-expanded") == "false"
+    shown = lab.api(f"runs/{chosen['run_id']}")
+    steps = {row["step"]: row for row in _table(view.locator("[data-testid=dataops-run-steps]"))}
+    assert list(steps) == (shown["selection"] or [s["name"] for s in shown["steps"]])
+    assert view.locator("[data-testid=dataops-run-environment]").inner_text() == "test"
+    if failed:  # the module's failed run: its error with its cell, the skip, the notebook of the failure
+        assert steps["carrier_delays"]["outcome"] == "failed" and steps["report"]["outcome"] == "skipped"
+        assert steps["carrier_delays"]["error"].startswith("Cell ")
+        assert steps["carrier_delays"]["error"].endswith("ValueError: the carriers table is empty")
+        assert steps["report"]["error"] == "Skipped: upstream step 'carrier_delays' did not succeed."
+        assert steps["report"]["duration"] == ""
+        step = "carrier_delays"
+    else:
+        assert {row["outcome"] for row in steps.values()} <= {"success", "warn"}
+        step = next(iter(steps))
+    params = _table(view.locator("[data-testid=dataops-run-params]")) if shown["params"] else []
+    assert len(params) == sum(len(v) if isinstance(v, dict) else 1 for v in shown["params"].values())
+    view.locator(f'[data-testid=dataops-run-view-notebook]:text("{step}.ipynb")').click()
+    tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
+    page.wait_for_function(f"() => document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')?.textContent.includes('{step}.ipynb (run')")
+    assert tab.inner_text().strip() == f"{step}.ipynb (run {chosen['run_id']})"
+
+    # the newest run against the module's first: the data diff of every dataset both published
+    newest, first = runs[0]["run_id"], runs[-1]["run_id"]
+    page.locator(f'[data-testid=dataops-run][data-run="{newest}"] [data-testid=dataops-open-run]').click()
+    view = page.locator(f'[data-testid=dataops-run-view][data-run="{newest}"][data-ready=true]')
+    view.wait_for()
+    view.locator("[data-testid=dataops-diff-select]").select_option(first)
+    view.locator("[data-testid=dataops-diff-run]").click()
+    diff = view.locator(f'[data-testid=dataops-run-diff][data-b="{first}"]')
+    diff.wait_for()
+    expected = lab.api(f"runs/{newest}/diff/{first}")
+    rows = diff.locator("[data-testid=dataops-run-diff-dataset]")
+    assert rows.evaluate_all("els => els.map(e => [e.dataset.dataset, e.dataset.differs])") == [
+        [d["dataset"], str(d["differs"]).lower()] for d in expected["datasets"]]
+    assert expected["datasets"], "the two runs published datasets in common"
+    assert f"{len(expected['datasets'])} dataset" in diff.locator("[data-testid=dataops-run-diff-summary]").inner_text()
+    labels = ("[data-testid=dataops-run-view] [data-testid=dataops-run-steps] td, [data-testid=dataops-run-view] .jp-DataOps-badge, "
+              "[data-testid=dataops-run-view] [data-testid=dataops-run-diff] td")
+    readable_in_both_themes(page, labels, "run-view")
+    use_theme(page, "light")
+    page.wait_for_load_state("networkidle")
+    assert shared["errors"] == []
