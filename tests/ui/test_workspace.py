@@ -311,67 +311,6 @@ def test_catalog_page_labels_estimates_rounds_and_describes(page, lab):
     readable_in_both_themes(page, "[data-testid=dataops-lineage-link], [data-testid=dataops-schema] td", "catalog")
 
 
-def test_launcher_card_shows_the_extension_icon(page):
-    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
-    page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
-    card = page.locator(".jp-Launcher:visible .jp-LauncherCard", has_text="Pipeline step")
-    card.wait_for()
-    assert card.locator(".jp-LauncherCard-icon svg").count() == 1
-    assert card.locator(".jp-LauncherCard-noKernelIcon").count() == 0
-    assert card.locator(".jp-LauncherCard-icon").inner_text().strip() == ""  # no stand-in letter
-
-
-def test_new_step_dialog_checks_the_name_as_typed_and_keeps_the_input_on_refusal(page, lab):
-    spec = lab.root / "dataops.yaml"
-    original = spec.read_text()
-    taken = lab.root / "notebooks" / "weekly.ipynb"
-    taken.write_text("{}")  # a file of that name: the server refuses the step
-    try:
-        page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
-        page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
-        page.locator(".jp-Launcher:visible .jp-LauncherCard", has_text="Pipeline step").click()
-        dialog = page.locator(".jp-Dialog")
-        dialog.wait_for()
-        name = dialog.locator("[data-testid=dataops-new-name]")
-        problem = dialog.locator("[data-testid=dataops-new-problem]")
-        create = dialog.locator(".jp-Dialog-button.jp-mod-accept")
-        name.fill("2weekly")
-        assert "starts with a letter" in problem.inner_text() and create.is_disabled()
-        name.fill("clean")
-        assert problem.inner_text() == "The pipeline already has a step 'clean'." and create.is_disabled()
-        name.fill("weekly")
-        assert problem.inner_text() == "" and create.is_enabled()
-        dialog.locator("[data-testid=dataops-new-template]").select_option("sql_transform")
-        dialog.locator('[data-testid=dataops-new-needs] [data-step="carrier_delays"] input').check()
-        # the template's parameters, prefilled with their defaults
-        source = dialog.locator('[data-testid=dataops-new-parameters] input[data-parameter="source"]')
-        assert source.input_value() == "raw.example"
-        source.fill("marts.carrier_delays")
-        create.click()
-        # refused: the dialog comes back with what was typed and why
-        problem = page.locator(".jp-Dialog [data-testid=dataops-new-problem]")
-        page.wait_for_function("() => document.querySelector('.jp-Dialog [data-testid=dataops-new-problem]')?.textContent.includes('already exists')")
-        assert "notebooks/weekly.ipynb already exists" in problem.inner_text()
-        dialog = page.locator(".jp-Dialog")
-        assert dialog.locator("[data-testid=dataops-new-name]").input_value() == "weekly"
-        assert dialog.locator('[data-testid=dataops-new-needs] [data-step="carrier_delays"] input').is_checked()
-        assert dialog.locator("[data-testid=dataops-new-template]").input_value() == "sql_transform"
-        assert dialog.locator('[data-testid=dataops-new-parameters] input[data-parameter="source"]').input_value() \
-            == "marts.carrier_delays"
-        save_screenshot(page, "new-step-refused")
-        dialog.locator("[data-testid=dataops-new-name]").fill("weekly_carriers")
-        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="weekly_carriers.ipynb").wait_for()
-        step = next(s for s in lab.api("pipeline")["steps"] if s["name"] == "weekly_carriers")
-        assert step["needs"] == ["carrier_delays"]
-        created = json.loads((lab.root / "notebooks" / "weekly_carriers.ipynb").read_text())
-        assert any("marts.carrier_delays" in "".join(c["source"]) for c in created["cells"])
-    finally:
-        spec.write_text(original)
-        taken.unlink()
-        (lab.root / "notebooks" / "weekly_carriers.ipynb").unlink(missing_ok=True)
-
-
 def _open_scratch_notebook(page, lab) -> None:
     """A notebook of the user's open in Lab (the one "Insert code" writes into)."""
     notebook = {"cells": [{"cell_type": "code", "execution_count": None, "id": "first", "metadata": {}, "outputs": [],
@@ -464,6 +403,9 @@ def test_dataset_page_in_the_main_area_from_search(page, lab, shared):
         page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="scratch.ipynb").click()
         cells = page.locator(".jp-NotebookPanel:visible .jp-Cell .jp-InputArea-editor").all_inner_texts()
         assert len(cells) == 2 and 'carrier_delays = dn.read("marts.carrier_delays")' in cells[1]
+        page.locator(".jp-NotebookPanel:visible .jp-Cell").first.click()
+        page.keyboard.press("Control+s")  # saved: nothing asks about it when later tests leave the page
+        page.wait_for_function("() => !document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.jp-mod-dirty')")
         page.wait_for_load_state("networkidle")
         assert shared["errors"] == []
     # the sidebar's own dataset page opens the main-area one too
@@ -472,18 +414,12 @@ def test_dataset_page_in_the_main_area_from_search(page, lab, shared):
     page.locator('[data-testid=dataops-hit][data-dataset="raw.airlines"]').click()
     page.locator('[data-testid=dataops-dataset-page][data-dataset="raw.airlines"] [data-testid=dataops-open-dataset-page]').click()
     page.locator('[data-testid=dataops-dataset-view][data-dataset="raw.airlines"][data-ready=true]').wait_for()
-    (lab.root / "scratch.ipynb").unlink()
 
 
 def test_run_view_in_the_main_area_from_the_runs_panel(page, lab, shared):
-    if len(lab.api("runs")["items"]) < 2:  # run alone: a second run to compare with
-        lab.project.cli("run", "--only", "carrier_delays", "--env", "test", "--force", env={"DATAOPS_USER": "alice"})
-        page.reload()
-        page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
-        open_sidebar(page)
     runs = lab.api("runs")["items"]  # newest first
-    failed = next((r for r in runs if r["status"] == "failed"), None)
-    chosen = failed or runs[0]
+    # the module's failed run (test_a_failed_step_and_its_skipped_downstream_stay_distinct)
+    [chosen] = [r for r in runs if any(s["name"] == "carrier_delays" and s["status"] == "failed" for s in r["steps"])]
     page.locator("[data-testid=dataops-tab-runs]").click()
     page.locator(f'[data-testid=dataops-run][data-run="{chosen["run_id"]}"] [data-testid=dataops-open-run]').click()
     view = page.locator(f'[data-testid=dataops-run-view][data-run="{chosen["run_id"]}"][data-ready=true]')
@@ -493,27 +429,34 @@ def test_run_view_in_the_main_area_from_the_runs_panel(page, lab, shared):
     assert page.locator(f'[data-testid=dataops-run][data-run="{chosen["run_id"]}"]').get_attribute("aria-expanded") == "false"
     shown = lab.api(f"runs/{chosen['run_id']}")
     steps = {row["step"]: row for row in _table(view.locator("[data-testid=dataops-run-steps]"))}
-    assert list(steps) == (shown["selection"] or [s["name"] for s in shown["steps"]])
+    assert list(steps) == shown["selection"] == ["carrier_delays", "report"]
     assert view.locator("[data-testid=dataops-run-environment]").inner_text() == "test"
-    if failed:  # the module's failed run: its error with its cell, the skip, the notebook of the failure
-        assert steps["carrier_delays"]["outcome"] == "failed" and steps["report"]["outcome"] == "skipped"
-        assert steps["carrier_delays"]["error"].startswith("Cell ")
-        assert steps["carrier_delays"]["error"].endswith("ValueError: the carriers table is empty")
-        assert steps["report"]["error"] == "Skipped: upstream step 'carrier_delays' did not succeed."
-        assert steps["report"]["duration"] == ""
-        step = "carrier_delays"
+    # the failure with its cell, the skip with its reason, the notebook of the failure
+    assert steps["carrier_delays"]["outcome"] == "failed" and steps["report"]["outcome"] == "skipped"
+    assert steps["carrier_delays"]["error"].startswith("Cell ")
+    assert steps["carrier_delays"]["error"].endswith("ValueError: the carriers table is empty")
+    assert steps["carrier_delays"]["duration"].endswith(" s")
+    [skip] = [s for s in shown["steps"] if s["name"] == "report"]
+    assert steps["report"]["error"] == f"Skipped: {skip['error']}" and "'carrier_delays' did not succeed" in skip["error"]
+    assert steps["report"]["duration"] == ""
+    step = "carrier_delays"
+    given = view.locator("[data-testid=dataops-run-params]")
+    if shown["params"]:  # STEP.KEY for a step's own parameters
+        assert {r["parameter"]: r["value"] for r in _table(given)} == {
+            f"{k}.{ik}" if isinstance(v, dict) else k: str(iv if isinstance(v, dict) else v)
+            for k, v in shown["params"].items() for ik, iv in (v.items() if isinstance(v, dict) else [(None, v)])}
     else:
-        assert {row["outcome"] for row in steps.values()} <= {"success", "warn"}
-        step = next(iter(steps))
-    params = _table(view.locator("[data-testid=dataops-run-params]")) if shown["params"] else []
-    assert len(params) == sum(len(v) if isinstance(v, dict) else 1 for v in shown["params"].values())
+        assert given.inner_text() == "No parameters given: each step ran with its defaults."
     view.locator(f'[data-testid=dataops-run-view-notebook]:text("{step}.ipynb")').click()
     tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")
     page.wait_for_function(f"() => document.querySelector('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current')?.textContent.includes('{step}.ipynb (run')")
     assert tab.inner_text().strip() == f"{step}.ipynb (run {chosen['run_id']})"
 
-    # the newest run against the module's first: the data diff of every dataset both published
-    newest, first = runs[0]["run_id"], runs[-1]["run_id"]
+    # the newest run that published some of what the module's first run did, against that one:
+    # the data diff of every dataset both published
+    published = {r["run_id"]: {d["dataset"] for d in lab.api(f"runs/{r['run_id']}")["datasets"]} for r in runs}
+    first = runs[-1]["run_id"]
+    newest = next(r["run_id"] for r in runs[:-1] if published[r["run_id"]] & published[first])
     page.locator(f'[data-testid=dataops-run][data-run="{newest}"] [data-testid=dataops-open-run]').click()
     view = page.locator(f'[data-testid=dataops-run-view][data-run="{newest}"][data-ready=true]')
     view.wait_for()
@@ -525,7 +468,7 @@ def test_run_view_in_the_main_area_from_the_runs_panel(page, lab, shared):
     rows = diff.locator("[data-testid=dataops-run-diff-dataset]")
     assert rows.evaluate_all("els => els.map(e => [e.dataset.dataset, e.dataset.differs])") == [
         [d["dataset"], str(d["differs"]).lower()] for d in expected["datasets"]]
-    assert expected["datasets"], "the two runs published datasets in common"
+    assert [d["dataset"] for d in expected["datasets"]] == sorted(published[newest] & published[first])
     assert f"{len(expected['datasets'])} dataset" in diff.locator("[data-testid=dataops-run-diff-summary]").inner_text()
     labels = ("[data-testid=dataops-run-view] [data-testid=dataops-run-steps] td, [data-testid=dataops-run-view] .jp-DataOps-badge, "
               "[data-testid=dataops-run-view] [data-testid=dataops-run-diff] td")
@@ -533,3 +476,65 @@ def test_run_view_in_the_main_area_from_the_runs_panel(page, lab, shared):
     use_theme(page, "light")
     page.wait_for_load_state("networkidle")
     assert shared["errors"] == []
+
+
+def test_launcher_card_shows_the_extension_icon(page):
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
+    card = page.locator(".jp-Launcher:visible .jp-LauncherCard", has_text="Pipeline step")
+    card.wait_for()
+    assert card.locator(".jp-LauncherCard-icon svg").count() == 1
+    assert card.locator(".jp-LauncherCard-noKernelIcon").count() == 0
+    assert card.locator(".jp-LauncherCard-icon").inner_text().strip() == ""  # no stand-in letter
+
+
+def test_new_step_dialog_checks_the_name_as_typed_and_keeps_the_input_on_refusal(page, lab):
+    spec = lab.root / "dataops.yaml"
+    original = spec.read_text()
+    taken = lab.root / "notebooks" / "weekly.ipynb"
+    taken.write_text("{}")  # a file of that name: the server refuses the step
+    try:
+        page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+        page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
+        page.locator(".jp-Launcher:visible .jp-LauncherCard", has_text="Pipeline step").click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.wait_for()
+        name = dialog.locator("[data-testid=dataops-new-name]")
+        problem = dialog.locator("[data-testid=dataops-new-problem]")
+        create = dialog.locator(".jp-Dialog-button.jp-mod-accept")
+        name.fill("2weekly")
+        assert "starts with a letter" in problem.inner_text() and create.is_disabled()
+        name.fill("clean")
+        assert problem.inner_text() == "The pipeline already has a step 'clean'." and create.is_disabled()
+        name.fill("weekly")
+        assert problem.inner_text() == "" and create.is_enabled()
+        dialog.locator("[data-testid=dataops-new-template]").select_option("sql_transform")
+        dialog.locator('[data-testid=dataops-new-needs] [data-step="carrier_delays"] input').check()
+        # the template's parameters, prefilled with their defaults
+        source = dialog.locator('[data-testid=dataops-new-parameters] input[data-parameter="source"]')
+        assert source.input_value() == "raw.example"
+        source.fill("marts.carrier_delays")
+        create.click()
+        # refused: the dialog comes back with what was typed and why
+        problem = page.locator(".jp-Dialog [data-testid=dataops-new-problem]")
+        page.wait_for_function("() => document.querySelector('.jp-Dialog [data-testid=dataops-new-problem]')?.textContent.includes('already exists')")
+        assert "notebooks/weekly.ipynb already exists" in problem.inner_text()
+        dialog = page.locator(".jp-Dialog")
+        assert dialog.locator("[data-testid=dataops-new-name]").input_value() == "weekly"
+        assert dialog.locator('[data-testid=dataops-new-needs] [data-step="carrier_delays"] input').is_checked()
+        assert dialog.locator("[data-testid=dataops-new-template]").input_value() == "sql_transform"
+        assert dialog.locator('[data-testid=dataops-new-parameters] input[data-parameter="source"]').input_value() \
+            == "marts.carrier_delays"
+        save_screenshot(page, "new-step-refused")
+        dialog.locator("[data-testid=dataops-new-name]").fill("weekly_carriers")
+        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
+        page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="weekly_carriers.ipynb").wait_for()
+        step = next(s for s in lab.api("pipeline")["steps"] if s["name"] == "weekly_carriers")
+        assert step["needs"] == ["carrier_delays"]
+        created = json.loads((lab.root / "notebooks" / "weekly_carriers.ipynb").read_text())
+        assert any("marts.carrier_delays" in "".join(c["source"]) for c in created["cells"])
+    finally:
+        spec.write_text(original)
+        taken.unlink()
+        (lab.root / "notebooks" / "weekly_carriers.ipynb").unlink(missing_ok=True)
+
