@@ -271,6 +271,32 @@ def test_cancel_a_running_run(watched, lab):
     assert lab.api("pipeline")["running"] is None
 
 
+def test_cancel_of_a_run_that_has_ended_meanwhile_says_why(watched, lab):
+    """The panel still shows the run running (its list is slow to come back) when someone else
+    cancelled it: the Lab's Cancel is refused with the server's sentence."""
+    page = watched
+    set_nap(lab.root, seconds=30)
+    run_id = start_nap(page)
+    row = open_run(page, run_id)
+    cancel = row.locator("[data-testid=dataops-cancel-run]")
+    page.wait_for_function("""() => document.querySelector('[data-testid=dataops-runs] [data-testid=dataops-live-tail]')
+                                  ?.textContent.includes('published scratch.naps')""", timeout=60_000)
+    held: list = []
+    page.route(re.compile(r"/dataops/runs\?"), lambda route: held.append(route))  # the run list: answered late
+    done = lab.project.cli("cancel", run_id, "--grace", "1s", "--json", env=ALICE, check=0)
+    assert '"status": "cancelled"' in done.stdout
+    cancel.click()
+    message = page.locator("[data-testid=dataops-message]")
+    message.filter(has_text=f"Run {run_id} is not running (it is cancelled): there is nothing to cancel.").wait_for()
+    save_screenshot(page, "cancel-refused")
+    for route in held:  # the list comes back at last
+        route.continue_()
+    page.unroute(re.compile(r"/dataops/runs\?"))
+    page.wait_for_selector(f'[data-testid=dataops-run][data-run="{run_id}"][data-outcome=cancelled]')
+    assert row.locator("[data-testid=dataops-cancel-run]").count() == 0
+    assert lab.api(f"runs/{run_id}")["status"] == "cancelled"
+
+
 def test_the_quality_tab_counts_open_failures(watched, lab):
     page = watched
     open_sidebar(page)
