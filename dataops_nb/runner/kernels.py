@@ -262,7 +262,11 @@ class KernelPool:
             self._ready.put_nowait(asyncio.ensure_future(self._spawn()))
         task = await self._ready.get()
         await self._fill()
-        return await task
+        kernel = await task
+        if self.cancelled:  # cancelled while this kernel started: it was not there to interrupt
+            await self.release(kernel)
+            raise KernelStartError("the run was cancelled before this step started")
+        return kernel
 
     async def interrupt_all(self, grace: float) -> None:
         """Cancel: interrupt every kernel (a step's cell raises KeyboardInterrupt), then kill

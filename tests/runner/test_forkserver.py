@@ -129,3 +129,25 @@ def test_the_server_and_its_kernels_go_when_the_runner_is_killed(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_cancel_while_a_steps_kernel_starts_gives_the_step_no_kernel():
+    """A cancel that arrives while a step's kernel is still starting (here: warming) stops the
+    step: it gets no kernel, rather than running all its cells after the run was cancelled."""
+    from dataops_nb.runner.kernels import KernelStartError
+
+    pool = KernelPool(warm=1, budget=3, warm_code="import time; time.sleep(4)", fork=False).start()
+    try:
+        step = pool.call(pool.acquire())
+        time.sleep(0.5)
+        assert not step.done()  # the kernel is still starting
+        pool.call(pool.interrupt_all(0.5)).result(timeout=60)
+        try:
+            kernel = step.result(timeout=90)
+        except KernelStartError as exc:
+            assert "cancelled" in str(exc)
+        else:
+            raise AssertionError(f"the step got a kernel after the run was cancelled: {kernel}")
+    finally:
+        pool.close()
+    assert not pool._live  # nothing is left running
