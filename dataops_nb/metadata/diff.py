@@ -83,6 +83,11 @@ def _quote(name: str) -> str:
 
 def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: VersionRecord | None, *,
                  key: list[str] | None, user: str | None = None) -> dict[str, Any]:
+    """One dataset's diff. Row counts, nulls, min and max come from the files' parquet statistics
+    (no scan); the rest is one pass over each file: with a key one FULL OUTER JOIN whose single
+    aggregate counts the rows only on each side, the changed rows and columns, the means of both
+    sides and picks the sample; without a key one GROUP BY over both files. Two files with the same
+    bytes are not read at all."""
     result: dict[str, Any] = {"dataset": dataset, "a": a.version_id if a else None, "b": b.version_id if b else None}
     if a is None or b is None:
         result.update(differs=True, only_in="b" if a is None else "a",
@@ -101,31 +106,43 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
         result.update(same_version=True, differs=False, rows={"a": a.rows, "b": b.rows})
         return result
     common = [c for c in types_a if c in types_b]
+    if key:
+        _require_key_columns(dataset, key, types_a, types_b)
     from ..store import scratch
 
     con = scratch()
     try:
-        stats_a, rows_a, dup_a = _profile(con, a.path, common, key, types_a)
-        stats_b, rows_b, dup_b = _profile(con, b.path, common, key, types_b)
+        stats_a, rows_a = _file_stats(con, a.path, common)
+        stats_b, rows_b = _file_stats(con, b.path, common)
         result["rows"] = {"a": rows_a, "b": rows_b}
-        # what the reader may not see: the values of its columns, in the statistics and the sample
-        hidden = _hidden(project, dataset, a.version_id, user) | _hidden(project, dataset, b.version_id, user)
-        result["stats"] = {c: {"a": _masked_stats(stats_a[c], c in hidden), "b": _masked_stats(stats_b[c], c in hidden)}
-                           for c in common if stats_a[c] != stats_b[c]}
-        if key:
-            _require_key(dataset, key, types_a, types_b, dup_a, dup_b)
-            result["key"] = key
-            result.update(_keyed(con, a.path, b.path, key, [c for c in common if c not in key]))
-            if hidden and result["sample"]:
-                from .pii import mask_rows
-
-                result["sample"] = mask_rows(result["sample"], {f"{c}{s}" for c in hidden for s in ("", " (a)", " (b)")})
-            changed = result["only_in_a"] or result["only_in_b"] or result["changed"]
+        numeric = [c for c in common if _numeric(types_a[c]) and _numeric(types_b[c])]
+        if _same_bytes(a.path, b.path):
+            found: dict[str, Any] = {"only_in_a": 0, "only_in_b": 0, "same_content": True}
+            if key:
+                found.update(changed=0, changed_columns={}, sample=[])
+            means: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        elif key:
+            found, means = _keyed(con, dataset, a.path, b.path, key, [c for c in common if c not in key], numeric,
+                                  rows_a, rows_b)
         else:
-            result.update(_unkeyed(con, a.path, b.path, common))
-            changed = result["only_in_a"] or result["only_in_b"]
+            found, means = _unkeyed(con, a.path, b.path, common, numeric, rows_a, rows_b)
     finally:
         con.close()
+    for stats, mean in zip((stats_a, stats_b), means):
+        for column, value in mean.items():
+            stats[column]["mean"] = round(float(value), 6) if value is not None else None
+    # what the reader may not see: the values of its columns, in the statistics and the sample
+    hidden = _hidden(project, dataset, a.version_id, user) | _hidden(project, dataset, b.version_id, user)
+    result["stats"] = {c: {"a": _masked_stats(stats_a[c], c in hidden), "b": _masked_stats(stats_b[c], c in hidden)}
+                       for c in common if stats_a[c] != stats_b[c]}
+    if key:
+        result["key"] = key
+    result.update(found)
+    if hidden and result.get("sample"):
+        from .pii import mask_rows
+
+        result["sample"] = mask_rows(result["sample"], {f"{c}{s}" for c in hidden for s in ("", " (a)", " (b)")})
+    changed = result["only_in_a"] or result["only_in_b"] or result.get("changed")
     result["differs"] = bool(changed or any(schema.values()) or rows_a != rows_b)
     return result
 
@@ -147,29 +164,36 @@ def _hidden(project: Any, dataset: str, version_id: str, user: str | None) -> se
     return hidden(project.spec, project.ledger, dataset, version_id, user=user)
 
 
-def _profile(con: Any, path: str, common: list[str], key: list[str] | None,
-             types: dict[str, str]) -> tuple[dict[str, dict[str, Any]], int, int | None]:
-    """One pass over a file: rows, per-column nulls/min/max/mean, and the key's duplicate rows."""
+def _numeric(type_name: str) -> bool:
+    return any(t in type_name.upper() for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
+
+
+def _same_bytes(path_a: str, path_b: str) -> bool:
+    """The two files hold the same bytes (compared only when their sizes agree; stops at the first difference)."""
+    import filecmp
+
+    try:
+        return path_a == path_b or filecmp.cmp(path_a, path_b, shallow=False)
+    except OSError:
+        return False
+
+
+def _file_stats(con: Any, path: str, common: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
+    """Rows and per-column nulls/min/max: DuckDB answers these from the parquet statistics in the
+    file's footer (it scans only a file written without them). The mean comes from the diff's pass."""
     parts = ["count(*)"]
     for column in common:
         q = _quote(column)
-        numeric = any(t in types[column].upper() for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
-        parts += [f"count(*) - count({q})", f"min({q})::VARCHAR", f"max({q})::VARCHAR",
-                  f"avg({q})" if numeric else "NULL"]
-    usable = key and all(k in types for k in key)
-    if usable:
-        parts.append("count(*) - count(DISTINCT (" + ", ".join(_quote(k) for k in key) + "))")
+        parts += [f"count(*) - count({q})", f"min({q})::VARCHAR", f"max({q})::VARCHAR"]
     row = con.execute(f"SELECT {', '.join(parts)} FROM read_parquet(?)", [path]).fetchone()
     stats = {}
     for index, column in enumerate(common):
-        nulls, low, high, mean = row[1 + 4 * index: 5 + 4 * index]
-        stats[column] = {"nulls": nulls, "min": low, "max": high,
-                         "mean": round(float(mean), 6) if mean is not None else None}
-    return stats, int(row[0]), (int(row[-1]) if usable else None)
+        nulls, low, high = row[1 + 3 * index: 4 + 3 * index]
+        stats[column] = {"nulls": nulls, "min": low, "max": high, "mean": None}
+    return stats, int(row[0])
 
 
-def _require_key(dataset: str, key: list[str], types_a: dict[str, str], types_b: dict[str, str],
-                 dup_a: int | None, dup_b: int | None) -> None:
+def _require_key_columns(dataset: str, key: list[str], types_a: dict[str, str], types_b: dict[str, str]) -> None:
     for label, types in (("A", types_a), ("B", types_b)):
         missing = [k for k in key if k not in types]
         if missing:
@@ -180,49 +204,80 @@ def _require_key(dataset: str, key: list[str], types_a: dict[str, str], types_b:
         k = clash[0]
         raise DataOpsError(f"The key of {dataset} is incompatible between the sides: {k} is {types_a[k]} in A "
                            f"and {types_b[k]} in B.")
-    for label, duplicates in (("A", dup_a), ("B", dup_b)):
+
+
+def _refuse_duplicates(con: Any, dataset: str, key: list[str], paths: tuple[str, str]) -> None:
+    """The key's duplicate rows on each side, counted (only once the join showed there are some)."""
+    struct = "{" + ", ".join(f"{_literal(k)}: {_quote(k)}" for k in key) + "}"
+    for label, path in zip(("A", "B"), paths):
+        (duplicates,) = con.execute(f"SELECT count(*) - count(DISTINCT {struct}) FROM read_parquet(?)", [path]).fetchone()
         if duplicates:
             raise DataOpsError(f"The key ({', '.join(key)}) is not unique in side {label} of {dataset}: "
                                f"{duplicates} duplicate row(s).")
 
 
-def _keyed(con: Any, path_a: str, path_b: str, key: list[str], others: list[str]) -> dict[str, Any]:
-    """One join of the two files on the key: rows on one side only, changed rows and columns."""
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], others: list[str], numeric: list[str],
+           rows_a: int, rows_b: int) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+    """One FULL OUTER JOIN of the two files on the key and one aggregate over it: rows on one side
+    only, changed rows and per-column change counts, both sides' means, the first changed rows by key
+    (the sample), and what shows a key that is not unique: more joined rows than the files hold, or
+    repeated keys among the rows of one side only."""
     on = " AND ".join(f"a.{_quote(k)} = b.{_quote(k)}" for k in key)
-    first = _quote(key[0])
-    differs = [f"a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)}" for c in others]
-    both = f"a.{first} IS NOT NULL AND b.{first} IS NOT NULL"
-    parts = [f"count(*) FILTER (WHERE b.{first} IS NULL)", f"count(*) FILTER (WHERE a.{first} IS NULL)",
-             f"count(*) FILTER (WHERE {both} AND ({' OR '.join(differs) or 'false'}))"]
-    parts += [f"count(*) FILTER (WHERE {both} AND {d})" for d in differs]
-    joined = f"read_parquet(?) a FULL OUTER JOIN read_parquet(?) b ON {on}"
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {joined}", [path_a, path_b]).fetchone()
-    columns = {c: int(n) for c, n in zip(others, row[3:]) if n}
-    sample: list[dict[str, Any]] = []
-    if row[2]:
-        select = [f"a.{_quote(k)} AS {_quote(k)}" for k in key]
-        for c in others:
-            select += [f"a.{_quote(c)} AS {_quote(c + ' (a)')}", f"b.{_quote(c)} AS {_quote(c + ' (b)')}"]
-        cursor = con.execute(
-            f"SELECT {', '.join(select)} FROM {joined} WHERE {both} AND ({' OR '.join(differs)}) "
-            f"ORDER BY {', '.join('a.' + _quote(k) for k in key)} LIMIT {SAMPLE}", [path_a, path_b])
-        names = [d[0] for d in cursor.description]
-        sample = [dict(zip(names, r)) for r in cursor.fetchall()]
-        sample = [{k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in r.items()}
-                  for r in sample]
-    return {"only_in_a": int(row[0]), "only_in_b": int(row[1]), "changed": int(row[2]), "changed_columns": columns,
-            "sample": sample}
+    changes = [f"a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)} AS {_quote(f'__d{i}')}" for i, c in enumerate(others)]
+    changed = "__in_a AND __in_b AND (" + (" OR ".join(_quote(f"__d{i}") for i in range(len(others))) or "false") + ")"
+    sample = "{" + ", ".join([f"{_literal(k)}: a.{_quote(k)}" for k in key]
+                             + [f"{_literal(f'{c} ({s})')}: {s}.{_quote(c)}" for c in others for s in "ab"]) + "}"
+    key_of = {s: "{" + ", ".join(f"{_literal(k)}: {s}.{_quote(k)}" for k in key) + "}" for s in "ab"}
+    projected = [
+        "a.__a IS NOT NULL AS __in_a", "b.__b IS NOT NULL AS __in_b", f"{key_of['a']} AS __key_a",
+        f"{key_of['b']} AS __key_b", *changes,
+        *[f"{s}.{_quote(c)} AS {_quote(f'__m{s}{i}')}" for i, c in enumerate(numeric) for s in "ab"],
+    ]
+    joined = (f"SELECT {', '.join(projected)}, CASE WHEN a.__a AND b.__b AND ("
+              + (" OR ".join(c.rsplit(" AS ", 1)[0] for c in changes) or "false")
+              + f") THEN {sample} END AS __row FROM (SELECT *, true AS __a FROM read_parquet(?)) a "
+              f"FULL OUTER JOIN (SELECT *, true AS __b FROM read_parquet(?)) b ON {on}")
+    parts = ["count(*) FILTER (WHERE NOT __in_b)", "count(*) FILTER (WHERE NOT __in_a)",
+             f"count(*) FILTER (WHERE {changed})", "count(*) FILTER (WHERE __in_a AND __in_b)",
+             "len(list_distinct(list(__key_a) FILTER (WHERE NOT __in_b)))",
+             "len(list_distinct(list(__key_b) FILTER (WHERE NOT __in_a)))",
+             f"min_by(__row, __key_a, {SAMPLE}) FILTER (WHERE {changed})"]
+    parts += [f"count(*) FILTER (WHERE __in_a AND __in_b AND {_quote(f'__d{i}')})" for i in range(len(others))]
+    parts += [f"avg({_quote(f'__m{s}{i}')})" for i in range(len(numeric)) for s in "ab"]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM ({joined})", [path_a, path_b]).fetchone()
+    only_a, only_b, changed_rows, matched, distinct_a, distinct_b, picked = row[:7]
+    if not (matched == rows_a - only_a == rows_b - only_b and distinct_a == only_a and distinct_b == only_b):
+        _refuse_duplicates(con, dataset, key, (path_a, path_b))
+    columns = {c: int(n) for c, n in zip(others, row[7:7 + len(others)]) if n}
+    found = [{k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in r.items()}
+             for r in picked or []]
+    means = row[7 + len(others):]
+    return ({"only_in_a": int(only_a), "only_in_b": int(only_b), "changed": int(changed_rows),
+             "changed_columns": columns, "sample": found},
+            ({c: means[2 * i] for i, c in enumerate(numeric)}, {c: means[2 * i + 1] for i, c in enumerate(numeric)}))
 
 
-def _unkeyed(con: Any, path_a: str, path_b: str, common: list[str]) -> dict[str, Any]:
-    """Without a key: rows of one side that the other lacks, counted as multisets."""
-    cols = ", ".join(_quote(c) for c in common) or "1"
+def _unkeyed(con: Any, path_a: str, path_b: str, common: list[str], numeric: list[str], rows_a: int,
+             rows_b: int) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+    """Without a key: rows of one side that the other lacks, counted as multisets by one GROUP BY over
+    both files (each read once), with both sides' means."""
+    if not common:
+        return {"only_in_a": max(rows_a - rows_b, 0), "only_in_b": max(rows_b - rows_a, 0)}, ({}, {})
+    cols = ", ".join(_quote(c) for c in common)
+    means = [f"sum({_quote(c)}::DOUBLE * {n}) / nullif(sum({n}) FILTER (WHERE {_quote(c)} IS NOT NULL), 0)"
+             for c in numeric for n in ("__na", "__nb")]
     row = con.execute(
-        f"SELECT (SELECT count(*) FROM (SELECT {cols} FROM read_parquet(?) EXCEPT ALL SELECT {cols} FROM read_parquet(?))),"
-        f" (SELECT count(*) FROM (SELECT {cols} FROM read_parquet(?) EXCEPT ALL SELECT {cols} FROM read_parquet(?)))",
-        [path_a, path_b, path_b, path_a],
-    ).fetchone()
-    return {"only_in_a": int(row[0]), "only_in_b": int(row[1])}
+        f"SELECT sum(greatest(__na - __nb, 0)), sum(greatest(__nb - __na, 0)){''.join(', ' + m for m in means)} "
+        f"FROM (SELECT {cols}, count(*) FILTER (WHERE __side) AS __na, count(*) FILTER (WHERE NOT __side) AS __nb "
+        f"FROM (SELECT {cols}, true AS __side FROM read_parquet(?) UNION ALL SELECT {cols}, false FROM read_parquet(?)) "
+        f"GROUP BY {cols})", [path_a, path_b]).fetchone()
+    found = row[2:]
+    return ({"only_in_a": int(row[0] or 0), "only_in_b": int(row[1] or 0)},
+            ({c: found[2 * i] for i, c in enumerate(numeric)}, {c: found[2 * i + 1] for i, c in enumerate(numeric)}))
 
 
 def markdown(result: dict[str, Any]) -> str:
