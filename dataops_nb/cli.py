@@ -802,7 +802,8 @@ def _promote_merged(ctx: click.Context, project: Any, source: str, target: str |
 
 @cli.command("ci")
 @common
-@click.option("--base", metavar="ENV", help="The environment to compare with and read from (default: the default one).")
+@click.option("--base", metavar="ENV", help="The environment to compare with and read from (default: the --env's "
+              "base: in dataops.yaml, else the default environment).")
 @click.option("--summary", "summary_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Write the Markdown summary to FILE (it is also appended to $GITHUB_STEP_SUMMARY when set).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Steps at once (default: cores).")

@@ -623,6 +623,7 @@ def _check_references(spec: Spec, data: Any, path: Path) -> None:
             line=line_of(data, ("default_environment",)),
             field="default_environment",
         )
+    _check_bases(spec, data, path)
     cycle = find_cycle({step.name: step.needs for step in spec.steps})
     if cycle:
         first = names.index(cycle[0])
@@ -662,6 +663,25 @@ def _check_alerting(spec: Spec, data: Any, path: Path) -> None:
             parse_cron(spec.schedule)
         except CronError as exc:
             raise fail(str(exc), "schedule") from exc
+
+
+def _check_bases(spec: Spec, data: Any, path: Path) -> None:
+    """Every `environments.<name>.base:` names the default environment or one the spec declares,
+    and following the bases never comes back to where it started."""
+    known = [spec.default_environment, *(name for name in spec.environments if name != spec.default_environment)]
+    for env, declared in spec.environments.items():
+        if declared.base is None:
+            continue
+        where = {"file": path, "line": line_of(data, ("environments", env, "base")), "field": f"environments.{env}.base"}
+        if declared.base not in known:
+            others = [name for name in known if name != env]
+            raise SpecError(f"environment '{env}' has unknown base '{declared.base}'{did_you_mean(declared.base, others)}"
+                            f" (the bases it may name: {', '.join(others)})", **where)
+        chain = [env]
+        while (base := spec.base_of(chain[-1])) is not None and base not in chain:
+            chain.append(base)
+        if base == env:
+            raise SpecError("the environments' bases form a cycle: " + " -> ".join([*chain, env]), **where)
 
 
 def find_cycle(needs: Mapping[str, Iterable[str]]) -> list[str]:

@@ -279,8 +279,11 @@ def test_the_workflow_init_writes_runs_ci_on_pull_requests_and_promotes_on_merge
 
 
 @pytest.mark.slow
-def test_ci_against_another_base_compares_with_its_runs_and_reads_from_it(project):
+@pytest.mark.parametrize("named", ["--base", "spec"])
+def test_ci_against_another_base_compares_with_its_runs_and_reads_from_it(project, named):
     make_chain(project)
+    if named == "spec":  # the CI environment's base: in dataops.yaml, no --base
+        project.spec(SPEC.replace("  test: {params: {n: 4}}", "  test: {params: {n: 4}}\n  ci-t: {base: test}"))
     git(project.root, "init", "-q", "-b", "main")
     git(project.root, "add", "-A")
     git(project.root, "commit", "-qm", "pipeline")
@@ -288,7 +291,7 @@ def test_ci_against_another_base_compares_with_its_runs_and_reads_from_it(projec
     edit(project, "b", "i * {k} as j", "i * {k} + 1 as j")
     git(project.root, "commit", "-qam", "b adds one")
 
-    result = js(project, "ci", "--base", "test", "--env", "ci-t")
+    result = js(project, "ci", *(["--base", "test"] if named == "--base" else []), "--env", "ci-t")
 
     # a is deferred: with test's parameters its fingerprint is test's run's
     assert [r["step"] for r in result["ran"]] == ["b", "c"] and result["deferred"] == ["a"]
@@ -296,4 +299,4 @@ def test_ci_against_another_base_compares_with_its_runs_and_reads_from_it(projec
     assert set(mine) == {"staging.b", "marts.c"} and pointers(project, "prod") == {}
     assert project.ledger_rows(f"select input_version_id from lineage where version_id = '{mine['staging.b']}'") == [
         (theirs["raw.a"],)]
-    assert "| staging.b | 4 | 4 | 0 | 0 | 4 |" in result["summary"]
+    assert "| staging.b | 4 | 4 | 0 | 0 | 4 |" in result["summary"] and result["base"] == "test"

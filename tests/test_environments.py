@@ -119,6 +119,33 @@ def test_rollback_of_a_run_puts_back_what_it_replaced(two_steps):
     assert pointers(two_steps, "prod") == first
 
 
+def test_an_environment_reads_from_the_base_its_spec_declares(project):
+    from dataops_nb import service
+    from dataops_nb.project import Project
+
+    from .conftest import TWO_STEPS, make_two_steps
+
+    make_two_steps(project, TWO_STEPS.replace("  test: {params: {n: 5}}", "  stage: {}\n  dev: {base: stage}"))
+    project.cli("run", "--env", "stage", check=0)
+    project.cli("run", "--env", "dev", "--only", "double", "-p", "double.factor=3", check=0)
+    stage, mine = pointers(project, "stage"), pointers(project, "dev")
+    assert pointers(project, "prod") == {} and set(mine) == {"staging.doubled"}
+    # double in dev read stage's raw.numbers (prod has none)
+    assert project.ledger_rows(
+        f"select input_version_id from lineage where version_id = '{mine['staging.doubled']}'") == [(stage["raw.numbers"],)]
+
+    shown = js(project, "env", "show", "dev")
+    by_dataset = {d["dataset"]: d for d in shown["datasets"]}
+    assert shown["base"] == "stage" and shown["chain"] == ["dev", "stage", "prod"]
+    assert by_dataset["raw.numbers"]["from"] == "stage" and by_dataset["raw.numbers"]["version"] == stage["raw.numbers"]
+    assert by_dataset["staging.doubled"]["base_version"] == stage["staging.doubled"]
+    assert {e["environment"]: e["base"] for e in js(project, "env", "list")}["dev"] == "stage"
+    # a dataset page's diff is against the declared base
+    found = service.dataset_diff(Project(project.root), "staging.doubled", "dev")
+    assert (found["against"], found["a"], found["b"]) == ("stage", stage["staging.doubled"], mine["staging.doubled"])
+    assert found["rows"] == {"a": 10, "b": 10} and found["differs"]
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [

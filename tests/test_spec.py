@@ -94,6 +94,29 @@ def test_cycle_is_named(project):
     assert "a -> c -> b -> a" in str(error)
 
 
+def test_an_unknown_or_circular_environment_base_names_its_line_and_the_cli_exits_2(project):
+    from .test_cli import assert_clean_refusal
+
+    spec = """
+        name: demo
+        environments:
+          staging: {}
+          dev:
+            params: {n: 1}
+            base: stagin
+        steps:
+          - {name: a, notebook: a.ipynb}
+        """
+    error = error_of(project, spec)
+    assert error.line == 6 and error.field == "environments.dev.base"
+    assert "environment 'dev' has unknown base 'stagin' (did you mean 'staging'?)" in str(error)
+    assert "the bases it may name: prod, staging" in str(error)
+    assert_clean_refusal(project.cli("env", "list"), "dataops.yaml:6", "unknown base 'stagin'")
+
+    error = error_of(project, spec.replace("staging: {}", "staging: {base: dev}").replace("stagin\n", "staging\n"))
+    assert error.line == 3 and "the environments' bases form a cycle: staging -> dev -> staging" in str(error)
+
+
 def test_wrong_type_names_field_and_value(project):
     error = error_of(
         project,

@@ -26,22 +26,23 @@ from .changes import StepChange, compare
 
 def prepare_environment(project: Project, base: str | None, env: str | None) -> tuple[str, str, str | None]:
     """(CI environment, base, the environment whose parameters apply), validated: bad input raises
-    before anything is written. In this process the CI environment reads from `base`."""
+    before anything is written. The base is `base`, else the CI environment's `base:` in the spec, else
+    the default environment; in this process the CI environment reads from it."""
     from ..environments import require_known
     from ..spec import Environment
 
     git.require_repository(project.root)
-    base = require_known(project, project.environment(base))
     env = project.environment(env or git.environment_name(project.root))
+    declared = project.spec.environments.get(env)
+    base = require_known(project, project.environment(base or (declared.base if declared else None)))
     if env in project.spec.environment_chain(base):
         raise DataOpsError(f"ci builds into an environment of its own, but '{env}' is '{base}' or one it reads "
                            "from: name another with --env.")
-    declared = project.spec.environments.get(env)
     if project.spec.base_of(env) != base:
         changed = declared.model_copy(update={"base": base}) if declared else Environment(base=base)
         project.spec = project.spec.model_copy(update={"environments": {**project.spec.environments, env: changed}})
-    # a CI environment of its own name has the base's parameters: its fingerprints compare with the base's runs
-    return env, base, env if declared is not None else base
+    # a CI environment without parameters of its own has the base's: its fingerprints compare with the base's runs
+    return env, base, env if declared is not None and declared.params else base
 
 
 def run_ci(project: Project, *, base: str | None = None, env: str | None = None, jobs: int | None = None,
