@@ -3,13 +3,13 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 
 // the API's request and response types, generated from the server's pydantic models
 import {
-  ICancelRequested, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
+  ICancelRequested, IDataflow, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
   IPromotion, IQuarantined, IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
   IStepRun, ITemplate, ITemplateList
 } from './models';
 
 export type {
-  ICancelRequested, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
+  ICancelRequested, IDataflow, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
   IPromotion, IQuarantined, IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
   IStepRun, ITemplate, ITemplateList
 };
@@ -98,6 +98,11 @@ export class DataOpsClient {
   /** The data diff of every dataset both runs published (a = `a`, b = `b`), PII masked for the reader. */
   runDiff(a: string, b: string): Promise<IRunDiff> {
     return this.request(`runs/${encodeURIComponent(a)}/diff/${encodeURIComponent(b)}`);
+  }
+
+  /** Each step's datasets: what it reads and publishes (read from the notebooks, nothing run). */
+  dataflow(): Promise<IDataflow> {
+    return this.request('dataflow');
   }
 
   executedNotebook(runId: string, step: string): Promise<Contents.IModel> {

@@ -18,6 +18,8 @@ export interface IPanelContext {
   openDataset(name: string): void;
   /** Open the run's view in the main area. */
   openRun(runId: string): void;
+  /** Open the pipeline view in the main area. */
+  openPipelineView(): void;
   /** Switch to the Catalog panel on this dataset. */
   showDataset(name: string): void;
   /** A run was started: panels poll until it ends. */

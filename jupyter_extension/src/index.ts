@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 import { DataOpsClient } from './api';
 import { executedPath, isExecuted, RunsDrive } from './drive';
 import { newStepDialog } from './newstep';
+import { PipelineView } from './pipelineview';
 import { DataOpsSidebar } from './sidebar';
 import { registerViews } from './views';
 
@@ -36,6 +37,9 @@ function executedNotice(panel: NotebookPanel): Widget {
   return notice;
 }
 const COMMAND_OPEN = 'dataops:open-sidebar';
+const COMMAND_OPEN_PIPELINE = 'dataops:open-pipeline';
+/** The dataset page's command, when the extension that has it is loaded. */
+const COMMAND_OPEN_DATASET = 'dataops:open-dataset';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -123,7 +127,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     // the dataset page and the run view in the main area
     const views = registerViews(app, shell, { api, notebooks, openExecuted });
     const sidebar = new DataOpsSidebar(
-      { api, docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted, ...views },
+      { api, docManager, notebooks, projectDir: () => projectDir, openFile, openExecuted, ...views,
+        openPipelineView: () => void app.commands.execute(COMMAND_OPEN_PIPELINE) },
       () => refreshMs,
       () => shell.activateById(sidebar.id)
     );
@@ -133,6 +138,32 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(COMMAND_OPEN, {
       label: 'Show the DataOps sidebar',
       execute: () => shell.activateById(sidebar.id)
+    });
+    let view: PipelineView | null = null;
+    app.commands.addCommand(COMMAND_OPEN_PIPELINE, {
+      label: args => (args['isLauncher'] ? 'Pipeline' : 'Open the pipeline view'),
+      caption: 'The pipeline DAG with its datasets, the step cards and run options, in the main area',
+      icon: ICON,
+      execute: () => {
+        if (!view || view.isDisposed) {
+          view = new PipelineView({
+            api, openFile, openExecuted,
+            openDataset: name => {
+              if (app.commands.hasCommand(COMMAND_OPEN_DATASET)) {
+                void app.commands.execute(COMMAND_OPEN_DATASET, { name });
+              } else {
+                shell.activateById(sidebar.id);
+                sidebar.showDataset(name);
+              }
+            },
+            runStarted: runId => sidebar.follow(runId),
+            refreshMs: () => refreshMs
+          });
+          view.title.icon = ICON;
+          shell.add(view, 'main');
+        }
+        shell.activateById(view.id);
+      }
     });
     app.commands.addCommand(COMMAND_NEW_STEP, {
       label: args => (args['isLauncher'] ? 'Pipeline step' : 'New pipeline step from a template'),
@@ -153,9 +184,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     palette?.addItem({ command: COMMAND_NEW_STEP, category: 'DataOps' });
     palette?.addItem({ command: COMMAND_OPEN, category: 'DataOps' });
+    palette?.addItem({ command: COMMAND_OPEN_PIPELINE, category: 'DataOps' });
     // its own category: the launcher draws a card of the Notebook category with a kernel's
     // logo (or the label's first letter), and our icon in any other
     launcher?.add({ command: COMMAND_NEW_STEP, category: 'DataOps', rank: 10, args: { isLauncher: true } });
+    launcher?.add({ command: COMMAND_OPEN_PIPELINE, category: 'DataOps', rank: 5, args: { isLauncher: true } });
   }
 };
 

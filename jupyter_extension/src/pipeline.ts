@@ -1,4 +1,4 @@
-import { IPipeline, IPipelineStep, IRun, IStartRun } from './api';
+import { DataOpsClient, IPipeline, IPipelineStep, IRun, IStartRun } from './api';
 import { IPanelContext, ISection } from './context';
 import { durationChart, slowness } from './charts';
 import { badge, clear, duration, h, when } from './dom';
@@ -14,22 +14,30 @@ export class PipelineSection implements ISection {
   environment: string | null = null;
   private pipeline: IPipeline | null = null;
   private live: IRun | null = null;
-  /** A start was asked for and not yet answered. */
-  private starting = false;
+  private starter: RunStarter;
 
-  constructor(private context: IPanelContext) {}
+  constructor(private context: IPanelContext) {
+    this.starter = new RunStarter(context.api, {
+      changed: () => this.pipeline && this.render(),
+      report: error => context.report(error),
+      started: async runId => {
+        context.runStarted(runId);
+        await this.refresh();
+      }
+    });
+  }
 
   async refresh(): Promise<void> {
-    const pipeline = await this.context.api.pipeline();
+    const { pipeline, live } = await loadPipeline(this.context.api);
     this.pipeline = pipeline;
     this.environment = pipeline.environment;
-    this.live = pipeline.running ? await this.context.api.run(pipeline.running) : null;
+    this.live = live;
     this.render();
   }
 
   /** Is a run going on (so the sidebar keeps polling)? */
   get busy(): boolean {
-    return this.live !== null || this.starting;
+    return this.live !== null || this.starter.starting;
   }
 
   select(name: string): void {
@@ -39,65 +47,23 @@ export class PipelineSection implements ISection {
     }
   }
 
-  async start(request: IStartRun): Promise<void> {
-    // only a start already asked for stops this one: `live` may be stale (another panel showed
-    // while a run ended), and a run really going on is the server's to refuse, with a message
-    if (this.starting) {
-      return;
-    }
-    this.starting = true;
-    this.context.report(null);
-    if (this.pipeline) {
-      this.render();
-    }
-    try {
-      const started = await this.context.api.startRun(request);
-      this.context.runStarted(started.run_id);
-      await this.refresh();
-    } catch (error) {
-      this.context.report(error);
-    } finally {
-      this.starting = false;
-      if (this.pipeline) {
-        this.render();
-      }
-    }
+  start(request: IStartRun): Promise<void> {
+    return this.starter.start(request);
   }
 
   private render(): void {
     const pipeline = this.pipeline!;
-    const nodes: IGraphNode[] = pipeline.steps.map(step => {
-      const view = stepView(step, this.live);
-      const fresh = view.freshness === 'in_run' ? 'in this run' : view.freshness === 'fresh' ? 'fresh' : `stale: ${view.reason}`;
-      const warned = view.run?.warnings ? ` (${view.run.warnings} warn checks)` : '';
-      const deferred = step.deferred_to ? ` (deferred: ${pipeline.environment} reads it from ${step.deferred_to})` : '';
-      return { name: step.name, needs: step.needs, outcome: view.outcome, freshness: view.freshness, deferred: step.deferred_to ?? null, title: `${step.name}: ${outcomeLabel(view.outcome)}${warned}${deferred}; ${fresh}` };
-    });
     const busy = this.busy;
-    const running = this.starting && !this.live
-      ? h('div', { class: 'jp-DataOps-live', 'data-testid': 'dataops-live' }, 'Starting…')
-      : this.live
-        ? h('div', { class: 'jp-DataOps-live', 'data-testid': 'dataops-live' }, `Run ${this.live.run_id}: `, badge(this.live.status))
-        : h('div', { class: 'jp-DataOps-live', 'data-testid': 'dataops-live' }, 'No run in progress.');
+    const starting = this.starter.starting;
     const toolbar = h(
       'div',
       { class: 'jp-DataOps-toolbar' },
-      this.runButton('dataops-run-all', busy ? (this.starting ? 'Starting…' : 'Running…') : `Run all in ${pipeline.environment}`, { mode: 'all' }, 'jp-mod-accept'),
+      this.runButton('dataops-run-all', busy ? (starting ? 'Starting…' : 'Running…') : `Run all in ${pipeline.environment}`, { mode: 'all' }, 'jp-mod-accept'),
+      h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-pipeline', title: 'The DAG with its datasets, zoomable, and run options', onclick: () => this.context.openPipelineView() }, 'Open view'),
       h('span', { class: 'jp-DataOps-muted' }, `${pipeline.name} · ${pipeline.steps.length} steps`)
     );
-    const legend = h(
-      'div',
-      { class: 'jp-DataOps-legend', 'data-testid': 'dataops-legend' },
-      h('span', { class: 'jp-DataOps-muted' }, 'Last outcome:'),
-      ...OUTCOMES.map(o => badge(o, outcomeLabel(o))),
-      h('span', { class: 'jp-DataOps-muted' }, 'Freshness:'),
-      h('span', { class: 'jp-DataOps-key jp-DataOps-fresh', 'data-status': 'fresh' }, 'fresh'),
-      h('span', { class: 'jp-DataOps-key jp-DataOps-stale', 'data-status': 'stale' }, 'stale (dashed)'),
-      pipeline.steps.some(s => s.deferred_to)
-        ? h('span', { class: 'jp-DataOps-key jp-DataOps-deferredkey', 'data-status': 'deferred' }, '↳ base: not rebuilt here, read from the base')
-        : null
-    );
-    clear(this.node, toolbar, running, h('div', { class: 'jp-DataOps-graphbox' }, drawGraph(nodes, this.selected, name => this.select(name))), legend, this.details());
+    const graph = drawGraph(graphNodes(pipeline, this.live), this.selected, name => this.select(name));
+    clear(this.node, toolbar, liveLine(starting, this.live), h('div', { class: 'jp-DataOps-graphbox' }, graph), legend(pipeline), this.details());
   }
 
   private runButton(testid: string, label: string, request: IStartRun, extra = ''): HTMLButtonElement {
@@ -122,6 +88,82 @@ export class PipelineSection implements ISection {
         this.runButton('dataops-run-from', 'Run from here', { mode: 'from', step: step.name, force: true })
       ]
     });
+  }
+}
+
+/** The pipeline and the run going on, if any. */
+export async function loadPipeline(api: DataOpsClient): Promise<{ pipeline: IPipeline; live: IRun | null }> {
+  const pipeline = await api.pipeline();
+  return { pipeline, live: pipeline.running ? await api.run(pipeline.running) : null };
+}
+
+/** Each step as the DAG draws it: its last outcome (or its state in the run going on) and freshness. */
+export function graphNodes(pipeline: IPipeline, live: IRun | null): IGraphNode[] {
+  return pipeline.steps.map(step => {
+    const view = stepView(step, live);
+    const fresh = view.freshness === 'in_run' ? 'in this run' : view.freshness === 'fresh' ? 'fresh' : `stale: ${view.reason}`;
+    const warned = view.run?.warnings ? ` (${view.run.warnings} warn checks)` : '';
+    const deferred = step.deferred_to ? ` (deferred: ${pipeline.environment} reads it from ${step.deferred_to})` : '';
+    return { name: step.name, needs: step.needs, outcome: view.outcome, freshness: view.freshness, deferred: step.deferred_to ?? null, title: `${step.name}: ${outcomeLabel(view.outcome)}${warned}${deferred}; ${fresh}` };
+  });
+}
+
+/** What the DAG's colours and outlines mean. */
+export function legend(pipeline: IPipeline, ...extra: HTMLElement[]): HTMLElement {
+  return h(
+    'div',
+    { class: 'jp-DataOps-legend', 'data-testid': 'dataops-legend' },
+    h('span', { class: 'jp-DataOps-muted' }, 'Last outcome:'),
+    ...OUTCOMES.map(o => badge(o, outcomeLabel(o))),
+    h('span', { class: 'jp-DataOps-muted' }, 'Freshness:'),
+    h('span', { class: 'jp-DataOps-key jp-DataOps-fresh', 'data-status': 'fresh' }, 'fresh'),
+    h('span', { class: 'jp-DataOps-key jp-DataOps-stale', 'data-status': 'stale' }, 'stale (dashed)'),
+    pipeline.steps.some(s => s.deferred_to)
+      ? h('span', { class: 'jp-DataOps-key jp-DataOps-deferredkey', 'data-status': 'deferred' }, '↳ base: not rebuilt here, read from the base')
+      : null,
+    ...extra
+  );
+}
+
+/** "Starting…" from the click on, then the run going on and its status. */
+export function liveLine(starting: boolean, live: IRun | null): HTMLElement {
+  const attrs = { class: 'jp-DataOps-live', 'data-testid': 'dataops-live' };
+  if (starting && !live) {
+    return h('div', attrs, 'Starting…');
+  }
+  return live ? h('div', attrs, `Run ${live.run_id}: `, badge(live.status)) : h('div', attrs, 'No run in progress.');
+}
+
+/**
+ * Starts runs for a view: one start at a time (only a start already asked for stops another:
+ * the run shown may be stale, and a run really going on is the server's to refuse, with a
+ * message), the view redrawn at once to say "Starting…", any refusal reported.
+ */
+export class RunStarter {
+  /** A start was asked for and not yet answered. */
+  starting = false;
+
+  constructor(
+    private api: DataOpsClient,
+    private hooks: { changed(): void; report(error: unknown): void; started(runId: string): Promise<void> }
+  ) {}
+
+  async start(request: IStartRun): Promise<void> {
+    if (this.starting) {
+      return;
+    }
+    this.starting = true;
+    this.hooks.report(null);
+    this.hooks.changed();
+    try {
+      const started = await this.api.startRun(request);
+      await this.hooks.started(started.run_id);
+    } catch (error) {
+      this.hooks.report(error);
+    } finally {
+      this.starting = false;
+      this.hooks.changed();
+    }
   }
 }
 

@@ -46,20 +46,13 @@ export class DataOpsSidebar extends Widget {
     this.title.caption = 'DataOps';
     const shared: IPanelContext = {
       ...context,
-      showDataset: name => {
-        this.showSection(this.catalog);
-        void this.catalog.show(name);
-      },
+      showDataset: name => this.showDataset(name),
       showQuality: () => this.showSection(this.quality),
       runFrom: step => {
         this.showSection(this.pipeline);
         void this.pipeline.start({ mode: 'from', step, force: false });
       },
-      runStarted: runId => {
-        this.following = runId;
-        this.watcher.watch(runId);
-        this.schedule(true);
-      },
+      runStarted: runId => this.follow(runId),
       report: error => this.report(error)
     };
     this.pipeline = new PipelineSection(shared);
@@ -89,6 +82,19 @@ export class DataOpsSidebar extends Widget {
     this.environments = new EnvironmentBar(context.api, () => void this.refresh(), error => this.report(error));
     this.node.append(this.environments.node, this.tabs, this.message, this.body);
     this.renderTabs();
+  }
+
+  /** The Catalog panel on this dataset. */
+  showDataset(name: string): void {
+    this.showSection(this.catalog);
+    void this.catalog.show(name);
+  }
+
+  /** A run started elsewhere (the pipeline view): follow it until it ends. */
+  follow(runId: string): void {
+    this.following = runId;
+    this.watcher.watch(runId);
+    this.schedule(true);
   }
 
   section(id: string): ISection | undefined {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { IGraphNode, layers } from '../src/graph';
+import { datasetId, fit, IFlow, IGraphNode, ILayout, layers, layout, zoom } from '../src/graph';
 
 const node = (name: string, needs: string[]): IGraphNode => ({ name, needs, outcome: 'success', freshness: 'fresh', title: name });
 
@@ -23,5 +23,96 @@ describe('DAG layout', () => {
     const layer = layers([node('a', ['gone']), node('b', ['a', 'c']), node('c', ['b'])]);
     expect(layer.get('a')).toBe(0);
     expect([...layer.keys()].sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
+/** A 50-step pipeline as a data team grows one: a few sources, chains of transforms, marts joining several. */
+function fiftySteps(): { steps: IGraphNode[]; flows: IFlow[] } {
+  const steps = Array.from({ length: 50 }, (_, i) =>
+    node(`s${i}`, i < 4 ? [] : [...new Set([`s${Math.floor(i / 2) - 1}`, `s${i - 3}`, ...(i % 5 === 0 ? [`s${i - 4}`] : [])])]));
+  const flows = steps.map(s => ({ step: s.name, reads: s.needs.map(n => `ds.${n}`), publishes: [`ds.${s.name}`] }));
+  return { steps, flows };
+}
+
+function overlapping(plan: ILayout): string[] {
+  const found: string[] = [];
+  plan.nodes.forEach((a, i) => plan.nodes.slice(i + 1).forEach(b => {
+    if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) {
+      found.push(`${a.id} / ${b.id}`);
+    }
+  }));
+  return found;
+}
+
+describe('pipeline view layout', () => {
+  it('places 50 steps and their datasets with no two nodes overlapping, inside its size', () => {
+    const { steps, flows } = fiftySteps();
+    for (const plan of [layout(steps), layout(steps, flows)]) {
+      expect(overlapping(plan)).toEqual([]);
+      for (const n of plan.nodes) {
+        expect(n.x).toBeGreaterThanOrEqual(0);
+        expect(n.y).toBeGreaterThanOrEqual(0);
+        expect(n.x + n.width).toBeLessThanOrEqual(plan.width);
+        expect(n.y + n.height).toBeLessThanOrEqual(plan.height);
+      }
+    }
+    expect(layout(steps, flows).nodes.filter(n => n.kind === 'dataset')).toHaveLength(50);
+  });
+
+  it('puts a dataset between the step that publishes it and the steps that read it', () => {
+    const steps = [node('ingest', []), node('clean', ['ingest']), node('report', ['clean', 'ingest'])];
+    const flows = [
+      { step: 'ingest', reads: ['flights.csv'], publishes: ['raw.flights'] },
+      { step: 'clean', reads: ['raw.flights'], publishes: ['staging.flights'] },
+      { step: 'report', reads: ['staging.flights'], publishes: [] }
+    ];
+    const plan = layout(steps, flows);
+    const at = new Map(plan.nodes.map(n => [n.id, n]));
+    const [source, ingest, raw, clean, staging, report] = ['flights.csv', 'ingest', 'raw.flights', 'clean', 'staging.flights', 'report']
+      .map(n => at.get(n) ?? at.get(datasetId(n))!);
+    expect([source, raw, staging].map(n => n.kind)).toEqual(['dataset', 'dataset', 'dataset']);
+    expect(source.y).toBeLessThan(ingest.y);
+    expect(ingest.y).toBeLessThan(raw.y);
+    expect(raw.y).toBeLessThan(clean.y);
+    expect(clean.y).toBeLessThan(staging.y);
+    expect(staging.y).toBeLessThan(report.y);
+    const edges = plan.edges.map(e => `${e.from} -> ${e.to}`).sort();
+    // a need that a dataset carries goes through it; one that none carries stays direct
+    expect(edges).toEqual([
+      'clean -> dataset:staging.flights', 'dataset:flights.csv -> ingest', 'dataset:raw.flights -> clean',
+      'dataset:staging.flights -> report', 'ingest -> dataset:raw.flights', 'ingest -> report'
+    ].sort());
+  });
+
+  it('orders a layer by what it connects to, so a chain runs straight down', () => {
+    const steps = [node('a', []), node('b', []), node('a2', ['a']), node('b2', ['b'])];
+    const plan = layout([steps[0], steps[1], steps[3], steps[2]]);
+    const x = new Map(plan.nodes.map(n => [n.id, n.x]));
+    expect(x.get('a2')).toBe(x.get('a'));
+    expect(x.get('b2')).toBe(x.get('b'));
+  });
+
+  it('fits a transform that shows every node inside the viewport, centred', () => {
+    const { steps, flows } = fiftySteps();
+    const plan = layout(steps, flows);
+    const viewport = { width: 900, height: 600 };
+    const t = fit(plan, viewport);
+    expect(t.scale).toBeGreaterThan(0);
+    expect(t.scale).toBeLessThan(1); // 50 steps do not fit unscaled
+    for (const n of plan.nodes) {
+      expect(t.x + n.x * t.scale).toBeGreaterThanOrEqual(0);
+      expect(t.y + n.y * t.scale).toBeGreaterThanOrEqual(0);
+      expect(t.x + (n.x + n.width) * t.scale).toBeLessThanOrEqual(viewport.width);
+      expect(t.y + (n.y + n.height) * t.scale).toBeLessThanOrEqual(viewport.height);
+    }
+    // a small graph is not blown up past 1.5×
+    expect(fit({ width: 100, height: 50 }, viewport).scale).toBe(1.5);
+  });
+
+  it('zooms about the pointer: the point under it stays put', () => {
+    const t = zoom({ x: 10, y: 20, scale: 1 }, 2, 110, 70);
+    expect(t.scale).toBe(2);
+    expect([(110 - t.x) / t.scale, (70 - t.y) / t.scale]).toEqual([100, 50]);
+    expect(zoom(t, 100, 0, 0).scale).toBe(4);
   });
 });

@@ -200,3 +200,139 @@ def test_review_and_catalog_widgets_render_in_a_notebook(page, lab):
         """() => [...document.querySelectorAll('.jp-NotebookPanel .jp-Cell .jp-InputArea-editor')]
                  .some(e => e.textContent.includes('dn.read("raw.planes")'))"""
     )
+
+
+VIEW = "#dataops-pipeline-view"
+VIEW_GRAPH = f"{VIEW} [data-testid=dataops-pipelineview-graph]"
+
+
+def view_nodes(page) -> dict[str, dict[str, str]]:
+    """Each step node of the pipeline view's DAG: its outcome and freshness, as drawn."""
+    return page.evaluate(
+        f"""() => Object.fromEntries([...document.querySelectorAll('{VIEW_GRAPH} g.jp-DataOps-node[data-step]')]
+                 .map(n => [n.dataset.step, {{outcome: n.dataset.outcome, freshness: n.dataset.freshness}}]))"""
+    )
+
+
+def view_transform(page) -> str:
+    return page.locator(f"{VIEW_GRAPH} > g").get_attribute("transform")
+
+
+def test_pipeline_view_in_the_main_area(page, lab):
+    from .conftest import contrast, save_screenshot, use_theme
+
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    steps = {s["name"]: s for s in lab.api("pipeline")["steps"]}
+    flow = lab.api("dataflow")["steps"]
+    datasets = {d for f in flow for d in (*f["reads"], *f["publishes"])}
+    # the sidebar's DAG, to compare the view's states with
+    open_sidebar(page)
+    page.wait_for_function(f"() => document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node').length === {len(steps)}")
+    sidebar = page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')]
+                 .map(n => [n.dataset.step, {outcome: n.dataset.outcome, freshness: n.dataset.freshness}]))"""
+    )
+    # from the command palette
+    page.keyboard.press("Control+Shift+C")
+    palette = page.locator(".lm-CommandPalette-input")
+    palette.fill("Open the pipeline view")
+    page.locator(".lm-CommandPalette-item", has_text="Open the pipeline view").click()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text="Pipeline").wait_for()
+    page.wait_for_function(f"() => document.querySelectorAll('{VIEW_GRAPH} g.jp-DataOps-node[data-step]').length === {len(steps)}")
+    drawn = view_nodes(page)
+    assert drawn == sidebar and set(drawn) == set(steps)
+    assert {n["outcome"] for n in drawn.values()} <= {"success", "warn", "never_ran"}
+    assert drawn["ingest"] == {"outcome": "success", "freshness": "fresh"}
+    # dataset nodes between the steps, on and off
+    dataset_nodes = page.locator(f"{VIEW_GRAPH} g.jp-DataOps-dataset")
+    assert dataset_nodes.count() == len(datasets) > 5
+    assert {dataset_nodes.nth(i).get_attribute("data-dataset") for i in range(dataset_nodes.count())} == datasets
+    raw = page.locator(f'{VIEW_GRAPH} g[data-dataset="raw.flights"]').bounding_box()
+    assert page.locator(f'{VIEW_GRAPH} g[data-step="ingest"]').bounding_box()["y"] < raw["y"] \
+        < page.locator(f'{VIEW_GRAPH} g[data-step="clean"]').bounding_box()["y"]
+    page.locator("[data-testid=dataops-view-datasets]").uncheck()
+    page.wait_for_function(f"() => document.querySelectorAll('{VIEW_GRAPH} g.jp-DataOps-dataset').length === 0")
+    assert len(view_nodes(page)) == len(steps)
+    page.locator("[data-testid=dataops-view-datasets]").check()
+    page.wait_for_function(f"() => document.querySelectorAll('{VIEW_GRAPH} g.jp-DataOps-dataset').length === {len(datasets)}")
+    # fit shows every node inside the canvas; zoom and pan change the transform
+    fitted = view_transform(page)
+    canvas = page.locator(VIEW_GRAPH).bounding_box()
+    for i in range(page.locator(f"{VIEW_GRAPH} g.jp-DataOps-node").count()):
+        box = page.locator(f"{VIEW_GRAPH} g.jp-DataOps-node").nth(i).bounding_box()
+        assert canvas["x"] - 1 <= box["x"] and box["x"] + box["width"] <= canvas["x"] + canvas["width"] + 1
+        assert canvas["y"] - 1 <= box["y"] and box["y"] + box["height"] <= canvas["y"] + canvas["height"] + 1
+    scale = float(page.locator(VIEW_GRAPH).get_attribute("data-scale"))
+    page.locator("[data-testid=dataops-view-zoomin]").click()
+    assert float(page.locator(VIEW_GRAPH).get_attribute("data-scale")) == pytest.approx(scale * 1.25, rel=1e-3)
+    page.mouse.move(canvas["x"] + 20, canvas["y"] + canvas["height"] - 20)
+    page.mouse.wheel(0, 300)
+    assert float(page.locator(VIEW_GRAPH).get_attribute("data-scale")) < scale * 1.25
+    before_pan = view_transform(page)
+    page.mouse.down()
+    page.mouse.move(canvas["x"] + 120, canvas["y"] + canvas["height"] - 60, steps=4)
+    page.mouse.up()
+    assert view_transform(page) != before_pan
+    page.locator("[data-testid=dataops-view-fit]").click()
+    assert view_transform(page) == fitted
+    # a step's card
+    page.locator(f'{VIEW_GRAPH} g[data-step="clean"]').click()
+    card = page.locator(f"{VIEW} [data-testid=dataops-step-details]")
+    assert card.get_attribute("data-step") == "clean"
+    assert "One typed row per scheduled departure" in card.inner_text()
+    assert card.locator("[data-testid=dataops-step-freshness]").inner_text().startswith(("Fresh", "Stale"))
+    # readable in both themes: node and legend labels against what is drawn behind them
+    labels = f"{VIEW_GRAPH} text, {VIEW} [data-testid=dataops-legend] .jp-DataOps-badge, {VIEW} [data-testid=dataops-legend] .jp-DataOps-key"
+    try:
+        for theme in ("light", "dark"):
+            use_theme(page, theme)
+            measured = contrast(page, labels)
+            assert len(measured) >= len(steps) + len(datasets)
+            assert not [m for m in measured if m["ratio"] < 4.5], measured
+            save_screenshot(page, f"pipeline-view-{theme}")
+    finally:
+        use_theme(page, "light")
+    # a bad form is refused with a sentence, before anything is asked
+    runs_before = {r["run_id"] for r in lab.api("runs")["items"]}
+    page.locator("[data-testid=dataops-form-only]").fill("clena")
+    page.locator("[data-testid=dataops-form-run]").click()
+    assert page.locator("[data-testid=dataops-view-message]").inner_text().startswith('No step "clena" in the pipeline.')
+    # run one step with --only and a parameter: "Starting…" at once, the button disabled, then the run
+    page.locator("[data-testid=dataops-card-only]").click()
+    assert page.locator("[data-testid=dataops-form-only]").input_value() == "clean"
+    page.locator("[data-testid=dataops-form-params]").fill("sample_rows=2000")
+    page.locator("[data-testid=dataops-form-force]").check()
+    run_button = page.locator("[data-testid=dataops-form-run]")
+    run_button.click()
+    assert page.locator("[data-testid=dataops-view-message]").inner_text() == ""
+    page.wait_for_function(
+        f"""() => {{ const b = document.querySelector('{VIEW} [data-testid=dataops-form-run]');
+                     return b.disabled && /Starting|Running/.test(b.textContent); }}""", timeout=10_000)
+    page.locator(f"{VIEW} [data-testid=dataops-live]", has_text="Run ").wait_for(timeout=30_000)
+    [new] = [r for r in lab.api("runs")["items"] if r["run_id"] not in runs_before]
+    assert new["selection"] == ["clean"]
+    # a second start while it runs is not possible
+    assert run_button.is_disabled()
+    page.locator(f"{VIEW} [data-testid=dataops-live]", has_text="No run in progress").wait_for(timeout=180_000)
+    ended = lab.api(f"runs/{new['run_id']}")
+    assert ended["status"] in ("success", "warn")
+    page.wait_for_function(f"() => document.querySelector('{VIEW} [data-testid=dataops-step-outcome]')?.textContent.includes('{new['run_id']}')")
+    assert view_nodes(page)["clean"]["outcome"] == ("warn" if ended["warnings"] else "success")
+    assert run_button.is_enabled() and run_button.inner_text() == "Run"
+    save_screenshot(page, "pipeline-view-after-run")
+    # from the sidebar and the launcher too: the one view comes forward
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Pipeline").locator(".lm-TabBar-tabCloseIcon").click()
+    page.locator(VIEW).wait_for(state="detached")
+    open_sidebar(page)
+    page.locator("[data-testid=dataops-tab-pipeline]").click()
+    page.locator("[data-testid=dataops-open-pipeline]").click()
+    page.locator(VIEW_GRAPH).wait_for()
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").click()
+    page.locator(".lm-Menu-itemLabel", has_text="New Launcher").click()
+    card = page.locator(".jp-Launcher:visible .jp-LauncherCard", has=page.locator(".jp-LauncherCard-label", has_text="Pipeline").filter(has_not_text="step"))
+    assert card.locator(".jp-LauncherCard-icon svg").count() == 1
+    card.click()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text="Pipeline").wait_for()
+    assert page.locator(VIEW).count() == 1
+    assert errors == []
