@@ -4,6 +4,7 @@
  * options (-p, --only, --from, --env). Polls while it shows, quickly while a run goes on.
  */
 
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { DataOpsClient, IPipeline, IRun, IStartRun } from './api';
@@ -308,6 +309,12 @@ export class PipelineView extends Widget {
         this.schedule();
       }
     }, delay);
+  }
+
+  /** Closing the tab ends the view (the command makes a new one). */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
   }
 
   dispose(): void {
