@@ -90,7 +90,7 @@ export class PipelineView extends Widget {
       field('Only (--only)', this.form.only, 'run just these steps'),
       field('From (--from)', this.form.from, 'this step and everything below it'),
       field('Environment (--env)', this.form.env, 'empty: the one the sidebar shows'),
-      h('label', { class: 'jp-DataOps-check' }, this.form.force, ' Force (--force): run steps even when fresh'),
+      h('label', { class: 'jp-DataOps-toggle' }, this.form.force, ' Force (--force): run steps even when fresh'),
       h('div', { class: 'jp-DataOps-toolbar' }, this.form.run));
     this.side.append(this.live_, form, this.card);
     const body = h('div', { class: 'jp-DataOps-viewbody' }, this.canvas, this.side);
@@ -197,7 +197,7 @@ export class PipelineView extends Widget {
     clear(this.header,
       h('strong', {}, pipeline.name),
       h('span', { class: 'jp-DataOps-muted' }, `${pipeline.steps.length} steps · ${pipeline.environment}`),
-      h('label', { class: 'jp-DataOps-check' }, toggle, ' Datasets'),
+      h('label', { class: 'jp-DataOps-toggle' }, toggle, ' Datasets'),
       h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-view-zoomin', title: 'Zoom in', 'aria-label': 'Zoom in', onclick: () => this.zoomBy(1.25) }, '+'),
       h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-view-zoomout', title: 'Zoom out', 'aria-label': 'Zoom out', onclick: () => this.zoomBy(0.8) }, '−'),
       h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-view-fit', title: 'Show the whole pipeline', onclick: () => this.fit() }, 'Fit'),
