@@ -38,8 +38,6 @@ function executedNotice(panel: NotebookPanel): Widget {
 }
 const COMMAND_OPEN = 'dataops:open-sidebar';
 const COMMAND_OPEN_PIPELINE = 'dataops:open-pipeline';
-/** The dataset page's command, when the extension that has it is loaded. */
-const COMMAND_OPEN_DATASET = 'dataops:open-dataset';
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
@@ -148,14 +146,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!view || view.isDisposed) {
           view = new PipelineView({
             api, openFile, openExecuted,
-            openDataset: name => {
-              if (app.commands.hasCommand(COMMAND_OPEN_DATASET)) {
-                void app.commands.execute(COMMAND_OPEN_DATASET, { name });
-              } else {
-                shell.activateById(sidebar.id);
-                sidebar.showDataset(name);
-              }
-            },
+            openDataset: views.openDataset,
             runStarted: runId => sidebar.follow(runId),
             refreshMs: () => refreshMs
           });

@@ -21,7 +21,7 @@ export interface IPipelineViewContext {
   api: DataOpsClient;
   openFile(projectPath: string): void;
   openExecuted(runId: string, step: string): void;
-  /** Open a dataset's page (the dataset command when there is one, else the sidebar's catalog). */
+  /** Open a dataset's page in the main area. */
   openDataset(name: string): void;
   /** A run was started here: the sidebar follows it too. */
   runStarted(runId: string): void;
@@ -67,7 +67,7 @@ export class PipelineView extends Widget {
     super();
     this.id = PIPELINE_VIEW_ID;
     this.addClass('jp-DataOps');
-    this.addClass('jp-DataOps-view');
+    this.addClass('jp-DataOps-pipeview');
     this.title.label = 'Pipeline';
     this.title.caption = 'The pipeline DAG and run options';
     this.title.closable = true;
@@ -93,7 +93,7 @@ export class PipelineView extends Widget {
       h('label', { class: 'jp-DataOps-toggle' }, this.form.force, ' Force (--force): run steps even when fresh'),
       h('div', { class: 'jp-DataOps-toolbar' }, this.form.run));
     this.side.append(this.live_, form, this.card);
-    const body = h('div', { class: 'jp-DataOps-viewbody' }, this.canvas, this.side);
+    const body = h('div', { class: 'jp-DataOps-pipebody' }, this.canvas, this.side);
     this.node.append(this.header, this.message, body);
     this.listen();
   }
@@ -285,8 +285,15 @@ export class PipelineView extends Widget {
     }, { passive: false });
   }
 
+  // shown as a tab is chosen, or attached visible (the first tab of an empty main area)
   protected onAfterShow(): void {
     void this.refresh().then(() => this.schedule());
+  }
+
+  protected onAfterAttach(): void {
+    if (this.isVisible) {
+      void this.refresh().then(() => this.schedule());
+    }
   }
 
   protected onAfterHide(): void {

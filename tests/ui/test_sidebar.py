@@ -282,6 +282,11 @@ def test_pipeline_view_in_the_main_area(page, lab):
     assert card.get_attribute("data-step") == "clean"
     assert "One typed row per scheduled departure" in card.inner_text()
     assert card.locator("[data-testid=dataops-step-freshness]").inner_text().startswith(("Fresh", "Stale"))
+    # a dataset node opens the dataset's page
+    page.locator(f'{VIEW_GRAPH} g[data-dataset="staging.flights"]').click()
+    page.locator('[id="dataops-dataset:staging.flights"]').wait_for()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Pipeline").click()
+    page.locator(VIEW_GRAPH).wait_for()
     # readable in both themes: node and legend labels against what is drawn behind them
     labels = f"{VIEW_GRAPH} text, {VIEW} [data-testid=dataops-legend] .jp-DataOps-badge, {VIEW} [data-testid=dataops-legend] .jp-DataOps-key"
     try:
@@ -298,7 +303,7 @@ def test_pipeline_view_in_the_main_area(page, lab):
     runs_before = {r["run_id"] for r in lab.api("runs")["items"]}
     page.locator("[data-testid=dataops-form-only]").fill("clena")
     page.locator("[data-testid=dataops-form-run]").click()
-    assert page.locator("[data-testid=dataops-view-message]").inner_text().startswith('No step "clena" in the pipeline.')
+    assert page.locator(f"{VIEW} [data-testid=dataops-view-message]").inner_text().startswith('No step "clena" in the pipeline.')
     # run one step with --only and a parameter: "Starting…" at once, the button disabled, then the run
     page.locator("[data-testid=dataops-card-only]").click()
     assert page.locator("[data-testid=dataops-form-only]").input_value() == "clean"
@@ -306,7 +311,7 @@ def test_pipeline_view_in_the_main_area(page, lab):
     page.locator("[data-testid=dataops-form-force]").check()
     run_button = page.locator("[data-testid=dataops-form-run]")
     run_button.click()
-    assert page.locator("[data-testid=dataops-view-message]").inner_text() == ""
+    assert page.locator(f"{VIEW} [data-testid=dataops-view-message]").inner_text() == ""
     page.wait_for_function(
         f"""() => {{ const b = document.querySelector('{VIEW} [data-testid=dataops-form-run]');
                      return b.disabled && /Starting|Running/.test(b.textContent); }}""", timeout=10_000)
