@@ -162,6 +162,24 @@ def lab_page(lab: Lab, browser, request: pytest.FixtureRequest, *, permissions: 
         context.close()
 
 
+@contextmanager
+def module_page(lab: Lab, browser) -> Iterator[dict[str, Any]]:
+    """One page for a module's story, on a clean Lab workspace with the DataOps sidebar's tab
+    there, and every uncaught page error it raised (under "errors")."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
+    page.goto(f"{lab.url}/lab?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
+    page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]')
+    try:
+        yield {"page": page, "errors": errors}
+    finally:
+        context.close()
+
+
 def run_notebook(page: Any, lab: Lab, name: str, cells: list[str]) -> None:
     """Write notebooks/NAME.ipynb with `cells`, open it in Lab, and run all its cells from the menu."""
     notebook = {
@@ -271,3 +289,25 @@ CONTRAST_JS = """
 def contrast(page: Any, selector: str) -> list[dict[str, Any]]:
     """Every visible element matching `selector`: its text, contrast ratio and rendered colours."""
     return page.evaluate(CONTRAST_JS, selector)
+
+
+
+AA = 4.5  # WCAG AA, normal text
+
+
+def assert_readable(page: Any, selector: str) -> int:
+    """Every visible label matching `selector` passes WCAG AA against its rendered background."""
+    measured = contrast(page, selector)
+    assert measured, f"nothing visible matches {selector}"
+    poor = [m for m in measured if m["ratio"] < AA]
+    assert not poor, f"labels below {AA}:1: {poor}"
+    return len(measured)
+
+
+def readable_in_both_themes(page: Any, selector: str, name: str) -> None:
+    """The labels pass AA in the light theme and in the dark one (a screenshot of each); light again after."""
+    for theme in ("light", "dark"):
+        use_theme(page, theme)
+        assert_readable(page, selector)
+        save_screenshot(page, f"{name}-{theme}")
+    use_theme(page, "light")

@@ -18,9 +18,9 @@ import pytest
 from ..conftest import ProjectFactory, make_two_steps
 from ..identities import token_of
 from ..server.test_environments import ACCESS
-from .conftest import TOKEN, Lab, contrast, open_sidebar, running_lab, save_screenshot, use_theme
+from .conftest import (AA, Lab, contrast, module_page, open_sidebar, readable_in_both_themes, running_lab,
+                       save_screenshot, use_theme)
 
-AA = 4.5
 
 
 def pointers(project: ProjectFactory, env: str) -> dict[str, str]:
@@ -47,17 +47,8 @@ def envlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 @pytest.fixture(scope="module")
 def alice(envlab: Lab, browser) -> Iterator[dict[str, Any]]:
     """alice's page for the module (she may promote into prod), with its uncaught page errors."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{envlab.url}/lab?reset&token={TOKEN}")
-    page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
-    try:
-        yield {"page": page, "errors": errors}
-    finally:
-        context.close()
+    with module_page(envlab, browser) as alice:
+        yield alice
 
 
 @pytest.fixture
@@ -86,17 +77,6 @@ def nodes(page) -> dict[str, dict[str, str | None]]:
                  .map(n => [n.dataset.step, {outcome: n.dataset.outcome, deferred: n.dataset.deferred ?? null,
                                             label: n.querySelector('.jp-DataOps-deferredlabel')?.textContent ?? null}]))"""
     )
-
-
-def readable_in_both_themes(page, selector: str, name: str) -> None:
-    for theme in ("light", "dark"):
-        use_theme(page, theme)
-        measured = contrast(page, selector)
-        assert measured, f"nothing matches {selector}"
-        poor = [m for m in measured if m["ratio"] < AA]
-        assert not poor, f"{theme}: text below {AA}:1: {poor}"
-        save_screenshot(page, f"{name}-{theme}")
-    use_theme(page, "light")
 
 
 def test_the_selector_lists_environments_marks_the_default_and_is_remembered(page, envlab):
@@ -254,3 +234,36 @@ def test_promote_shows_the_plan_asks_refuses_stale_inputs_then_applies(page, env
     assert page.locator("[data-testid=dataops-promote-why]").inner_text() == \
         "Nothing to promote: prod already has every version of dev-alice."
     readable_in_both_themes(page, "[data-testid=dataops-promote-result] div, [data-testid=dataops-promote-why]", "promoted")
+
+
+def test_run_all_runs_in_the_selected_environment(page, envlab):
+    api = envlab.api
+    others = {env: api(f"environments/{env}")["datasets"] for env in ("prod", "dev-alice")}
+    before = {r["run_id"] for r in api("runs")["items"]}
+    choose(page, "test")
+    page.locator("[data-testid=dataops-tab-pipeline]").click()
+    run_all = page.locator("[data-testid=dataops-run-all]")
+    page.wait_for_function("() => document.querySelector('[data-testid=dataops-run-all]')?.textContent === 'Run all in test'")
+    run_all.click()
+    page.locator("[data-testid=dataops-live]", has_text="Run ").wait_for()
+    # both steps run in test (n = 5 there): its own outcomes, nothing deferred to prod any more
+    page.wait_for_function(
+        """() => {
+            const nodes = [...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')];
+            return nodes.length === 2 && nodes.every(n => n.dataset.outcome === 'success' && n.dataset.deferred === undefined)
+                && document.querySelector('[data-testid=dataops-live]')?.textContent === 'No run in progress.';
+        }""",
+        timeout=180_000,
+    )
+    (run,) = [r for r in api("runs")["items"] if r["run_id"] not in before]
+    assert (run["environment"], run["status"], run["user"]) == ("test", "success", "alice")
+    assert [r["run_id"] for r in api("runs?env=test")["items"]] == [run["run_id"]]
+
+    # what it built is current in test only; prod and dev-alice read what they read before
+    shown = api("environments/test")["datasets"]
+    assert {d["dataset"]: d["from"] for d in shown} == {"raw.numbers": "test", "staging.doubled": "test"}
+    for dataset in shown:
+        assert dataset["rows"] == 5 and dataset["version"].endswith("@" + run["run_id"])
+        (version,) = [v for v in api(f"catalog/{dataset['dataset']}")["versions"] if v["version"] == dataset["version"]]
+        assert (version["environment"], version["current_in"]) == ("test", ["test"])
+    assert {env: api(f"environments/{env}")["datasets"] for env in others} == others

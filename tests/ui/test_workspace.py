@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import TOKEN, Lab, contrast, open_sidebar, save_screenshot, use_theme
+from .conftest import (TOKEN, Lab, assert_readable, module_page, open_sidebar, readable_in_both_themes, save_screenshot,
+                       use_theme)
 
-AA = 4.5  # WCAG AA, normal text
 OUTCOME_LEGEND = ["success", "warn", "failed", "timed out", "quarantined", "skipped", "cancelled", "running", "pending",
                   "never ran"]
 
@@ -25,18 +25,8 @@ OUTCOME_LEGEND = ["success", "warn", "failed", "timed out", "quarantined", "skip
 @pytest.fixture(scope="module")
 def shared(lab: Lab, browser) -> Iterator[dict[str, Any]]:
     """One page for the module, with every uncaught page error it raised."""
-    context = browser.new_context(viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
-    page.goto(f"{lab.url}/lab?reset&token={TOKEN}")
-    page.wait_for_selector(".jp-LabShell", state="attached", timeout=60_000)
-    page.wait_for_selector('.jp-SideBar.jp-mod-left li.lm-TabBar-tab[data-id="dataops-sidebar"]')
-    try:
-        yield {"page": page, "errors": errors}
-    finally:
-        context.close()
+    with module_page(lab, browser) as shared:
+        yield shared
 
 
 @pytest.fixture
@@ -56,23 +46,6 @@ def nodes(page) -> dict[str, dict[str, str]]:
         """() => Object.fromEntries([...document.querySelectorAll('[data-testid=dataops-graph] g.jp-DataOps-node')]
                  .map(n => [n.dataset.step, {outcome: n.dataset.outcome, freshness: n.dataset.freshness}]))"""
     )
-
-
-def assert_readable(page, selector: str) -> int:
-    """Every visible label matching `selector` passes WCAG AA against its rendered background."""
-    measured = contrast(page, selector)
-    assert measured, f"nothing visible matches {selector}"
-    poor = [m for m in measured if m["ratio"] < AA]
-    assert not poor, f"labels below {AA}:1: {poor}"
-    return len(measured)
-
-
-def readable_in_both_themes(page, selector: str, name: str) -> None:
-    """The labels pass AA in the light theme and in the dark one; a screenshot of each."""
-    for theme in ("light", "dark"):
-        use_theme(page, theme)
-        assert_readable(page, selector)
-        save_screenshot(page, f"{name}-{theme}")
 
 
 @contextmanager
