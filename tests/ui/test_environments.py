@@ -61,7 +61,11 @@ def page(alice: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Any]
     assert alice["errors"] == []
 
 
-def shown(page) -> str:
+def shown(page, text: str | None = None) -> str:
+    """What the panel says it shows; with `text`, once it says that (it updates after a fetch)."""
+    if text is not None:
+        page.wait_for_function("t => document.querySelector('[data-testid=dataops-env-shown]')?.textContent.trim() === t",
+                               arg=text)
     return page.locator("[data-testid=dataops-env-shown]").inner_text()
 
 
@@ -87,11 +91,12 @@ def test_the_selector_lists_environments_marks_the_default_and_is_remembered(pag
     assert select.input_value() == "prod"
     page.locator("[data-testid=dataops-tab-pipeline]").click()
     page.wait_for_selector("[data-testid=dataops-graph]")
-    assert shown(page) == "Pipeline in prod (the default environment)"
+    assert shown(page, "Pipeline in prod (the default environment)") == "Pipeline in prod (the default environment)"
     assert page.locator("[data-testid=dataops-promote]").is_hidden()  # prod has no base to promote into
 
     choose(page, "dev-alice")
-    assert shown(page) == "Pipeline in dev-alice · reads what it does not build from prod"
+    assert shown(page, "Pipeline in dev-alice · reads what it does not build from prod") == (
+        "Pipeline in dev-alice · reads what it does not build from prod")
     page.wait_for_function("() => document.querySelector('[data-testid=dataops-run-all]')?.textContent === 'Run all in dev-alice'")
     # each step's state in dev-alice: double is its own run, make is read from prod
     drawn = nodes(page)
