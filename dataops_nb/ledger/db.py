@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,19 +108,22 @@ def open_database(url: str | Path, *, readonly: bool = False, source: str | None
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-_OPEN: weakref.WeakSet[SqliteDatabase] = weakref.WeakSet()  # the SQLite files this process has connections to
+# (device, inode) of every ledger file this process has opened with SQLite. Such a file is never
+# opened again other than by SQLite: closing any descriptor of it releases every POSIX lock the process
+# holds on it, those of its open connections too (even of a connection its handle has dropped but a
+# cursor keeps alive). Another process closing its last connection would then see no reader, reset
+# the WAL under them, and they would never see a later commit (the server answered 404 for a run
+# the worker had just opened).
+_CONNECTED: set[tuple[int, int]] = set()
+_OPENING = threading.Lock()  # a file's check and its first connection, one thread at a time
 
 
-def _stamp(path: Path) -> tuple[int, int, int, int] | None:
+def _inode(path: Path) -> tuple[int, int] | None:
     try:
         stat = path.stat()
     except FileNotFoundError:
         return None
-    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _connected(identity: tuple[int, int]) -> bool:
-    return any(database.identity == identity for database in list(_OPEN))
+    return (stat.st_dev, stat.st_ino)
 
 
 def check_ledger_file(path: Path) -> None:
@@ -135,12 +137,8 @@ def check_ledger_file(path: Path) -> None:
     size = stat.st_size
     if size == 0:
         raise LedgerUnreadableError(path, "is empty (0 bytes)")
-    if _connected((stat.st_dev, stat.st_ino)):
-        # SQLite reads this file well in this process already; and reading its header would close a
-        # descriptor of it, which releases every POSIX lock the process holds on it, those of its open
-        # connections too: another process closing its last connection would then see no reader,
-        # delete the WAL index under them, and they would never see a later commit
-        return
+    if (stat.st_dev, stat.st_ino) in _CONNECTED:
+        return  # SQLite has read it in this process; reading its header here would blind its connections
     with path.open("rb") as handle:
         header = handle.read(100)
     if len(header) < 100 or not header.startswith(SQLITE_HEADER):
@@ -200,7 +198,7 @@ class SqliteDatabase(Joining):
 
     dialect = "sqlite"
     identity: tuple[int, int] | None = None  # (device, inode) of the file, once it is open
-    _seen: tuple[int, int, int, int] | None = None  # the WAL file as a reader's connection last saw it
+    _seen: tuple[tuple[int, int] | None, ...] = ()  # the files a reader's connection was opened on
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
@@ -214,21 +212,23 @@ class SqliteDatabase(Joining):
             self.migrate()
             self._con.execute("PRAGMA query_only = ON")
         else:
-            # SQLite would silently start an empty database over an empty or foreign file
-            check_ledger_file(path)
             try:
-                if readonly:
-                    self._con = self._connect_reader()
-                else:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self._con = self._connect(str(path))
+                with _OPENING:
+                    # SQLite would silently start an empty database over an empty or foreign file
+                    check_ledger_file(path)
+                    if readonly:
+                        self._con = self._connect_reader()
+                    else:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        self._con = self._connect(str(path))
+                    stat = path.stat()
+                    self.identity = (stat.st_dev, stat.st_ino)
+                    _CONNECTED.add(self.identity)
+                if not readonly:
                     self._con.execute("PRAGMA journal_mode=WAL")
                     self._con.execute("PRAGMA synchronous=NORMAL")
                 self.schema_version()
                 self._con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                stat = path.stat()
-                self.identity = (stat.st_dev, stat.st_ino)
-                _OPEN.add(self)
             except (sqlite3.DatabaseError, LedgerError) as exc:
                 cause = exc.__cause__ if isinstance(exc, LedgerError) else exc
                 if not isinstance(cause, sqlite3.DatabaseError) or "locked" in str(cause):
@@ -242,7 +242,7 @@ class SqliteDatabase(Joining):
         con = self._connect(f"file:{quote(str(self.path.resolve()))}?mode=ro", uri=True)
         con.execute("PRAGMA query_only = ON")
         con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # maps the WAL index
-        self._seen = _stamp(self._wal)
+        self._seen = (_inode(self.path), _inode(self._wal))
         return con
 
     @property
@@ -250,10 +250,12 @@ class SqliteDatabase(Joining):
         return self.path.with_name(self.path.name + "-wal")
 
     def _current(self) -> sqlite3.Connection:
-        """The reader's connection, opened again once another process wrote the WAL: a reader kept
-        open across other processes' runs could go on missing their commits (the server answered
-        404 for a run the worker had just opened)."""
-        if self.readonly and not self.in_memory and self._depth == 0 and _stamp(self._wal) != self._seen:
+        """The connection; a reader's is opened again when the ledger file or its WAL is another file
+        than the one it was opened on (replaced, or the WAL started anew after every connection had
+        closed). A WAL that only grew or started over keeps it, and its page cache: the connection
+        sees every commit through the WAL index."""
+        if self.readonly and not self.in_memory and self._depth == 0 and (
+                _inode(self.path), _inode(self._wal)) != self._seen:
             self._con.close()
             self._con = self._connect_reader()
         return self._con
@@ -356,7 +358,6 @@ class SqliteDatabase(Joining):
 
     def close(self) -> None:
         with self._lock:
-            _OPEN.discard(self)
             self._con.close()
 
 

@@ -89,22 +89,56 @@ def test_a_project_reads_read_only_and_writes_only_when_asked(two_steps):
     assert (two_steps.root / ".dataops" / "ledger.db").is_file()
 
 
-def test_a_reader_sees_what_another_process_commits_after_the_ledger_is_opened_again(tmp_path):
-    """Opening the ledger a second time in a process (the server does, for each changed spec) must
-    not blind the handles already open: another process's commit and close are seen by them."""
-    import subprocess
-    import sys
-
-    path = tmp_path / "ledger.db"
+def _ledger_with_a_run(path):
     writer = Ledger.open(path)
     writer.migrate()
     writer.open_run("r1", user="alice", selection=["make"])
     writer.close()
+
+
+def _run_opened_by_another_process(path, run_id: str) -> None:
+    """`run_id` opened by another process, which then closes the last connection it had."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from dataops_nb.ledger import Ledger; w = Ledger.open(sys.argv[1]); "
+              "w.open_run(sys.argv[2], user='bob', selection=['make']); w.close()")
+    subprocess.run([sys.executable, "-c", script, str(path), run_id], check=True)
+
+
+def test_a_reader_sees_what_another_process_commits_after_the_ledger_is_opened_again(tmp_path):
+    """Opening the ledger a second time in a process (the server does, for each changed spec) must
+    not blind the handles already open: another process's commit and close are seen by them."""
+    path = tmp_path / "ledger.db"
+    _ledger_with_a_run(path)
     reader = Ledger.open(path, readonly=True)
     assert reader.run("r1") is not None and reader.run("r2") is None
     again = Ledger.open(path, readonly=True)  # a second handle in this process
-    script = ("import sys; from dataops_nb.ledger import Ledger; w = Ledger.open(sys.argv[1]); "
-              "w.open_run('r2', user='bob', selection=['make']); w.close()")
-    for run_id in ("r2", "r3"):  # each process closes the last connection it had
-        subprocess.run([sys.executable, "-c", script.replace("r2", run_id), str(path)], check=True)
+    for run_id in ("r2", "r3"):
+        _run_opened_by_another_process(path, run_id)
         assert reader.run(run_id) is not None and again.run(run_id) is not None
+
+
+def test_a_reader_is_not_blinded_by_a_dropped_handle_whose_connection_a_cursor_keeps(tmp_path):
+    """The server drops a project's handle when the spec changes; a cursor left over (in a traceback,
+    say) keeps its connection open. Opening the ledger again must not release that connection's
+    locks (which the process's other connections share): the next run's commits would go unseen."""
+    import gc
+
+    path = tmp_path / "ledger.db"
+    _ledger_with_a_run(path)
+    dropped = Ledger.open(path, readonly=True)
+    kept = dropped.db.execute("SELECT run_id FROM runs")  # its connection outlives the handle
+    del dropped
+    gc.collect()
+    reader = Ledger.open(path, readonly=True)
+    assert reader.run("r1") is not None
+    wal = path.with_name("ledger.db-wal")
+    opened_on = wal.stat().st_ino
+    for number in range(2, 8):
+        _run_opened_by_another_process(path, f"r{number}")
+        assert reader.run(f"r{number}") is not None, f"r{number} is not seen"
+        # the writer did not take itself for the last connection (it would have checkpointed and
+        # deleted the WAL): this process's connections still hold their locks
+        assert wal.is_file() and wal.stat().st_ino == opened_on
+    assert [tuple(row) for row in kept.fetchall()] == [("r1",)]
