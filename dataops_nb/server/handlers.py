@@ -31,6 +31,7 @@ from ..errors import (
     DataOpsError,
     LedgerUnreadableError,
     NotFoundError,
+    SpecError,
 )
 from ..project import Project
 from . import models
@@ -82,6 +83,10 @@ class DataOpsHandler(APIHandler):
         target = self.project_dir()
         try:
             project = PROJECTS.get(target)
+        except SpecError as exc:  # a spec being edited says where it is wrong, not that there is no project
+            file = Path(exc.file).resolve()
+            where = _relative(file, self.server_root) if file.is_relative_to(self.server_root) else file.name
+            raise SpecError(exc.problem, file=where, line=exc.line, field=exc.field) from exc
         except DataOpsError as exc:
             raise NotFoundError("project (dataops.yaml)", str(target)) from exc
         if not project.root.resolve().is_relative_to(self.server_root):

@@ -96,6 +96,20 @@ async def test_unknown_dataset_is_404(jp_fetch):
     assert code == 404 and "raw.nothing" in body["message"]
 
 
+async def test_a_spec_that_does_not_parse_says_where_not_that_there_is_no_project(jp_fetch, api_project):
+    spec = api_project.root / "dataops.yaml"
+    original = spec.read_text()
+    spec.write_text(original + "  - name: [\n")
+    try:
+        code, body = await failure_of(jp_fetch("dataops", "pipeline"))
+    finally:
+        spec.write_text(original)
+    assert code == 400 and body["error"] == "SpecError"
+    assert body["message"].startswith("dataops.yaml:") and "malformed YAML" in body["message"]
+    assert str(api_project.root) not in body["message"]  # the server's own paths stay its own
+    assert (await get(jp_fetch, "pipeline"))["name"] == "twosteps"
+
+
 async def test_unknown_run_is_404(jp_fetch):
     code, _ = await failure_of(jp_fetch("dataops", "runs", "20990101-000000-0000000"))
     assert code == 404

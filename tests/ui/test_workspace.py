@@ -53,11 +53,18 @@ def edited(path: Path, old: str, new: str) -> Iterator[str]:
     """`path` with `old` replaced by `new` for the block; as it was afterwards."""
     original = path.read_text()
     assert old in original
-    path.write_text(original.replace(old, new))
+    write_whole(path, original.replace(old, new))
     try:
         yield original
     finally:
-        path.write_text(original)
+        write_whole(path, original)
+
+
+def write_whole(path: Path, text: str) -> None:
+    """`text` in `path` at once, as an editor saves (the server polled by the page never reads half a file)."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text)
+    part.replace(path)
 
 
 def test_dag_shows_outcome_and_warnings_readable_in_light_and_dark(page, lab):
@@ -507,7 +514,7 @@ def test_new_step_dialog_checks_the_name_as_typed_and_keeps_the_input_on_refusal
         created = json.loads((lab.root / "notebooks" / "weekly_carriers.ipynb").read_text())
         assert any("marts.carrier_delays" in "".join(c["source"]) for c in created["cells"])
     finally:
-        spec.write_text(original)
+        write_whole(spec, original)
         taken.unlink()
         (lab.root / "notebooks" / "weekly_carriers.ipynb").unlink(missing_ok=True)
 
