@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -37,7 +38,7 @@ async def wait_for_run(jp_fetch, run_id: str, timeout: float = 120) -> dict:
         run = await get(jp_fetch, "runs", run_id)
         if run["status"] != "running":
             return run
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)  # the server answers on this loop meanwhile
     raise AssertionError(f"run {run_id} did not finish")
 
 
