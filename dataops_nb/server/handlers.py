@@ -304,9 +304,9 @@ class CatalogHandler(DataOpsHandler):
 class DatasetHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
-        def page(project: Project) -> models.Record:
+        def page(project: Project) -> models.DatasetPage:
             query = self.query(models.DatasetQuery)
-            return models.Record(**service.catalog_show(project, dataset, user=self.user, rows=query.rows, env=query.env))
+            return models.DatasetPage(**service.catalog_show(project, dataset, user=self.user, rows=query.rows, env=query.env))
 
         await self.answer(page)
 
@@ -314,9 +314,9 @@ class DatasetHandler(DataOpsHandler):
 class LineageHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, dataset: str) -> None:
-        def lineage(project: Project) -> models.Record:
+        def lineage(project: Project) -> models.Lineage:
             query = self.query(models.LineageQuery)
-            return models.Record(**service.lineage(project, dataset, depth=query.depth, env=query.env))
+            return models.Lineage(**service.lineage(project, dataset, depth=query.depth, env=query.env))
 
         await self.answer(lineage)
 
@@ -364,7 +364,7 @@ class EnvironmentsHandler(DataOpsHandler):
 class EnvironmentHandler(DataOpsHandler):
     @tornado.web.authenticated
     async def get(self, name: str) -> None:
-        await self.answer(lambda project: models.Record(**service.env_show(project, name)))
+        await self.answer(lambda project: models.EnvironmentDetail(**service.env_show(project, name)))
 
 
 class PromotionHandler(DataOpsHandler):

@@ -458,16 +458,261 @@ class RunDiff(BaseModel):
     only_in_b: list[str]
 
 
-class Listing(BaseModel):
-    """A list of plain records (runs, search results, templates)."""
+# --- the dataset page (GET catalog/NAME, see dataops_nb/metadata/pages.py) ---------------------
+# Closed models: a field the service adds is not sent until it is declared here (and so typed in
+# models.ts), so nothing reaches a browser that the page's masking rules were not written for.
 
-    items: list[dict[str, Any]]
+Scalar = str | int | float | bool | None  # a profile's min or max: a value as JSON carries it
 
 
-class Record(BaseModel):
-    """One plain record (a run, a dataset page, a lineage graph, a decision)."""
+class _Answer(BaseModel):
+    """A closed response model; a field with a default is always sent (required in models.ts)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class ColumnTag(_Answer):
+    """A column's tag: from the spec, a classifier on publish (`auto`, with its kind and
+    confidence), or `inherited` PII from the columns in `from` (`dataset.column`)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    tag: str
+    source: str  # spec / auto / inherited
+    kind: str | None  # auto: what the classifier found (email, phone, ...)
+    confidence: float | None
+    sources: list[str] | None = Field(None, alias="from")  # inherited: the columns it comes from
+
+
+class ColumnProfile(_Answer):
+    """A column's profile in the current version (min and max masked, or None, for PII)."""
+
+    null_count: int | None
+    approx_distinct: int | None  # an estimate (HyperLogLog): the page shows it as ≈
+    min: Scalar
+    max: Scalar
+
+
+class PageColumn(_Answer):
+    name: str
+    type: str | None
+    description: str | None
+    tags: list[ColumnTag]
+    pii: bool
+    masked: bool  # its values are masked for the reader
+    in_spec: bool
+    in_current_version: bool
+    profile: ColumnProfile | None  # None: no profile, or the reader may not read the dataset
+
+
+class CheckCounts(_Answer):
+    """How many of a version's checks ended pass, warn and error."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    passed: int = Field(alias="pass")
+    warn: int
+    error: int
+
+
+class SchemaField(_Answer):
+    name: str
+    type: str
+
+
+class VersionFacts(_Answer):
+    """What every version on the page says: its status, where it comes from, its size and dates."""
+
+    version: str
+    status: str
+    run_id: str | None
+    step: str | None
+    rows: int | None
+    bytes: int | None
+    created_at: str
+    promoted_at: str | None
+
+
+class PageVersion(VersionFacts):
+    """A version in the page's history: where it was built, where it is current, its checks."""
+
+    environment: str  # built in
+    current_in: list[str]
+    checks: CheckCounts
+
+
+class CurrentVersion(VersionFacts):
+    """The version the page's environment reads."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    schema_fields: list[SchemaField] = Field(alias="schema")
+    path: str  # relative to the project
+
+
+class FreshnessSla(_Answer):
+    column: str | None = None  # measured by its max (else by the publish time)
+    warn_after: float | None = None  # seconds
+    error_after: float | None = None
+
+
+class PageFreshness(_Answer):
+    sla: FreshnessSla | None
+    newest: str | None
+    age_s: float | None
+    status: str  # ok / warn / error / no SLA / no data
+    measured_by: str | None = None  # `max(COLUMN)` or `publish time`
+
+
+class ClosedBy(_Answer):
+    """The decision that closes a check (accepted or waived), and its standing terms."""
+
+    id: int
+    decision: str
+    state: str  # accepted / waived
+    user: str
+    reason: str
+    at: str
+    standing: str | None  # a known issue's terms (`for 3 runs, while failing < 100`)
+    text: str
+
+
+class PageCheck(_Answer):
+    """The latest result of one check on the current version (its message masked for the reader)."""
+
+    id: int
+    dataset: str
+    version: str
+    origin: str | None
+    check: str
+    label: str  # as a user names it (`notebook:NAME` for a notebook's check)
+    severity: str
+    status: str
+    failing: int | None
+    rows: int | None
+    message: str | None
+    checked_at: str
+    decision: str | None  # accepted / waived; None while open
+    decided: ClosedBy | None
+    waived: bool  # closed by a decision
+
+
+class PageQuality(_Answer):
+    status: str | None  # the worst open status (None: no checks)
+    accepted: int = 0
+    waived: int = 0
+    checks: list[PageCheck]
+
+
+class LineageRef(_Answer):
+    """A dataset upstream or downstream of the page's, at the version the lineage goes through."""
+
+    dataset: str
+    version: str
+    status: str
+
+
+class NotebookRef(_Answer):
+    """The executed notebook behind the current version."""
+
+    run_id: str
+    step: str
+    path: str  # relative to the project
+    exists: bool
+
+
+class Preview(_Answer):
+    """The first rows as the reader may see them: PII masked, none without read access."""
+
+    rows: list[dict[str, Any]]
+    masked_columns: list[str]
+    user: str
+    may_read: bool
+    may_unmask: bool
+    notice: str | None  # why the rows are hidden
+
+
+class DatasetPage(_Answer):
+    """GET catalog/NAME: a dataset as `environment` reads it."""
+
+    name: str
+    environment: str
+    base: str | None  # what the environment reads the rest from (a diff's other side)
+    description: str | None
+    owner: str | None
+    tags: list[str]
+    in_spec: bool
+    published_by: str | None  # the step of the spec that publishes it; None: left over
+    columns: list[PageColumn]
+    current_version: CurrentVersion | None
+    versions: list[PageVersion]  # newest first
+    freshness: PageFreshness
+    quality: PageQuality
+    upstream: list[LineageRef]
+    downstream: list[LineageRef]
+    notebook: NotebookRef | None
+    preview: Preview
+
+
+# --- lineage (GET lineage/NAME) and one environment (GET environments/NAME) ---------------------
+
+
+class ColumnSource(_Answer):
+    dataset: str
+    column: str
+
+
+class LineageNode(_Answer):
+    """A dataset (at its version in effect), a step (its run behind that version), or a file it read."""
+
+    id: str
+    kind: Literal["dataset", "step", "file"]
+    name: str
+    version: str | None
+    status: str | None
+    step: str | None
+    run_id: str | None
+    notebook: str | None
+    rows: int | None
+    columns: dict[str, list[ColumnSource]] | None  # output column -> its sources, where SQL tells
+
+
+class LineageEdge(_Answer):
+    source: str  # node id
+    target: str
+    version: str | None  # the dataset version read or published
+    stale: bool  # a step read a version that is no longer the one in effect
+
+
+class Lineage(_Answer):
+    dataset: str | None
+    environment: str
+    direction: str
+    depth: int | None
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class EnvironmentDataset(_Answer):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    dataset: str
+    version: str
+    rows: int | None
+    step: str | None
+    provider: str | None = Field(alias="from")  # the environment whose version it is (its own or a base)
+    base_version: str | None  # what its base reads, when that differs
+    differs: bool
+
+
+class EnvironmentDetail(_Answer):
+    """GET environments/NAME: each dataset it reads, its own or its base's, and what differs."""
+
+    environment: str
+    base: str | None
+    chain: list[str]  # it and its bases, nearest first
+    default: bool
+    datasets: list[EnvironmentDataset]
 
 
 # the runner's record of a running step's notebook, as the API answers it (one declaration of its fields)

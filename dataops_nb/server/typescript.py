@@ -25,7 +25,8 @@ RESPONSES: list[type[BaseModel]] = [
     models.RunPublished, models.Run, models.RunList, models.Hit, models.HitList, models.Template, models.TemplateList, models.Failure,
     models.Quarantined, models.Reviews, models.Decided, models.StepCreated,
     models.LiveCell, models.LiveStep, models.LiveRun, models.EnvironmentList, models.Promotion, models.DatasetDiff,
-    models.Dataflow, models.RunDiff, models.RunDatasetDiff,
+    models.Dataflow, models.RunDiff, models.RunDatasetDiff, models.VersionFacts, models.DatasetPage, models.Lineage,
+    models.EnvironmentDetail,
 ]
 TARGET = Path(__file__).resolve().parents[2] / "jupyter_extension" / "src" / "models.ts"
 HEADER = (
@@ -67,13 +68,30 @@ def _field(name: str, schema: dict[str, Any], required: bool, defs: dict[str, An
     return f"{name}{'' if required else '?'}: {_type(schema, defs)};"
 
 
-def _interface(name: str, schema: dict[str, Any], defs: dict[str, Any]) -> str:
+def _parent(name: str, mode: str) -> tuple[str, dict[str, Any]] | None:
+    """The model `name` extends, when that one is a public model of the API too, and its schema."""
+    model = getattr(models, name, None)
+    for base in getattr(model, "__bases__", ()):
+        if isinstance(base, type) and issubclass(base, BaseModel) and not base.__name__.startswith("_") \
+                and base is not BaseModel:
+            return base.__name__, base.model_json_schema(mode=mode, ref_template="#/$defs/{model}")  # type: ignore[arg-type]
+    return None
+
+
+def _interface(name: str, schema: dict[str, Any], defs: dict[str, Any], mode: str) -> str:
     lines = []
     if schema.get("description"):
         lines.append("/** " + " ".join(schema["description"].split()) + " */")
-    lines.append(f"export interface I{name} {{")
+    parent = _parent(name, mode)
+    inherited: dict[str, Any] = {}
+    if parent is not None:
+        inherited = {field: (spec, field in parent[1].get("required", []))
+                     for field, spec in parent[1].get("properties", {}).items()}
+    lines.append(f"export interface I{name}{f' extends I{parent[0]}' if parent else ''} {{")
     required = set(schema.get("required", []))
     for field, spec in schema.get("properties", {}).items():
+        if inherited.get(field) == (spec, field in required):
+            continue  # declared as the parent declares it
         lines.append(f"  {_field(field, spec, field in required, defs)}")
     if schema.get("additionalProperties") is True:
         lines.append("  [field: string]: unknown;  // fields the service adds pass through")
@@ -89,8 +107,8 @@ def render() -> str:
             schema = model.model_json_schema(mode=mode, ref_template="#/$defs/{model}")  # type: ignore[arg-type]
             defs = schema.pop("$defs", {})
             for name, sub in defs.items():
-                found.setdefault(name, _interface(name, sub, defs))
-            found.setdefault(model.__name__, _interface(model.__name__, schema, defs))
+                found.setdefault(name, _interface(name, sub, defs, mode))
+            found.setdefault(model.__name__, _interface(model.__name__, schema, defs, mode))
     return HEADER + "\n" + "\n\n".join(found[name] for name in sorted(found)) + "\n"
 
 

@@ -3,15 +3,15 @@ import { Contents, ServerConnection } from '@jupyterlab/services';
 
 // the API's request and response types, generated from the server's pydantic models
 import {
-  ICancelRequested, IDataflow, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
-  IPromotion, IQuarantined, IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
-  IStepRun, ITemplate, ITemplateList
+  ICancelRequested, IColumnTag, IDataflow, IDatasetDiff, IDatasetPage, IDecided, IDecision, IEnvironmentDetail, IEnvironmentList, IFailure, IHitList, ILineage,
+  ILineageRef, ILiveRun, ILiveStep, INewStep, IPageCheck, IPageColumn, IPageVersion, IPipeline, IPipelineStep, IPromote, IPromotion, IQuarantined,
+  IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
 } from './models';
 
 export type {
-  ICancelRequested, IDataflow, IDatasetDiff, IDecided, IDecision, IEnvironmentList, IFailure, IHitList, ILiveRun, ILiveStep, INewStep, IPipeline, IPipelineStep, IPromote,
-  IPromotion, IQuarantined, IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome,
-  IStepRun, ITemplate, ITemplateList
+  ICancelRequested, IColumnTag, IDataflow, IDatasetDiff, IDatasetPage, IDecided, IDecision, IEnvironmentDetail, IEnvironmentList, IFailure, IHitList, ILineage,
+  ILineageRef, ILiveRun, ILiveStep, INewStep, IPageCheck, IPageColumn, IPageVersion, IPipeline, IPipelineStep, IPromote, IPromotion, IQuarantined,
+  IReviews, IRun, IRunDatasetDiff, IRunDiff, IRunList, IRunStarted, ISettings, IStartRun, IStepCreated, IStepOutcome, IStepRun, ITemplate, ITemplateList
 };
 
 /** An error answered by the /dataops/ API, with its one-sentence message (and a conflict's data). */
@@ -24,9 +24,6 @@ export class APIError extends Error {
     super(message);
   }
 }
-
-/** A dataset page (see dataops_nb/metadata/pages.py). */
-export type DatasetPage = Record<string, any>;
 
 /**
  * The /dataops/ API: one method per route. Every request names the project directory
@@ -114,8 +111,13 @@ export class DataOpsClient {
   }
 
   /** The dataset page, its preview with `rows` rows (default: the server's, 10). */
-  dataset(name: string, rows?: number): Promise<DatasetPage> {
+  dataset(name: string, rows?: number): Promise<IDatasetPage> {
     return this.request(`catalog/${encodeURIComponent(name)}`, {}, rows === undefined ? {} : { rows: String(rows) });
+  }
+
+  /** The datasets and steps upstream and downstream of a dataset, `depth` levels each way (default: the server's, 3). */
+  lineage(name: string, depth?: number): Promise<ILineage> {
+    return this.request(`lineage/${encodeURIComponent(name)}`, {}, depth === undefined ? {} : { depth: String(depth) });
   }
 
   reviews(): Promise<IReviews> {
@@ -128,6 +130,11 @@ export class DataOpsClient {
 
   environments(): Promise<IEnvironmentList> {
     return this.request('environments');
+  }
+
+  /** Each dataset an environment reads: its own version or its base's, and whether it differs. */
+  environment(name: string): Promise<IEnvironmentDetail> {
+    return this.request(`environments/${encodeURIComponent(name)}`);
   }
 
   /** The dataset as `env` (default: the client's) reads it, against `against` (default: its base). */

@@ -1,6 +1,6 @@
 import { NotebookActions } from '@jupyterlab/notebook';
 
-import { DatasetPage as Page } from './api';
+import { IColumnTag, IDatasetPage, ILineageRef, IPageVersion } from './api';
 import { IPanelContext, ISection } from './context';
 import { badge, clear, h, table } from './dom';
 import { datasetDiffSection } from './environments';
@@ -8,24 +8,24 @@ import { quarantinedNewer, statText } from './format';
 import { bars, gauge, strip } from './charts';
 
 /** The page's history: row counts and check outcomes per version (oldest first), and freshness. */
-export function history(page: Page): HTMLElement | null {
-  const versions: Page[] = [...(page.versions ?? [])].reverse().slice(-30);
+export function history(page: IDatasetPage): HTMLElement | null {
+  const versions = [...page.versions].reverse().slice(-30);
   const fresh = page.freshness;
-  const sla = fresh?.sla ?? {};
+  const sla = fresh.sla;
   if (!versions.length) {
     return null;
   }
-  const outcome = (v: Page) => (v.checks?.error ? 'error' : v.checks?.warn ? 'warn' : v.checks?.pass ? 'pass' : 'none');
-  const counts = (v: Page) => `${v.checks?.pass ?? 0} pass, ${v.checks?.warn ?? 0} warn, ${v.checks?.error ?? 0} error`;
+  const outcome = (v: IPageVersion) => (v.checks.error ? 'error' : v.checks.warn ? 'warn' : v.checks.pass ? 'pass' : 'none');
+  const counts = (v: IPageVersion) => checkCounts(v, ', ');
   return h('div', { class: 'jp-DataOps-history', 'data-testid': 'dataops-dataset-history' },
     h('div', { class: 'jp-DataOps-chartrow' }, h('span', { class: 'jp-DataOps-muted' }, 'Rows per version'),
       bars(versions.map(v => ({ value: Number(v.rows ?? 0), tone: v.status === 'quarantined' ? 'bad' : v.status === 'current' ? 'ok' : 'info',
         label: `${v.version}: ${v.rows ?? '?'} rows (${v.status}, ${v.created_at})` })), { label: 'Row counts per version', testid: 'dataops-rows-chart' })),
     h('div', { class: 'jp-DataOps-chartrow' }, h('span', { class: 'jp-DataOps-muted' }, 'Checks per version'),
       strip(versions.map(v => ({ outcome: outcome(v), label: `${v.version}: ${counts(v)}` })), 'dataops-checks-strip')),
-    fresh?.age_s !== null && fresh?.age_s !== undefined
+    fresh.age_s !== null
       ? h('div', { class: 'jp-DataOps-chartrow' }, h('span', { class: 'jp-DataOps-muted' }, 'Freshness'),
-          gauge(fresh.age_s, sla.warn_after ?? null, sla.error_after ?? null, fresh.status, 'dataops-freshness-chart'))
+          gauge(fresh.age_s, sla?.warn_after ?? null, sla?.error_after ?? null, fresh.status, 'dataops-freshness-chart'))
       : null);
 }
 
@@ -45,34 +45,37 @@ export function insertCode(context: Pick<IPanelContext, 'notebooks' | 'report'>,
   panel.content.activeCell?.model.sharedModel.setSource(readSnippet(name));
 }
 
+/** A version's check outcomes in a few words: `2 pass, 1 warn, 0 error`. */
+export function checkCounts(v: IPageVersion, separator: string): string {
+  return [`${v.checks.pass} pass`, `${v.checks.warn} warn`, `${v.checks.error} error`].join(separator);
+}
+
 /** The schema's rows as shown: descriptions, tags, and the profile (≈ distinct, rounded min/max). */
-export function schemaRows(page: Page): Record<string, string>[] {
-  return (page.columns ?? []).map((c: Page) => ({
-    column: c.name, type: c.type ?? '', description: c.description ?? '', tags: (c.tags ?? []).map(tagText).join(', '),
-    nulls: statText(c.profile?.null_count, true), distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct, true)}`,
+export function schemaRows(page: IDatasetPage): Record<string, string>[] {
+  return page.columns.map(c => ({
+    column: c.name, type: c.type ?? '', description: c.description ?? '', tags: c.tags.map(tagText).join(', '),
+    nulls: statText(c.profile?.null_count, true),
+    distinct: c.profile?.approx_distinct === null || c.profile?.approx_distinct === undefined ? '' : `≈ ${statText(c.profile.approx_distinct, true)}`,
     min: statText(c.profile?.min), max: statText(c.profile?.max)
   }));
 }
 
 /** The names of a page's upstream or downstream datasets. */
-export function lineageNames(list: (string | Page)[] | undefined): string[] {
-  return (list ?? []).map(item => (typeof item === 'string' ? item : String(item.dataset)));
+export function lineageNames(list: ILineageRef[]): string[] {
+  return list.map(item => item.dataset);
 }
 
 /** The latest result of each check, as badges (each check's message as its tooltip). */
-export function checkBadges(page: Page): HTMLElement {
-  const checks: Page[] = page.quality?.checks ?? [];
+export function checkBadges(page: IDatasetPage): HTMLElement {
+  const checks = page.quality.checks;
   return checks.length
-    ? h('div', { class: 'jp-DataOps-badges', 'data-testid': 'dataops-quality' }, ...checks.map(c => h('span', { title: c.message ?? '' }, badge(c.status), ` ${c.check ?? c.name} `)))
+    ? h('div', { class: 'jp-DataOps-badges', 'data-testid': 'dataops-quality' }, ...checks.map(c => h('span', { title: c.message ?? '' }, badge(c.status), ` ${c.check} `)))
     : h('p', { class: 'jp-DataOps-muted' }, 'No checks recorded.');
 }
 
 /** A column tag as shown: `pii`, or `pii (auto, email, 0.98)` for a classifier's tag. */
-function tagText(tag: string | Page): string {
-  if (typeof tag === 'string') {
-    return tag;
-  }
-  return tag.source === 'auto' ? `${tag.tag} (auto, ${tag.kind ?? '?'}, ${Number(tag.confidence ?? 0).toFixed(2)})` : String(tag.tag);
+export function tagText(tag: IColumnTag): string {
+  return tag.source === 'auto' ? `${tag.tag} (auto, ${tag.kind ?? '?'}, ${(tag.confidence ?? 0).toFixed(2)})` : tag.tag;
 }
 
 /** Search as you type; a dataset page with schema, quality, versions and lineage links. */
@@ -138,27 +141,27 @@ export class CatalogSection implements ISection {
     }
   }
 
-  private render(page: Page): HTMLElement {
-    const name: string = page.name;
+  private render(page: IDatasetPage): HTMLElement {
+    const name = page.name;
     const columns = schemaRows(page);
     const names = lineageNames;
     const link = (other: string) => h('a', { class: 'jp-DataOps-link', 'data-testid': 'dataops-lineage-link', href: '#', onclick: (e: Event) => { e.preventDefault(); void this.show(other); } }, other);
-    const versions: Page[] = page.versions ?? [];
+    const versions = page.versions;
     const held = quarantinedNewer(versions);
-    const preview: Page[] = page.preview?.rows ?? [];
-    const notebook: Page | null = page.notebook?.exists ? page.notebook : null;
+    const preview = page.preview.rows;
+    const notebook = page.notebook?.exists ? page.notebook : null;
     return h(
       'div',
       { class: 'jp-DataOps-card', 'data-testid': 'dataops-dataset-page', 'data-dataset': name },
-      h('h3', {}, name, ' ', badge(page.quality?.status ?? null, held ? `${page.quality?.status ?? 'no checks'} (current version)` : undefined)),
+      h('h3', {}, name, ' ', badge(page.quality.status, held ? `${page.quality.status ?? 'no checks'} (current version)` : undefined)),
       held
         ? h('p', { class: 'jp-DataOps-note', 'data-testid': 'dataops-quarantined-newer' },
             `A newer version, ${held.version}, is in quarantine: readers still get the current one. `,
             h('a', { class: 'jp-DataOps-link', href: '#', onclick: (e: Event) => { e.preventDefault(); this.context.showQuality(); } }, 'Review it'))
         : null,
       h('p', {}, page.description || ''),
-      h('p', { class: 'jp-DataOps-muted' }, `owner: ${page.owner ?? '—'} · tags: ${(page.tags ?? []).join(', ') || '—'}`),
-      page.freshness ? h('p', { class: 'jp-DataOps-muted' }, 'freshness: ', badge(page.freshness.status), page.freshness.age_s !== undefined && page.freshness.age_s !== null ? ` ${Math.round(page.freshness.age_s / 3600)} h old` : '') : null,
+      h('p', { class: 'jp-DataOps-muted' }, `owner: ${page.owner ?? '—'} · tags: ${page.tags.join(', ') || '—'}`),
+      h('p', { class: 'jp-DataOps-muted' }, 'freshness: ', badge(page.freshness.status), page.freshness.age_s !== null ? ` ${Math.round(page.freshness.age_s / 3600)} h old` : ''),
       h('div', { class: 'jp-DataOps-toolbar' },
         h('button', { class: 'jp-mod-styled jp-mod-accept', 'data-testid': 'dataops-insert-code', onclick: () => insertCode(this.context, name) }, 'Insert code'),
         h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-open-dataset-page', title: 'Open the dataset page in the main area', onclick: () => this.context.openDataset(name) }, 'Open page ↗'),
@@ -174,9 +177,9 @@ export class CatalogSection implements ISection {
       h('div', { 'data-testid': 'dataops-downstream' }, 'Downstream: ', ...names(page.downstream).flatMap(d => [link(d), ' '])),
       h('h4', {}, 'Versions'),
       history(page),
-      table(['version', 'status', 'rows', 'created_at'], versions),
-      preview.length || page.preview?.notice ? h('h4', {}, 'Preview') : null,
-      page.preview?.notice ? h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-preview-notice' }, page.preview.notice) : null,
+      table(['version', 'status', 'rows', 'created_at'], versions.map(v => ({ version: v.version, status: v.status, rows: v.rows, created_at: v.created_at }))),
+      preview.length || page.preview.notice ? h('h4', {}, 'Preview') : null,
+      page.preview.notice ? h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-preview-notice' }, page.preview.notice) : null,
       preview.length ? table(Object.keys(preview[0]), preview) : null
     );
   }

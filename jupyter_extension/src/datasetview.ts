@@ -7,8 +7,8 @@
 
 import { Widget } from '@lumino/widgets';
 
-import { DatasetPage as Page } from './api';
-import { checkBadges, history, insertCode, lineageNames, schemaRows } from './catalog';
+import { IDatasetPage, ILineageRef } from './api';
+import { checkBadges, checkCounts, history, insertCode, lineageNames, schemaRows } from './catalog';
 import { IPanelContext, messageOf } from './context';
 import { svg } from './charts';
 import { badge, cellOf, clear, h, table, when } from './dom';
@@ -34,7 +34,7 @@ function fit(text: string, chars = 27): string {
   return text.length > chars ? text.slice(0, chars - 1) + '…' : text;
 }
 
-function versionTone(status: string | undefined): string {
+function versionTone(status: string): string {
   return status === 'current' ? 'ok' : status === 'quarantined' ? 'bad' : status === 'staged' ? 'info' : 'muted';
 }
 
@@ -42,7 +42,7 @@ function versionTone(status: string | undefined): string {
  * The dataset between what it is derived from (left) and what reads it (right), each a node that
  * opens its own page; edges as curves into and out of the dataset's node.
  */
-export function lineageGraph(name: string, upstream: Page[], downstream: Page[], open: (name: string) => void): SVGElement {
+export function lineageGraph(name: string, upstream: ILineageRef[], downstream: ILineageRef[], open: (name: string) => void): SVGElement {
   const rows = Math.max(upstream.length, downstream.length, 1);
   const height = rows * (NODE_H + GAP_Y) + GAP_Y;
   const width = 3 * NODE_W + 2 * GAP_X + 4;
@@ -51,11 +51,11 @@ export function lineageGraph(name: string, upstream: Page[], downstream: Page[],
     'aria-label': `Lineage of ${name}: ${upstream.length} upstream, ${downstream.length} downstream`, 'data-testid': 'dataops-lineage-graph'
   });
   const centre = { x: 2 + NODE_W + GAP_X, y: (height - NODE_H) / 2 };
-  const column = (items: Page[]) => {
+  const column = (items: ILineageRef[]) => {
     const top = (height - items.length * (NODE_H + GAP_Y) + GAP_Y) / 2;
     return items.map((item, index) => ({ item, y: top + index * (NODE_H + GAP_Y) }));
   };
-  const node = (x: number, y: number, label: string, status: string | undefined, side: string, title: string) => {
+  const node = (x: number, y: number, label: string, status: string, side: string, title: string) => {
     const group = svg('g', {
       class: `jp-DataOps-node jp-DataOps-lnode jp-DataOps-tone-${side === 'self' ? 'info' : versionTone(status)}`,
       'data-testid': 'dataops-lineage-node', 'data-dataset': label, 'data-side': side, transform: `translate(${x},${y})`,
@@ -77,12 +77,12 @@ export function lineageGraph(name: string, upstream: Page[], downstream: Page[],
   const cy = centre.y + NODE_H / 2;
   for (const { item, y } of column(upstream)) {
     edge(2 + NODE_W, y + NODE_H / 2, centre.x, cy);
-    node(2, y, String(item.dataset), item.status, 'upstream', `${item.dataset} ${item.version ?? ''} (${item.status ?? '?'}): open its page`);
+    node(2, y, item.dataset, item.status, 'upstream', `${item.dataset} ${item.version} (${item.status}): open its page`);
   }
   for (const { item, y } of column(downstream)) {
     const x = centre.x + NODE_W + GAP_X;
     edge(centre.x + NODE_W, cy, x, y + NODE_H / 2);
-    node(x, y, String(item.dataset), item.status, 'downstream', `${item.dataset} ${item.version ?? ''} (${item.status ?? '?'}): open its page`);
+    node(x, y, item.dataset, item.status, 'downstream', `${item.dataset} ${item.version} (${item.status}): open its page`);
   }
   node(centre.x, centre.y, name, 'current', 'self', name);
   return chart;
@@ -179,33 +179,33 @@ export class DatasetView extends MainAreaView {
     return this.render(await this.context.api.dataset(this.datasetName, PREVIEW_ROWS));
   }
 
-  private render(page: Page): HTMLElement {
+  private render(page: IDatasetPage): HTMLElement {
     const name = this.datasetName;
-    const versions: Page[] = page.versions ?? [];
+    const versions = page.versions;
     const held = quarantinedNewer(versions);
-    const notebook: Page | null = page.notebook?.exists ? page.notebook : null;
-    const byName = new Map<string, Page>((page.columns ?? []).map((c: Page) => [c.name, c]));
+    const notebook = page.notebook?.exists ? page.notebook : null;
+    const byName = new Map(page.columns.map(c => [c.name, c]));
     const schema = schemaRows(page).map(row => {
-      const column = byName.get(row.column) ?? {};
+      const column = byName.get(row.column);
       return {
         ...row,
-        pii: column.pii
+        pii: column?.pii
           ? h('span', { class: 'jp-DataOps-pii', 'data-testid': 'dataops-pii-mark', title: column.masked ? 'PII: masked for you' : 'PII: you may see its values' },
               column.masked ? 'PII · masked' : 'PII')
           : ''
       };
     });
-    const preview = page.preview ?? {};
+    const preview = page.preview;
     const link = (other: string) => h('a', { class: 'jp-DataOps-link', href: '#', 'data-testid': 'dataops-view-lineage-link', onclick: (e: Event) => { e.preventDefault(); this.context.openDataset(other); } }, other);
     return h('div', { class: 'jp-DataOps-datasetview' },
-      h('h2', {}, name, ' ', badge(page.quality?.status ?? null, held ? `${page.quality?.status ?? 'no checks'} (current version)` : undefined)),
+      h('h2', {}, name, ' ', badge(page.quality.status, held ? `${page.quality.status ?? 'no checks'} (current version)` : undefined)),
       held ? h('p', { class: 'jp-DataOps-note', 'data-testid': 'dataops-quarantined-newer' },
         `A newer version, ${held.version}, is in quarantine: readers still get the current one.`) : null,
       h('p', { 'data-testid': 'dataops-view-description' }, page.description || 'No description.'),
       h('dl', { class: 'jp-DataOps-facts', 'data-testid': 'dataops-view-facts' },
         h('dt', {}, 'Owner'), h('dd', {}, page.owner ?? '—'),
-        h('dt', {}, 'Tags'), h('dd', {}, ...((page.tags ?? []) as string[]).map(t => h('span', { class: 'jp-DataOps-chip', 'data-testid': 'dataops-view-tag' }, t))),
-        h('dt', {}, 'Environment'), h('dd', {}, `${page.environment ?? '—'}${page.base ? ` (reads the rest from ${page.base})` : ''}`),
+        h('dt', {}, 'Tags'), h('dd', {}, ...page.tags.map(t => h('span', { class: 'jp-DataOps-chip', 'data-testid': 'dataops-view-tag' }, t))),
+        h('dt', {}, 'Environment'), h('dd', {}, `${page.environment}${page.base ? ` (reads the rest from ${page.base})` : ''}`),
         h('dt', {}, 'Published by'), h('dd', {}, page.published_by ? `step ${page.published_by}` : 'no step of the pipeline'),
         h('dt', {}, 'Current version'), h('dd', {}, page.current_version ? `${page.current_version.version} · ${page.current_version.rows ?? '?'} rows` : 'none')),
       h('div', { class: 'jp-DataOps-toolbar' },
@@ -223,21 +223,21 @@ export class DatasetView extends MainAreaView {
       h('h3', {}, 'Versions'),
       h('div', { class: 'jp-DataOps-scroll', 'data-testid': 'dataops-view-versions' },
         table(['version', 'status', 'environment', 'current in', 'rows', 'checks', 'created', 'run'], versions.map(v => ({
-          version: v.version, status: badge(v.status), environment: v.environment ?? '', 'current in': (v.current_in ?? []).join(', '),
-          rows: v.rows ?? '', checks: `${v.checks?.pass ?? 0} pass · ${v.checks?.warn ?? 0} warn · ${v.checks?.error ?? 0} error`,
+          version: v.version, status: badge(v.status), environment: v.environment, 'current in': v.current_in.join(', '),
+          rows: v.rows ?? '', checks: checkCounts(v, ' · '),
           created: when(v.created_at), run: v.run_id ? h('a', { class: 'jp-DataOps-link', href: '#', 'data-testid': 'dataops-view-version-run',
-            onclick: (e: Event) => { e.preventDefault(); this.context.openRun(v.run_id); } }, v.run_id) : ''
+            onclick: (e: Event) => { e.preventDefault(); this.context.openRun(v.run_id!); } }, v.run_id) : ''
         })))),
       h('h3', {}, 'Lineage'),
-      h('div', { class: 'jp-DataOps-scroll' }, lineageGraph(name, page.upstream ?? [], page.downstream ?? [], other => this.context.openDataset(other))),
+      h('div', { class: 'jp-DataOps-scroll' }, lineageGraph(name, page.upstream, page.downstream, other => this.context.openDataset(other))),
       h('p', { class: 'jp-DataOps-muted' }, 'Upstream: ', ...lineageNames(page.upstream).flatMap(u => [link(u), ' ']), '· Downstream: ',
         ...lineageNames(page.downstream).flatMap(d => [link(d), ' '])),
       h('h3', {}, 'Preview'),
       preview.notice ? h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-preview-notice' }, preview.notice) : null,
-      preview.masked_columns?.length
+      preview.masked_columns.length
         ? h('p', { class: 'jp-DataOps-muted', 'data-testid': 'dataops-preview-masked' }, `Masked for ${preview.user}: ${preview.masked_columns.join(', ')}.`)
         : null,
-      (preview.rows ?? []).length ? new Preview(preview.rows, preview.masked_columns ?? []).node
+      preview.rows.length ? new Preview(preview.rows, preview.masked_columns).node
         : preview.notice ? null : h('p', { class: 'jp-DataOps-muted' }, 'No rows to preview.')
     );
   }

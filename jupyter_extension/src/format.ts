@@ -1,6 +1,6 @@
 /** How values read and names are checked in the panels (pure functions). */
 
-import { DatasetPage as Page } from './api';
+import { IPageVersion } from './api';
 
 /** A profile value as shown: numbers rounded to what a reader compares (counts grouped), text as it is. */
 export function statText(value: unknown, count = false): string {
@@ -15,10 +15,10 @@ export function statText(value: unknown, count = false): string {
 }
 
 /** The newest version in quarantine when it is newer than the current one (its readers get the older). */
-export function quarantinedNewer(versions: Page[]): Page | null {
+export function quarantinedNewer<V extends Pick<IPageVersion, 'status' | 'created_at'>>(versions: V[]): V | null {
   const current = versions.find(v => v.status === 'current');
-  const held = versions.filter(v => v.status === 'quarantined' && (!current || String(v.created_at) > String(current.created_at)));
-  return held.sort((a, b) => String(b.created_at).localeCompare(String(a.created_at)))[0] ?? null;
+  const held = versions.filter(v => v.status === 'quarantined' && (!current || v.created_at > current.created_at));
+  return held.sort((a, b) => b.created_at.localeCompare(a.created_at))[0] ?? null;
 }
 
 const STEP_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;

@@ -9,6 +9,53 @@ export interface ICancelRequested {
   status: string;
 }
 
+/** How many of a version's checks ended pass, warn and error. */
+export interface ICheckCounts {
+  pass: number;
+  warn: number;
+  error: number;
+}
+
+/** The decision that closes a check (accepted or waived), and its standing terms. */
+export interface IClosedBy {
+  id: number;
+  decision: string;
+  state: string;
+  user: string;
+  reason: string;
+  at: string;
+  standing: string | null;
+  text: string;
+}
+
+/** A column's profile in the current version (min and max masked, or None, for PII). */
+export interface IColumnProfile {
+  null_count: number | null;
+  approx_distinct: number | null;
+  min: string | number | boolean | null;
+  max: string | number | boolean | null;
+}
+
+export interface IColumnSource {
+  dataset: string;
+  column: string;
+}
+
+/** A column's tag: from the spec, a classifier on publish (`auto`, with its kind and confidence), or `inherited` PII from the columns in `from` (`dataset.column`). */
+export interface IColumnTag {
+  tag: string;
+  source: string;
+  kind: string | null;
+  confidence: number | null;
+  from: string[] | null;
+}
+
+/** The version the page's environment reads. */
+export interface ICurrentVersion extends IVersionFacts {
+  schema: ISchemaField[];
+  path: string;
+}
+
 export interface IDataflow {
   environment: string;
   steps: IStepDataflow[];
@@ -36,6 +83,27 @@ export interface IDatasetDiff {
   [field: string]: unknown;  // fields the service adds pass through
 }
 
+/** GET catalog/NAME: a dataset as `environment` reads it. */
+export interface IDatasetPage {
+  name: string;
+  environment: string;
+  base: string | null;
+  description: string | null;
+  owner: string | null;
+  tags: string[];
+  in_spec: boolean;
+  published_by: string | null;
+  columns: IPageColumn[];
+  current_version: ICurrentVersion | null;
+  versions: IPageVersion[];
+  freshness: IPageFreshness;
+  quality: IPageQuality;
+  upstream: ILineageRef[];
+  downstream: ILineageRef[];
+  notebook: INotebookRef | null;
+  preview: IPreview;
+}
+
 export interface IDecided {
   id: number;
   target: string;
@@ -60,18 +128,27 @@ export interface IDecision {
   while?: string | null;
 }
 
-export interface IEnvOutcome {
-  name: string;
-  status: string;
-  attempt: number | null;
-  started_at: string | null;
-  ended_at: string | null;
-  duration_s: number | null;
-  output_notebook: string | null;
-  error: string | null;
-  warnings: number;
-  run_id: string;
+export interface IEnvOutcome extends IStepOutcome {
   environment: string;
+}
+
+export interface IEnvironmentDataset {
+  dataset: string;
+  version: string;
+  rows: number | null;
+  step: string | null;
+  from: string | null;
+  base_version: string | null;
+  differs: boolean;
+}
+
+/** GET environments/NAME: each dataset it reads, its own or its base's, and what differs. */
+export interface IEnvironmentDetail {
+  environment: string;
+  base: string | null;
+  chain: string[];
+  default: boolean;
+  datasets: IEnvironmentDataset[];
 }
 
 export interface IEnvironmentList {
@@ -108,6 +185,12 @@ export interface IFailure {
   [field: string]: unknown;  // fields the service adds pass through
 }
 
+export interface IFreshnessSla {
+  column: string | null;
+  warn_after: number | null;
+  error_after: number | null;
+}
+
 export interface IHit {
   name: string;
   description: string | null;
@@ -119,6 +202,43 @@ export interface IHit {
 
 export interface IHitList {
   items: IHit[];
+}
+
+export interface ILineage {
+  dataset: string | null;
+  environment: string;
+  direction: string;
+  depth: number | null;
+  nodes: ILineageNode[];
+  edges: ILineageEdge[];
+}
+
+export interface ILineageEdge {
+  source: string;
+  target: string;
+  version: string | null;
+  stale: boolean;
+}
+
+/** A dataset (at its version in effect), a step (its run behind that version), or a file it read. */
+export interface ILineageNode {
+  id: string;
+  kind: "dataset" | "step" | "file";
+  name: string;
+  version: string | null;
+  status: string | null;
+  step: string | null;
+  run_id: string | null;
+  notebook: string | null;
+  rows: number | null;
+  columns: Record<string, IColumnSource[]> | null;
+}
+
+/** A dataset upstream or downstream of the page's, at the version the lineage goes through. */
+export interface ILineageRef {
+  dataset: string;
+  version: string;
+  status: string;
 }
 
 /** What a running step's notebook shows: its current cell (numbered as in the source notebook), since when, and the tail of the output of the cell that printed last. (PII masked in the tail as in step errors) */
@@ -163,6 +283,67 @@ export interface INewStep {
   params?: Record<string, string | number | boolean | (string | number | boolean | null)[] | null>;
 }
 
+/** The executed notebook behind the current version. */
+export interface INotebookRef {
+  run_id: string;
+  step: string;
+  path: string;
+  exists: boolean;
+}
+
+/** The latest result of one check on the current version (its message masked for the reader). */
+export interface IPageCheck {
+  id: number;
+  dataset: string;
+  version: string;
+  origin: string | null;
+  check: string;
+  label: string;
+  severity: string;
+  status: string;
+  failing: number | null;
+  rows: number | null;
+  message: string | null;
+  checked_at: string;
+  decision: string | null;
+  decided: IClosedBy | null;
+  waived: boolean;
+}
+
+export interface IPageColumn {
+  name: string;
+  type: string | null;
+  description: string | null;
+  tags: IColumnTag[];
+  pii: boolean;
+  masked: boolean;
+  in_spec: boolean;
+  in_current_version: boolean;
+  profile: IColumnProfile | null;
+}
+
+export interface IPageFreshness {
+  sla: IFreshnessSla | null;
+  newest: string | null;
+  age_s: number | null;
+  status: string;
+  measured_by: string | null;
+}
+
+export interface IPageQuality {
+  status: string | null;
+  accepted: number;
+  waived: number;
+  checks: IPageCheck[];
+}
+
+/** A version in the page's history: where it was built, where it is current, its checks. */
+export interface IPageVersion extends IVersionFacts {
+  environment: string;
+  current_in: string[];
+  checks: ICheckCounts;
+}
+
 export interface IPipeline {
   name: string;
   environment: string;
@@ -183,6 +364,16 @@ export interface IPipelineStep {
   outcome: IEnvOutcome | null;
   durations?: IStepTiming[];
   deferred_to?: string | null;
+}
+
+/** The first rows as the reader may see them: PII masked, none without read access. */
+export interface IPreview {
+  rows: Record<string, unknown>[];
+  masked_columns: string[];
+  user: string;
+  may_read: boolean;
+  may_unmask: boolean;
+  notice: string | null;
 }
 
 /** Apply a promotion: `to` (default: the default environment); `force` overrides stale inputs. */
@@ -302,6 +493,11 @@ export interface ISchemaChanges {
   type_changed: ITypeChange[];
 }
 
+export interface ISchemaField {
+  name: string;
+  type: string;
+}
+
 export interface ISettings {
   kit_version: string;
   extension_version: string;
@@ -348,16 +544,7 @@ export interface IStepDataflow {
   publishes: string[];
 }
 
-export interface IStepOutcome {
-  name: string;
-  status: string;
-  attempt: number | null;
-  started_at: string | null;
-  ended_at: string | null;
-  duration_s: number | null;
-  output_notebook: string | null;
-  error: string | null;
-  warnings: number;
+export interface IStepOutcome extends IStepRun {
   run_id: string;
 }
 
@@ -405,4 +592,16 @@ export interface ITypeChange {
   column: string;
   a: string;
   b: string;
+}
+
+/** What every version on the page says: its status, where it comes from, its size and dates. */
+export interface IVersionFacts {
+  version: string;
+  status: string;
+  run_id: string | null;
+  step: string | null;
+  rows: number | null;
+  bytes: number | null;
+  created_at: string;
+  promoted_at: string | null;
 }

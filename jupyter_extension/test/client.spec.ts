@@ -31,6 +31,10 @@ beforeAll(async () => {
       } else if (path === '/dataops/runs/r2/cancel' && request.method === 'POST') {
         answer(409, JSON.stringify({ error: 'NotRunningError', message: 'Run r2 is not running (it is success): there is nothing to cancel.',
           fields: { run_id: 'r2', status: 'success' } }));
+      } else if (path === '/dataops/lineage/staging.flights') {
+        answer(200, JSON.stringify({ dataset: 'staging.flights', environment: 'prod', direction: 'both', depth: 1, nodes: [], edges: [] }));
+      } else if (path === '/dataops/environments/dev%20alice') {
+        answer(200, JSON.stringify({ environment: 'dev alice', base: 'prod', chain: ['dev alice', 'prod'], default: false, datasets: [] }));
       } else if (path === '/dataops/catalog/staging.flights') {
         answer(502, '<html>bad gateway</html>');
       } else {
@@ -86,6 +90,14 @@ describe('the typed client', () => {
     expect(refused.status).toBe(409);
     expect(refused.message).toBe('Run r2 is not running (it is success): there is nothing to cancel.');
     expect(refused.fields).toEqual({ run_id: 'r2', status: 'success' });
+  });
+
+  it('asks for a lineage to a depth, and for one environment by its quoted name', async () => {
+    const lineage = await client().lineage('staging.flights', 1);
+    expect(lineage.depth).toBe(1);
+    expect(new URL(asked[asked.length - 1].url, 'http://x').searchParams.get('depth')).toBe('1');
+    const environment = await client().environment('dev alice');
+    expect(environment.chain).toEqual(['dev alice', 'prod']);
   });
 
   it('quotes route parameters, and reports an answer that is not JSON', async () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from dataops_nb.server import models, typescript
 
@@ -20,9 +21,19 @@ def test_every_response_field_is_declared_with_its_type() -> None:
     assert "  steps: IStepRun[];" in text and "  warnings: number;" in text
     # a request's field with a default is optional, as the server validates it
     assert '  mode?: "all" | "only" | "from";' in text
-    # every model the client receives is there
+    # every model the client receives is there (one that extends another names it)
     for model in typescript.RESPONSES:
-        assert f"export interface I{model.__name__} {{" in text
+        assert re.search(rf"^export interface I{model.__name__}( extends I\w+)? {{$", text, re.MULTILINE), model.__name__
+    assert "export interface IStepOutcome extends IStepRun {\n  run_id: string;\n}" in text
+
+
+def test_the_dataset_page_is_typed_to_its_nested_fields() -> None:
+    text = typescript.render()
+    page = text[text.index("export interface IDatasetPage {"):].split("}", 1)[0]
+    assert "  columns: IPageColumn[];" in page and "  preview: IPreview;" in page
+    assert "  current_version: ICurrentVersion | null;" in page and "[field: string]" not in page
+    assert "  profile: IColumnProfile | null;" in text and "  checks: ICheckCounts;" in text
+    assert "  from: string[] | null;" in text  # an inherited PII tag's sources, under the name the API sends
 
 
 def test_a_response_keeps_fields_the_service_adds() -> None:

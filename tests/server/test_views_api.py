@@ -7,7 +7,10 @@ import json
 
 import pytest
 
+from dataops_nb import service
+from dataops_nb.project import Project
 from dataops_nb.security import MASK
+from dataops_nb.server import models
 
 from ..conftest import TWO_STEPS
 from ..identities import as_user
@@ -97,3 +100,71 @@ async def test_dataflow_names_what_each_step_reads_and_publishes(jp_fetch):
         {"step": "make", "reads": [], "publishes": ["raw.numbers"]},
         {"step": "double", "reads": ["raw.numbers"], "publishes": ["staging.doubled"]},
     ]}
+
+
+def _fields(value, path=""):
+    """The field paths of an answer (`columns.profile.min`); a preview's rows are data, not fields."""
+    if isinstance(value, list):
+        return set().union(*(_fields(item, path) for item in value)) if value else set()
+    if not isinstance(value, dict) or path == "preview.rows":
+        return set()
+    return {f"{path}{key}" for key in value} | set().union(
+        *(_fields(item, f"{path}{key}.") for key, item in value.items()), set())
+
+
+async def test_the_dataset_page_is_typed_and_masks_pii_for_the_reader(jp_fetch, api_project):
+    api_project.spec(SPEC)
+    api_project.cli("run", env={"DATAOPS_USER": "alice"}, check=0)
+    answer = await jp_fetch("dataops", "catalog", "staging.doubled", params={"rows": "3"}, headers=as_user("alice"))
+    page = json.loads(answer.body)
+    # every field the service puts on the page reaches the browser, under the name models.ts gives it
+    found = service.catalog_show(Project(api_project.root), "staging.doubled", user="alice", rows=3)
+    assert _fields(found) <= _fields(page)
+    assert set(page) == {field.alias or name for name, field in models.DatasetPage.model_fields.items()}
+    assert page["published_by"] == "double" and page["environment"] == "prod"
+    assert page["current_version"]["rows"] == 10 and page["current_version"]["schema"] == [
+        {"name": "i", "type": "BIGINT"}, {"name": "j", "type": "BIGINT"}]
+    [version] = page["versions"]
+    assert version["checks"] == {"pass": 0, "warn": 0, "error": 0} and version["current_in"] == ["prod"]
+    assert page["quality"] == {"status": None, "accepted": 0, "waived": 0, "checks": []}
+    assert [(u["dataset"], u["status"]) for u in page["upstream"]] == [("raw.numbers", "current")]
+    assert page["notebook"]["step"] == "double" and page["notebook"]["exists"] is True
+    columns = {c["name"]: c for c in page["columns"]}
+    assert columns["i"]["profile"] == {"null_count": 0, "approx_distinct": columns["i"]["profile"]["approx_distinct"],
+                                       "min": 0, "max": 9}
+    assert isinstance(columns["i"]["profile"]["approx_distinct"], int)
+    # j is PII: alice sees it marked and masked, in the profile and the preview, in the bytes sent
+    assert columns["j"]["pii"] is True and columns["j"]["masked"] is True
+    assert columns["j"]["tags"] == [{"tag": "pii", "source": "spec", "kind": None, "confidence": None, "from": None}]
+    assert (columns["j"]["profile"]["min"], columns["j"]["profile"]["max"]) == (None, None)  # never kept
+    assert page["preview"]["masked_columns"] == ["j"] and page["preview"]["may_unmask"] is False
+    assert [row["j"] for row in page["preview"]["rows"]] == [MASK, MASK, MASK]
+    assert b'"j":"' + MASK.encode() + b'"' in answer.body and b'"j":2' not in answer.body
+    steward = json.loads((await jp_fetch("dataops", "catalog", "staging.doubled", params={"rows": "3"},
+                                         headers=as_user("sam"))).body)
+    assert [row["j"] for row in steward["preview"]["rows"]] == [0, 2, 4]
+    assert steward["preview"]["may_unmask"] is True and steward["preview"]["masked_columns"] == []
+
+
+def test_a_field_the_service_adds_does_not_reach_the_browser_undeclared(api_project):
+    api_project.spec(SPEC)
+    api_project.cli("run", env={"DATAOPS_USER": "alice"}, check=0)
+    found = service.catalog_show(Project(api_project.root), "staging.doubled", user="alice")
+    found["columns"][1]["profile"] = {**found["columns"][1]["profile"], "raw_max": 18}
+    found["preview"] = {**found["preview"], "unmasked_rows": [{"i": 1, "j": 2}]}
+    sent = json.loads(models.DatasetPage(**found, owner_email="ada@example.com").model_dump_json())
+    assert "owner_email" not in sent and "unmasked_rows" not in sent["preview"]
+    assert set(sent["columns"][1]["profile"]) == {"null_count", "approx_distinct", "min", "max"}
+
+
+async def test_lineage_and_an_environment_answer_typed_models(jp_fetch, api_project):
+    api_project.cli("run", check=0)
+    lineage = await get(jp_fetch, "lineage", "staging.doubled")
+    assert lineage["dataset"] == "staging.doubled" and lineage["environment"] == "prod"
+    kinds = {node["name"]: node["kind"] for node in lineage["nodes"]}
+    assert kinds["raw.numbers"] == "dataset" and kinds["double"] == "step"
+    assert all(set(edge) == {"source", "target", "version", "stale"} for edge in lineage["edges"])
+    prod = await get(jp_fetch, "environments", "prod")
+    assert prod["chain"] == ["prod"] and prod["default"] is True
+    assert {(d["dataset"], d["from"], d["differs"]) for d in prod["datasets"]} == {
+        ("raw.numbers", "prod", False), ("staging.doubled", "prod", False)}
