@@ -273,50 +273,68 @@ def narrowing(query: Query) -> str:
     return " & ".join(p for p in parts if p)
 
 
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def _pg_search(db: Database, query: Query, limit: int) -> list[dict[str, Any]]:
     """The PostgreSQL search in one statement (one round trip): name matches, then text hits
-    in the name, then (only when those are too few) text hits elsewhere, with their rows."""
+    in the name, then (only when those are too few) text hits elsewhere, with their rows.
+
+    Every value of the query reaches the plan through the one-row `q` (and the filters), never
+    as a constant the planner could fold: a plan is the same whatever was typed, so the server
+    keeps one per statement (psycopg prepares a statement asked for often) and does not plan
+    each search again, which cost more than running most of them. The limit and the scores'
+    bonuses are written into the statement as numbers. A text tier ranks its index hits from
+    the index's table alone and joins the dataset rows (and checks the filters) in rank order,
+    stopping at the limit."""
     where, args = _filters(query, "postgresql")
+    limit = int(limit)
     text = tsquery(query)
     if not text:
         if query.terms:  # only punctuation: nothing can match
             return []
         rows = db.query(
             f"SELECT d.fts_id, 0.0 AS score, d.name, d.description, d.owner, d.tags FROM datasets d {_where(where)} "
-            "ORDER BY d.name LIMIT ?",
-            (*args, limit),
+            f"ORDER BY d.name LIMIT {limit}",
+            args,
         )
         return [_hit(row) for row in rows]
-    typed, pattern = query.text, _like_prefix(query.text)
-    ranked = (f"SELECT f.rowid AS fts_id, ?::int AS tier, ts_rank('{PG_WEIGHTS}', f.document, q.text) + ? AS score, "
-              "d.name FROM catalog_fts f JOIN datasets d ON d.fts_id = f.rowid, q "
-              "WHERE f.document @@ q.narrow AND {part} AND f.rowid NOT IN (SELECT fts_id FROM named)"
-              f"{_and(where)} ORDER BY score DESC, d.name LIMIT ?")
+    narrow = narrowing(query)
+    # without filters the narrowing is the text, which a hit in the name already matches
+    in_name_part = "f.name_document @@ q.text" + (" AND f.document @@ q.narrow" if narrow != text else "")
     rows = db.query(
-        "WITH q AS (SELECT to_tsquery('simple', ?) AS text, to_tsquery('simple', ?) AS narrow), "
-        "named AS (SELECT d.fts_id, 0 AS tier, CASE WHEN d.name = ?::text OR d.table_name = ?::text THEN ? "
-        "ELSE ? + ? * length(?::text) / CAST(CASE WHEN starts_with(d.name, ?) THEN length(d.name) "
-        "ELSE length(d.table_name) END AS DOUBLE PRECISION) END AS score, d.name FROM datasets d "
-        "WHERE (d.name LIKE ? ESCAPE '\\' OR d.table_name LIKE ? ESCAPE '\\')"
-        f"{_and(where)} ORDER BY score DESC, d.name LIMIT ?), "
-        "in_name AS (" + ranked.replace("{part}", "f.name_document @@ q.text AND (SELECT count(*) FROM named) < ?") + "), "
-        "elsewhere AS ("
-        + ranked.replace("{part}", "NOT f.name_document @@ q.text AND "
-                               "(SELECT count(*) FROM named) + (SELECT count(*) FROM in_name) < ?")
-        + "), hits AS (SELECT * FROM named UNION ALL SELECT * FROM in_name UNION ALL SELECT * FROM elsewhere) "
+        "WITH q AS MATERIALIZED (SELECT to_tsquery('simple', ?) AS text, to_tsquery('simple', ?) AS narrow, "
+        "?::text AS typed, ?::text AS high), "
+        f"named AS (SELECT d.fts_id, 0 AS tier, CASE WHEN d.name = q.typed OR d.table_name = q.typed THEN "
+        f"{EXACT_BONUS}::float8 ELSE {PREFIX_BONUS}::float8 + {PREFIX_BONUS - 1}::float8 * length(q.typed) / "
+        "CAST(CASE WHEN starts_with(d.name, q.typed) THEN length(d.name) ELSE length(d.table_name) END "
+        "AS DOUBLE PRECISION) END AS score, d.name FROM q, datasets d "
+        # the prefix as a range of the text_pattern_ops indexes (a LIKE pattern that is a parameter uses none)
+        "WHERE ((d.name ~>=~ q.typed AND d.name ~<~ q.high AND starts_with(d.name, q.typed)) "
+        "OR (d.table_name ~>=~ q.typed AND d.table_name ~<~ q.high AND starts_with(d.table_name, q.typed)))"
+        f"{_and(where)} ORDER BY score DESC, d.name LIMIT {limit}), "
+        + _pg_text_tier("in_name", 1, NAME_HIT_BONUS, in_name_part, "(SELECT count(*) FROM named)", where, limit)
+        + ", "
+        + _pg_text_tier("elsewhere", 2, 0.0, "f.document @@ q.narrow AND NOT f.name_document @@ q.text",
+                        "(SELECT count(*) FROM named) + (SELECT count(*) FROM in_name)", where, limit)
+        + ", hits AS (SELECT * FROM named UNION ALL SELECT * FROM in_name UNION ALL SELECT * FROM elsewhere) "
         "SELECT h.fts_id, h.score, d.name, d.description, d.owner, d.tags FROM hits h "
-        "JOIN datasets d ON d.fts_id = h.fts_id ORDER BY h.tier, h.score DESC, h.name LIMIT ?",
-        (text, narrowing(query),
-         typed, typed, EXACT_BONUS, PREFIX_BONUS, PREFIX_BONUS - 1, typed, typed, pattern, pattern, *args, limit,
-         1, NAME_HIT_BONUS, limit, *args, limit,
-         2, 0.0, limit, *args, limit,
-         limit),
+        f"JOIN datasets d ON d.fts_id = h.fts_id ORDER BY h.tier, h.score DESC, h.name LIMIT {limit}",
+        (text, narrow, query.text, query.text + "\U0010ffff", *args, *args, *args),
     )
     return [_hit(row) for row in rows]
+
+
+def _pg_text_tier(name: str, tier: int, bonus: float, match: str, found: str, where: str, limit: int) -> str:
+    """A CTE of text hits: the index's rows matching `match`, ranked (nothing is asked of the
+    datasets' table for that), then joined to their datasets in rank order (a sorted subquery is
+    not flattened), where the filters are checked, until `limit` pass. Asked only while the
+    tiers before it (`found`) hold fewer than `limit`."""
+    return (
+        f"{name} AS (SELECT c.fts_id, {tier} AS tier, c.score, c.name FROM ("
+        f"SELECT f.rowid AS fts_id, ts_rank('{PG_WEIGHTS}', f.document, q.text) + {bonus}::float8 AS score, f.name "
+        f"FROM q, catalog_fts f WHERE {match} AND {found} < {limit} "
+        "AND f.rowid NOT IN (SELECT fts_id FROM named) ORDER BY score DESC, f.name) c "
+        f"JOIN datasets d ON d.fts_id = c.fts_id {_where(where)} "
+        f"ORDER BY c.score DESC, c.name LIMIT {limit})"
+    )
 
 
 def _hit(row: Any) -> dict[str, Any]:
