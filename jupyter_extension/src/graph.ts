@@ -47,9 +47,26 @@ export interface IPlaced {
   height: number;
 }
 
+export interface IPoint {
+  x: number;
+  y: number;
+}
+
+/**
+ * An edge and its route: down from the source, across each gap between two rows, through a slot
+ * of its own in every row it skips (a dummy node), down into the target. Between two points at
+ * the same x the route is a straight line inside a slot; between two others it crosses the gap
+ * between two rows, where no node is.
+ */
+export interface IRoutedEdge {
+  from: string;
+  to: string;
+  points: IPoint[];
+}
+
 export interface ILayout {
   nodes: IPlaced[];
-  edges: { from: string; to: string }[];
+  edges: IRoutedEdge[];
   width: number;
   height: number;
 }
@@ -123,30 +140,65 @@ function graphOf(steps: IGraphNode[], flows: IFlow[] | null): { id: string; kind
   return [...result, ...[...datasets].map(([name, needs]) => ({ id: datasetId(name), kind: 'dataset' as const, name, needs }))];
 }
 
+/** Where a dummy node of an edge sits: `~FROM>TO@LAYER` (not a name a step or dataset id can take). */
+const dummyId = (from: string, to: string, layer: number): string => `~${from}>${to}@${layer}`;
+
+/** A slot a long edge takes in a row it passes through: room for the line and a gap each side. */
+const DUMMY_SLOT = 24;
+
 /**
- * Positions of every node: one row per layer; within a row, nodes ordered by the mean column of
- * what they connect to (a few sweeps down and up), so edges mostly run straight and cross little.
+ * Positions of every node: one row per layer; an edge that skips rows gets a narrow slot of its
+ * own in each (a dummy node), so it never runs through a node; within a row, nodes and slots are
+ * ordered by the mean position of what they connect to (a few sweeps down and up), so edges
+ * mostly run straight and cross little.
  */
 export function layout(steps: IGraphNode[], flows: IFlow[] | null = null): ILayout {
   const graph = graphOf(steps, flows);
   const layer = layers(graph.map(n => ({ name: n.id, needs: n.needs })));
+  const byId = new Map(graph.map(n => [n.id, n]));
+  const edges = graph.flatMap(n => n.needs.filter(need => byId.has(need)).map(need => ({ from: need, to: n.id })));
   const rows: string[][] = [];
-  for (const node of graph) {
-    const index = layer.get(node.id) ?? 0;
-    (rows[index] = rows[index] ?? []).push(node.id);
-  }
-  const up = new Map(graph.map(n => [n.id, n.needs]));
+  const add = (id: string, index: number) => (rows[index] = rows[index] ?? []).push(id);
+  graph.forEach(node => add(node.id, layer.get(node.id) ?? 0));
+  // each hop of an edge joins two neighbouring rows: a long edge is a chain through its dummies
+  const up = new Map<string, string[]>(graph.map(n => [n.id, []]));
   const down = new Map<string, string[]>(graph.map(n => [n.id, []]));
-  graph.forEach(n => n.needs.forEach(need => down.get(need)?.push(n.id)));
-  const column = new Map<string, number>();
-  const place = (row: string[]) => row.forEach((id, i) => column.set(id, i - (row.length - 1) / 2));
+  const chains = edges.map(({ from, to }) => {
+    const top = layer.get(from) ?? 0;
+    const chain = [from];
+    for (let l = top + 1; l < (layer.get(to) ?? 0); l++) {
+      const dummy = dummyId(from, to, l);
+      add(dummy, l);
+      up.set(dummy, []);
+      down.set(dummy, []);
+      chain.push(dummy);
+    }
+    chain.push(to);
+    chain.slice(1).forEach((id, i) => {
+      up.get(id)!.push(chain[i]);
+      down.get(chain[i])!.push(id);
+    });
+    return chain;
+  });
+  const cell = flows ? CELL_W : STEP_W + GAP_X;
+  const slot = (id: string) => (byId.has(id) ? cell : DUMMY_SLOT);
+  const rowWidth = (row: string[]) => row.reduce((sum, id) => sum + slot(id), 0);
+  // the centre of each slot, relative to the centre of its row
+  const centre = new Map<string, number>();
+  const place = (row: string[]) => {
+    let left = -rowWidth(row) / 2;
+    for (const id of row) {
+      centre.set(id, left + slot(id) / 2);
+      left += slot(id);
+    }
+  };
   rows.forEach(place);
   const order = (row: string[], neighbours: Map<string, string[]>) => {
-    const centre = (id: string) => {
-      const linked = (neighbours.get(id) ?? []).filter(n => column.has(n));
-      return linked.length ? linked.reduce((sum, n) => sum + column.get(n)!, 0) / linked.length : column.get(id)!;
+    const key = (id: string) => {
+      const linked = neighbours.get(id) ?? [];
+      return linked.length ? linked.reduce((sum, n) => sum + centre.get(n)!, 0) / linked.length : centre.get(id)!;
     };
-    const keyed = row.map((id, i) => ({ id, key: centre(id), i }));
+    const keyed = row.map((id, i) => ({ id, key: key(id), i }));
     keyed.sort((a, b) => a.key - b.key || a.i - b.i);
     row.splice(0, row.length, ...keyed.map(k => k.id));
     place(row);
@@ -155,26 +207,55 @@ export function layout(steps: IGraphNode[], flows: IFlow[] | null = null): ILayo
     rows.slice(1).forEach(row => order(row, up));
     rows.slice(0, -1).reverse().forEach(row => order(row, down));
   }
-  const cell = flows ? CELL_W : STEP_W + GAP_X;
-  const widest = Math.max(1, ...rows.map(r => r.length));
-  const width = widest * cell + GAP_X;
-  const byId = new Map(graph.map(n => [n.id, n]));
+  const width = Math.max(cell, ...rows.map(rowWidth)) + GAP_X;
+  const rowTop = (y: number) => GAP_Y / 2 + y * (STEP_H + GAP_Y);
   const placed: IPlaced[] = [];
+  const slotX = new Map<string, number>(); // the centre of every node's and dummy's slot
   rows.forEach((row, y) => {
-    const offset = (width - row.length * cell + GAP_X) / 2;
-    row.forEach((id, x) => {
-      const node = byId.get(id)!;
-      const [w, h] = node.kind === 'step' ? [STEP_W, STEP_H] : [DATASET_W, DATASET_H];
-      const cellLeft = offset + x * cell;
-      placed.push({
-        id, kind: node.kind, name: node.name, layer: y, width: w, height: h,
-        x: cellLeft + (cell - GAP_X - w) / 2,
-        y: GAP_Y / 2 + y * (STEP_H + GAP_Y) + (STEP_H - h) / 2
-      });
-    });
+    let left = (width - rowWidth(row) + GAP_X) / 2;
+    for (const id of row) {
+      slotX.set(id, left + (slot(id) - GAP_X) / 2);
+      const node = byId.get(id);
+      if (node) {
+        const [w, h] = node.kind === 'step' ? [STEP_W, STEP_H] : [DATASET_W, DATASET_H];
+        placed.push({ id, kind: node.kind, name: node.name, layer: y, width: w, height: h,
+          x: left + (cell - GAP_X - w) / 2, y: rowTop(y) + (STEP_H - h) / 2 });
+      }
+      left += slot(id);
+    }
   });
-  const edges = graph.flatMap(n => n.needs.filter(need => byId.has(need)).map(need => ({ from: need, to: n.id })));
-  return { nodes: placed, edges, width, height: rows.length * (STEP_H + GAP_Y) + GAP_Y / 2 };
+  const at = new Map(placed.map(n => [n.id, n]));
+  const routed = chains.map(chain => {
+    const [from, to] = [at.get(chain[0])!, at.get(chain[chain.length - 1])!];
+    const points: IPoint[] = [{ x: slotX.get(from.id)!, y: from.y + from.height }, { x: slotX.get(from.id)!, y: rowTop(from.layer) + STEP_H }];
+    chain.slice(1, -1).forEach((dummy, i) => {
+      const x = slotX.get(dummy)!;
+      points.push({ x, y: rowTop(from.layer + 1 + i) }, { x, y: rowTop(from.layer + 1 + i) + STEP_H });
+    });
+    points.push({ x: slotX.get(to.id)!, y: rowTop(to.layer) }, { x: slotX.get(to.id)!, y: to.y });
+    const kept = points.filter((p, i) => i === 0 || p.x !== points[i - 1].x || p.y !== points[i - 1].y);
+    return { from: from.id, to: to.id, points: kept };
+  });
+  return { nodes: placed, edges: routed, width, height: rows.length * (STEP_H + GAP_Y) + GAP_Y / 2 };
+}
+
+/**
+ * An edge's route as an SVG path: straight within a slot, a curve with vertical ends across a gap
+ * (it stays between its end points' rows, inside the gap), ending a pixel short for the arrow.
+ */
+export function edgePath(points: IPoint[]): string {
+  const parts = [`M ${points[0].x} ${points[0].y}`];
+  points.slice(1).forEach((q, i) => {
+    const p = points[i];
+    const y = i === points.length - 2 ? q.y - 1 : q.y;
+    if (p.x === q.x) {
+      parts.push(`L ${q.x} ${y}`);
+    } else {
+      const mid = (p.y + q.y) / 2;
+      parts.push(`C ${p.x} ${mid}, ${q.x} ${mid}, ${q.x} ${y}`);
+    }
+  });
+  return parts.join(' ');
 }
 
 /** The transform that shows all of a layout centred in a viewport, never enlarged past `maxScale`. */
@@ -207,16 +288,8 @@ export function drawLayout(plan: ILayout, steps: IGraphNode[], options: IDrawOpt
   arrow.append(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'jp-DataOps-arrow' }));
   defs.append(arrow);
   const group = svg('g', {});
-  const at = new Map(plan.nodes.map(n => [n.id, n]));
   for (const edge of plan.edges) {
-    const from = at.get(edge.from)!;
-    const to = at.get(edge.to)!;
-    const x1 = from.x + from.width / 2;
-    const y1 = from.y + from.height;
-    const x2 = to.x + to.width / 2;
-    const y2 = to.y;
-    const mid = (y1 + y2) / 2;
-    group.append(svg('path', { d: `M ${x1} ${y1} C ${x1} ${mid}, ${x2} ${mid}, ${x2} ${y2 - 1}`, class: 'jp-DataOps-edge', 'marker-end': `url(#${marker})` }));
+    group.append(svg('path', { d: edgePath(edge.points), class: 'jp-DataOps-edge', 'marker-end': `url(#${marker})` }));
   }
   const stepOf = new Map(steps.map(s => [s.name, s]));
   for (const placed of plan.nodes) {

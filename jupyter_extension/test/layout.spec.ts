@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { datasetId, fit, IFlow, IGraphNode, ILayout, layers, layout, zoom } from '../src/graph';
+import { datasetId, edgePath, fit, IFlow, IGraphNode, ILayout, IPlaced, IPoint, layers, layout, zoom } from '../src/graph';
 
 const node = (name: string, needs: string[]): IGraphNode => ({ name, needs, outcome: 'success', freshness: 'fresh', title: name });
 
@@ -44,7 +44,69 @@ function overlapping(plan: ILayout): string[] {
   return found;
 }
 
+/** Whether the segment p-q passes through the inside of the node's box (its outline may be touched). */
+function crosses(p: IPoint, q: IPoint, box: IPlaced): boolean {
+  // clip the segment to the box's open interior (Liang-Barsky)
+  let [t0, t1] = [0, 1];
+  const [dx, dy] = [q.x - p.x, q.y - p.y];
+  for (const [step, room] of [[-dx, p.x - box.x], [dx, box.x + box.width - p.x], [-dy, p.y - box.y], [dy, box.y + box.height - p.y]]) {
+    if (step === 0) {
+      if (room <= 0) {
+        return false;
+      }
+      continue;
+    }
+    const t = room / step;
+    if (step < 0) {
+      t0 = Math.max(t0, t);
+    } else {
+      t1 = Math.min(t1, t);
+    }
+  }
+  return t1 - t0 > 1e-9;
+}
+
+/** Each edge segment that runs through a node other than the edge's own two ends. */
+function throughNodes(plan: ILayout): string[] {
+  return plan.edges.flatMap(edge => edge.points.slice(1).flatMap((q, i) => plan.nodes
+    .filter(n => n.id !== edge.from && n.id !== edge.to && crosses(edge.points[i], q, n))
+    .map(n => `${edge.from} -> ${edge.to} through ${n.id}`)));
+}
+
 describe('pipeline view layout', () => {
+  it('routes an edge that skips a row beside the nodes of that row, never through one', () => {
+    // report needs ingest and clean: the straight line from ingest to report runs through clean
+    const steps = [node('ingest', []), node('clean', ['ingest']), node('model', ['clean']), node('report', ['model', 'ingest', 'clean'])];
+    const plan = layout(steps);
+    const at = new Map(plan.nodes.map(n => [n.id, n]));
+    expect(throughNodes(plan)).toEqual([]);
+    const long = plan.edges.find(e => e.from === 'ingest' && e.to === 'report')!;
+    const [ingest, report] = [at.get('ingest')!, at.get('report')!];
+    expect(long.points[0]).toEqual({ x: ingest.x + ingest.width / 2, y: ingest.y + ingest.height });
+    expect(long.points[long.points.length - 1]).toEqual({ x: report.x + report.width / 2, y: report.y });
+    // through a slot of its own in each row it skips: beside clean and model
+    for (const skipped of [at.get('clean')!, at.get('model')!]) {
+      const inRow = long.points.filter(p => p.y >= skipped.y && p.y <= skipped.y + skipped.height);
+      expect(inRow.length).toBeGreaterThan(0);
+      inRow.forEach(p => expect(p.x < skipped.x || p.x > skipped.x + skipped.width).toBe(true));
+    }
+    // the drawn path follows the route: it starts and ends where the route does
+    expect(edgePath(long.points)).toMatch(new RegExp(`^M ${long.points[0].x} ${long.points[0].y} `));
+  });
+
+  it('routes no edge of 50 steps and their datasets through a node', () => {
+    const { steps, flows } = fiftySteps();
+    for (const plan of [layout(steps), layout(steps, flows)]) {
+      expect(throughNodes(plan)).toEqual([]);
+      for (const edge of plan.edges) {
+        // within the drawing, and only ever downwards
+        edge.points.forEach(p => expect(p.x >= 0 && p.x <= plan.width && p.y >= 0 && p.y <= plan.height).toBe(true));
+        edge.points.slice(1).forEach((q, i) => expect(q.y).toBeGreaterThanOrEqual(edge.points[i].y));
+      }
+    }
+  });
+
+
   it('places 50 steps and their datasets with no two nodes overlapping, inside its size', () => {
     const { steps, flows } = fiftySteps();
     for (const plan of [layout(steps), layout(steps, flows)]) {
