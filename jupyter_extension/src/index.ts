@@ -147,6 +147,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           view = new PipelineView({
             api, openFile, openExecuted,
             openDataset: views.openDataset,
+            openRun: views.openRun,
             runStarted: runId => sidebar.follow(runId),
             refreshMs: () => refreshMs
           });

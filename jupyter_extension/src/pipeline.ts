@@ -63,7 +63,7 @@ export class PipelineSection implements ISection {
       h('span', { class: 'jp-DataOps-muted' }, `${pipeline.name} · ${pipeline.steps.length} steps`)
     );
     const graph = drawGraph(graphNodes(pipeline, this.live), this.selected, name => this.select(name));
-    clear(this.node, toolbar, liveLine(starting, this.live), h('div', { class: 'jp-DataOps-graphbox' }, graph), legend(pipeline), this.details());
+    clear(this.node, toolbar, liveLine(starting, this.live, runId => this.context.openRun(runId)), h('div', { class: 'jp-DataOps-graphbox' }, graph), legend(pipeline), this.details());
   }
 
   private runButton(testid: string, label: string, request: IStartRun, extra = ''): HTMLButtonElement {
@@ -125,13 +125,19 @@ export function legend(pipeline: IPipeline, ...extra: HTMLElement[]): HTMLElemen
   );
 }
 
-/** "Starting…" from the click on, then the run going on and its status. */
-export function liveLine(starting: boolean, live: IRun | null): HTMLElement {
+/** "Starting…" from the click on, then the run going on and its status; the run opens its view. */
+export function liveLine(starting: boolean, live: IRun | null, openRun: (runId: string) => void): HTMLElement {
   const attrs = { class: 'jp-DataOps-live', 'data-testid': 'dataops-live' };
   if (starting && !live) {
     return h('div', attrs, 'Starting…');
   }
-  return live ? h('div', attrs, `Run ${live.run_id}: `, badge(live.status)) : h('div', attrs, 'No run in progress.');
+  if (!live) {
+    return h('div', attrs, 'No run in progress.');
+  }
+  const runId = live.run_id;
+  const link = h('a', { class: 'jp-DataOps-link', href: '#', 'data-testid': 'dataops-live-run', 'data-run': runId, title: `Open run ${runId}: its steps as they go`,
+    onclick: (e: Event) => { e.preventDefault(); openRun(runId); } }, `Run ${runId}`);
+  return h('div', attrs, link, ': ', badge(live.status));
 }
 
 /**

@@ -23,6 +23,8 @@ export interface IPipelineViewContext {
   openExecuted(runId: string, step: string): void;
   /** Open a dataset's page in the main area. */
   openDataset(name: string): void;
+  /** Open a run's view in the main area (`dataops:open-run`). */
+  openRun(runId: string): void;
   /** A run was started here: the sidebar follows it too. */
   runStarted(runId: string): void;
   refreshMs(): number;
@@ -203,7 +205,7 @@ export class PipelineView extends Widget {
       h('button', { class: 'jp-mod-styled', 'data-testid': 'dataops-view-fit', title: 'Show the whole pipeline', onclick: () => this.fit() }, 'Fit'),
       h('span', { class: 'jp-DataOps-muted' }, 'Drag to pan, wheel to zoom.'));
     clear(this.legendBox, legend(pipeline, ...(flows ? [h('span', { class: 'jp-DataOps-key jp-DataOps-datasetkey', 'data-status': 'dataset' }, 'dataset')] : [])));
-    clear(this.live_, liveLine(this.starter.starting, this.live));
+    clear(this.live_, liveLine(this.starter.starting, this.live, runId => this.context.openRun(runId)));
 
     const steps_ = pipeline.steps.map(s => s.name);
     if (this.form.from.options.length !== steps_.length + 1) {

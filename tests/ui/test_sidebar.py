@@ -315,9 +315,18 @@ def test_pipeline_view_in_the_main_area(page, lab):
     page.wait_for_function(
         f"""() => {{ const b = document.querySelector('{VIEW} [data-testid=dataops-form-run]');
                      return b.disabled && /Starting|Running/.test(b.textContent); }}""", timeout=10_000)
-    page.locator(f"{VIEW} [data-testid=dataops-live]", has_text="Run ").wait_for(timeout=30_000)
+    # the live line names the run and opens its view (clicked as soon as it shows: the run is short)
+    opened = page.wait_for_function(
+        f"""() => {{ const link = document.querySelector('{VIEW} [data-testid=dataops-live] [data-testid=dataops-live-run]');
+                     if (!link) {{ return false; }}
+                     link.click();
+                     return link.dataset.run; }}""", timeout=30_000).json_value()
     [new] = [r for r in lab.api("runs")["items"] if r["run_id"] not in runs_before]
-    assert new["selection"] == ["clean"]
+    assert new["selection"] == ["clean"] and opened == new["run_id"]
+    page.locator(f'[data-testid=dataops-run-view][data-run="{opened}"][data-ready=true]').wait_for()
+    assert page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current").inner_text().strip() == f"Run {opened}"
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Pipeline").click()
+    page.locator(VIEW_GRAPH).wait_for()
     page.locator(f"{VIEW} [data-testid=dataops-live]", has_text="No run in progress").wait_for(timeout=180_000)
     ended = lab.api(f"runs/{new['run_id']}")
     assert ended["status"] in ("success", "warn")
