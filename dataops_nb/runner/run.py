@@ -599,8 +599,9 @@ class Runner:
 
         if not outcome.manifest.get("published"):
             return outcome
-        try:
-            manifest = scrubbed_manifest(self.project.spec, self.ledger, outcome.manifest)
+        inputs = [r["version"] for r in outcome.manifest.get("read") or [] if isinstance(r, dict) and r.get("version")]
+        try:  # PII along column lineage, from one read of what the inputs were made from
+            manifest = scrubbed_manifest(self.project.spec, self.ledger.ancestry(inputs), outcome.manifest)
         except Exception:  # noqa: BLE001 - lineage that cannot be followed: no extremes at all
             manifest = {**outcome.manifest, "published": [
                 {**item, "profile": without_extremes(item.get("profile"), [c.get("name") for c in item["profile"]])}
