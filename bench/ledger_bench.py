@@ -200,35 +200,75 @@ def noop50(args: argparse.Namespace) -> Result:
                   value, "ratio PostgreSQL / SQLite", "<= 2", judge(value, 2.0), notes=notes)
 
 
+# Counts what the run sends to PostgreSQL: each statement `PostgresDatabase` executes (an
+# executemany counts its rows, each a statement on the server); inserted into INSTRUMENT.
+COUNT_STATEMENTS = """
+from dataops_nb.ledger import postgres as _pg
+_execute, _executemany = _pg.PostgresDatabase.execute, _pg.PostgresDatabase.executemany
+def _counted(self, sql, args=()):
+    T["statements"].append(1.0)
+    return _execute(self, sql, args)
+def _counted_many(self, sql, rows):
+    rows = list(rows)
+    T["statements"].append(float(len(rows)))
+    return _executemany(self, sql, rows)
+_pg.PostgresDatabase.execute, _pg.PostgresDatabase.executemany = _counted, _counted_many
+"""
+
+
 def overhead(args: argparse.Namespace) -> Result:
     per_step: dict[str, list[float]] = {}
+    statements: list[float] = []
     for name in BACKENDS:
         with backend(name):
             root = overhead_project(workdir(SECTION) / f"overhead-{name}")
             log(f"overhead on {name}: warm-up run")
             timed([*CLI, "run", "-q", "--force", "-j", "1"], cwd=root)
             samples = []
+            code = INSTRUMENT
+            if name == "postgresql":
+                code = INSTRUMENT.replace("T = defaultdict(list)\n", "T = defaultdict(list)\n" + COUNT_STATEMENTS, 1)
             for i in range(args.repeats):
                 log(f"overhead on {name}: instrumented run {i + 1}")
-                t = python_json(INSTRUMENT, cwd=root)
+                t = python_json(code, cwd=root)
                 n = len(t["run_step"])
                 worker = sum(t["run_step"]) - sum(t["acquire"]) - sum(t["execute"])
                 samples.append((worker + sum(t["task"]) + sum(t["commit"]) + sum(t["is_fresh"])) / n * 1000)
+                if "statements" in t:
+                    statements.append(sum(t["statements"]) / n)
             per_step[name] = samples
     rows = [Row.of(f"overhead per step: {name}", per_step[name], "ms") for name in BACKENDS]
     value = ratio(rows[1], rows[0])
+    notes = []
+    if statements:
+        notes.append(f"statements sent to PostgreSQL per step (the whole run / its steps): "
+                     f"{statistics.median(statements):.0f}")
     return Result("runner overhead per step: PostgreSQL vs SQLite",
                   "an instrumented in-process run (jobs=1, --force) of a 10-step chain publishing 1,000 rows with 3 "
                   "checks a step; overhead as in bench/runner.py (everything but kernel wait and execution)",
-                  rows, value, "ratio PostgreSQL / SQLite", "<= 1.5", judge(value, 1.5))
+                  rows, value, "ratio PostgreSQL / SQLite", "<= 1.5", judge(value, 1.5), notes=notes)
 
 
 # --- catalog search at scale ---------------------------------------------------------------
 
 
+def _server_cpu(ledger: Ledger) -> Callable[[], float]:
+    """The CPU seconds used so far by the server process of this ledger's connection (0 on SQLite, in process)."""
+    if ledger.db.dialect != "postgresql":
+        return lambda: 0.0
+    stat = Path(f"/proc/{ledger.db.query('SELECT pg_backend_pid()')[0][0]}/stat")
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+
+    return used
+
+
 def search10k(args: argparse.Namespace) -> Result:
     count = 2000 if args.quick else 10_000
-    rows, p95 = [], {}
+    rows, p95, notes = [], {}, []
     for name in BACKENDS:
         with backend(name) as env, tempfile.TemporaryDirectory() as tmp:
             log(f"catalog on {name}: {count} datasets")
@@ -237,17 +277,25 @@ def search10k(args: argparse.Namespace) -> Result:
             # the planner's statistics of the tables just filled, as PostgreSQL's autovacuum gathers them
             # within a minute of a bulk load (measured right after one, before it has: p95 88-137 ms)
             ledger.db.execute("ANALYZE")
-            times, _ = catalog.measure(ledger, catalog.queries(names, 50 if args.quick else 200))
+            batch = catalog.queries(names, 50 if args.quick else 200)
+            server_cpu = _server_cpu(ledger)
+            client, server, load = time.process_time(), server_cpu(), os.getloadavg()[0]
+            times, _ = catalog.measure(ledger, batch)
+            client, server = time.process_time() - client, server_cpu() - server
             ledger.close()
             p95[name] = catalog.percentile(times, 0.95)
             rows += [Row(f"search p50: {name}", statistics.median(times), unit="ms"),
                      Row(f"search p95: {name}", p95[name], unit="ms"),
                      Row(f"building {count} datasets: {name}", build_s)]
+            per = 1000 / len(times)
+            notes.append(f"{name}: CPU per query {client * per:.2f} ms in this process"
+                         + (f" + {server * per:.2f} ms in the server" if name == "postgresql" else "")
+                         + f" (a warm-up of 20 included); load average {load:.1f} -> {os.getloadavg()[0]:.1f}")
     value = p95["postgresql"]
     return Result(f"catalog search over {count:,} datasets: PostgreSQL (SQLite alongside)",
                   "bench/catalog.py's queries (exact names, prefixes, words, filters) through metadata.search",
                   rows, value, "p95 ms on PostgreSQL", "<= 20 ms", judge(value, 20.0),
-                  notes=[f"ratio p95 PostgreSQL / SQLite: {ratio(p95['postgresql'], p95['sqlite']) or 0:.2f}×"])
+                  notes=[f"ratio p95 PostgreSQL / SQLite: {ratio(p95['postgresql'], p95['sqlite']) or 0:.2f}×", *notes])
 
 
 # --- the server under load --------------------------------------------------------------------
