@@ -317,7 +317,9 @@ def _pg_search(db: Database, query: Query, limit: int) -> list[dict[str, Any]]:
         + ", hits AS (SELECT * FROM named UNION ALL SELECT * FROM in_name UNION ALL SELECT * FROM elsewhere) "
         "SELECT h.fts_id, h.score, d.name, d.description, d.owner, d.tags FROM hits h "
         f"JOIN datasets d ON d.fts_id = h.fts_id ORDER BY h.tier, h.score DESC, h.name LIMIT {limit}",
-        (text, narrow, query.text, query.text + "\U0010ffff", *args, *args, *args),
+        # the prefix range's end: a dataset name is lower-case letters, digits, '_' and '.', all below
+        # DEL, so the ASCII bound is exact (starts_with checks it) in a database of any encoding
+        (text, narrow, query.text, query.text + "\x7f", *args, *args, *args),
     )
     return [_hit(row) for row in rows]
 
