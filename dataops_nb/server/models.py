@@ -213,9 +213,24 @@ class Dataflow(BaseModel):
 
 
 class _Open(BaseModel):
-    """A response whose declared fields are typed; fields the service adds later pass through."""
+    """A response whose declared fields are typed; fields the service adds later pass through
+    (the data diffs only: their statistics still grow). Every other response is closed: a field
+    the service adds reaches a browser only once its model declares it."""
 
     model_config = ConfigDict(extra="allow")
+
+
+class ClosedBy(BaseModel):
+    """The decision that closes a check (accepted or waived), and its standing terms."""
+
+    id: int
+    decision: str
+    state: str  # accepted / waived
+    user: str
+    reason: str
+    at: str
+    standing: str | None  # a known issue's terms (`for 3 runs, while failing < 100`)
+    text: str
 
 
 class RunPublished(BaseModel):
@@ -228,13 +243,15 @@ class RunPublished(BaseModel):
     status: str
 
 
-class Run(_Open):
+class Run(BaseModel):
     run_id: str
     status: str
     started_at: str
     ended_at: str | None
     user: str | None
     environment: str | None
+    git_commit: str | None  # the project's commit it ran (None outside git)
+    git_dirty: bool | None  # with uncommitted changes
     message: str | None
     resumed_from: str | None
     resumed_by: list[str] = Field(default_factory=list)  # the runs that resumed this one
@@ -244,6 +261,9 @@ class Run(_Open):
     steps: list[StepRun]
     params: dict[str, Any] | None = None  # the parameters it was given (one run's page; None in a listing)
     datasets: list[RunPublished] | None = None  # the versions it published (one run's page; None in a listing)
+    packages: dict[str, str] | None = None  # the kernel's package versions (one run's page): what a replay compares
+    replay_of: str | None = None  # the run a replay re-executed (one run's page)
+    log: str | None = None  # the run's log, relative to the project (one run's page)
 
 
 class RunList(BaseModel):
@@ -251,11 +271,12 @@ class RunList(BaseModel):
     environment: str | None = None  # the environment whose runs these are (None: every one)
 
 
-class Hit(_Open):
+class Hit(BaseModel):
     name: str
     description: str | None
     owner: str | None
     tags: list[str]
+    score: float  # higher is a better match
     published_by: str | None = None  # the step of the spec that publishes it; None: left over
 
 
@@ -263,7 +284,7 @@ class HitList(BaseModel):
     items: list[Hit]
 
 
-class TemplateParameter(_Open):
+class TemplateParameter(BaseModel):
     """A parameter of a template, for the new-step dialog to ask for."""
 
     name: str
@@ -271,7 +292,7 @@ class TemplateParameter(_Open):
     publishes: bool  # it names a dataset the step publishes (named after the step unless given)
 
 
-class Template(_Open):
+class Template(BaseModel):
     name: str
     description: str
     source: str
@@ -282,7 +303,7 @@ class TemplateList(BaseModel):
     items: list[Template]
 
 
-class Failure(_Open):
+class Failure(BaseModel):
     """An open failing check (warn or error) on a current or quarantined version."""
 
     id: int
@@ -291,7 +312,9 @@ class Failure(_Open):
     version_status: str
     run_id: str | None
     step: str | None
+    origin: str | None  # spec / notebook / ...: where the check is declared
     check: str
+    label: str  # as a user names it (`notebook:NAME` for a notebook's check)
     column: str | None  # the column it checks, when it checks one
     status: Literal["warn", "error"]
     failing: int | None
@@ -299,9 +322,12 @@ class Failure(_Open):
     rows: int | None
     message: str | None
     sample: list[dict[str, Any]]
+    created_at: str
+    decision: str | None  # open: None
+    decided: ClosedBy | None
 
 
-class Quarantined(_Open):
+class Quarantined(BaseModel):
     dataset: str
     version: str
     run_id: str | None
@@ -310,12 +336,14 @@ class Quarantined(_Open):
     created_at: str
 
 
-class Standing(_Open):
+class Standing(BaseModel):
     """A standing decision ("known issue"): one check of a dataset kept closed on later runs."""
 
     id: int
     dataset: str
+    origin: str | None
     check: str
+    label: str
     decision: Literal["accept", "waive"]
     terms: str  # e.g. "for 3 runs, while failing <= 5%"
     reason: str
@@ -325,7 +353,7 @@ class Standing(_Open):
     expired: bool
 
 
-class Reviews(_Open):
+class Reviews(BaseModel):
     environment: str | None = None  # whose current versions the failures are of
     open_failures: int  # how many failures are open (the Quality tab's badge): len(failures)
     failures: list[Failure]
@@ -335,11 +363,15 @@ class Reviews(_Open):
     decisions: list[dict[str, Any]]
 
 
-class Decided(_Open):
+class Decided(BaseModel):
     id: int
     target: str
     dataset: str
     version: str
+    check_id: int | None  # the check result it names, when the target is one (`#ID`)
+    origin: str | None
+    label: str | None  # the check as a user names it
+    checks: list[str] | None  # a decision on a whole version: the failing checks it covers (None: it names one)
     decision: str
     reason: str
     user: str
@@ -348,7 +380,7 @@ class Decided(_Open):
     standing: bool  # a known issue: it also closes that check's warnings on later runs
 
 
-class StepCreated(_Open):
+class StepCreated(BaseModel):
     step: str
     notebook: str  # relative to the server root
     publishes: list[str] = Field(default_factory=list)  # the datasets the new step publishes
@@ -562,19 +594,6 @@ class PageFreshness(_Answer):
     age_s: float | None
     status: str  # ok / warn / error / no SLA / no data
     measured_by: str | None = None  # `max(COLUMN)` or `publish time`
-
-
-class ClosedBy(_Answer):
-    """The decision that closes a check (accepted or waived), and its standing terms."""
-
-    id: int
-    decision: str
-    state: str  # accepted / waived
-    user: str
-    reason: str
-    at: str
-    standing: str | None  # a known issue's terms (`for 3 runs, while failing < 100`)
-    text: str
 
 
 class PageCheck(_Answer):

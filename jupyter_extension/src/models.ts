@@ -109,13 +109,16 @@ export interface IDecided {
   target: string;
   dataset: string;
   version: string;
+  check_id: number | null;
+  origin: string | null;
+  label: string | null;
+  checks: string[] | null;
   decision: string;
   reason: string;
   user: string;
   effect: string;
   check: string | null;
   standing: boolean;
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface IDecision {
@@ -174,7 +177,9 @@ export interface IFailure {
   version_status: string;
   run_id: string | null;
   step: string | null;
+  origin: string | null;
   check: string;
+  label: string;
   column: string | null;
   status: "warn" | "error";
   failing: number | null;
@@ -182,7 +187,9 @@ export interface IFailure {
   rows: number | null;
   message: string | null;
   sample: Record<string, unknown>[];
-  [field: string]: unknown;  // fields the service adds pass through
+  created_at: string;
+  decision: string | null;
+  decided: IClosedBy | null;
 }
 
 export interface IFreshnessSla {
@@ -196,8 +203,8 @@ export interface IHit {
   description: string | null;
   owner: string | null;
   tags: string[];
+  score: number;
   published_by?: string | null;
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface IHitList {
@@ -409,7 +416,6 @@ export interface IQuarantined {
   step: string | null;
   rows: number | null;
   created_at: string;
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface IReviews {
@@ -420,7 +426,6 @@ export interface IReviews {
   standing: IStanding[];
   closed: Record<string, unknown>[];
   decisions: Record<string, unknown>[];
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface IRun {
@@ -430,6 +435,8 @@ export interface IRun {
   ended_at: string | null;
   user: string | null;
   environment: string | null;
+  git_commit: string | null;
+  git_dirty: boolean | null;
   message: string | null;
   resumed_from: string | null;
   resumed_by?: string[];
@@ -439,7 +446,9 @@ export interface IRun {
   steps: IStepRun[];
   params?: Record<string, unknown> | null;
   datasets?: IRunPublished[] | null;
-  [field: string]: unknown;  // fields the service adds pass through
+  packages?: Record<string, string> | null;
+  replay_of?: string | null;
+  log?: string | null;
 }
 
 /** How one dataset differs between two runs (see dataops_nb/metadata/diff.py). */
@@ -509,7 +518,9 @@ export interface ISettings {
 export interface IStanding {
   id: number;
   dataset: string;
+  origin: string | null;
   check: string;
+  label: string;
   decision: "accept" | "waive";
   terms: string;
   reason: string;
@@ -517,7 +528,6 @@ export interface IStanding {
   created_at: string;
   runs_left: number | null;
   expired: boolean;
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 /** Run all steps, some steps (`step`, or several in `steps`), or a step and everything downstream. */
@@ -534,7 +544,6 @@ export interface IStepCreated {
   step: string;
   notebook: string;
   publishes?: string[];
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 /** The datasets a step reads and publishes: visibly in its notebook, or by its current versions. */
@@ -573,7 +582,6 @@ export interface ITemplate {
   description: string;
   source: string;
   parameters?: ITemplateParameter[];
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface ITemplateList {
@@ -585,7 +593,6 @@ export interface ITemplateParameter {
   name: string;
   default: string | number | boolean | unknown[] | Record<string, unknown> | null;
   publishes: boolean;
-  [field: string]: unknown;  // fields the service adds pass through
 }
 
 export interface ITypeChange {

@@ -36,8 +36,11 @@ def test_the_dataset_page_is_typed_to_its_nested_fields() -> None:
     assert "  from: string[] | null;" in text  # an inherited PII tag's sources, under the name the API sends
 
 
-def test_a_response_keeps_fields_the_service_adds() -> None:
+def test_a_response_sends_what_its_model_declares_and_nothing_else() -> None:
     run = models.Run(run_id="r1", status="success", started_at="2026-01-01", ended_at=None, user="alice",
-                     environment=None, message=None, resumed_from=None, selection=["a"], warnings=0, steps=[],
-                     params={"a": {"n": 1}})
-    assert json.loads(run.model_dump_json())["params"] == {"a": {"n": 1}}
+                     environment=None, git_commit=None, git_dirty=None, message=None, resumed_from=None,
+                     selection=["a"], warnings=0, steps=[], params={"a": {"n": 1}}, host="laptop.local", pid=4242)
+    sent = json.loads(run.model_dump_json())
+    assert sent["params"] == {"a": {"n": 1}}
+    assert "host" not in sent and "pid" not in sent  # what the ledger knows is not sent undeclared
+    assert "[field: string]" not in typescript.render().split("export interface IRun {", 1)[1].split("}", 1)[0]
