@@ -526,7 +526,7 @@ def _publishers(project: Project) -> dict[str, str]:
     """dataset -> the step of the spec that publishes it: visibly in its notebook, or (a name no
     reading sees) by having published its current version. A dataset missing here is left over."""
     steps = set(project.spec.step_names)
-    found = {v.dataset: v.step for v in project.ledger.current_versions().values() if v.step in steps}
+    found = {dataset: step for dataset, step in project.ledger.publishing_steps().items() if step in steps}
     found.update(_visible_publishers(project))
     return found
 

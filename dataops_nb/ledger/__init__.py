@@ -174,6 +174,12 @@ class Ledger:
         """Current versions in `environments` (an environment and its bases), default: the default one."""
         return self.versions.current(environments)
 
+    def publishing_steps(self) -> dict[str, str]:
+        """dataset -> the step that published its version current in the default environment; kept
+        while the catalog is unchanged (a version becoming current there, or ceasing to be, changes it)."""
+        return dict(self.catalog.kept("publishing steps", lambda: {
+            version.dataset: version.step for version in self.versions.current().values() if version.step}))
+
     def versions_of_run(self, run_id: str) -> list[VersionRecord]:
         return self.versions.of_run(run_id)
 

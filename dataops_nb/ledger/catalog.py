@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .db import Database, Row
@@ -26,7 +26,7 @@ class CatalogRepository:
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self._answers_at: int | None = None  # the change count the kept answers were read at
-        self._meta: dict[str, str | None] = {}  # catalog_meta values read at that count
+        self._meta: dict[str, Any] = {}  # catalog_meta values and other answers read at that count
         self._searches = 0
         self._watch: Any = None  # on PostgreSQL, a LISTEN for changes: an unchanged catalog costs no query
 
@@ -49,7 +49,7 @@ class CatalogRepository:
         stamp = now()
         db = self.db
         with db.transaction():
-            self._touch()
+            self.touch()
             db.execute(
                 "INSERT INTO datasets (name, description, owner, tags, freshness, in_spec, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -80,7 +80,7 @@ class CatalogRepository:
     def write_profile(self, version_id: str, profile: list[dict[str, Any]], pii: dict[str, dict[str, Any]]) -> None:
         """A version's column profile and the PII found in it on publish."""
         with self.db.transaction():
-            self._touch()  # its PII flags are part of what reads of the catalog see
+            self.touch()  # its PII flags are part of what reads of the catalog see
             self.db.execute("DELETE FROM column_profiles WHERE version_id = ?", (version_id,))
             self.db.executemany(
                 "INSERT INTO column_profiles (version_id, column_name, position, type, null_count, "
@@ -99,7 +99,7 @@ class CatalogRepository:
         """Columns (order, type) and auto PII tags of the dataset follow its current version."""
         db = self.db
         with db.transaction():
-            self._touch()
+            self.touch()
             self._remember(dataset)  # published again
             rows = db.query("SELECT schema FROM dataset_versions WHERE version_id = ?", (version_id,))
             schema = json.loads(rows[0]["schema"] or "[]") if rows else []
@@ -130,7 +130,7 @@ class CatalogRepository:
         """Rewrite the dataset's full-text row: tags holds the dataset's and its columns' tags."""
         db = self.db
         with db.transaction():
-            self._touch()
+            self.touch()
             rows = db.query("SELECT fts_id, name, description, tags, owner FROM datasets WHERE name = ?", (dataset,))
             if not rows:
                 return
@@ -169,7 +169,7 @@ class CatalogRepository:
         its versions' rows stay (marked `forgotten_at`), so lineage and check history hold."""
         db = self.db
         with db.transaction():
-            self._touch()
+            self.touch()
             rows = db.query("SELECT fts_id FROM datasets WHERE name = ?", (dataset,))
             if rows and rows[0]["fts_id"] is not None:
                 db.execute("DELETE FROM catalog_fts WHERE rowid = ?", (rows[0]["fts_id"],))
@@ -181,7 +181,7 @@ class CatalogRepository:
         """Forget a dataset that has no versions (it left the spec before it was ever published)."""
         db = self.db
         with db.transaction():
-            self._touch()
+            self.touch()
             rows = db.query("SELECT fts_id FROM datasets WHERE name = ?", (dataset,))
             if not rows or db.query("SELECT 1 FROM dataset_versions WHERE dataset = ? LIMIT 1", (dataset,)):
                 return
@@ -197,7 +197,7 @@ class CatalogRepository:
         A dataset that left the spec stays when it has versions (its data exists) and goes
         otherwise; `digest` of what was synced is kept under `key`."""
         with self.db.transaction():
-            self._touch()
+            self.touch()
             for name, meta in declared.items():
                 self.write_dataset_meta(name, **meta)
                 self.reindex(name)
@@ -208,7 +208,7 @@ class CatalogRepository:
                 self.drop_dataset(name)
             self.set_meta(key, digest)
 
-    def _touch(self) -> None:
+    def touch(self) -> None:
         """Count one change of what a search can see (inside the caller's transaction, once
         however many catalog writes it groups; on PostgreSQL, watching handles hear of it when
         the transaction commits)."""
@@ -253,11 +253,15 @@ class CatalogRepository:
 
     def kept_meta(self, key: str) -> str | None:
         """`meta_value(key)` for a key that changes only with the catalog (the synced spec's digest)."""
+        return self.kept(f"meta:{key}", lambda: self.meta_value(key))  # type: ignore[no-any-return]
+
+    def kept(self, key: str, read: Callable[[], Any]) -> Any:
+        """`read()`, kept while the catalog is unchanged: for an answer that changes only with it."""
         seen = self._seen()
         with self._lock:
             if key in self._meta and self._answers_at == seen:
                 return self._meta[key]
-        value = self.meta_value(key)
+        value = read()
         with self._lock:
             if self._answers_at == seen:
                 self._meta[key] = value

@@ -168,6 +168,8 @@ class VersionRepository:
         self.db.execute("DELETE FROM current_versions WHERE environment = ? AND dataset = ? AND version_id = ?",
                         (env, dataset, version_id))
         self._history(env, dataset, None, version_id, action, run_id)
+        if env == self.default_environment:
+            self.catalog.touch()  # what the catalog shows of the dataset's current version changed
 
     def _history(self, env: str, dataset: str, version_id: str | None, previous: str | None, action: str,
                  run_id: str | None) -> None:

@@ -82,3 +82,40 @@ def test_row_counts_of_writes_in_a_transaction(ledger, chain):
     assert ledger.versions.accept_quarantined(quarantined) is True  # the step run's row changed
     assert ledger.runs.step("20261202-120000-abcd", "s").status == "accepted"
     assert ledger.versions.accept_quarantined(quarantined) is False  # nothing left to change
+
+
+def test_which_step_published_each_current_version_is_kept_until_the_catalog_changes(ledger, ledger_backend,
+                                                                                      tmp_path, chain):
+    """A server's handle answers every catalog search with the publishing steps; it reads them once,
+    and again after another handle makes a version current or takes one back (on PostgreSQL as soon
+    as the change's notification reaches it)."""
+    import time
+
+    from dataops_nb.ledger import Ledger
+
+    def steps_after_a_search() -> dict[str, str]:
+        deadline = time.monotonic() + 10
+        while True:
+            reader.catalog.search("users")
+            found = reader.publishing_steps()
+            if found != before or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
+
+    reader = Ledger.open(ledger_backend or tmp_path / "ledger.db", readonly=True, store_root=tmp_path)
+    try:
+        for _ in range(3):  # a server searches again and again (on PostgreSQL it then listens for changes)
+            reader.catalog.search("users")
+            assert reader.publishing_steps() == {"raw.users": "s", "staging.users": "s", "marts.users": "s",
+                                                 "marts.count": "s"}
+        record = VersionRecord("raw.planes@r6", "raw.planes", "r6", "ingest", "data/raw.planes/r6.parquet", 1, 10,
+                               [{"name": "id", "type": "VARCHAR"}], "staged", now())
+        before = reader.publishing_steps()
+        ledger.versions.stage(record, [])
+        ledger.versions.transition([record.version_id], "current")
+        assert steps_after_a_search()["raw.planes"] == "ingest"
+        before = reader.publishing_steps()
+        ledger.versions.transition([record.version_id], "quarantined")  # no version of raw.planes is current now
+        assert "raw.planes" not in steps_after_a_search()
+    finally:
+        reader.close()
