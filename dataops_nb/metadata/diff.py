@@ -9,6 +9,7 @@ rows only on each side as multisets.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from ..ledger import RUN_ID, VersionRecord
 from ..spec import DATASET_NAME
 
 SAMPLE = 5
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,11 @@ def _quote(name: str) -> str:
 def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: VersionRecord | None, *,
                  key: list[str] | None, user: str | None = None) -> dict[str, Any]:
     """One dataset's diff. Row counts, nulls, min and max come from the files' parquet statistics
-    (no scan); the rest is one pass over each file: with a key one FULL OUTER JOIN whose single
-    aggregate counts the rows only on each side, the changed rows and columns, the means of both
-    sides and picks the sample; without a key one GROUP BY over both files. Two files with the same
-    bytes are not read at all."""
+    (no scan); the rest is one pass over each file: with a key either a positional comparison (both
+    files sorted by one integer key, see `_aligned`) or one FULL OUTER JOIN whose single aggregate
+    counts the rows only on each side, the changed rows and columns, the means of both sides and
+    picks the sample; without a key one GROUP BY over both files. Two files with the same bytes are
+    not read at all."""
     result: dict[str, Any] = {"dataset": dataset, "a": a.version_id if a else None, "b": b.version_id if b else None}
     if a is None or b is None:
         result.update(differs=True, only_in="b" if a is None else "a",
@@ -123,7 +126,7 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
             means: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         elif key:
             found, means = _keyed(con, dataset, a.path, b.path, key, [c for c in common if c not in key], numeric,
-                                  rows_a, rows_b)
+                                  rows_a, rows_b, key_type=types_a[key[0]])
         else:
             found, means = _unkeyed(con, a.path, b.path, common, numeric, rows_a, rows_b)
     finally:
@@ -165,7 +168,11 @@ def _hidden(project: Any, dataset: str, version_id: str, user: str | None) -> se
 
 
 def _numeric(type_name: str) -> bool:
-    return any(t in type_name.upper() for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
+    """A type whose mean the diff reports (a list, array, struct or map of numbers has none)."""
+    upper = type_name.upper()
+    if upper.endswith("]") or upper.startswith(("STRUCT", "MAP", "UNION")):
+        return False
+    return any(t in upper for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL", "REAL", "NUMERIC"))
 
 
 def _same_bytes(path_a: str, path_b: str) -> bool:
@@ -221,7 +228,176 @@ def _literal(text: str) -> str:
 
 
 def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], others: list[str], numeric: list[str],
-           rows_a: int, rows_b: int) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+           rows_a: int, rows_b: int, *, key_type: str) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+    """The keyed row diff: positional when both files are sorted by one integer key (no join), else one join."""
+    aligned = _aligned(con, path_a, path_b, key, key_type, rows_a, rows_b)
+    if aligned is not None:
+        found = _positional(con, path_a, path_b, key[0], others, numeric, *aligned)
+        if found is not None:
+            logger.debug("keyed diff of %s by position: both files are sorted by %s", dataset, key[0])
+            return found
+    return _joined(con, dataset, path_a, path_b, key, others, numeric, rows_a, rows_b)
+
+
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def _aligned(con: Any, path_a: str, path_b: str, key: list[str], key_type: str, rows_a: int,
+             rows_b: int) -> tuple[Any, Any, int, int, int] | None:
+    """Which rows of each file have their key on the other side, when both files hold one integer key
+    strictly increasing (so unique, no NULL): then the matched rows come in the same order in both
+    files and pair up by position. Returns a keep-mask per side (None: the side is read whole), the
+    counts of rows only in A and only in B, and of matched rows; None when the files are not so
+    (the join decides).
+
+    The footers' row-group statistics rule out most unsorted files before any key is read."""
+    if len(key) != 1 or key_type.upper() not in _INTEGERS or not rows_a or not rows_b:
+        return None
+    if not (_sorted_row_groups(con, path_a, key[0]) and _sorted_row_groups(con, path_b, key[0])):
+        return None
+    import numpy as np
+
+    from ..store import quote_path
+
+    keys = []
+    for path in (path_a, path_b):
+        column = con.sql(f"SELECT {_quote(key[0])} FROM read_parquet({quote_path(path)})").fetchnumpy()[key[0]]
+        if np.ma.isMaskedArray(column) and column.mask.any():
+            return None
+        column = np.asarray(column)
+        if not bool(np.all(column[1:] > column[:-1])):
+            return None
+        keys.append(column)
+    ka, kb = keys
+    if len(ka) == len(kb) and np.array_equal(ka, kb):
+        return None, None, 0, 0, len(ka)
+    low, high = min(int(ka[0]), int(kb[0])), max(int(ka[-1]), int(kb[-1]))
+    if high - low <= 4 * (len(ka) + len(kb)):  # dense keys: a lookup table, linear time
+        at_a, at_b = (_offsets(np, k, low) for k in (ka, kb))
+        seen = np.zeros(high - low + 1, dtype=bool)
+        seen[at_b] = True
+        keep_a = seen[at_a]
+        seen[:] = False
+        seen[at_a] = True
+        keep_b = seen[at_b]
+    else:
+        keep_a, keep_b = np.isin(ka, kb, assume_unique=True), np.isin(kb, ka, assume_unique=True)
+    matched = int(keep_a.sum())
+    only_a, only_b = len(ka) - matched, len(kb) - matched
+    masks = [keep_a if only_a else None, keep_b if only_b else None]
+    # one side whose own rows all come after its matched ones (rows appended) is read whole: its
+    # extra rows meet the end of the other side, not a row of it
+    for side in (1, 0):
+        if masks[side] is not None and bool(masks[side][:matched].all()):
+            masks[side] = None
+            break
+    return masks[0], masks[1], only_a, only_b, matched
+
+
+def _offsets(np: Any, keys: Any, low: int) -> Any:
+    """Each key's distance from `low` (the lowest key of both sides) as int64 indexes."""
+    if keys.dtype == np.uint64:  # beyond int64: subtract first (the distances are small)
+        return (keys - np.uint64(low)).view(np.int64)
+    return keys.astype(np.int64, copy=False) - low if low else keys.astype(np.int64, copy=False)
+
+
+def _sorted_row_groups(con: Any, path: str, column: str) -> bool:
+    """The file's row groups hold increasing, disjoint ranges of `column` with no NULL, as their
+    footer statistics say (a necessary condition for a strictly increasing column)."""
+    groups = con.execute("SELECT stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata(?) "
+                         "WHERE path_in_schema = ? ORDER BY row_group_id", [path, column]).fetchall()
+    previous = None
+    for low, high, nulls in groups:
+        if low is None or high is None or nulls is None or nulls:
+            return False
+        try:
+            low, high = int(low), int(high)
+        except ValueError:
+            return False
+        if low > high or (previous is not None and low <= previous):
+            return False
+        previous = high
+    return bool(groups)
+
+
+def _positional(con: Any, path_a: str, path_b: str, key: str, others: list[str], numeric: list[str],
+                keep_a: Any, keep_b: Any, only_a: int, only_b: int, matched: int,
+                ) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]] | None:
+    """The matched rows of two files sorted by `key`, compared by position (a POSITIONAL JOIN streams
+    both files: no hash table): changed rows, per-column change counts and the first changed keys;
+    then the sample's rows fetched by key (the row-group statistics skip the rest of the files) and
+    the means (in the same pass for a side read whole). None when the pairs are not the matched rows."""
+    import pyarrow as pa
+
+    columns = ", ".join(_quote(c) for c in [key, *others])
+    sides, registered = [], []
+    for label, path, keep in (("a", path_a, keep_a), ("b", path_b, keep_b)):
+        if keep is None:
+            sides.append(f"(SELECT {columns} FROM read_parquet(?)) {label}")
+        else:
+            name = f"__dataops_keep_{label}"
+            con.register(name, pa.table({"__keep": keep}))
+            registered.append(name)
+            sides.append(f"(SELECT {columns} FROM read_parquet(?) POSITIONAL JOIN {name} WHERE __keep) {label}")
+    k = _quote(key)
+    # a pair: a row of each side (past the end of the shorter side, the other side's appended rows)
+    flags = [f"a.{k} IS NOT NULL AND b.{k} IS NOT NULL AS __pair", f"a.{k} <> b.{k} AS __misaligned", f"a.{k} AS __k"]
+    flags += [f"a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)} AS {_quote(f'__d{i}')}" for i, c in enumerate(others)]
+    changed = "__pair AND (" + (" OR ".join(_quote(f"__d{i}") for i in range(len(others))) or "false") + ")"
+    parts = ["count(*) FILTER (WHERE __pair)", "count(*) FILTER (WHERE __pair AND __misaligned)",
+             f"count(*) FILTER (WHERE {changed})", f"min_by(__k, __k, {SAMPLE}) FILTER (WHERE {changed})"]
+    parts += [f"count(*) FILTER (WHERE __pair AND {_quote(f'__d{i}')})" for i in range(len(others))]
+    whole = [s for s, keep in zip("ab", (keep_a, keep_b)) if keep is None]
+    # a side read whole has all its rows in the pass: its means come from it too
+    flags += [f"{s}.{_quote(c)} AS {_quote(f'__m{s}{i}')}" for s in whole for i, c in enumerate(numeric)]
+    parts += [f"avg({_quote(f'__m{s}{i}')})" for s in whole for i in range(len(numeric))]
+    try:
+        row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(flags)} FROM {sides[0]} "
+                          f"POSITIONAL JOIN {sides[1]})", [path_a, path_b]).fetchall()[0]
+    finally:
+        for name in registered:
+            con.unregister(name)
+    pairs, misaligned, changed_rows, first = row[:4]
+    if misaligned or pairs != matched:
+        return None
+    counts = row[4:4 + len(others)]
+    sample: list[dict[str, Any]] = []
+    if first:
+        chosen = ", ".join(str(int(v)) for v in first)  # integers: written into the filter so it prunes row groups
+        picked = con.execute(
+            f"SELECT {_sample_struct([key], others)} FROM (SELECT {columns} FROM read_parquet(?) WHERE {k} IN ({chosen})) a "
+            f"JOIN (SELECT {columns} FROM read_parquet(?) WHERE {k} IN ({chosen})) b ON a.{k} = b.{k} ORDER BY a.{k}",
+            [path_a, path_b]).fetchall()
+        sample = _plain([r[0] for r in picked])
+    in_pass = iter(row[4 + len(others):])
+    means = {s: {c: next(in_pass) for c in numeric} for s in whole}
+    both = (means.get("a") or _means(con, path_a, numeric), means.get("b") or _means(con, path_b, numeric))
+    return ({"only_in_a": only_a, "only_in_b": only_b, "changed": int(changed_rows),
+             "changed_columns": {c: int(n) for c, n in zip(others, counts) if n}, "sample": sample}, both)
+
+
+def _means(con: Any, path: str, numeric: list[str]) -> dict[str, Any]:
+    """The means of a file's numeric columns (only those columns are read)."""
+    if not numeric:
+        return {}
+    row = con.execute(f"SELECT {', '.join(f'avg({_quote(c)})' for c in numeric)} FROM read_parquet(?)", [path]).fetchone()
+    return dict(zip(numeric, row))
+
+
+def _sample_struct(key: list[str], others: list[str]) -> str:
+    """A changed row as the sample shows it: the key, then each column's value in A and in B."""
+    return "{" + ", ".join([f"{_literal(k)}: a.{_quote(k)}" for k in key]
+                           + [f"{_literal(f'{c} ({s})')}: {s}.{_quote(c)}" for c in others for s in "ab"]) + "}"
+
+
+def _plain(rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Sample rows with JSON's types: what is not a number, string or boolean becomes its text."""
+    return [{k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in r.items()}
+            for r in rows or []]
+
+
+def _joined(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], others: list[str], numeric: list[str],
+            rows_a: int, rows_b: int) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
     """One FULL OUTER JOIN of the two files on the key and one aggregate over it: rows on one side
     only, changed rows and per-column change counts, both sides' means, the first changed rows by key
     (the sample), and what shows a key that is not unique: more joined rows than the files hold, or
@@ -229,8 +405,7 @@ def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], oth
     on = " AND ".join(f"a.{_quote(k)} = b.{_quote(k)}" for k in key)
     changes = [f"a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)} AS {_quote(f'__d{i}')}" for i, c in enumerate(others)]
     changed = "__in_a AND __in_b AND (" + (" OR ".join(_quote(f"__d{i}") for i in range(len(others))) or "false") + ")"
-    sample = "{" + ", ".join([f"{_literal(k)}: a.{_quote(k)}" for k in key]
-                             + [f"{_literal(f'{c} ({s})')}: {s}.{_quote(c)}" for c in others for s in "ab"]) + "}"
+    sample = _sample_struct(key, others)
     key_of = {s: "{" + ", ".join(f"{_literal(k)}: {s}.{_quote(k)}" for k in key) + "}" for s in "ab"}
     projected = [
         "a.__a IS NOT NULL AS __in_a", "b.__b IS NOT NULL AS __in_b", f"{key_of['a']} AS __key_a",
@@ -253,8 +428,7 @@ def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], oth
     if not (matched == rows_a - only_a == rows_b - only_b and distinct_a == only_a and distinct_b == only_b):
         _refuse_duplicates(con, dataset, key, (path_a, path_b))
     columns = {c: int(n) for c, n in zip(others, row[7:7 + len(others)]) if n}
-    found = [{k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v)) for k, v in r.items()}
-             for r in picked or []]
+    found = _plain(picked)
     means = row[7 + len(others):]
     return ({"only_in_a": int(only_a), "only_in_b": int(only_b), "changed": int(changed_rows),
              "changed_columns": columns, "sample": found},
