@@ -21,6 +21,7 @@ import queue
 import re
 import threading
 import uuid
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,11 +98,6 @@ class _RunView:
             raise NotFoundError("run", run_id, [r["run_id"] for r in ledger.runs.recent(50)])
         self.project, self.spec, self.run_id, self.run = project, project.spec, run_id, row
         self.namespace = namespace(self.spec)
-        self.steps = {s["step"]: s for s in ledger.runs.steps(run_id, run=row)}
-        self.versions = ledger.versions_of_run(run_id)
-        self.checks: dict[str, list[Any]] = {}
-        for check in ledger.checks.of_run(run_id):
-            self.checks.setdefault(check["version_id"], []).append(check)
         envs = [
             value["secret"]
             for values in row.params.values()
@@ -109,6 +105,23 @@ class _RunView:
             if isinstance(value, dict) and "secret" in value
         ]
         self.secrets = secret_values(envs)  # masked in every event, should one slip through
+
+    # what a start event does not need: read when an event first asks (a step's start reads only the run)
+
+    @cached_property
+    def steps(self) -> dict[str, Any]:
+        return {s["step"]: s for s in self.project.ledger.runs.steps(self.run_id, run=self.run)}
+
+    @cached_property
+    def versions(self) -> list[Any]:
+        return self.project.ledger.versions_of_run(self.run_id)
+
+    @cached_property
+    def checks(self) -> dict[str, list[Any]]:
+        checks: dict[str, list[Any]] = {}
+        for check in self.project.ledger.checks.of_run(self.run_id):
+            checks.setdefault(check["version_id"], []).append(check)
+        return checks
 
     # --- the events ---
 
