@@ -78,9 +78,17 @@ def _translation(sql: str) -> tuple[str, tuple[int, ...] | None]:
 
 # Settings of the ledger's own sessions, sent with the connection (no round trip): a ledger is
 # small and stays in the server's cache, so an index lookup costs about what a sequential read
-# does; and its statements are short, so a parallel worker (a process started per statement)
-# costs more than it saves, most of all on a busy machine.
-SESSION_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per_gather": "0"}
+# does; its statements are short, so a parallel worker (a process started per statement)
+# costs more than it saves, most of all on a busy machine; and a prepared statement is planned
+# once (its plan does not depend on the values: the ledger's lookups are by key, and search
+# passes every value through its one-row CTE), not again for each of its first executions.
+SESSION_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per_gather": "0",
+                    "plan_cache_mode": "force_generic_plan"}
+# Every statement is prepared when first sent (parsed and planned once per connection): a
+# handle sends the same few dozen statements over and over, and parsing and planning them
+# again each time cost the server more than running them.
+PREPARE_THRESHOLD = 0
+PREPARED_MAX = 512  # the distinct statements a handle keeps prepared (psycopg's default: 100)
 
 
 def _session_options(url: str, *, readonly: bool) -> str:
@@ -156,9 +164,11 @@ class PostgresDatabase(Joining):
             self._con = psycopg.connect(
                 url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
                 application_name="dataops-nb", options=_session_options(url, readonly=readonly),
+                prepare_threshold=PREPARE_THRESHOLD,
             )
         except psycopg.Error as exc:
             raise LedgerError(self._connect_problem(exc), url=self.url) from None
+        self._con.prepared_max = PREPARED_MAX
         self._check_application()
 
     # --- opening ----------------------------------------------------------------
@@ -293,7 +303,7 @@ class PostgresDatabase(Joining):
         if self._version == len(migrations):  # up to date when opened (a newer schema is refused there)
             return []
         applied = []
-        with self.transaction():
+        with self._unprepared(), self.transaction():
             self.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
             self.execute("CREATE TABLE IF NOT EXISTS dataops_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             self.execute(
@@ -317,6 +327,19 @@ class PostgresDatabase(Joining):
                 version = index + 1
         self._version = version  # committed
         return applied
+
+    @contextmanager
+    def _unprepared(self) -> Iterator[None]:
+        """No statement prepared while a migration runs. An ALTER makes psycopg forget what it
+        prepared and ask the server to do the same; inside a pipeline the server can carry that
+        out after statements prepared since, which psycopg then takes for prepared (the next
+        command failed with "prepared statement ... does not exist")."""
+        threshold = self._con.prepare_threshold
+        self._con.prepare_threshold = None
+        try:
+            yield
+        finally:
+            self._con.prepare_threshold = threshold
 
     def integrity(self) -> str:
         return "ok"
