@@ -126,7 +126,7 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
             means: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         elif key:
             found, means = _keyed(con, dataset, a.path, b.path, key, [c for c in common if c not in key], numeric,
-                                  rows_a, rows_b, key_type=types_a[key[0]])
+                                  rows_a, rows_b, types=(types_a, types_b))
         else:
             found, means = _unkeyed(con, a.path, b.path, common, numeric, rows_a, rows_b)
     finally:
@@ -228,11 +228,12 @@ def _literal(text: str) -> str:
 
 
 def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], others: list[str], numeric: list[str],
-           rows_a: int, rows_b: int, *, key_type: str) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
+           rows_a: int, rows_b: int, *, types: tuple[dict[str, str], dict[str, str]],
+           ) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]]:
     """The keyed row diff: positional when both files are sorted by one integer key (no join), else one join."""
-    aligned = _aligned(con, path_a, path_b, key, key_type, rows_a, rows_b)
+    aligned = _aligned(con, path_a, path_b, key, types, rows_a, rows_b)
     if aligned is not None:
-        found = _positional(con, path_a, path_b, key[0], others, numeric, *aligned)
+        found = _positional(con, (path_a, path_b), key[0], others, numeric, aligned, types)
         if found is not None:
             logger.debug("keyed diff of %s by position: both files are sorted by %s", dataset, key[0])
             return found
@@ -240,37 +241,45 @@ def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], oth
 
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_SUMMED = _INTEGERS | {"HUGEINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE"}
+_ROW = "file_row_number"  # read_parquet's number of a row in its file
 
 
-def _aligned(con: Any, path_a: str, path_b: str, key: list[str], key_type: str, rows_a: int,
-             rows_b: int) -> tuple[Any, Any, int, int, int] | None:
+@dataclass(frozen=True)
+class _Aligned:
+    """Two files whose one integer key strictly increases: their keys (arrow arrays), a keep-mask per
+    side (None: the side is read whole) and the counts of rows only in A, only in B and matched."""
+
+    keys: tuple[Any, Any]
+    keep: tuple[Any, Any]
+    only_a: int
+    only_b: int
+    matched: int
+
+
+def _aligned(con: Any, path_a: str, path_b: str, key: list[str], types: tuple[dict[str, str], dict[str, str]],
+             rows_a: int, rows_b: int) -> _Aligned | None:
     """Which rows of each file have their key on the other side, when both files hold one integer key
     strictly increasing (so unique, no NULL): then the matched rows come in the same order in both
-    files and pair up by position. Returns a keep-mask per side (None: the side is read whole), the
-    counts of rows only in A and only in B, and of matched rows; None when the files are not so
-    (the join decides).
+    files and pair up by position. None when the files are not so (the join decides).
 
-    The footers' row-group statistics rule out most unsorted files before any key is read."""
-    if len(key) != 1 or key_type.upper() not in _INTEGERS or not rows_a or not rows_b:
+    The footers' row-group statistics rule out most unsorted files before any key is read; the two
+    key columns are read at once, one thread each."""
+    if (len(key) != 1 or types[0][key[0]].upper() not in _INTEGERS or not rows_a or not rows_b
+            or _ROW in types[0] or _ROW in types[1]):
         return None
     if not (_sorted_row_groups(con, path_a, key[0]) and _sorted_row_groups(con, path_b, key[0])):
         return None
     import numpy as np
 
-    from ..store import quote_path
-
-    keys = []
-    for path in (path_a, path_b):
-        column = con.sql(f"SELECT {_quote(key[0])} FROM read_parquet({quote_path(path)})").fetchnumpy()[key[0]]
-        if np.ma.isMaskedArray(column) and column.mask.any():
-            return None
-        column = np.asarray(column)
-        if not bool(np.all(column[1:] > column[:-1])):
-            return None
-        keys.append(column)
-    ka, kb = keys
+    arrays = _in_threads(con, [lambda cursor, path=path: _key_column(cursor, path, key[0]) for path in (path_a, path_b)])
+    if any(array is None for array in arrays):
+        return None
+    ka, kb = (np.asarray(array) for array in arrays)
+    if not (bool(np.all(ka[1:] > ka[:-1])) and bool(np.all(kb[1:] > kb[:-1]))):
+        return None
     if len(ka) == len(kb) and np.array_equal(ka, kb):
-        return None, None, 0, 0, len(ka)
+        return _Aligned((arrays[0], arrays[1]), (None, None), 0, 0, len(ka))
     low, high = min(int(ka[0]), int(kb[0])), max(int(ka[-1]), int(kb[-1]))
     if high - low <= 4 * (len(ka) + len(kb)):  # dense keys: a lookup table, linear time
         at_a, at_b = (_offsets(np, k, low) for k in (ka, kb))
@@ -291,7 +300,38 @@ def _aligned(con: Any, path_a: str, path_b: str, key: list[str], key_type: str, 
         if masks[side] is not None and bool(masks[side][:matched].all()):
             masks[side] = None
             break
-    return masks[0], masks[1], only_a, only_b, matched
+    return _Aligned((arrays[0], arrays[1]), (masks[0], masks[1]), only_a, only_b, matched)
+
+
+def _key_column(con: Any, path: str, column: str) -> Any:
+    """A file's key column as one arrow array (pyarrow reads one int column at twice DuckDB's speed
+    into numpy); None when it holds a NULL."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        array = pq.ParquetFile(path).read(columns=[column], use_threads=False).column(0).combine_chunks()
+    except (pa.ArrowException, KeyError, OSError):
+        from ..store import quote_path
+
+        table = con.sql(f"SELECT {_quote(column)} FROM read_parquet({quote_path(path)})").to_arrow_table()
+        array = table.column(0).combine_chunks()
+    return None if array.null_count else array
+
+
+def _in_threads(con: Any, tasks: list[Any]) -> list[Any]:
+    """The tasks' results, each given a cursor of its own, run on as many threads as DuckDB has
+    (DuckDB and pyarrow let go of the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
+    cursors = [con.cursor() for _ in tasks]
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(int(threads), len(tasks)))) as pool:
+            return list(pool.map(lambda task, cursor: task(cursor), tasks, cursors))
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def _offsets(np: Any, keys: Any, low: int) -> Any:
@@ -320,59 +360,103 @@ def _sorted_row_groups(con: Any, path: str, column: str) -> bool:
     return bool(groups)
 
 
-def _positional(con: Any, path_a: str, path_b: str, key: str, others: list[str], numeric: list[str],
-                keep_a: Any, keep_b: Any, only_a: int, only_b: int, matched: int,
+def _ranges(con: Any, path_a: str, aligned: _Aligned) -> list[tuple[int, int, int, int]]:
+    """The passes' row ranges ([A from, A to), [B from, B to)): one per thread, cut at A's row-group
+    starts; the matched rows of a range of A are the matched rows of its range of B."""
+    import numpy as np
+
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
+    counts = [n for (n,) in con.execute("SELECT row_group_num_rows FROM parquet_metadata(?) WHERE column_id = 0 "
+                                        "ORDER BY row_group_id", [path_a]).fetchall()]
+    starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    ka, kb = (np.asarray(k) for k in aligned.keys)
+    pieces = max(1, min(int(threads), len(counts)))
+    cuts = sorted({int(starts[len(counts) * i // pieces]) for i in range(1, pieces)} - {0, len(ka)})
+    at_a = [0, *cuts, len(ka)]
+    at_b = [0, *(int(np.searchsorted(kb, ka[i])) for i in cuts), len(kb)]
+    return [(at_a[i], at_a[i + 1], at_b[i], at_b[i + 1]) for i in range(len(at_a) - 1)]
+
+
+def _positional(con: Any, paths: tuple[str, str], key: str, others: list[str], numeric: list[str],
+                aligned: _Aligned, types: tuple[dict[str, str], dict[str, str]],
                 ) -> tuple[dict[str, Any], tuple[dict[str, Any], dict[str, Any]]] | None:
-    """The matched rows of two files sorted by `key`, compared by position (a POSITIONAL JOIN streams
-    both files: no hash table): changed rows, per-column change counts and the first changed keys;
-    then the sample's rows fetched by key (the row-group statistics skip the rest of the files) and
-    the means (in the same pass for a side read whole). None when the pairs are not the matched rows."""
+    """The matched rows of two files sorted by `key`, compared by position: a POSITIONAL JOIN of two
+    parquet scans streams both files (no hash table, nothing materialized), one per range of rows,
+    the ranges on DuckDB's threads; a side's rows only on that side are skipped inside its scan by a
+    bit mask of their row numbers. The keys are not read again: the rows' numbers say which are
+    paired and the first changed ones. Counted: changed rows, per-column change counts, the sums of
+    a side read whole (its means; a filtered side's means from a scan of its numeric columns beside
+    the passes, the key's from the keys read); then the sample's rows fetched by key (the row-group
+    statistics skip the rest of the files). None when the pairs are not the matched rows."""
+    import numpy as np
     import pyarrow as pa
 
-    columns = ", ".join(_quote(c) for c in [key, *others])
-    sides, registered = [], []
-    for label, path, keep in (("a", path_a, keep_a), ("b", path_b, keep_b)):
-        if keep is None:
-            sides.append(f"(SELECT {columns} FROM read_parquet(?)) {label}")
-        else:
-            name = f"__dataops_keep_{label}"
-            con.register(name, pa.table({"__keep": keep}))
-            registered.append(name)
-            sides.append(f"(SELECT {columns} FROM read_parquet(?) POSITIONAL JOIN {name} WHERE __keep) {label}")
-    k = _quote(key)
-    # a pair: a row of each side (past the end of the shorter side, the other side's appended rows)
-    flags = [f"a.{k} IS NOT NULL AND b.{k} IS NOT NULL AS __pair", f"a.{k} <> b.{k} AS __misaligned", f"a.{k} AS __k"]
+    columns = ", ".join(_quote(c) for c in others)
+    numbers = [c for c in numeric if c != key]
+    # a side read whole has all its rows in the passes: its means come from them (as sums and counts)
+    summed = [s for s, keep, kinds in zip("ab", aligned.keep, types) if keep is None
+              and all(kinds[c].upper() in _SUMMED or kinds[c].upper().startswith("DECIMAL") for c in numbers)]
+    flags = ["a.__r IS NOT NULL AND b.__r IS NOT NULL AS __pair", "a.__r AS __ra"]
     flags += [f"a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)} AS {_quote(f'__d{i}')}" for i, c in enumerate(others)]
+    flags += [f"{s}.{_quote(c)} AS {_quote(f'__m{s}{i}')}" for s in summed for i, c in enumerate(numbers)]
     changed = "__pair AND (" + (" OR ".join(_quote(f"__d{i}") for i in range(len(others))) or "false") + ")"
-    parts = ["count(*) FILTER (WHERE __pair)", "count(*) FILTER (WHERE __pair AND __misaligned)",
-             f"count(*) FILTER (WHERE {changed})", f"min_by(__k, __k, {SAMPLE}) FILTER (WHERE {changed})"]
+    parts = ["count(*) FILTER (WHERE __pair)", f"count(*) FILTER (WHERE {changed})",
+             f"min_by(__ra, __ra, {SAMPLE}) FILTER (WHERE {changed})"]
     parts += [f"count(*) FILTER (WHERE __pair AND {_quote(f'__d{i}')})" for i in range(len(others))]
-    whole = [s for s, keep in zip("ab", (keep_a, keep_b)) if keep is None]
-    # a side read whole has all its rows in the pass: its means come from it too
-    flags += [f"{s}.{_quote(c)} AS {_quote(f'__m{s}{i}')}" for s in whole for i, c in enumerate(numeric)]
-    parts += [f"avg({_quote(f'__m{s}{i}')})" for s in whole for i in range(len(numeric))]
-    try:
-        row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(flags)} FROM {sides[0]} "
-                          f"POSITIONAL JOIN {sides[1]})", [path_a, path_b]).fetchall()[0]
-    finally:
-        for name in registered:
-            con.unregister(name)
-    pairs, misaligned, changed_rows, first = row[:4]
-    if misaligned or pairs != matched:
+    parts += [f"{f}({_quote(f'__m{s}{i}')})" for s in summed for i in range(len(numbers)) for f in ("sum", "count")]
+
+    def side(label: str, path: str, keep: Any, low: int, high: int, params: list[Any]) -> str:
+        where = f"{_ROW} >= {low} AND {_ROW} < {high}"
+        params.append(path)
+        if keep is not None and not keep[low:high].all():
+            where += f" AND get_bit(?::BLOB::BIT, ({_ROW} - {low})::INTEGER) = 1"
+            params.append(np.packbits(keep[low:high]).tobytes())
+        return f"(SELECT {_ROW} AS __r{', ' if columns else ''}{columns} FROM read_parquet(?) WHERE {where}) {label}"
+
+    def compare(cursor: Any, low_a: int, high_a: int, low_b: int, high_b: int) -> tuple[Any, ...]:
+        params: list[Any] = []
+        sql_a = side("a", paths[0], aligned.keep[0], low_a, high_a, params)
+        sql_b = side("b", paths[1], aligned.keep[1], low_b, high_b, params)
+        return cursor.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(flags)} FROM {sql_a} "
+                              f"POSITIONAL JOIN {sql_b})", params).fetchone()
+
+    tasks: list[Any] = [lambda cursor, r=r: compare(cursor, *r) for r in _ranges(con, paths[0], aligned)]
+    apart = [s for s in "ab" if s not in summed]
+    tasks += [lambda cursor, path=path: _means(cursor, path, numbers) for s, path in zip("ab", paths) if s in apart]
+    done = _in_threads(con, tasks)
+    rows, scanned = done[:len(done) - len(apart)], dict(zip(apart, done[len(done) - len(apart):]))
+    if sum(r[0] for r in rows) != aligned.matched:
         return None
-    counts = row[4:4 + len(others)]
+    changed_rows = sum(r[1] for r in rows)
+    counts = [sum(r[3 + i] for r in rows) for i in range(len(others))]
+    firsts = sorted(int(v) for r in rows for v in (r[2] or []))[:SAMPLE]
     sample: list[dict[str, Any]] = []
-    if first:
-        chosen = ", ".join(str(int(v)) for v in first)  # integers: written into the filter so it prunes row groups
+    if firsts:
+        k = _quote(key)
+        cols = ", ".join(_quote(c) for c in [key, *others])
+        # integers: written into the filter so it prunes row groups
+        chosen = ", ".join(str(v) for v in np.asarray(aligned.keys[0])[firsts].tolist())
         picked = con.execute(
-            f"SELECT {_sample_struct([key], others)} FROM (SELECT {columns} FROM read_parquet(?) WHERE {k} IN ({chosen})) a "
-            f"JOIN (SELECT {columns} FROM read_parquet(?) WHERE {k} IN ({chosen})) b ON a.{k} = b.{k} ORDER BY a.{k}",
-            [path_a, path_b]).fetchall()
+            f"SELECT {_sample_struct([key], others)} FROM (SELECT {cols} FROM read_parquet(?) WHERE {k} IN ({chosen})) a "
+            f"JOIN (SELECT {cols} FROM read_parquet(?) WHERE {k} IN ({chosen})) b ON a.{k} = b.{k} ORDER BY a.{k}",
+            list(paths)).fetchall()
         sample = _plain([r[0] for r in picked])
-    in_pass = iter(row[4 + len(others):])
-    means = {s: {c: next(in_pass) for c in numeric} for s in whole}
-    both = (means.get("a") or _means(con, path_a, numeric), means.get("b") or _means(con, path_b, numeric))
-    return ({"only_in_a": only_a, "only_in_b": only_b, "changed": int(changed_rows),
+    means: dict[str, dict[str, Any]] = {}
+    for index, s in enumerate(summed):
+        at = 3 + len(others) + 2 * len(numbers) * index
+        sums = {c: (sum(r[at + 2 * i] or 0 for r in rows), sum(r[at + 2 * i + 1] for r in rows))
+                for i, c in enumerate(numbers)}
+        means[s] = {c: (total / n if n else None) for c, (total, n) in sums.items()}
+    means.update(scanned)
+    if key in numeric:  # the key's mean from the keys read
+        for s, array in zip("ab", aligned.keys):
+            con.register("__dataops_keys", pa.table({"k": array}))
+            try:
+                (means[s][key],) = con.execute("SELECT avg(k) FROM __dataops_keys").fetchone()
+            finally:
+                con.unregister("__dataops_keys")
+    both = ({c: means["a"].get(c) for c in numeric}, {c: means["b"].get(c) for c in numeric})
+    return ({"only_in_a": aligned.only_a, "only_in_b": aligned.only_b, "changed": int(changed_rows),
              "changed_columns": {c: int(n) for c, n in zip(others, counts) if n}, "sample": sample}, both)
 
 
