@@ -324,7 +324,7 @@ def _in_threads(con: Any, tasks: list[Any]) -> list[Any]:
     (DuckDB and pyarrow let go of the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
     cursors = [con.cursor() for _ in tasks]
     try:
         with ThreadPoolExecutor(max_workers=max(1, min(int(threads), len(tasks)))) as pool:
@@ -365,7 +365,7 @@ def _ranges(con: Any, path_a: str, aligned: _Aligned) -> list[tuple[int, int, in
     starts; the matched rows of a range of A are the matched rows of its range of B."""
     import numpy as np
 
-    (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
+    (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
     counts = [n for (n,) in con.execute("SELECT row_group_num_rows FROM parquet_metadata(?) WHERE column_id = 0 "
                                         "ORDER BY row_group_id", [path_a]).fetchall()]
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -418,7 +418,7 @@ def _positional(con: Any, paths: tuple[str, str], key: str, others: list[str], n
         sql_a = side("a", paths[0], aligned.keep[0], low_a, high_a, params)
         sql_b = side("b", paths[1], aligned.keep[1], low_b, high_b, params)
         return cursor.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(flags)} FROM {sql_a} "
-                              f"POSITIONAL JOIN {sql_b})", params).fetchone()
+                              f"POSITIONAL JOIN {sql_b})", params).fetchall()[0]
 
     tasks: list[Any] = [lambda cursor, r=r: compare(cursor, *r) for r in _ranges(con, paths[0], aligned)]
     apart = [s for s in "ab" if s not in summed]
@@ -452,7 +452,7 @@ def _positional(con: Any, paths: tuple[str, str], key: str, others: list[str], n
         for s, array in zip("ab", aligned.keys):
             con.register("__dataops_keys", pa.table({"k": array}))
             try:
-                (means[s][key],) = con.execute("SELECT avg(k) FROM __dataops_keys").fetchone()
+                (means[s][key],) = con.execute("SELECT avg(k) FROM __dataops_keys").fetchall()[0]
             finally:
                 con.unregister("__dataops_keys")
     both = ({c: means["a"].get(c) for c in numeric}, {c: means["b"].get(c) for c in numeric})
