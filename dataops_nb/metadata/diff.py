@@ -241,7 +241,7 @@ def _keyed(con: Any, dataset: str, path_a: str, path_b: str, key: list[str], oth
 
 
 _INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
-_SUMMED = _INTEGERS | {"HUGEINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE"}
+_SUMMED = _INTEGERS | {"FLOAT", "REAL", "DOUBLE"}  # sums that cannot overflow a HUGEINT
 _ROW = "file_row_number"  # read_parquet's number of a row in its file
 
 
