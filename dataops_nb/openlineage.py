@@ -89,11 +89,13 @@ def run_uuid(space: str, run_id: str, step: str | None = None) -> str:
 class _RunView:
     """One run as the ledger records it, read once per batch of events."""
 
-    def __init__(self, project: Project, run_id: str) -> None:
+    def __init__(self, project: Project, run_id: str, run: Any = None, *, step: str | None = None) -> None:
+        """`run`: the run's record, when the caller holds it already (a run's record does not change
+        until it ends); `step`: a view for that step's events only (reads its versions and checks alone)."""
         from .errors import NotFoundError
 
         ledger = project.ledger
-        row = ledger.run(run_id)
+        row = run if run is not None and run.run_id == run_id else ledger.run(run_id)
         if row is None:
             raise NotFoundError("run", run_id, [r["run_id"] for r in ledger.runs.recent(50)])
         self.project, self.spec, self.run_id, self.run = project, project.spec, run_id, row
@@ -105,6 +107,8 @@ class _RunView:
             if isinstance(value, dict) and "secret" in value
         ]
         self.secrets = secret_values(envs)  # masked in every event, should one slip through
+        self._ancestries: dict[str, Any] = {}
+        self._only = step
 
     # what a start event does not need: read when an event first asks (a step's start reads only the run)
 
@@ -114,12 +118,19 @@ class _RunView:
 
     @cached_property
     def versions(self) -> list[Any]:
-        return self.project.ledger.versions_of_run(self.run_id)
+        return self.project.ledger.versions_of_run(self.run_id, self._only)
+
+    def ancestry(self, step: str) -> Any:
+        """What the step's versions were made from, read once for the step's event."""
+        if step not in self._ancestries:
+            ids = [version.version_id for version in self.versions if version.step == step]
+            self._ancestries[step] = self.project.ledger.ancestry(ids)
+        return self._ancestries[step]
 
     @cached_property
     def checks(self) -> dict[str, list[Any]]:
         checks: dict[str, list[Any]] = {}
-        for check in self.project.ledger.checks.of_run(self.run_id):
+        for check in self.project.ledger.checks.of_run(self.run_id, self._only):
             checks.setdefault(check["version_id"], []).append(check)
         return checks
 
@@ -187,8 +198,8 @@ class _RunView:
         ids: dict[str, Any] = {"runId": self.run_id}
         if step is not None:
             ids["step"] = step
-            row = self.steps.get(step)
-            if ended and row is not None:
+            row = self.steps.get(step) if ended else None  # a start reads only the run
+            if row is not None:
                 ids["attempts"] = row["attempt"]
                 if row["output_notebook"]:
                     ids["executedNotebook"] = row["output_notebook"]
@@ -227,18 +238,18 @@ class _RunView:
 
     def _inputs_of(self, step: str) -> list[Any]:
         """What the step read: the lineage of its versions, plus its manifest's reads."""
-        ledger = self.project.ledger
+        ancestry = self.ancestry(step)
         ids: list[str] = []
         for version in self.versions:
             if version.step == step:
-                ids += ledger.inputs_of(version.version_id)
+                ids += ancestry.inputs_of(version.version_id)
         manifest = self.project.store.run_dir(self.run_id) / f"{step}.json"
         try:
             ids += [r["version"] for r in json.loads(manifest.read_text()).get("read", []) if r.get("version")]
         except (OSError, ValueError):
             pass  # a step that failed before reading anything has no manifest
-        found = {version.version_id: version for version in ledger.versions.get_many(ids)}
-        return [found[version_id] for version_id in dict.fromkeys(ids) if version_id in found]
+        found = {version_id: ancestry.get(version_id) for version_id in dict.fromkeys(ids)}  # a read beyond it asks the ledger
+        return [version for version in found.values() if version is not None]
 
     def _file_inputs(self, row: Any) -> list[dict[str, Any]]:
         """The files (and URLs) the step read, from its fingerprint: file datasets named by
@@ -324,8 +335,7 @@ class _RunView:
         """From the version's column profile; min and max only of numbers outside PII columns."""
         from .metadata.pii import personal
 
-        ancestry = self.project.ledger.ancestry([version.version_id])  # its whole lineage, read once
-        pii = personal(self.spec, ancestry, version.dataset, version.version_id)  # inherited too
+        pii = personal(self.spec, self.ancestry(version.step), version.dataset, version.version_id)  # inherited too
         columns: dict[str, dict[str, Any]] = {}
         for column in self.project.ledger.column_profiles(version.version_id):
             metric: dict[str, Any] = {}
@@ -527,6 +537,7 @@ class LineageEmitter:
         self._transports: list[Transport] = []
         self._started: dict[str, str] = {}
         self._ended: set[str] = set()
+        self._run: Any = None  # the run's record, read when it started (it changes only when the run ends)
 
     def __call__(self, record: dict[str, Any]) -> None:
         try:
@@ -539,15 +550,17 @@ class LineageEmitter:
         if kind == "run_started":
             self.run_id, self._started, self._ended = record["run_id"], {}, set()
             self._transports = transports(self.project, self.run_id)
-            self._send(_RunView(self.project, self.run_id).run_start())
+            view = _RunView(self.project, self.run_id)
+            self._run = view.run
+            self._send(view.run_start())
         elif self.run_id is None:
             return
         elif kind == "step_started" and record["step"] not in self._started:  # retries stay one run
             self._started[record["step"]] = record["time"]
-            self._send(_RunView(self.project, self.run_id).step_start(record["step"], record["time"]))
+            self._send(_RunView(self.project, self.run_id, self._run, step=record["step"]).step_start(record["step"], record["time"]))
         elif kind in ("step_finished", "step_error") and record["step"] in self._started:
             self._ended.add(record["step"])
-            self._send(_RunView(self.project, self.run_id).step_end(record["step"]))
+            self._send(_RunView(self.project, self.run_id, self._run, step=record["step"]).step_end(record["step"]))
         elif kind == "run_finished":
             try:
                 view = _RunView(self.project, self.run_id)
@@ -558,7 +571,7 @@ class LineageEmitter:
             finally:
                 for transport in self._transports:
                     transport.close()
-                self.run_id, self._transports = None, []
+                self.run_id, self._transports, self._run = None, [], None
 
     def _send(self, event: dict[str, Any] | None) -> None:
         if event is None:

@@ -180,8 +180,8 @@ class Ledger:
         return dict(self.catalog.kept("publishing steps", lambda: {
             version.dataset: version.step for version in self.versions.current().values() if version.step}))
 
-    def versions_of_run(self, run_id: str) -> list[VersionRecord]:
-        return self.versions.of_run(run_id)
+    def versions_of_run(self, run_id: str, step: str | None = None) -> list[VersionRecord]:
+        return self.versions.of_run(run_id, step)
 
     def record_checks(self, con: Any, rows: Iterable[dict[str, Any]]) -> None:
         self.checks.record(rows)

@@ -20,6 +20,30 @@ CHANNEL = "dataops_catalog"
 _CACHED_ANSWERS = 512
 
 
+# The dataset's full-text row as `reindex` writes it on SQLite, built by PostgreSQL in one
+# statement: the old row out, the new one in, the dataset pointing at it.
+_PG_REINDEX = """
+WITH d AS (SELECT name, description, tags, owner, fts_id FROM datasets WHERE name = ?1),
+gone AS (DELETE FROM catalog_fts WHERE rowid = (SELECT fts_id FROM d)),
+made AS (
+    INSERT INTO catalog_fts (name, description, tags, owner, columns, column_descriptions)
+    SELECT d.name, coalesce(d.description, ''),
+        concat_ws(' ',
+            (SELECT string_agg(t.tag, ' ' ORDER BY t.n)
+             FROM json_array_elements_text(coalesce(nullif(d.tags, ''), '[]')::json) WITH ORDINALITY AS t(tag, n)),
+            (SELECT string_agg(c.tag, ' ' ORDER BY c.tag) FROM (SELECT DISTINCT tag FROM column_tags WHERE dataset = d.name) c)),
+        coalesce(d.owner, ''),
+        coalesce((SELECT string_agg(c.name, ' ' ORDER BY c.position IS NULL, c.position, c.name)
+                  FROM dataset_columns c WHERE c.dataset = d.name), ''),
+        coalesce((SELECT string_agg(c.description, ' ' ORDER BY c.position IS NULL, c.position, c.name)
+                  FROM dataset_columns c WHERE c.dataset = d.name AND c.description <> ''), '')
+    FROM d
+    RETURNING rowid
+)
+UPDATE datasets SET fts_id = (SELECT rowid FROM made) WHERE name = ?1 AND EXISTS (SELECT 1 FROM made)
+"""
+
+
 class CatalogRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -111,19 +135,16 @@ class CatalogRepository:
             )
             db.execute("DELETE FROM dataset_columns WHERE dataset = ? AND in_spec = 0 AND position IS NULL",
                        (dataset,))
-            flagged = db.query(
-                "SELECT column_name, pii_kind, pii_confidence FROM column_profiles "
-                "WHERE version_id = ? AND pii_kind IS NOT NULL",
-                (version_id,),
+            # the auto PII tags follow the version's profile (a version without one, made by an
+            # older kit, keeps the earlier tags); written by the database, so nothing waits for a read
+            db.execute("DELETE FROM column_tags WHERE dataset = ? AND source = 'auto' "
+                       "AND EXISTS (SELECT 1 FROM column_profiles WHERE version_id = ?)", (dataset, version_id))
+            db.execute(
+                "INSERT INTO column_tags (dataset, column_name, tag, source, kind, confidence, version_id) "
+                "SELECT ?, column_name, 'pii', 'auto', pii_kind, pii_confidence, version_id FROM column_profiles "
+                "WHERE version_id = ? AND pii_kind IS NOT NULL ORDER BY position",
+                (dataset, version_id),
             )
-            has_profile = db.query("SELECT 1 FROM column_profiles WHERE version_id = ? LIMIT 1", (version_id,))
-            if has_profile:  # a version without a profile (an older kit) keeps the earlier flags
-                db.execute("DELETE FROM column_tags WHERE dataset = ? AND source = 'auto'", (dataset,))
-                db.executemany(
-                    "INSERT INTO column_tags (dataset, column_name, tag, source, kind, confidence, version_id) "
-                    "VALUES (?, ?, 'pii', 'auto', ?, ?, ?)",
-                    [(dataset, r["column_name"], r["pii_kind"], r["pii_confidence"], version_id) for r in flagged],
-                )
             self.reindex(dataset)
 
     def reindex(self, dataset: str) -> None:
@@ -131,6 +152,9 @@ class CatalogRepository:
         db = self.db
         with db.transaction():
             self.touch()
+            if db.dialect == "postgresql":  # one statement the server runs whole: nothing waits for a read
+                db.execute(_PG_REINDEX, (dataset,))
+                return
             rows = db.query("SELECT fts_id, name, description, tags, owner FROM datasets WHERE name = ?", (dataset,))
             if not rows:
                 return
@@ -160,6 +184,10 @@ class CatalogRepository:
 
     def _remember(self, dataset: str) -> None:
         """A forgotten dataset declared or published again is back in the catalog."""
+        if self.db.dialect == "postgresql":  # migrated before any write: a write that waits for no read
+            self.db.execute("UPDATE datasets SET forgotten_at = NULL WHERE name = ? AND forgotten_at IS NOT NULL",
+                            (dataset,))
+            return
         entry = self.db.query("SELECT * FROM datasets WHERE name = ?", (dataset,))
         if entry and "forgotten_at" in entry[0].keys() and entry[0]["forgotten_at"]:  # noqa: SIM118 - a Row holds values; an older schema has no such column
             self.db.execute("UPDATE datasets SET forgotten_at = NULL WHERE name = ?", (dataset,))

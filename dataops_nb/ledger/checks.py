@@ -50,8 +50,10 @@ class CheckRepository:
             history.setdefault((row["origin"], row["check_name"]), []).append(float(row["observed"]))
         return {name: values[-limit:] for name, values in history.items()}
 
-    def of_run(self, run_id: str) -> list[Row]:
-        """Every check result a run recorded, in the order it recorded them."""
+    def of_run(self, run_id: str, step: str | None = None) -> list[Row]:
+        """Every check result a run recorded (`step`: for one of its steps), in the order it recorded them."""
+        if step is not None:
+            return self.db.query("SELECT * FROM check_results WHERE run_id = ? AND step = ? ORDER BY id", (run_id, step))
         return self.db.query("SELECT * FROM check_results WHERE run_id = ? ORDER BY id", (run_id,))
 
     def latest_of_version(self, version_id: str) -> list[Row]:

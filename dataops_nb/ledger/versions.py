@@ -325,10 +325,10 @@ class VersionRepository:
         )
         return [version_record(row, self.store_root) for row in rows]
 
-    def of_run(self, run_id: str) -> list[VersionRecord]:
-        rows = self.db.query(
-            "SELECT * FROM dataset_versions WHERE run_id = ? ORDER BY created_at, version_id", (run_id,)
-        )
+    def of_run(self, run_id: str, step: str | None = None) -> list[VersionRecord]:
+        """The versions a run published (`step`: those of one of its steps)."""
+        where, args = ("run_id = ? AND step = ?", (run_id, step)) if step is not None else ("run_id = ?", (run_id,))
+        rows = self.db.query(f"SELECT * FROM dataset_versions WHERE {where} ORDER BY created_at, version_id", args)
         return [version_record(row, self.store_root) for row in rows]
 
     def with_notebooks(self, dataset: str) -> list[tuple[VersionRecord, Row]]:

@@ -23,8 +23,11 @@ def checks_for(spec: Spec, dataset: str, recorded: Iterable[dict[str, Any]] = ()
     return declared_checks(spec, dataset) + [from_record(r) for r in recorded if r.get("dataset") == dataset]
 
 
-def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[str, str]) -> Target:
-    current = ledger.current_versions(spec.environment_chain(version.environment))  # what its environment reads
+def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[str, str],
+               current: dict[str, VersionRecord] | None = None) -> Target:
+    """What a check of `version` sees (`current`: what its environment reads, when the caller has just read it)."""
+    if current is None:
+        current = ledger.current_versions(spec.environment_chain(version.environment))
     refs = {name: v.path for name, v in current.items()}
     refs.update(staged)  # a step's own new versions win (e.g. ingest publishing both sides)
     previous = current.get(version.dataset)
@@ -42,11 +45,14 @@ def target_for(spec: Spec, ledger: Ledger, version: VersionRecord, staged: dict[
 
 
 def audit(
-    spec: Spec, ledger: Ledger, versions: list[VersionRecord], recorded: list[dict[str, Any]]
+    spec: Spec, ledger: Ledger, versions: list[VersionRecord], recorded: list[dict[str, Any]],
+    current: dict[str, VersionRecord] | None = None,
 ) -> dict[str, list[CheckResult]]:
+    """Each version's check results (`current`: what their environment reads, when the caller has just read it)."""
     staged = {v.dataset: v.path for v in versions}
     return {
-        version.version_id: run_checks(checks_for(spec, version.dataset, recorded), target_for(spec, ledger, version, staged))
+        version.version_id: run_checks(checks_for(spec, version.dataset, recorded),
+                                       target_for(spec, ledger, version, staged, current))
         for version in versions
     }
 

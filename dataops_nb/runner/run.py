@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import audit as audit_log
 from ..errors import DataOpsError, PublishError, QualityGateError
@@ -35,6 +35,9 @@ from .executors import Executor, make_executor
 from .fingerprint import Fingerprint, fingerprint, stale_reasons
 from .lease import RunLease
 from .params import inspect_notebook, resolve
+
+if TYPE_CHECKING:
+    from ..ledger.ancestry import Ancestry
 
 Reporter = Callable[[dict[str, Any]], None]
 FAILED = ("failed", "timed_out", "skipped")
@@ -317,6 +320,7 @@ class Runner:
         self._state: LedgerState | None = None
         self.warnings: dict[str, list[str]] = {}
         self.unchanged: dict[str, list[str]] = {}
+        self._staged: dict[str, str] = {}  # version id -> the step of this run that staged it
         git = self.project.git_state()
         from .packages import kernel_packages
         params = {p.step.name: {**p.parameters, **_secret_refs(p.step)} for p in plans}
@@ -514,7 +518,7 @@ class Runner:
 
     def _retry(self, run_id: str, outcome: StepOutcome) -> None:
         """Keep the failed attempt's notebook beside the next one."""
-        self._scrubbed(run_id, outcome)
+        self._scrubbed(run_id, outcome, self._ancestry(outcome))
         if outcome.output_notebook:
             kept = Path(outcome.output_notebook).with_suffix(f".attempt-{outcome.attempt}.ipynb")
             os.replace(outcome.output_notebook, kept)
@@ -545,7 +549,8 @@ class Runner:
     def _commit(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
         """Record the step; on success stage and promote its versions in one transaction."""
         self._state = None  # its run and versions change what the next steps' freshness is judged against
-        outcome = self._scrubbed(run_id, outcome)
+        ancestry = self._ancestry(outcome)
+        outcome = self._scrubbed(run_id, outcome, ancestry)
         published = outcome.manifest.get("published", []) if outcome.status == "success" else []
         quarantined = False
         if outcome.status == "success":
@@ -554,7 +559,7 @@ class Runner:
             opened = {f["path"]: f["version"] for f in outcome.manifest.get("files", []) if f.get("path")}
             self._fingerprints[outcome.step] = replace(planned, inputs=read, files={**opened, **planned.files})
             try:
-                self._promote(run_id, outcome, published)
+                self._promote(run_id, outcome, published, ancestry)
             except DataOpsError as exc:
                 quarantined = isinstance(exc, QualityGateError) and exc.quarantined
                 outcome = _failed(outcome, str(exc))
@@ -590,7 +595,17 @@ class Runner:
         )
         return outcome
 
-    def _scrubbed(self, run_id: str, outcome: StepOutcome) -> StepOutcome:
+    def _ancestry(self, outcome: StepOutcome) -> Ancestry | None:
+        """What the inputs of a step that published something were made from, read once for its
+        commit (None: nothing published, or a lineage that cannot be read)."""
+        if not outcome.manifest.get("published"):
+            return None
+        try:
+            return self.ledger.ancestry(_inputs(outcome.manifest))
+        except Exception:  # noqa: BLE001 - the publish reads it again and says why it cannot
+            return None
+
+    def _scrubbed(self, run_id: str, outcome: StepOutcome, ancestry: Ancestry | None) -> StepOutcome:
         """The outcome, and the manifest file beside its notebook, with no min or max of any PII
         column of what the step published (the kernel knew only the spec's tags and what it found)."""
         import json
@@ -599,9 +614,10 @@ class Runner:
 
         if not outcome.manifest.get("published"):
             return outcome
-        inputs = [r["version"] for r in outcome.manifest.get("read") or [] if isinstance(r, dict) and r.get("version")]
         try:  # PII along column lineage, from one read of what the inputs were made from
-            manifest = scrubbed_manifest(self.project.spec, self.ledger.ancestry(inputs), outcome.manifest)
+            if ancestry is None:
+                raise LookupError("the lineage of the inputs could not be read")
+            manifest = scrubbed_manifest(self.project.spec, ancestry, outcome.manifest)
         except Exception:  # noqa: BLE001 - lineage that cannot be followed: no extremes at all
             manifest = {**outcome.manifest, "published": [
                 {**item, "profile": without_extremes(item.get("profile"), [c.get("name") for c in item["profile"]])}
@@ -616,17 +632,19 @@ class Runner:
             os.replace(tmp, path)
         return replace(outcome, manifest=manifest)
 
-    def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]]) -> None:
+    def _promote(self, run_id: str, outcome: StepOutcome, published: list[dict[str, Any]],
+                 ancestry: Ancestry | None) -> None:
         """Stage the step's versions, audit them, then promote them or quarantine them."""
         from ..metadata.model import dataset_meta
         from ..metadata.pii import described, pii_columns, with_inherited, without_extremes
 
         spec = self.project.spec
-        inputs = [r["version"] for r in outcome.manifest.get("read", []) if r.get("version")]
+        inputs = _inputs(outcome.manifest)
         records = []
         current = self.project.current_versions(self.env) if published else {}
         twins: dict[str, VersionRecord] = {}  # staged version -> the current one with the same bytes
-        ancestry = self.ledger.ancestry(inputs) if published else None  # what the inputs were made from, read once
+        if published and ancestry is None:  # what the inputs were made from (read once for the commit)
+            ancestry = self.ledger.ancestry(inputs)
         for item in published:
             name = item["dataset"]
             if not DATASET_NAME.match(name) or item.get("version") != run_id:
@@ -634,11 +652,10 @@ class Runner:
             path = (self.store.root / item["path"]).resolve()  # the manifest's path is relative to the store
             if not path.is_file() or not path.is_relative_to(self.store.data_dir.resolve()):
                 raise PublishError(f"Step '{outcome.step}' published {name}, but its file is missing.")
-            taken = self.ledger.versions.get(f"{name}@{run_id}")
-            if taken is not None and taken.dataset == name:
+            taken = self._staged.get(f"{name}@{run_id}")  # the run's versions are this runner's
+            if taken is not None:
                 raise PublishError(
-                    f"Step '{outcome.step}' published {name}, which step '{taken.step}' "
-                    "already published in this run."
+                    f"Step '{outcome.step}' published {name}, which step '{taken}' already published in this run."
                 )
             _refuse_other_publisher(self.project, current, outcome.step, name)
             if not self.request.force and _same_content(path, current.get(name)):
@@ -666,7 +683,7 @@ class Runner:
         from ..quality.gate import audit, result_rows  # a run that executes nothing checks nothing
 
         try:
-            results = audit(spec, self.ledger, records, outcome.manifest.get("checks", []))
+            results = audit(spec, self.ledger, records, outcome.manifest.get("checks", []), current)
         except DataOpsError:
             raise
         except Exception as exc:  # a check the data cannot answer (types, SQL): the step fails
@@ -703,6 +720,7 @@ class Runner:
                     "step": outcome.step, "versions": versions, "status": "quarantined" if errors else "current",
                     "why": "error-severity checks failed" if errors else "checks passed",
                 })
+        self._staged.update((version_id, outcome.step) for version_id in versions)  # committed
         from ..quality.decisions import warning_lines
 
         self.warnings[outcome.step] = warning_lines(self.ledger, results)
@@ -711,6 +729,11 @@ class Runner:
                 "quality checks failed, versions quarantined: " + "; ".join(r.summary() for r in errors),
                 quarantined=True,
             )
+
+
+def _inputs(manifest: dict[str, Any]) -> list[str]:
+    """The versions a step's manifest says it read."""
+    return [r["version"] for r in manifest.get("read") or [] if isinstance(r, dict) and r.get("version")]
 
 
 def _same_content(path: Path, current: VersionRecord | None) -> bool:

@@ -105,6 +105,28 @@ def test_failing_step_fails_run_and_skips_downstream(project):
     assert project.ledger_rows("select dataset, status from dataset_versions") == [("raw.n", "current")]
 
 
+def test_a_second_step_publishing_what_an_earlier_step_of_the_run_published_fails(project):
+    body = "import dataops_nb as dn\nname = 'raw.' + 'shared'  # no static reading sees the name\ndn.step().publish(name, f'select {v} as v')"
+    project.notebook("first", "v = 1", body)
+    project.notebook("second", "v = 2", body)
+    project.spec(
+        """
+        name: twice
+        steps:
+          - {name: first, notebook: notebooks/first.ipynb}
+          - {name: second, notebook: notebooks/second.ipynb, needs: [first]}
+        """
+    )
+    result = project.cli("run", "-j", "1")
+    assert result.returncode == 1
+    assert "Step 'first' already published raw.shared in this run" in result.stderr
+    assert "Traceback" not in result.stderr
+    [run] = runs_json(project)
+    assert {s["name"]: s["status"] for s in run["steps"]} == {"first": "success", "second": "failed"}
+    # the first step's version stays the one current, with its value
+    assert project.ledger_rows("select step, status from dataset_versions") == [("first", "current")]
+
+
 def test_only_and_from_select_steps(project):
     for name in ("a", "b", "c", "d"):
         project.notebook(name, "x = 1", f"print('{name}')")

@@ -307,6 +307,11 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX check_results_by_version ON check_results(version_id, origin, check_name, id);
     ALTER TABLE lineage ADD COLUMN run_id TEXT;
     """,
+    # v12: a run's check results by run (and step), as its lineage events and pages read them,
+    # without scanning the whole history (its versions have dataset_versions_by_run)
+    """
+    CREATE INDEX check_results_by_run ON check_results(run_id, step, id);
+    """,
 ]
 
 

@@ -320,6 +320,12 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX check_results_by_version ON check_results(version_id, origin, check_name, id);
     ALTER TABLE lineage ADD COLUMN run_id TEXT;
     """,
+    # v17: a run's check results and versions by run (and step), as its lineage events and pages
+    # read them, without scanning the whole history
+    """
+    CREATE INDEX check_results_by_run ON check_results(run_id, step, id);
+    CREATE INDEX dataset_versions_by_run ON dataset_versions(run_id, step);
+    """,
 ]
 
 
