@@ -10,6 +10,7 @@ No message ever carries the URL's password.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -86,9 +87,15 @@ SESSION_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per_gather"
                     "plan_cache_mode": "force_generic_plan"}
 # Every statement is prepared when first sent (parsed and planned once per connection): a
 # handle sends the same few dozen statements over and over, and parsing and planning them
-# again each time cost the server more than running them.
-PREPARE_THRESHOLD = 0
+# again each time cost the server more than running them. DATAOPS_LEDGER_PREPARE=off prepares
+# none, for a pooler that cannot keep them (PgBouncer in transaction mode before 1.22).
+PREPARE_ENV = "DATAOPS_LEDGER_PREPARE"
 PREPARED_MAX = 512  # the distinct statements a handle keeps prepared (psycopg's default: 100)
+
+
+def prepare_threshold() -> int | None:
+    """psycopg's `prepare_threshold`: 0 (every statement), or None (none) when PREPARE_ENV says off."""
+    return None if os.environ.get(PREPARE_ENV, "").strip().lower() in ("off", "0", "no", "false") else 0
 
 
 def _session_options(url: str, *, readonly: bool) -> str:
@@ -164,7 +171,7 @@ class PostgresDatabase(Joining):
             self._con = psycopg.connect(
                 url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory,
                 application_name="dataops-nb", options=_session_options(url, readonly=readonly),
-                prepare_threshold=PREPARE_THRESHOLD,
+                prepare_threshold=prepare_threshold(),
             )
         except psycopg.Error as exc:
             raise LedgerError(self._connect_problem(exc), url=self.url) from None

@@ -77,3 +77,25 @@ def test_a_bad_team_ledger_is_one_sentence_naming_the_setting_and_writes_nothing
     assert two_steps.snapshot() == project_before  # no store, no run folder, no lock file
     assert not (two_steps.root / ".dataops").exists()
     assert _tables(pg_url) == database_before
+
+
+@pytest.mark.parametrize("setting, prepared", [(None, True), ("off", False)])
+def test_statements_are_prepared_once_unless_a_pooler_needs_them_not_to_be(setting, prepared, pg_url, tmp_path,
+                                                                           monkeypatch):
+    """Each statement is prepared on first use (planned once per connection); DATAOPS_LEDGER_PREPARE=off,
+    for PgBouncer in transaction mode, prepares none, and the ledger works the same."""
+    if setting is None:
+        monkeypatch.delenv("DATAOPS_LEDGER_PREPARE", raising=False)
+    else:
+        monkeypatch.setenv("DATAOPS_LEDGER_PREPARE", setting)
+    ledger = Ledger.open(pg_url, store_root=tmp_path)
+    try:
+        ledger.migrate()
+        run_id = "20261203-120000-000abcd"
+        ledger.runs.open(run_id)
+        for _ in range(3):
+            assert ledger.runs.get(run_id).run_id == run_id
+        names = [row[0] for row in ledger.db.query("SELECT statement FROM pg_prepared_statements")]
+        assert any("FROM runs WHERE run_id" in name for name in names) is prepared
+    finally:
+        ledger.close()
