@@ -557,10 +557,10 @@ class LineageEmitter:
             return
         elif kind == "step_started" and record["step"] not in self._started:  # retries stay one run
             self._started[record["step"]] = record["time"]
-            self._send(_RunView(self.project, self.run_id, self._run, step=record["step"]).step_start(record["step"], record["time"]))
+            self._send(self._step_view(record["step"]).step_start(record["step"], record["time"]))
         elif kind in ("step_finished", "step_error") and record["step"] in self._started:
             self._ended.add(record["step"])
-            self._send(_RunView(self.project, self.run_id, self._run, step=record["step"]).step_end(record["step"]))
+            self._send(self._step_view(record["step"]).step_end(record["step"]))
         elif kind == "run_finished":
             try:
                 view = _RunView(self.project, self.run_id)
@@ -572,6 +572,11 @@ class LineageEmitter:
                 for transport in self._transports:
                     transport.close()
                 self.run_id, self._transports, self._run = None, [], None
+
+    def _step_view(self, step: str) -> _RunView:
+        """The run as one step's events need it: the run's record kept from its start, that step's rows read."""
+        assert self.run_id is not None
+        return _RunView(self.project, self.run_id, self._run, step=step)
 
     def _send(self, event: dict[str, Any] | None) -> None:
         if event is None:
