@@ -10,7 +10,9 @@
   the same files (each in a venv of its own: SQLMesh needs DuckDB < 2); data-diff is tried too (its
   install fails here: it builds dbt from GitHub). Beside it, the kit's diff of two versions with the
   same rows in the same order (1% of the values changed) and of the same two versions with their rows
-  shuffled (no order to use: the kit joins)
+  shuffled (no order to use: the kit joins). Every version is profiled as a publish profiles it, so
+  the diff takes the columns' means from the profiles; beside it, the same diff of versions whose
+  profiles hold no means (as an older kit left them), which computes them
 
     python bench/env_bench.py [--quick] [--repeats N]
 
@@ -61,9 +63,12 @@ def write(con, sql: str, target: Path) -> None:
     con.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
 
 
-def project(root: Path, files: dict[str, dict[str, Path]]) -> object:
-    """A project whose ledger holds, per environment, one version of each dataset (a file each)."""
+def project(root: Path, files: dict[str, dict[str, Path]], unprofiled: tuple[str, ...] = ()) -> object:
+    """A project whose ledger holds, per environment, one version of each dataset (a file each),
+    profiled as a publish profiles it (but in the `unprofiled` environments: versions as an older
+    kit left them, with no column means in their profile)."""
     from dataops_nb.ledger import VersionRecord, now
+    from dataops_nb.metadata.profile import profile
     from dataops_nb.project import Project
 
     root.mkdir(parents=True, exist_ok=True)
@@ -75,8 +80,9 @@ def project(root: Path, files: dict[str, dict[str, Path]]) -> object:
         ledger.open_run(run_id, user="bench", environment=env, params={}, selection=[])
         with ledger.transaction() as con:
             for dataset, path in datasets.items():
+                profiled = [{**column, "mean": None} if env in unprofiled else column for column in profile(path, SCHEMA)]
                 record = VersionRecord(f"{dataset}@{run_id}", dataset, run_id, "make", str(path), None,
-                                       path.stat().st_size, SCHEMA, "staged", now(), environment=env)
+                                       path.stat().st_size, SCHEMA, "staged", now(), environment=env, profile=profiled)
                 ledger.stage_version(con, record, [])
                 ledger.promote(con, [record.version_id], environment=env, run_id=run_id)
         ledger.end_run(run_id, "success")
@@ -188,8 +194,9 @@ def run(args: argparse.Namespace) -> list[Result]:
 
         log("diff")
         files = {"prod": {"bench.diffed": big}, "pr": {"bench.diffed": changed}, "same": {"bench.diffed": same_rows},
-                 "prod-s": {"bench.diffed": big_shuffled}, "pr-s": {"bench.diffed": changed_shuffled}}
-        opened = project(work / "project-diff", files)
+                 "prod-s": {"bench.diffed": big_shuffled}, "pr-s": {"bench.diffed": changed_shuffled},
+                 "prod-u": {"bench.diffed": big}, "pr-u": {"bench.diffed": changed}}
+        opened = project(work / "project-diff", files, unprofiled=("prod-u", "pr-u"))
         versions = {env: opened.ledger.versions.pointers(env)["bench.diffed"] for env in files}
         reader = scratch()
 
@@ -223,7 +230,7 @@ def run(args: argparse.Namespace) -> list[Result]:
 
         scan()  # the files in the page cache for everyone
         cpu0 = cpu()
-        scans, joins, narrows, kits, sames, shuffles = [], [], [], [], [], []
+        scans, joins, narrows, kits, sames, shuffles, unprofiled = [], [], [], [], [], [], []
         used: dict[str, list[float]] = {}  # CPU seconds of every thread, per measured thing
 
         def timed(name: str, measure):
@@ -239,6 +246,7 @@ def run(args: argparse.Namespace) -> list[Result]:
             kits.append(timed("kit", kit))
             sames.append(timed("same", lambda: kit("prod", "same", (0, 0, rows // 100))))
             shuffles.append(timed("shuffled", lambda: kit("prod-s", "pr-s")))
+            unprofiled.append(timed("unprofiled", lambda: kit("prod-u", "pr-u")))
         kit_cpu = cpu() - cpu0
         used_median = {name: statistics.median(samples) for name, samples in used.items()}
         scan_row, kit_row = Row.of("one full scan of both files (DuckDB)", scans), Row.of("dataops-nb diff (keyed)", kits)
@@ -246,7 +254,9 @@ def run(args: argparse.Namespace) -> list[Result]:
         narrow_row = Row.of("narrow FULL OUTER JOIN: key and hash(x, s, k) of each side (DuckDB)", narrows)
         same_row = Row.of("dataops-nb diff (keyed), same rows in the same order, 1% of values changed", sames)
         shuffled_row = Row.of("dataops-nb diff (keyed), the same versions with their rows shuffled", shuffles)
-        rows_out = [scan_row, join_row, narrow_row, kit_row, same_row, shuffled_row]
+        unprofiled_row = Row.of("dataops-nb diff (keyed), versions whose profiles hold no means (an older kit's): "
+                                "the diff computes them", unprofiled)
+        rows_out = [scan_row, join_row, narrow_row, kit_row, same_row, shuffled_row, unprofiled_row]
         notes = [load(), f"CPU time of the scans, joins and kit diffs: {kit_cpu:.2f} s"]
         others: dict[str, Row] = {}
         for name, requirements, code in (("reladiff", ["reladiff[duckdb]>=0.6"], RELADIFF),
@@ -270,6 +280,7 @@ def run(args: argparse.Namespace) -> list[Result]:
                   f"narrow join / one scan of both: {ratio(narrow_row, scan_row):.3g} (before reading any changed row)",
                   f"kit, same rows in the same order / one scan of both: {ratio(same_row, scan_row):.3g}",
                   f"kit, rows shuffled (joined) / one scan of both: {ratio(shuffled_row, scan_row):.3g}",
+                  f"kit, no means in the profiles / one scan of both: {ratio(unprofiled_row, scan_row):.3g}",
                   "CPU time (all threads, medians): " + ", ".join(f"{name} {used_median[name]:.2f} s" for name in used)
                   + f"; kit / scan {used_median['kit'] / used_median['scan']:.3g}, same rows / scan "
                   f"{used_median['same'] / used_median['scan']:.3g}, plain join / scan {used_median['join'] / used_median['scan']:.3g}"]

@@ -156,3 +156,39 @@ def test_a_list_column_is_compared_and_has_no_mean(tmp_path):
     found = dataset_diff(None, "raw.t", a, b, key=["k"])
     assert (found["changed"], found["changed_columns"]) == (2, {"l": 1, "e": 1})
     assert all(side["mean"] is None for stats in found["stats"].values() for side in stats.values())
+
+
+def test_the_means_come_from_the_versions_profiles_and_a_profile_without_them_is_read_again(dev):  # noqa: F811
+    """A version's profile (taken on publish) holds its numeric columns' means, so a diff reads no
+    file for them; a version profiled by an older kit (no mean in its profile) gets them computed."""
+    import sqlite3
+
+    prod = pointers(dev, "prod")["staging.doubled"]
+    assert dict(dev.ledger_rows(f"select column_name, mean_value from column_profiles where version_id = '{prod}'")) == {
+        "i": 4.5, "j": 9.0}
+
+    def means() -> tuple[float, float]:
+        out = json.loads(dev.cli("diff", "prod", "dev-alice", "staging.doubled", "--key", "i", "--json", check=0).stdout)
+        stats = out["datasets"][0]["stats"]["j"]
+        return stats["a"]["mean"], stats["b"]["mean"]
+
+    assert means() == (9.0, 13.5)  # j = 2i and 3i over i = 0..9
+    ledger = dev.root / ".dataops" / "ledger.db"
+    with sqlite3.connect(ledger) as con:  # what the diff reads: the stored mean, not the file
+        con.execute("UPDATE column_profiles SET mean_value = 100.0 WHERE version_id = ? AND column_name = 'j'", (prod,))
+    assert means() == (100.0, 13.5)
+    with sqlite3.connect(ledger) as con:  # a ledger upgraded from before profiles held means
+        con.execute("UPDATE column_profiles SET mean_value = NULL")
+    assert means() == (9.0, 13.5)
+
+
+def test_a_profile_holds_the_mean_of_each_number_column_and_of_no_other(tmp_path):
+    from dataops_nb.metadata.pii import without_extremes
+    from dataops_nb.metadata.profile import profile
+
+    a = version(tmp_path, "a", "select range::INTEGER as i, range / 4 as d, (range * 1.5)::DECIMAL(9, 2) as m, "
+                "'x' || range as s, CASE WHEN range = 1 THEN 'nan'::DOUBLE ELSE 1.0 END as n, NULL::BIGINT as e "
+                "from range(4)")
+    found = {c["name"]: c["mean"] for c in profile(a.path, a.schema)}
+    assert found == {"i": 1.5, "d": 0.375, "m": 2.25, "s": None, "n": None, "e": None}  # NaN: not a finite mean
+    assert without_extremes(profile(a.path, a.schema), ["i"])[0]["mean"] is None  # a PII column keeps none

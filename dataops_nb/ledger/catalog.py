@@ -108,11 +108,12 @@ class CatalogRepository:
             self.db.execute("DELETE FROM column_profiles WHERE version_id = ?", (version_id,))
             self.db.executemany(
                 "INSERT INTO column_profiles (version_id, column_name, position, type, null_count, "
-                "approx_distinct, min_value, max_value, pii_kind, pii_confidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "approx_distinct, min_value, max_value, mean_value, pii_kind, pii_confidence) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         version_id, col["name"], position, col.get("type"), col.get("null_count"),
-                        col.get("approx_distinct"), json.dumps(col.get("min")), json.dumps(col.get("max")),
+                        col.get("approx_distinct"), json.dumps(col.get("min")), json.dumps(col.get("max")), col.get("mean"),
                         pii.get(col["name"], {}).get("kind"), pii.get(col["name"], {}).get("confidence"),
                     )
                     for position, col in enumerate(profile)
@@ -340,7 +341,7 @@ class CatalogRepository:
             {
                 "name": r["column_name"], "type": r["type"], "null_count": r["null_count"],
                 "approx_distinct": r["approx_distinct"], "min": json.loads(r["min_value"] or "null"),
-                "max": json.loads(r["max_value"] or "null"), "pii_kind": r["pii_kind"],
+                "max": json.loads(r["max_value"] or "null"), "mean": r["mean_value"], "pii_kind": r["pii_kind"],
                 "pii_confidence": r["pii_confidence"],
             }
             for r in rows

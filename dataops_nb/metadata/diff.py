@@ -86,11 +86,11 @@ def _quote(name: str) -> str:
 def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: VersionRecord | None, *,
                  key: list[str] | None, user: str | None = None) -> dict[str, Any]:
     """One dataset's diff. Row counts, nulls, min and max come from the files' parquet statistics
-    (no scan); the rest is one pass over each file: with a key either a positional comparison (both
-    files sorted by one integer key, see `_aligned`) or one FULL OUTER JOIN whose single aggregate
-    counts the rows only on each side, the changed rows and columns, the means of both sides and
-    picks the sample; without a key one GROUP BY over both files. Two files with the same bytes are
-    not read at all."""
+    and the means from the versions' profiles (no scan; a mean a profile lacks is computed); the
+    rest is one pass over each file: with a key either a positional comparison (both files sorted by
+    one integer key, see `_aligned`) or one FULL OUTER JOIN whose single aggregate counts the rows
+    only on each side, the changed rows and columns, the means and picks the sample; without a key
+    one GROUP BY over both files. Two files with the same bytes are not read at all."""
     result: dict[str, Any] = {"dataset": dataset, "a": a.version_id if a else None, "b": b.version_id if b else None}
     if a is None or b is None:
         result.update(differs=True, only_in="b" if a is None else "a",
@@ -119,16 +119,22 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
         stats_b, rows_b = _file_stats(con, b.path, common)
         result["rows"] = {"a": rows_a, "b": rows_b}
         numeric = [c for c in common if _numeric(types_a[c]) and _numeric(types_b[c])]
+        # the means the versions' profiles hold (taken on publish) are not computed again
+        stored = (_stored_means(project, a), _stored_means(project, b))
+        computed = [c for c in numeric if c not in stored[0] or c not in stored[1]]
         if _same_bytes(a.path, b.path):
             found: dict[str, Any] = {"only_in_a": 0, "only_in_b": 0, "same_content": True}
             if key:
                 found.update(changed=0, changed_columns={}, sample=[])
             means: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
         elif key:
-            found, means = _keyed(con, dataset, a.path, b.path, key, [c for c in common if c not in key], numeric,
+            found, means = _keyed(con, dataset, a.path, b.path, key, [c for c in common if c not in key], computed,
                                   rows_a, rows_b, types=(types_a, types_b))
         else:
-            found, means = _unkeyed(con, a.path, b.path, common, numeric, rows_a, rows_b)
+            found, means = _unkeyed(con, a.path, b.path, common, computed, rows_a, rows_b)
+        if not found.get("same_content"):
+            means = tuple({c: found_means.get(c) if c in computed else kept[c] for c in numeric}
+                          for kept, found_means in zip(stored, means))
     finally:
         con.close()
     for stats, mean in zip((stats_a, stats_b), means):
@@ -148,6 +154,14 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
     changed = result["only_in_a"] or result["only_in_b"] or result.get("changed")
     result["differs"] = bool(changed or any(schema.values()) or rows_a != rows_b)
     return result
+
+
+def _stored_means(project: Any, version: VersionRecord) -> dict[str, float]:
+    """The numeric columns' means in the version's profile (none outside a project, or for a version
+    profiled before profiles held means)."""
+    if project is None:
+        return {}
+    return {p["name"]: p["mean"] for p in project.ledger.column_profiles(version.version_id) if p.get("mean") is not None}
 
 
 def _masked_stats(stats: dict[str, Any], hidden: bool) -> dict[str, Any]:
@@ -248,13 +262,15 @@ _ROW = "file_row_number"  # read_parquet's number of a row in its file
 @dataclass(frozen=True)
 class _Aligned:
     """Two files whose one integer key strictly increases: their keys (arrow arrays), a keep-mask per
-    side (None: the side is read whole) and the counts of rows only in A, only in B and matched."""
+    side (None: the side is read whole), the counts of rows only in A, only in B and matched, and
+    the rows of each of A's row groups."""
 
     keys: tuple[Any, Any]
     keep: tuple[Any, Any]
     only_a: int
     only_b: int
     matched: int
+    groups: list[int]
 
 
 def _aligned(con: Any, path_a: str, path_b: str, key: list[str], types: tuple[dict[str, str], dict[str, str]],
@@ -263,32 +279,34 @@ def _aligned(con: Any, path_a: str, path_b: str, key: list[str], types: tuple[di
     strictly increasing (so unique, no NULL): then the matched rows come in the same order in both
     files and pair up by position. None when the files are not so (the join decides).
 
-    The footers' row-group statistics rule out most unsorted files before any key is read; the two
-    key columns are read at once, one thread each."""
+    The two files are taken at once, one thread each: the footer's row-group statistics rule out
+    most unsorted files before any key is read, then the key column is read and checked."""
     if (len(key) != 1 or types[0][key[0]].upper() not in _INTEGERS or not rows_a or not rows_b
             or _ROW in types[0] or _ROW in types[1]):
         return None
-    if not (_sorted_row_groups(con, path_a, key[0]) and _sorted_row_groups(con, path_b, key[0])):
-        return None
     import numpy as np
 
-    arrays = _in_threads(con, [lambda cursor, path=path: _key_column(cursor, path, key[0]) for path in (path_a, path_b)])
-    if any(array is None for array in arrays):
+    read = _in_threads(con, [lambda cursor, path=path: _sorted_keys(cursor, path, key[0]) for path in (path_a, path_b)])
+    if read[0] is None or read[1] is None:
         return None
+    (array_a, groups), (array_b, _) = read
+    arrays = (array_a, array_b)
     ka, kb = (np.asarray(array) for array in arrays)
-    if not (bool(np.all(ka[1:] > ka[:-1])) and bool(np.all(kb[1:] > kb[:-1]))):
-        return None
     if len(ka) == len(kb) and np.array_equal(ka, kb):
-        return _Aligned((arrays[0], arrays[1]), (None, None), 0, 0, len(ka))
+        return _Aligned(arrays, (None, None), 0, 0, len(ka), groups)
     low, high = min(int(ka[0]), int(kb[0])), max(int(ka[-1]), int(kb[-1]))
     if high - low <= 4 * (len(ka) + len(kb)):  # dense keys: a lookup table, linear time
+        from concurrent.futures import ThreadPoolExecutor
+
         at_a, at_b = (_offsets(np, k, low) for k in (ka, kb))
-        seen = np.zeros(high - low + 1, dtype=bool)
-        seen[at_b] = True
-        keep_a = seen[at_a]
-        seen[:] = False
-        seen[at_a] = True
-        keep_b = seen[at_b]
+
+        def among(present: Any, probe: Any) -> Any:
+            seen = np.zeros(high - low + 1, dtype=bool)
+            seen[present] = True
+            return seen[probe]
+
+        with ThreadPoolExecutor(max_workers=2) as pool:  # numpy lets go of the GIL while it indexes
+            keep_a, keep_b = pool.map(among, (at_b, at_a), (at_a, at_b))
     else:
         keep_a, keep_b = np.isin(ka, kb, assume_unique=True), np.isin(kb, ka, assume_unique=True)
     matched = int(keep_a.sum())
@@ -300,15 +318,20 @@ def _aligned(con: Any, path_a: str, path_b: str, key: list[str], types: tuple[di
         if masks[side] is not None and bool(masks[side][:matched].all()):
             masks[side] = None
             break
-    return _Aligned((arrays[0], arrays[1]), (masks[0], masks[1]), only_a, only_b, matched)
+    return _Aligned(arrays, (masks[0], masks[1]), only_a, only_b, matched, groups)
 
 
-def _key_column(con: Any, path: str, column: str) -> Any:
+def _sorted_keys(con: Any, path: str, column: str) -> tuple[Any, list[int]] | None:
     """A file's key column as one arrow array (pyarrow reads one integer column into memory with
-    less CPU than DuckDB's fetch); None when it holds a NULL."""
+    less CPU than DuckDB's fetch) and the rows of each of its row groups; None when the column is
+    not strictly increasing (or holds a NULL)."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    groups = _sorted_row_groups(con, path, column)
+    if groups is None:
+        return None
     try:
         array = pq.ParquetFile(path).read(columns=[column], use_threads=False).column(0).combine_chunks()
     except (pa.ArrowException, KeyError, OSError):
@@ -316,7 +339,8 @@ def _key_column(con: Any, path: str, column: str) -> Any:
 
         table = con.sql(f"SELECT {_quote(column)} FROM read_parquet({quote_path(path)})").to_arrow_table()
         array = table.column(0).combine_chunks()
-    return None if array.null_count else array
+    keys = np.asarray(array) if not array.null_count else None
+    return (array, groups) if keys is not None and bool(np.all(keys[1:] > keys[:-1])) else None
 
 
 def _in_threads(con: Any, tasks: list[Any]) -> list[Any]:
@@ -341,33 +365,33 @@ def _offsets(np: Any, keys: Any, low: int) -> Any:
     return keys.astype(np.int64, copy=False) - low if low else keys.astype(np.int64, copy=False)
 
 
-def _sorted_row_groups(con: Any, path: str, column: str) -> bool:
-    """The file's row groups hold increasing, disjoint ranges of `column` with no NULL, as their
-    footer statistics say (a necessary condition for a strictly increasing column)."""
-    groups = con.execute("SELECT stats_min_value, stats_max_value, stats_null_count FROM parquet_metadata(?) "
-                         "WHERE path_in_schema = ? ORDER BY row_group_id", [path, column]).fetchall()
+def _sorted_row_groups(con: Any, path: str, column: str) -> list[int] | None:
+    """The rows of each of the file's row groups when these hold increasing, disjoint ranges of
+    `column` with no NULL, as their footer statistics say (a necessary condition for a strictly
+    increasing column); else None."""
+    groups = con.execute("SELECT stats_min_value, stats_max_value, stats_null_count, row_group_num_rows "
+                         "FROM parquet_metadata(?) WHERE path_in_schema = ? ORDER BY row_group_id", [path, column]).fetchall()
     previous = None
-    for low, high, nulls in groups:
+    for low, high, nulls, _ in groups:
         if low is None or high is None or nulls is None or nulls:
-            return False
+            return None
         try:
             low, high = int(low), int(high)
         except ValueError:
-            return False
+            return None
         if low > high or (previous is not None and low <= previous):
-            return False
+            return None
         previous = high
-    return bool(groups)
+    return [int(rows) for *_, rows in groups] or None
 
 
-def _ranges(con: Any, path_a: str, aligned: _Aligned) -> list[tuple[int, int, int, int]]:
+def _ranges(con: Any, aligned: _Aligned) -> list[tuple[int, int, int, int]]:
     """The passes' row ranges ([A from, A to), [B from, B to)): one per thread, cut at A's row-group
     starts; the matched rows of a range of A are the matched rows of its range of B."""
     import numpy as np
 
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
-    counts = [n for (n,) in con.execute("SELECT row_group_num_rows FROM parquet_metadata(?) WHERE column_id = 0 "
-                                        "ORDER BY row_group_id", [path_a]).fetchall()]
+    counts = aligned.groups
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     ka, kb = (np.asarray(k) for k in aligned.keys)
     pieces = max(1, min(int(threads), len(counts)))
@@ -420,7 +444,7 @@ def _positional(con: Any, paths: tuple[str, str], key: str, others: list[str], n
         return cursor.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(flags)} FROM {sql_a} "
                               f"POSITIONAL JOIN {sql_b})", params).fetchall()[0]
 
-    tasks: list[Any] = [lambda cursor, r=r: compare(cursor, *r) for r in _ranges(con, paths[0], aligned)]
+    tasks: list[Any] = [lambda cursor, r=r: compare(cursor, *r) for r in _ranges(con, aligned)]
     apart = [s for s in "ab" if s not in summed]
     tasks += [lambda cursor, path=path: _means(cursor, path, numbers) for s, path in zip("ab", paths) if s in apart]
     done = _in_threads(con, tasks)

@@ -167,11 +167,12 @@ def describe_file(path: Path | str, schema: list[dict[str, str]], con: Any = Non
 
 
 def without_extremes(profile: list[dict[str, Any]] | None, columns: Iterable[str]) -> list[dict[str, Any]] | None:
-    """`profile` with no min or max kept for `columns`: a PII column's extremes are two of its values."""
+    """`profile` with no min, max or mean kept for `columns`: a PII column's extremes are two of its
+    values, and its mean is one when it has one row."""
     personal = set(columns)
     if profile is None or not personal:
         return profile
-    return [{**col, "min": None, "max": None} if col.get("name") in personal else col for col in profile]
+    return [{**col, "min": None, "max": None, "mean": None} if col.get("name") in personal else col for col in profile]
 
 
 # --- policy and masking ------------------------------------------------------------------

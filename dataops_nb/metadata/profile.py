@@ -23,6 +23,11 @@ _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|"
     r"FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?|VARINT|BIGNUM)$"
 )
+# numbers DuckDB averages (VARINT and BIGNUM have no avg)
+_AVERAGED = re.compile(
+    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|"
+    r"FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?)$"
+)
 _TEMPORAL = re.compile(r"^(DATE|TIME|TIMESTAMP.*|TIME WITH TIME ZONE)$")
 _NESTED = re.compile(r"(\[\]|\[\d+\]$|^STRUCT\(|^MAP\(|^UNION\()")
 
@@ -49,7 +54,7 @@ def _literal(path: Path | str) -> str:
 
 
 def profile_query(path: Path | str, schema: list[dict[str, str]]) -> str:
-    """The one aggregate query: count(*) then, per column, nulls, distinct, min, max."""
+    """The one aggregate query: count(*) then, per column, nulls, distinct, min, max, mean."""
     parts = ["count(*)"]
     for column in schema:
         ident, dtype = _ident(column["name"]), column["type"]
@@ -59,13 +64,15 @@ def profile_query(path: Path | str, schema: list[dict[str, str]]) -> str:
             parts += [f"min({ident})", f"max({ident})"]
         else:
             parts += ["NULL", "NULL"]
+        parts.append(f"avg({ident})" if _AVERAGED.match(dtype.upper()) else "NULL")
     return f"SELECT {', '.join(parts)} FROM read_parquet({_literal(path)})"
 
 
 def profile(
     path: Path | str, schema: list[dict[str, str]], con: duckdb.DuckDBPyConnection | None = None
 ) -> list[dict[str, Any]]:
-    """One row per column, in schema order: name, type, null_count, approx_distinct, min, max."""
+    """One row per column, in schema order: name, type, null_count, approx_distinct, min, max and
+    (numbers) mean; a mean that is not a finite number is left out (None)."""
     own = con is None
     con = con or scratch()
     try:
@@ -76,7 +83,7 @@ def profile(
     rows = int(record[0])
     result = []
     for index, column in enumerate(schema):
-        nulls, distinct, low, high = record[1 + 4 * index : 5 + 4 * index]
+        nulls, distinct, low, high, mean = record[1 + 5 * index : 6 + 5 * index]
         result.append(
             {
                 "name": column["name"],
@@ -87,6 +94,7 @@ def profile(
                 "approx_distinct": None if distinct is None else min(int(distinct), rows - int(nulls)),
                 "min": plain(low),
                 "max": plain(high),
+                "mean": float(mean) if mean is not None and math.isfinite(mean) else None,
             }
         )
     return result

@@ -312,6 +312,11 @@ MIGRATIONS: list[Migration] = [
     """
     CREATE INDEX check_results_by_run ON check_results(run_id, step, id);
     """,
+    # v13: a numeric column's mean in the version's profile (taken on publish, as the rest of it),
+    # so that a diff need not read a version again for it
+    """
+    ALTER TABLE column_profiles ADD COLUMN mean_value DOUBLE PRECISION;
+    """,
 ]
 
 

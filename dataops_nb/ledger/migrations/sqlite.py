@@ -326,6 +326,11 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX check_results_by_run ON check_results(run_id, step, id);
     CREATE INDEX dataset_versions_by_run ON dataset_versions(run_id, step);
     """,
+    # v18: a numeric column's mean in the version's profile (taken on publish, as the rest of it),
+    # so that a diff need not read a version again for it
+    """
+    ALTER TABLE column_profiles ADD COLUMN mean_value REAL;
+    """,
 ]
 
 
