@@ -115,6 +115,7 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
 
     con = scratch()
     try:
+        con.execute("SET parquet_metadata_cache = true")  # every query of the diff reads the same two footers
         stats_a, rows_a = _file_stats(con, a.path, common)
         stats_b, rows_b = _file_stats(con, b.path, common)
         result["rows"] = {"a": rows_a, "b": rows_b}
@@ -385,16 +386,20 @@ def _sorted_row_groups(con: Any, path: str, column: str) -> list[int] | None:
     return [int(rows) for *_, rows in groups] or None
 
 
+_PIECE = 1 << 20  # rows of A a pass covers at most: a side's bit mask is copied for every vector it scans
+
+
 def _ranges(con: Any, aligned: _Aligned) -> list[tuple[int, int, int, int]]:
-    """The passes' row ranges ([A from, A to), [B from, B to)): one per thread, cut at A's row-group
-    starts; the matched rows of a range of A are the matched rows of its range of B."""
+    """The passes' row ranges ([A from, A to), [B from, B to)): at least one per thread and at most
+    `_PIECE` rows of A each, cut at A's row-group starts; the matched rows of a range of A are the
+    matched rows of its range of B."""
     import numpy as np
 
     (threads,) = con.execute("SELECT current_setting('threads')").fetchall()[0]
     counts = aligned.groups
     starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     ka, kb = (np.asarray(k) for k in aligned.keys)
-    pieces = max(1, min(int(threads), len(counts)))
+    pieces = max(1, min(max(int(threads), -(-len(ka) // _PIECE)), len(counts)))
     cuts = sorted({int(starts[len(counts) * i // pieces]) for i in range(1, pieces)} - {0, len(ka)})
     at_a = [0, *cuts, len(ka)]
     at_b = [0, *(int(np.searchsorted(kb, ka[i])) for i in cuts), len(kb)]
