@@ -23,17 +23,17 @@ _NUMERIC = re.compile(
     r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|"
     r"FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?|VARINT|BIGNUM)$"
 )
-# numbers DuckDB averages (VARINT and BIGNUM have no avg)
-_AVERAGED = re.compile(
-    r"^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|"
-    r"FLOAT|DOUBLE|REAL|DECIMAL(\(\d+,\s*\d+\))?)$"
-)
 _TEMPORAL = re.compile(r"^(DATE|TIME|TIMESTAMP.*|TIME WITH TIME ZONE)$")
 _NESTED = re.compile(r"(\[\]|\[\d+\]$|^STRUCT\(|^MAP\(|^UNION\()")
 
 
 def is_numeric(dtype: str) -> bool:
     return bool(_NUMERIC.match(dtype.upper()))
+
+
+def averaged(dtype: str) -> bool:
+    """Numbers DuckDB averages (all but VARINT and BIGNUM)."""
+    return is_numeric(dtype) and dtype.upper() not in ("VARINT", "BIGNUM")
 
 
 def is_temporal(dtype: str) -> bool:
@@ -64,7 +64,7 @@ def profile_query(path: Path | str, schema: list[dict[str, str]]) -> str:
             parts += [f"min({ident})", f"max({ident})"]
         else:
             parts += ["NULL", "NULL"]
-        parts.append(f"avg({ident})" if _AVERAGED.match(dtype.upper()) else "NULL")
+        parts.append(f"avg({ident})" if averaged(dtype) else "NULL")
     return f"SELECT {', '.join(parts)} FROM read_parquet({_literal(path)})"
 
 
