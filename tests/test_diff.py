@@ -45,6 +45,8 @@ def test_a_keyed_diff_counts_changed_rows_and_columns_and_samples_them(dev):  # 
         (["diff", "prod", "nope"], ["Unknown environment 'nope'"]),
         (["diff", "prod", "dev-alice", "staging.doubled", "--key", "k"], ["Key column k does not exist in side A of staging.doubled"]),
         (["diff", "prod", "dev-alice", "raw.nothing"], ["Unknown dataset in prod or dev-alice 'raw.nothing'"]),
+        # raw.numbers is the same version on both sides: the key is still checked
+        (["diff", "prod", "dev-alice", "raw.numbers", "--key", "k"], ["Key column k does not exist in side A of raw.numbers"]),
         (["diff", "raw.numbers@20260101-000000-0000abc", "prod"], ["Unknown version 'raw.numbers@20260101-000000-0000abc'"]),
     ],
 )

@@ -105,12 +105,12 @@ def dataset_diff(project: Any, dataset: str, a: VersionRecord | None, b: Version
                          for c in types_a if c in types_b and types_a[c] != types_b[c]],
     }
     result["schema"] = schema
+    if key:  # a key that does not fit is refused even where nothing differs
+        _require_key_columns(dataset, key, types_a, types_b)
     if a.version_id == b.version_id:
         result.update(same_version=True, differs=False, rows={"a": a.rows, "b": b.rows})
         return result
     common = [c for c in types_a if c in types_b]
-    if key:
-        _require_key_columns(dataset, key, types_a, types_b)
     from ..store import scratch
 
     con = scratch()
